@@ -1,0 +1,3 @@
+"""sdbatch: batch review of Shandong digital-industry application workbooks."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,289 @@
+"""Typed objects passed between the stages of the pipeline.
+
+ingest -> RawWorkbook -> header -> Table -> normalise -> Application -> checks/decide/rank
+-> RunResult -> writers.  `RunResult.to_dict()` *is* the results.json contract (SPEC §5).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field as dc_field
+from typing import Any
+
+SEVERITIES = ("error", "warning", "info")
+# Status precedence, strongest first (SPEC §2.2).
+STATUSES = ("over_quota", "ineligible", "incomplete", "needs_review", "eligible")
+FILE_STATUSES = ("processed", "rejected", "superseded", "duplicate", "ignored")
+
+
+def column_letter(col: int) -> str:
+    """0-based column index -> Excel letters (0 -> A, 26 -> AA)."""
+    letters = ""
+    col += 1
+    while col:
+        col, rem = divmod(col - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters
+
+
+def cell_address(row: int, col: int) -> str:
+    """0-based row/column -> Excel address such as ``H5``."""
+    return f"{column_letter(col)}{row + 1}"
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where something came from. ``row`` is 1-based as Excel shows it."""
+
+    file: str
+    sheet: str | None = None
+    row: int | None = None
+    cell: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"file": self.file, "sheet": self.sheet, "row": self.row, "cell": self.cell}
+
+
+@dataclass(frozen=True, eq=False)
+class Finding:
+    """One observation about a file or an application.
+
+    ``effect`` is the status this finding pushes its application towards (None: no effect).
+    The Chinese message is rendered from the catalogue (``sdbatch.catalogue``), never stored here.
+    """
+
+    code: str
+    severity: str
+    field: str | None = None
+    clause: str | None = None
+    params: Mapping[str, Any] = dc_field(default_factory=dict)
+    source: Source | None = None
+    effect: str | None = None
+    original: Any = None
+
+    def to_dict(self) -> dict[str, Any]:
+        from sdbatch.catalogue import render
+
+        text = render(self)
+        return {
+            "code": self.code,
+            "severity": self.severity,
+            "field": self.field,
+            "clause": self.clause,
+            "message": text.message,
+            "fix": text.fix,
+            "effect": self.effect,
+            "cell": self.source.cell if self.source else None,
+            "row": self.source.row if self.source else None,
+            "original": _jsonable(self.original),
+            "params": {k: _jsonable(v) for k, v in self.params.items()},
+        }
+
+
+class FileRejected(Exception):
+    """A file that cannot be read at all. Caught per file; the batch goes on."""
+
+    def __init__(self, code: str, **params: Any) -> None:
+        super().__init__(code)
+        self.code = code
+        self.params = params
+
+
+class RulesInvalid(Exception):
+    """A rules file that cannot be used. Stops the run (exit 2)."""
+
+    def __init__(self, problems: list[str], path: str = "") -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+        self.path = path
+
+
+@dataclass
+class RawSheet:
+    """A sheet as read: a grid of plain values plus what the grid alone cannot say.
+
+    Coordinates are 0-based (row, col). ``rows`` holds str/int/float/bool/datetime/None.
+    """
+
+    name: str
+    rows: list[list[Any]]
+    hidden: bool = False
+    percent_cells: set[tuple[int, int]] = dc_field(default_factory=set)
+    formula_cells: set[tuple[int, int]] = dc_field(default_factory=set)
+    formula_without_value: set[tuple[int, int]] = dc_field(default_factory=set)
+    hidden_rows: set[int] = dc_field(default_factory=set)
+    merged: list[tuple[int, int, int, int]] = dc_field(default_factory=list)  # r0, c0, r1, c1 inclusive
+
+    def value(self, row: int, col: int) -> Any:
+        if row < len(self.rows) and col < len(self.rows[row]):
+            return self.rows[row][col]
+        return None
+
+
+@dataclass
+class RawWorkbook:
+    path: str
+    kind: str  # xlsx, xlsm, xls, ods, csv, html
+    sheets: list[RawSheet]
+    notes: list[Finding] = dc_field(default_factory=list)
+
+
+@dataclass
+class Column:
+    index: int  # 0-based
+    header: str  # joined header text as written
+    field: str | None  # canonical id, or None when unknown
+    unit: str | None  # unit read from the header or a units row
+
+
+@dataclass
+class Table:
+    """The located table of one sheet."""
+
+    sheet: RawSheet
+    header_rows: list[int]
+    data_start: int
+    columns: list[Column]
+    title: str | None = None
+    data_rows: list[int] = dc_field(default_factory=list)
+
+
+@dataclass
+class Application:
+    id: str
+    program: str
+    city: str | None
+    name: str | None
+    industry: str | None
+    city_order: int | None
+    values: dict[str, Any]
+    source: Source
+    findings: list[Finding] = dc_field(default_factory=list)
+    cells: dict[str, str] = dc_field(default_factory=dict)  # field -> cell address
+    originals: dict[str, Any] = dc_field(default_factory=dict)  # field -> value as written
+    unknown: dict[str, Any] = dc_field(default_factory=dict)  # unknown header -> value
+    status: str = "eligible"
+    score: float | None = None
+    rank: int | None = None
+    industry_rank: int | None = None
+    extra: dict[str, Any] = dc_field(default_factory=dict)  # program-specific keys (park_type, tier…)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {
+            "id": self.id,
+            "program": self.program,
+            "city": self.city,
+            "name": self.name,
+            "industry": self.industry,
+            "city_order": self.city_order,
+            "status": self.status,
+            "score": self.score,
+            "rank": self.rank,
+            "industry_rank": self.industry_rank,
+            "values": {k: _jsonable(v) for k, v in self.values.items()},
+            "findings": [f.to_dict() for f in self.findings],
+            "source": self.source.to_dict(),
+            "unknown_columns": {k: _jsonable(v) for k, v in self.unknown.items()},
+        }
+        out.update({k: _jsonable(v) for k, v in self.extra.items()})
+        return out
+
+
+@dataclass
+class FileRecord:
+    file: str  # path relative to the inbox
+    path: str  # absolute path
+    sha256: str
+    size: int
+    mtime: float
+    city: str | None = None
+    status: str = "processed"
+    program: str | None = None
+    error_code: str | None = None
+    error_params: dict[str, Any] = dc_field(default_factory=dict)
+    findings: list[Finding] = dc_field(default_factory=list)
+    kind: str | None = None
+    sheet: str | None = None
+    table: Table | None = None  # kept for the review writer; not serialised
+    applications: list[Application] = dc_field(default_factory=list)
+    superseded_by: str | None = None
+    duplicate_of: str | None = None
+    late: bool = False
+
+    @property
+    def error(self) -> str | None:
+        if self.error_code is None:
+            return None
+        from sdbatch.catalogue import render
+
+        probe = Finding(self.error_code, "error", params=self.error_params)
+        text = render(probe)
+        return f"{text.message}{text.fix and '（' + text.fix + '）'}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "sha256": self.sha256,
+            "size": self.size,
+            "city": self.city,
+            "program": self.program,
+            "status": self.status,
+            "error": self.error,
+            "error_code": self.error_code,
+            "sheet": self.sheet,
+            "late": self.late,
+            "superseded_by": self.superseded_by,
+            "duplicate_of": self.duplicate_of,
+            "applications": [a.id for a in self.applications],
+            "findings": [f.to_dict() for f in self.findings],
+        }
+
+
+@dataclass
+class RunResult:
+    program: str
+    rules_version: str
+    run_id: str
+    started: str
+    finished: str | None
+    applications: list[Application]
+    files: list[FileRecord]
+    rules: Any = None  # the Rules object(s) used; writers read wording and quotas from it
+    programs: dict[str, Any] = dc_field(default_factory=dict)  # program name -> Rules
+    extra: dict[str, Any] = dc_field(default_factory=dict)  # program-level results (e.g. park allocation)
+
+    @property
+    def rejected(self) -> list[FileRecord]:
+        return [f for f in self.files if f.status == "rejected"]
+
+    def exit_code(self) -> int:
+        return 1 if self.rejected else 0
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {
+            "program": self.program,
+            "rules_version": self.rules_version,
+            "run_id": self.run_id,
+            "applications": [a.to_dict() for a in self.applications],
+            "files": [f.to_dict() for f in self.files],
+        }
+        out.update({k: _jsonable(v) for k, v in self.extra.items()})
+        return out
+
+
+def _jsonable(value: Any) -> Any:
+    """Values safe for json.dumps (dates as ISO text, sets as sorted lists)."""
+    import datetime as _dt
+
+    if isinstance(value, (_dt.date, _dt.datetime, _dt.time)):
+        return value.isoformat()
+    if isinstance(value, float) and value != value:  # NaN
+        return None
+    if isinstance(value, (set, frozenset)):
+        return sorted(_jsonable(v) for v in value)
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return value
