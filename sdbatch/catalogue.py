@@ -34,7 +34,12 @@ def entries() -> dict[str, dict[str, str]]:
 
 
 def codes() -> list[str]:
-    return sorted(entries())
+    return sorted(code for code in entries() if not code.startswith("_"))
+
+
+def label(kind: str, key: str) -> str:
+    """People's word for a status, file status, severity or colour (``label("status", "eligible")``)."""
+    return entries()["_labels"][kind].get(key, key)
 
 
 def default_severity(code: str) -> str:
