@@ -135,6 +135,7 @@ class Column:
     header: str  # joined header text as written
     field: str | None  # canonical id, or None when unknown
     unit: str | None  # unit read from the header or a units row
+    duplicate_of: int | None = None  # index of the first column naming the same field
 
 
 @dataclass
@@ -186,7 +187,7 @@ class Application:
             "source": self.source.to_dict(),
             "unknown_columns": {k: _jsonable(v) for k, v in self.unknown.items()},
         }
-        out.update({k: _jsonable(v) for k, v in self.extra.items()})
+        out.update({k: _jsonable(v) for k, v in self.extra.items() if not k.startswith("_")})
         return out
 
 
@@ -210,6 +211,7 @@ class FileRecord:
     superseded_by: str | None = None
     duplicate_of: str | None = None
     late: bool = False
+    claimed: Any = None  # data a program read from a file that is not a summary table (score sheets)
 
     @property
     def error(self) -> str | None:

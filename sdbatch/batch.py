@@ -1,0 +1,449 @@
+"""The batch: inbox -> decided applications -> output/<run-id>/ (SPEC §5, §6, §7).
+
+``run_batch`` is the one library call behind ``sdbatch run``; ``check_file`` behind
+``sdbatch check``.  Per file: ingest -> header -> normalise; then over all files:
+duplicates and resubmissions -> checks -> decisions -> rank -> writers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+import json
+import logging
+import os
+import platform
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sdbatch import __version__, checks, decide, header, ingest, normalise, rank, settings
+from sdbatch import rules as rules_mod
+from sdbatch.catalogue import label, render
+from sdbatch.model import Application, FileRecord, FileRejected, Finding, RunResult, Source
+from sdbatch.programs import hooks_for
+from sdbatch.rules import Rules
+from sdbatch.text import cell_text
+
+log = logging.getLogger("sdbatch")
+CHINA = dt.timezone(dt.timedelta(hours=8))
+CORRECTION_MARKERS = ("更正", "修订", "修改", "最新", "终版", "定稿", "v2", "v3", "第二版", "补充")
+MTIME_TIE_SECONDS = 2.0
+
+
+@dataclass
+class RunOptions:
+    out_dir: Path = Path("output")
+    programs: tuple[str, ...] = ()
+    rules_files: tuple[Path, ...] = ()
+    budget: float | None = None
+    force: bool = False
+    mail_mode: str = "changed"
+    ledger_path: Path | None = None
+    address_book: Path | None = None
+    quiet: bool = False
+    verbose: bool = False
+    run_id: str | None = None
+    now: str | None = None
+    debug: bool = False
+    progress: bool = False
+
+
+@dataclass
+class Outcome:
+    result: RunResult | None
+    run_dir: Path | None
+    exit_code: int
+    message: str = ""
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        if self.result is None:
+            return self.message
+        return summary_text(self.result, self.run_dir)
+
+
+# ----------------------------------------------------------------------------- rules
+def load_programs(programs: tuple[str, ...] = (), rules_files: tuple[Path, ...] = ()) -> list[Rules]:
+    """The rules to apply: the given files, the named programs, or every bundled program."""
+    loaded = [rules_mod.load(p) for p in rules_files]
+    names = programs or (() if rules_files else tuple(rules_mod.bundled()))
+    loaded += [rules_mod.load(n) for n in names]
+    return [r for r in loaded if r.fields]
+
+
+# ----------------------------------------------------------------------------- reading files
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def scan_inbox(inbox: Path) -> list[FileRecord]:
+    records = []
+    for path in sorted(p for p in inbox.rglob("*") if p.is_file()):
+        rel = path.relative_to(inbox).as_posix()
+        if any(part.startswith(".") for part in Path(rel).parts):
+            continue  # hidden files and folders (.DS_Store, .git) are not submissions
+        stat = path.stat()
+        records.append(FileRecord(file=rel, path=str(path), sha256=_sha256(path), size=stat.st_size,
+                                  mtime=stat.st_mtime))
+    return records
+
+
+def _is_spreadsheet_name(name: str) -> bool:
+    lower = name.lower()
+    return lower.endswith(settings.SPREADSHEET_SUFFIXES) or lower.startswith("~$")
+
+
+def read_record(record: FileRecord, candidates: list[Rules], *, debug: bool = False) -> None:
+    """Fill ``record`` with its applications, or mark it rejected/ignored with a reason."""
+    path = Path(record.path)
+    if not _is_spreadsheet_name(path.name):
+        record.status = "ignored"
+        record.findings.append(Finding("ignored-file", "info", params={"file": path.name},
+                                       source=Source(record.file)))
+        return
+    try:
+        raw = ingest.read_workbook(path, debug=debug)
+    except FileRejected as exc:
+        _reject(record, exc.code, exc.params)
+        return
+    record.kind = raw.kind
+    record.findings.extend(raw.notes)
+    located, notes = header.locate(raw, candidates)
+    record.findings.extend(notes)
+    if located is None:
+        for rules in candidates:
+            hooks = hooks_for(rules.kind)
+            claim = getattr(hooks, "claim_file", None)
+            data = claim(raw, rules) if claim else None
+            if data is not None:
+                record.program, record.claimed, record.status = rules.name, data, "processed"
+                return
+        expected = "、".join(f"“{f.label}”" for f in list(candidates[0].fields.values())[1:4]) if candidates else ""
+        _reject(record, "no-table-found", {"file": path.name, "expected": expected})
+        return
+    rules, table = located.rules, located.table
+    record.program, record.sheet, record.table = rules.name, table.sheet.name, table
+    file_city = normalise.city_of_file(table, record.file)
+    apps, notes = normalise.build_applications(table, rules, record.file, file_city)
+    record.findings.extend(notes)
+    if not apps:
+        _reject(record, "no-applications", {"file": path.name, "sheet": table.sheet.name})
+        return
+    cities = Counter(a.city for a in apps if a.city)
+    record.city = cities.most_common(1)[0][0] if cities else file_city.city
+    record.applications = apps
+
+
+def _reject(record: FileRecord, code: str, params: dict[str, Any]) -> None:
+    record.status = "rejected"
+    record.error_code = code
+    record.error_params = {"file": Path(record.path).name, **params}
+
+
+# ----------------------------------------------------------------------------- across files
+def mark_duplicate_files(records: list[FileRecord]) -> None:
+    """An identical file (same bytes) twice: the first by name is read, the others are duplicates."""
+    first: dict[str, FileRecord] = {}
+    for record in records:
+        if record.sha256 in first and record.status != "ignored":
+            record.status = "duplicate"
+            record.duplicate_of = first[record.sha256].file
+            record.findings.append(Finding("duplicate-file", "info", params={"other": record.duplicate_of},
+                                           source=Source(record.file)))
+        else:
+            first.setdefault(record.sha256, record)
+
+
+def _newer(a: FileRecord, b: FileRecord) -> int:
+    """cmp: >0 when a is the newer submission. Modification time decides; within a tie of a
+    couple of seconds (files copied together), a correction marker in the name, then the name."""
+    if abs(a.mtime - b.mtime) > MTIME_TIE_SECONDS:
+        return 1 if a.mtime > b.mtime else -1
+    ma = any(m in a.file.lower() for m in CORRECTION_MARKERS)
+    mb = any(m in b.file.lower() for m in CORRECTION_MARKERS)
+    if ma != mb:
+        return 1 if ma else -1
+    return (a.file > b.file) - (a.file < b.file)
+
+
+def apply_resubmissions(records: list[FileRecord]) -> None:
+    """A newer workbook from the same city replaces the older one entirely (SPEC §2.2)."""
+    groups: dict[tuple[str | None, str], list[FileRecord]] = defaultdict(list)
+    for record in records:
+        if record.status == "processed" and record.city and record.applications:
+            groups[(record.program, record.city)].append(record)
+    for group in groups.values():
+        if len(group) < 2:
+            continue
+        ordered = sorted(group, key=functools.cmp_to_key(_newer))
+        newest = ordered[-1]
+        for older in ordered[:-1]:
+            older.status = "superseded"
+            older.superseded_by = newest.file
+            older.findings.append(Finding("superseded-file", "info", params={"newer": newest.file},
+                                          source=Source(older.file)))
+        _describe_changes(ordered[-2], newest)
+
+
+def _describe_changes(older: FileRecord, newer: FileRecord) -> None:
+    old = {decide.name_key(a.name): a for a in older.applications}
+    new = {decide.name_key(a.name): a for a in newer.applications}
+    added = [new[k].name for k in new if k not in old]
+    removed = [old[k].name for k in old if k not in new]
+    changed = 0
+    for key, app in new.items():
+        before = old.get(key)
+        if before is None:
+            continue
+        diffs = [f for f in sorted(set(app.values) | set(before.values))
+                 if app.values.get(f) != before.values.get(f) and f not in ("city_order", "seq")]
+        if app.city_order != before.city_order:
+            diffs.append("city_order")
+        if diffs:
+            changed += 1
+            parts = [f"{f}：{cell_text(before.values.get(f)) or '（空）'}→{cell_text(app.values.get(f)) or '（空）'}"
+                     for f in diffs[:6]]
+            app.findings.append(Finding("changed-since-previous", "info", params={
+                "summary": "；".join(parts), "fields": diffs, "older": older.file}, source=app.source))
+    bits = []
+    if added:
+        bits.append("新增 " + "、".join(str(n) for n in added))
+    if removed:
+        bits.append("撤回 " + "、".join(str(n) for n in removed))
+    bits.append(f"{changed} 个项目数据有修改" if changed else "其余项目数据未变")
+    newer.findings.append(Finding("resubmission-changes", "info", params={
+        "older": older.file, "summary": "，".join(bits), "added": added, "removed": removed}, source=Source(newer.file)))
+
+
+def mark_late(records: list[FileRecord], programs: dict[str, Rules]) -> None:
+    for record in records:
+        rules = programs.get(record.program or "")
+        if rules is None or rules.deadline is None or record.status != "processed":
+            continue
+        received = dt.datetime.fromtimestamp(record.mtime, tz=CHINA)
+        if received.date() > rules.deadline:
+            record.late = True
+            params = {"received": received.strftime("%Y-%m-%d %H:%M"), "deadline": rules.deadline.isoformat()}
+            finding = Finding("late-submission", "warning", clause=rules.deadline_clause, params=params,
+                              source=Source(record.file))
+            record.findings.append(finding)
+            for app in record.applications:
+                app.findings.append(Finding("late-submission", "warning", clause=rules.deadline_clause,
+                                            params=params, source=app.source))
+
+
+def _assign_ids(apps: list[Application]) -> None:
+    seen: Counter[str] = Counter()
+    for app in apps:
+        base = f"{app.program}/{app.city or '未识别城市'}/{app.name or f'第{app.source.row}行'}"
+        seen[base] += 1
+        app.id = base if seen[base] == 1 else f"{base}#{seen[base]}"
+
+
+def decide_all(records: list[FileRecord], programs: dict[str, Rules], options: RunOptions) -> dict[str, Any]:
+    """Checks, statuses, quota, duplicates and ranks over every active application."""
+    extra: dict[str, Any] = {}
+    for rank_no, record in enumerate(records):
+        for app in record.applications:
+            app.extra["_file_rank"] = rank_no
+    for name, rules in programs.items():
+        active = [a for r in records if r.status == "processed" and r.program == name for a in r.applications]
+        claimed = [(r, r.claimed) for r in records if r.program == name and r.claimed is not None]
+        if not active and not claimed:
+            continue
+        hooks = hooks_for(rules.kind)
+        _assign_ids(active)
+        for app in active:
+            app.findings.extend(checks.check_application(app, rules))
+            own = getattr(hooks, "check_application", None)
+            if own:
+                app.findings.extend(own(app, rules))
+        decide.mark_duplicates(active, rules)
+        decide.apply_quota(active, rules)
+        for app in active:
+            app.status = decide.status_from_findings(app)
+        program_decide = getattr(hooks, "decide", None)
+        if program_decide:
+            extra.update(program_decide(active, rules, claimed, options) or {})
+        else:
+            rank.score_and_rank(active, rules)
+    return extra
+
+
+# ----------------------------------------------------------------------------- the run
+def _now(options: RunOptions) -> dt.datetime:
+    if options.now:
+        moment = dt.datetime.fromisoformat(options.now)
+        return moment if moment.tzinfo else moment.replace(tzinfo=CHINA)
+    return dt.datetime.now(tz=CHINA)
+
+
+def make_run_id(now: dt.datetime, out_dir: Path) -> str:
+    base = now.strftime("%Y%m%d-%H%M%S")
+    run_id, n = base, 1
+    while (out_dir / run_id).exists():
+        n += 1
+        run_id = f"{base}-{n}"
+    return run_id
+
+
+def evaluate(inbox: Path, options: RunOptions, *, run_id: str = "", started: str = "") -> RunResult:
+    """Read and decide everything in ``inbox``; write nothing."""
+    candidates = load_programs(options.programs, options.rules_files)
+    programs = {r.name: r for r in candidates}
+    records = scan_inbox(inbox)
+    mark_duplicate_files(records)
+    for record in records:
+        if record.status == "duplicate":
+            continue
+        log.debug("读取 %s", record.file)
+        read_record(record, candidates, debug=options.debug)
+    apply_resubmissions(records)
+    mark_late(records, programs)
+    extra = decide_all(records, programs, options)
+    apps = [a for r in records if r.status == "processed" for a in r.applications]
+    used = [programs[n] for n in dict.fromkeys(r.program for r in records if r.program in programs)] or candidates[:1]
+    primary = used[0] if used else None
+    return RunResult(
+        program="+".join(r.name for r in used) if used else "",
+        rules_version="+".join(r.version for r in used) if used else "",
+        run_id=run_id, started=started, finished=None, applications=apps, files=records,
+        rules=primary, programs={r.name: r for r in used}, extra=extra,
+    )
+
+
+def run_batch(inbox: Path, options: RunOptions) -> Outcome:
+    """The nightly job: decide the inbox and publish ``out_dir/<run-id>/`` atomically."""
+    from sdbatch.writers import write_city_reviews, write_mail_drafts, write_ranked_list
+
+    t0 = time.perf_counter()
+    now = _now(options)
+    options.out_dir.mkdir(parents=True, exist_ok=True)
+    run_id = options.run_id or make_run_id(now, options.out_dir)
+    result = evaluate(inbox, options, run_id=run_id, started=now.isoformat(timespec="seconds"))
+    t_decide = time.perf_counter()
+    tmp = options.out_dir / f".tmp-{run_id}"
+    final = options.out_dir / run_id
+    if tmp.exists():
+        import shutil
+
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    reviews = write_city_reviews(result, tmp)
+    write_ranked_list(result, tmp)
+    if options.mail_mode != "none":
+        write_mail_drafts(result, tmp, reviews, options.address_book)
+    t_write = time.perf_counter()
+    result.finished = _now(options).isoformat(timespec="seconds") if not options.now else result.started
+    timings = {"decide_s": round(t_decide - t0, 3), "write_s": round(t_write - t_decide, 3)}
+    write_json(tmp / "results.json", result.to_dict())
+    write_json(tmp / "run.json", run_info(result, inbox, options, timings))
+    os.replace(tmp, final)
+    return Outcome(result, final, result.exit_code(), timings=timings)
+
+
+def write_json(path: Path, data: Any) -> None:
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+
+
+def run_info(result: RunResult, inbox: Path, options: RunOptions, timings: dict[str, float]) -> dict[str, Any]:
+    import openpyxl
+
+    return {
+        "run_id": result.run_id,
+        "started": result.started,
+        "finished": result.finished,
+        "inbox": str(inbox),
+        "out_dir": str(options.out_dir),
+        "exit_code": result.exit_code(),
+        "programs": [{"name": r.name, "version": r.version, "title": r.title, "rules_file": r.path}
+                     for r in result.programs.values()],
+        "inputs": [{"file": f.file, "sha256": f.sha256, "size": f.size, "status": f.status} for f in result.files],
+        "counts": {
+            "files": dict(Counter(f.status for f in result.files)),
+            "applications": dict(Counter(a.status for a in result.applications)),
+        },
+        "timings": timings,
+        "versions": {"sdbatch": __version__, "python": platform.python_version(), "openpyxl": openpyxl.__version__},
+        "options": {"programs": list(options.programs), "rules_files": [str(p) for p in options.rules_files],
+                    "budget": options.budget, "mail": options.mail_mode},
+    }
+
+
+def summary_text(result: RunResult, run_dir: Path | None) -> str:
+    files = Counter(f.status for f in result.files)
+    apps = Counter(a.status for a in result.applications)
+    lines = [
+        f"审核完成（{result.program}，规则版本 {result.rules_version}）。",
+        "文件：" + "，".join(f"{label('file_status', s)} {files[s]}" for s in
+                          ("processed", "rejected", "superseded", "duplicate", "ignored") if files[s]),
+        f"申报项目 {len(result.applications)} 个：" + "，".join(
+            f"{label('status', s)} {apps[s]}" for s in ("eligible", "needs_review", "incomplete", "ineligible",
+                                                        "over_quota") if apps[s]),
+    ]
+    for record in result.rejected:
+        lines.append(f"  退回：{record.file} —— {record.error}")
+    if run_dir is not None:
+        lines.append(f"输出目录：{run_dir}")
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- sdbatch check
+@dataclass
+class CheckReport:
+    text: str
+    exit_code: int
+    record: FileRecord
+
+
+def check_file(path: Path, programs: tuple[str, ...] = (), rules_files: tuple[Path, ...] = ()) -> CheckReport:
+    """Read one workbook and describe, in Chinese, what was read and every finding."""
+    candidates = load_programs(programs, rules_files)
+    stat = path.stat()
+    record = FileRecord(file=path.name, path=str(path), sha256=_sha256(path), size=stat.st_size, mtime=stat.st_mtime)
+    read_record(record, candidates)
+    progs = {r.name: r for r in candidates}
+    if record.status == "processed":
+        decide_all([record], progs, RunOptions())
+    return CheckReport(check_text(record, progs), 1 if record.status == "rejected" else 0, record)
+
+
+def check_text(record: FileRecord, programs: dict[str, Rules]) -> str:
+    lines = [f"文件：{record.file}"]
+    if record.status == "rejected":
+        lines.append(f"结论：退回 —— {record.error}")
+        return "\n".join(lines)
+    if record.status == "ignored":
+        lines.append("结论：不是汇总表，已忽略。")
+        return "\n".join(lines)
+    rules = programs.get(record.program or "")
+    lines.append(f"申报类别：{rules.title if rules else record.program}；工作表：{record.sheet}；所在市：{record.city or '未识别'}")
+    for f in record.findings:
+        lines.append(_finding_line(f))
+    for app in record.applications:
+        lines.append("")
+        lines.append(f"【{app.city_order or '-'}】{app.name or '（未填写名称）'}  第{app.source.row}行  "
+                     f"→ {label('status', app.status)}" + (f"  得分 {app.score}" if app.score is not None else ""))
+        if rules:
+            shown = [f"{rules.label(k)}={cell_text(v)}" for k, v in app.values.items() if v is not None and k != "name"]
+            lines.append("    " + "；".join(shown))
+        for f in app.findings:
+            if f.code != "expert-item":
+                lines.append("    " + _finding_line(f))
+    return "\n".join(lines)
+
+
+def _finding_line(f: Finding) -> str:
+    text = render(f)
+    where = f.source.cell if f.source and f.source.cell else (f"第{f.source.row}行" if f.source and f.source.row else "")
+    level = label("severity", f.severity)
+    clause = f"〔{f.clause}〕" if f.clause else ""
+    return f"- [{level}] {where} {text.message}{clause}{(' 处理：' + text.fix) if text.fix else ''}"

@@ -1,0 +1,178 @@
+"""Stage 4 — the conditions of a program round, applied to one application.
+
+Every condition comes from the rules file (threshold, severity, clause, wording); this
+module only knows the operators.  Severity -> effect on the status (SPEC §2.2):
+
+- hard: a failure makes the application ``ineligible``;
+- soft (原则上): a failure needs expert judgement, ``needs_review``;
+- relaxable: ``needs_review`` when relaxation applies (core/frontier industry, or a park that
+  asked for 第五条(五)), ``ineligible`` otherwise;
+- warning: reported, no effect on the status.
+
+A value the check needs that is missing gives ``missing-value`` -> ``incomplete``.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Iterator
+from typing import Any
+
+from sdbatch.model import Application, Finding, Source
+from sdbatch.rules import Alternative, Condition, Rules
+
+_COMPARE = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt}
+_FAIL_CODE = {">=": "below-threshold", ">": "below-threshold", "<=": "above-threshold", "<": "above-threshold"}
+
+
+def check_application(app: Application, rules: Rules) -> list[Finding]:
+    """All condition findings for ``app`` (field-level findings came from normalising)."""
+    out: list[Finding] = []
+    type_field = rules.raw.get("program", {}).get("type_field")
+    app_type = app.values.get(type_field) if type_field else None
+    covered: set[str] = set()
+    for cond in rules.conditions:
+        if cond.applies_to and app_type not in cond.applies_to:
+            continue
+        out.extend(_evaluate(cond, app, rules))
+        covered.update([cond.field] if cond.field else [a.field for a in cond.any_of])
+    invalid = app.extra.get("_invalid", set())
+    for f in rules.fields.values():
+        if f.required and f.id not in covered and app.values.get(f.id) is None and f.id not in invalid:
+            if f.type == "city":
+                out.append(Finding("city-not-found", "error", field=f.id, clause=f.clause, source=app.source,
+                                   effect="incomplete"))
+            else:
+                out.append(_missing(app, rules, f.id, f.clause, "incomplete"))
+    for item in rules.expert_items:
+        out.append(Finding("expert-item", "info", clause=item.get("clause"), params={"rule_text": item.get("text", "")},
+                           source=app.source))
+    return out
+
+
+def relaxed(app: Application, rules: Rules) -> bool:
+    """Whether relaxable conditions are relaxed for this application."""
+    if app.industry and app.industry in rules.relaxable_industries:
+        return True
+    flag = rules.raw.get("relaxation", {}).get("field")
+    return bool(flag and app.values.get(flag) is True)
+
+
+def effect_of(cond: Condition, app: Application, rules: Rules) -> str | None:
+    if cond.severity == "hard":
+        return "ineligible"
+    if cond.severity == "soft":
+        return "needs_review"
+    if cond.severity == "relaxable":
+        return "needs_review" if relaxed(app, rules) else "ineligible"
+    return None
+
+
+def _severity(effect: str | None, default: str) -> str:
+    if effect in ("ineligible", "incomplete", "over_quota"):
+        return "error"
+    if effect == "needs_review":
+        return "warning"
+    return default
+
+
+def _note(cond: Condition, effect: str | None, rules: Rules) -> str:
+    if cond.severity == "relaxable" and effect == "needs_review":
+        return rules.wording.get("relax_note", "")
+    if cond.severity == "soft":
+        return rules.wording.get("soft_note", "")
+    return ""
+
+
+def _source(app: Application, field_id: str | None) -> Source:
+    return Source(app.source.file, app.source.sheet, app.source.row, app.cells.get(field_id or ""))
+
+
+def _missing(app: Application, rules: Rules, field_id: str, clause: str | None, effect: str | None) -> Finding:
+    return Finding("missing-value", _severity(effect, "warning"), field=field_id, clause=clause,
+                   params={"label": rules.label(field_id)}, source=_source(app, field_id), effect=effect,
+                   original=app.originals.get(field_id))
+
+
+def _evaluate(cond: Condition, app: Application, rules: Rules) -> Iterator[Finding]:
+    invalid = app.extra.get("_invalid", set())
+    effect = effect_of(cond, app, rules)
+    base = {"rule": cond.id, "rule_text": cond.text, "note": _note(cond, effect, rules),
+            "fix_text": cond.fix or rules.wording.get("fix_below", "")}
+    if cond.any_of:
+        yield from _any_of(cond, app, rules, effect, base, invalid)
+        return
+    fid = cond.field or ""
+    value = app.values.get(fid)
+    f = rules.fields[fid]
+    if cond.op == "valid":
+        # Format problems were found while normalising; the condition decides their weight.
+        for i, finding in enumerate(app.findings):
+            if finding.field == fid and finding.code in ("invalid-credit-code", "invalid-phone", "invalid-email"):
+                weight = "incomplete" if cond.severity == "hard" else None
+                app.findings[i] = Finding(finding.code, _severity(weight, finding.severity), field=fid,
+                                          clause=cond.clause, params=finding.params, source=finding.source,
+                                          effect=weight, original=finding.original)
+        if value is None and fid not in invalid and cond.severity != "warning":
+            yield _missing(app, rules, fid, cond.clause, "incomplete")
+        return
+    if fid in invalid:
+        if cond.op == "in_scope" and app.originals.get(fid) is not None:
+            # Written but not among the allowed choices: out of scope.
+            for i, finding in enumerate(app.findings):
+                if finding.field == fid and finding.code in ("unknown-industry", "unknown-choice"):
+                    app.findings[i] = Finding(finding.code, _severity(effect, "error"), field=fid,
+                                              clause=cond.clause, params={**finding.params, **base},
+                                              source=finding.source, effect=effect, original=finding.original)
+        return  # already reported while normalising (unparseable, formula without value…)
+    if value is None:
+        if cond.severity != "warning":
+            yield _missing(app, rules, fid, cond.clause, "incomplete")
+        return
+    if cond.op in ("present", "in_scope"):
+        return
+    ok = _holds(cond.op or "", value, cond.threshold, cond.value)
+    if ok:
+        return
+    code = _FAIL_CODE.get(cond.op or "", "wrong-value")
+    params = {**base, "label": f.label, "actual": value, "threshold": cond.threshold if cond.threshold is not None
+              else cond.value, "unit": _unit(f.unit)}
+    yield Finding(code, _severity(effect, "warning"), field=fid, clause=cond.clause, params=params,
+                  source=_source(app, fid), effect=effect, original=app.originals.get(fid))
+
+
+def _any_of(cond: Condition, app: Application, rules: Rules, effect: str | None, base: dict[str, Any],
+            invalid: set[str]) -> Iterator[Finding]:
+    missing: list[Alternative] = []
+    shown = []
+    for alt in cond.any_of:
+        value = app.values.get(alt.field)
+        if alt.field in invalid:
+            return  # already reported; the condition cannot be decided
+        if value is None:
+            missing.append(alt)
+            continue
+        if _holds(alt.op, value, alt.threshold, alt.value):
+            return
+        shown.append(f"{rules.label(alt.field)}{value}{_unit(rules.fields[alt.field].unit)}")
+    if missing:
+        for alt in missing:
+            yield _missing(app, rules, alt.field, cond.clause, "incomplete")
+        return
+    first = cond.any_of[0].field
+    yield Finding("none-of-met", _severity(effect, "warning"), field=first, clause=cond.clause,
+                  params={**base, "actual": "，".join(shown), "fields": [a.field for a in cond.any_of]},
+                  source=_source(app, first), effect=effect, original=app.originals.get(first))
+
+
+def _holds(op: str, value: Any, threshold: float | None, expected: Any) -> bool:
+    if op == "==":
+        return bool(value == expected)
+    compare = _COMPARE.get(op)
+    if compare is None or not isinstance(value, (int, float)) or threshold is None:
+        return True
+    return bool(compare(value, threshold))
+
+
+def _unit(unit: str | None) -> str:
+    return unit if unit and unit != "%" else ("%" if unit == "%" else "")

@@ -1,0 +1,124 @@
+"""Stage 5 — decisions over applications: status, quota, duplicates (SPEC §2.2).
+
+Status precedence, first that applies: over_quota > ineligible > incomplete > needs_review
+> eligible.  A status is always derived from the findings' effects, so that every status
+other than eligible has a finding that says why.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+
+from sdbatch import rules as rules_mod
+from sdbatch.model import STATUSES, Application, Finding, Source
+from sdbatch.rules import Rules
+from sdbatch.text import squash
+
+
+def status_from_findings(app: Application) -> str:
+    effects = {f.effect for f in app.findings if f.effect}
+    for status in STATUSES:
+        if status in effects:
+            return status
+    return "eligible"
+
+
+def apply_quota(apps: list[Application], rules: Rules) -> None:
+    """Mark applications beyond the city's quota, counted in the city's own 推荐排序 (四(二)).
+
+    Order: valid 推荐排序 ascending; repeated numbers and missing ones are reported and fall
+    back to row order (missing ones after the numbered ones).  No 推荐排序 column: row order.
+    """
+    if rules.quota_default is None and not rules.quota_cities:
+        return
+    by_city: dict[str, list[Application]] = defaultdict(list)
+    for app in apps:
+        if app.city:
+            by_city[app.city].append(app)
+    for city, group in by_city.items():
+        has_order_column = any("city_order" in a.cells for a in group)
+        counts: dict[int, int] = defaultdict(int)
+        for a in group:
+            if a.city_order is not None:
+                counts[a.city_order] += 1
+
+        def key(a: Application) -> tuple[int, int, int]:
+            row_key = (a.extra.get("_file_rank", 0), a.source.row or 0)
+            if a.city_order is None:
+                return (1, *row_key)
+            return (0, a.city_order, row_key[0] * 1_000_000 + row_key[1])
+
+        ordered = sorted(group, key=key)
+        quota = rules.quota_for(city)
+        for position, a in enumerate(ordered, start=1):
+            a.extra["quota_position"] = position
+            src = Source(a.source.file, a.source.sheet, a.source.row, a.cells.get("city_order"))
+            if not has_order_column:
+                a.findings.append(Finding("no-city-order", "warning", field="city_order", clause=rules.quota_clause,
+                                          params={"position": position}, source=src))
+            elif a.city_order is None:
+                a.findings.append(Finding("missing-city-order", "warning", field="city_order",
+                                          clause=rules.quota_clause, params={"position": position}, source=src,
+                                          original=a.originals.get("city_order")))
+            elif counts[a.city_order] > 1:
+                a.findings.append(Finding("duplicate-city-order", "warning", field="city_order",
+                                          clause=rules.quota_clause, params={"order": a.city_order, "position": position},
+                                          source=src, original=a.originals.get("city_order")))
+            if quota is not None and position > quota:
+                a.findings.append(Finding("over-quota", "error", field="city_order", clause=rules.quota_clause,
+                                          params={"city": city, "quota": quota, "position": position},
+                                          source=src, effect="over_quota"))
+
+
+def name_key(name: str | None, city: str | None = None) -> str:
+    """A cluster/park name reduced for duplicate detection: no spaces, brackets, province or city prefix."""
+    text = squash(name or "")
+    text = re.sub(r"[（(].*?[）)]", "", text)
+    text = re.sub(r"[\s、,，.。·\-—_\"“”'‘’]", "", text)
+    for prefix in ("山东省", "山东"):
+        if text.startswith(prefix):
+            text = text[len(prefix):]
+    for c in rules_mod.cities():
+        for form in (c, c[:-1]):
+            if text.startswith(form):
+                text = text[len(form):]
+                break
+    return text
+
+
+def mark_duplicates(apps: list[Application], rules: Rules) -> None:
+    """The same application twice in a file, and the same one submitted by two cities."""
+    by_file: dict[tuple[str, str], list[Application]] = defaultdict(list)
+    for app in apps:
+        if app.name:
+            by_file[(app.source.file, name_key(app.name))].append(app)
+    for group in by_file.values():
+        for later in group[1:]:
+            later.findings.append(Finding("duplicate-in-file", "warning", field="name",
+                                          params={"other_row": group[0].source.row},
+                                          source=Source(later.source.file, later.source.sheet, later.source.row,
+                                                        later.cells.get("name"))))
+    keys: dict[str, list[Application]] = defaultdict(list)
+    for app in apps:
+        if app.name:
+            keys["名称:" + name_key(app.name)].append(app)
+        uscc = app.values.get("applicant_uscc")
+        if uscc:
+            keys["信用代码:" + str(uscc)].append(app)
+    flagged: set[tuple[str, str]] = set()
+    for key, group in keys.items():
+        cities = {a.city for a in group if a.city}
+        if len(cities) < 2:
+            continue
+        for app in group:
+            for other in group:
+                if other.city == app.city or (app.id, other.id) in flagged:
+                    continue
+                flagged.add((app.id, other.id))
+                app.findings.append(Finding(
+                    "cross-city-duplicate", "warning", field="name", params={
+                        "key": key.split(":", 1)[1] if key.startswith("信用代码") else app.name,
+                        "other_city": other.city, "other_file": other.source.file},
+                    source=Source(app.source.file, app.source.sheet, app.source.row, app.cells.get("name")),
+                    effect="needs_review"))

@@ -1,0 +1,274 @@
+"""Stage 2 — find the table: header row(s), columns, units, and which rows are data.
+
+Works on the plain grid of a :class:`RawSheet`, for any program: the field aliases,
+keywords and exclusions come from the program's rules file.
+"""
+
+from __future__ import annotations
+
+import re
+import weakref
+from dataclasses import dataclass, field
+from typing import Any
+
+from sdbatch import settings
+from sdbatch.model import Column, Finding, RawSheet, RawWorkbook, Source, Table, cell_address
+from sdbatch.rules import FieldRule, Rules
+from sdbatch.text import cell_text, header_key, header_key_full, is_unit_cell, squash, unit_of
+
+SUMMARY_WORDS = ("合计", "小计", "总计", "汇总")
+NOTE_PREFIXES = ("填表说明", "填报说明", "说明", "注", "备注", "附注", "联系人", "联系电话", "填报人", "填表人",
+                 "审核人", "单位负责人", "负责人", "制表", "填报日期", "填表日期", "日期", "盖章", "(盖章)", "附件")
+
+
+@dataclass
+class Located:
+    rules: Rules
+    table: Table
+    score: int
+    findings: list[Finding] = field(default_factory=list)
+
+
+# ----------------------------------------------------------------------------- header matching
+_CACHE: weakref.WeakKeyDictionary[Rules, dict[str, tuple[str | None, int]]] = weakref.WeakKeyDictionary()
+
+
+def _match(text: str, rules: Rules) -> tuple[str | None, int]:
+    cache = _CACHE.setdefault(rules, {})
+    if text in cache:
+        return cache[text]
+    key = header_key(text)
+    full = header_key_full(text)
+    if not key:
+        return None, 0
+    best: tuple[str | None, int] = (None, 0)
+    for f in rules.fields.values():
+        score = _score(f, key, full)
+        if score > best[1]:
+            best = (f.id, score)
+    cache[text] = best
+    return best
+
+
+def _score(f: FieldRule, key: str, full: str) -> int:
+    aliases = [header_key(a) for a in f.aliases]
+    if key in aliases:
+        return 100 + len(key)
+    if any(header_key(x) in full for x in f.exclude):
+        return 0
+    best = 0
+    for group in f.keywords:
+        words = [squash(w) for w in group]
+        if words and all(w in full for w in words):
+            best = max(best, 50 + sum(len(w) for w in words))
+    for alias in aliases:
+        if len(alias) >= 2 and alias in key:
+            best = max(best, 30 + len(alias))
+    return best
+
+
+def match_header(text: Any, rules: Rules) -> tuple[str | None, int]:
+    """The canonical field a header names, with a confidence score (0: none)."""
+    return _match(cell_text(text), rules)
+
+
+# ----------------------------------------------------------------------------- locating
+def locate(raw: RawWorkbook, candidates: list[Rules]) -> tuple[Located | None, list[Finding]]:
+    """Pick the data sheet and the program whose table it holds.
+
+    Hidden sheets are not read (a warning says so); other visible sheets are reported.
+    """
+    notes: list[Finding] = []
+    found: list[tuple[RawSheet, Located]] = []
+    for sheet in raw.sheets:
+        has_content = any(any(v is not None for v in row) for row in sheet.rows)
+        if sheet.hidden:
+            if has_content:
+                notes.append(Finding("hidden-sheet-skipped", "warning", params={"sheet": sheet.name},
+                                     source=Source(_name(raw), sheet.name)))
+            continue
+        best: Located | None = None
+        for rules in candidates:
+            table = find_table(sheet, rules)
+            if table is None:
+                continue
+            matched = {c.field for c in table.columns if c.field}
+            score = len(matched) + 2 * len(matched & set(rules.detect_fields))
+            if best is None or score > best.score:
+                best = Located(rules, table, score)
+        if best is not None:
+            found.append((sheet, best))
+        elif has_content:
+            notes.append(Finding("other-sheet-skipped", "info",
+                                 params={"sheet": sheet.name, "detail": "未找到汇总表表头"},
+                                 source=Source(_name(raw), sheet.name)))
+    if not found:
+        return None, notes
+    # The sheet with the most matched fields wins; on a tie, the first sheet.
+    found.sort(key=lambda pair: -pair[1].score)
+    chosen = found[0][1]
+    for sheet, other in found[1:]:
+        notes.append(Finding("extra-table-sheet", "warning", params={"sheet": sheet.name, "used": chosen.table.sheet.name},
+                             source=Source(_name(raw), sheet.name)))
+    return chosen, notes
+
+
+def _name(raw: RawWorkbook) -> str:
+    return raw.path.replace("\\", "/").rsplit("/", 1)[-1]
+
+
+def find_table(sheet: RawSheet, rules: Rules) -> Table | None:
+    """Find the header of ``rules``' table in ``sheet``, or None."""
+    limit = min(len(sheet.rows), settings.HEADER_SEARCH_ROWS)
+    best: tuple[int, list[int], list[Column]] | None = None
+    for r in range(limit):
+        row = sheet.rows[r]
+        if sum(1 for v in row if v is not None) < settings.MIN_HEADER_MATCHES:
+            continue
+        for depth in range(1, settings.MAX_HEADER_DEPTH + 1):
+            rows = list(range(r, min(r + depth, len(sheet.rows))))
+            if len(rows) < depth:
+                break
+            if depth > 1 and sum(isinstance(v, (int, float)) for v in sheet.rows[rows[-1]]) >= 2:
+                break  # a row of numbers is data, not a header row
+            columns = _columns(sheet, rows, rules)
+            matched = len({c.field for c in columns if c.field})
+            if matched >= settings.MIN_HEADER_MATCHES and (best is None or matched > best[0]):
+                best = (matched, rows, columns)
+    if best is None:
+        return None
+    _, header_rows, columns = best
+    data_start = header_rows[-1] + 1
+    # A units row right below the header: 亿元 | 家 | % …
+    if data_start < len(sheet.rows):
+        cells = [v for v in sheet.rows[data_start] if v is not None]
+        if len(cells) >= 2 and sum(is_unit_cell(v) for v in cells) >= max(2, len(cells) - 1):
+            for col in columns:
+                value = sheet.value(data_start, col.index)
+                if col.unit is None and value is not None and is_unit_cell(value):
+                    col.unit = unit_of(f"({cell_text(value)})") or unit_of(value)
+            header_rows = [*header_rows, data_start]
+            data_start += 1
+    _mark_duplicates(columns)
+    title = _title(sheet, header_rows[0])
+    return Table(sheet=sheet, header_rows=header_rows, data_start=data_start, columns=columns, title=title)
+
+
+def _columns(sheet: RawSheet, rows: list[int], rules: Rules) -> list[Column]:
+    width = max((len(sheet.rows[r]) for r in rows), default=0)
+    texts = [_filled_row(sheet, r, width) for r in rows]
+    columns = []
+    for c in range(width):
+        parts = [t[c] for t in texts if t[c]]
+        # Dedupe vertically merged text (the same label repeated down a merge).
+        layers: list[str] = []
+        for p in parts:
+            if not layers or layers[-1] != p:
+                layers.append(p)
+        # The most specific label first: the lowest header row alone, then the joined
+        # labels (国家级创新平台 / 数量), then the parent alone (a vertically merged label).
+        candidates = [layers[-1], "".join(layers), *reversed(layers[:-1])] if layers else []
+        best_field, best_text = None, "/".join(layers)
+        for text in candidates:
+            fid, score = match_header(text, rules)
+            if score > 0:
+                best_field = fid
+                break
+        unit = None
+        for text in reversed(layers):
+            unit = unit_of(text)
+            if unit:
+                break
+        if layers or best_field:
+            columns.append(Column(index=c, header=best_text, field=best_field, unit=unit))
+    return columns
+
+
+def _filled_row(sheet: RawSheet, r: int, width: int) -> list[str]:
+    """Header texts of row r, with horizontally merged labels spread over their span."""
+    out = [cell_text(sheet.value(r, c)) for c in range(width)]
+    for r0, c0, r1, c1 in sheet.merged:
+        if r0 <= r <= r1:
+            label = cell_text(sheet.value(r0, c0))
+            for c in range(c0, min(c1 + 1, width)):
+                out[c] = label
+    return out
+
+
+def _mark_duplicates(columns: list[Column]) -> None:
+    seen: dict[str, Column] = {}
+    for col in columns:
+        if col.field is None:
+            continue
+        if col.field in seen:
+            col.duplicate_of = seen[col.field].index
+            col.field = None
+        else:
+            seen[col.field] = col
+
+
+def _title(sheet: RawSheet, header_row: int) -> str | None:
+    for r in range(header_row):
+        texts = [cell_text(v) for v in sheet.rows[r] if v is not None]
+        if texts:
+            return texts[0]
+    return None
+
+
+def preamble(sheet: RawSheet, header_row: int) -> list[tuple[int, int, str]]:
+    """Non-empty cells above the header: (row, col, text) — the title, 填报单位：… lines."""
+    out = []
+    for r in range(header_row):
+        for c, v in enumerate(sheet.rows[r]):
+            if v is not None:
+                out.append((r, c, cell_text(v)))
+    return out
+
+
+# ----------------------------------------------------------------------------- data rows
+def classify_rows(table: Table, file: str) -> tuple[list[int], list[Finding]]:
+    """Which rows below the header are applications; the others are reported, never lost."""
+    sheet = table.sheet
+    mapped = {c.index: c.field for c in table.columns if c.field}
+    order_cols = {i for i, f in mapped.items() if f in ("seq", "city_order")}
+    header_texts = {header_key(cell_text(sheet.value(r, c.index))) for r in table.header_rows for c in table.columns}
+    rows: list[int] = []
+    notes: list[Finding] = []
+    stopped_at: int | None = None
+    for r in range(table.data_start, len(sheet.rows)):
+        values = [(c, v) for c, v in enumerate(sheet.rows[r]) if v is not None and cell_text(v) != ""]
+        if not values:
+            continue
+        src = Source(file, sheet.name, r + 1, cell_address(r, values[0][0]))
+        first = squash(values[0][1])
+        if stopped_at is not None:
+            if _looks_like_data(values, mapped, order_cols):
+                notes.append(Finding("row-after-notes", "warning", params={"row": r + 1}, source=src))
+            continue
+        if _is_note(first) and len(values) <= 2:
+            notes.append(Finding("note-row-skipped", "info", params={"row": r + 1, "text": cell_text(values[0][1])[:30]},
+                                 source=src))
+            stopped_at = r
+            continue
+        if any(squash(v).replace(" ", "").startswith(SUMMARY_WORDS) for _, v in values[:3]):
+            notes.append(Finding("summary-row-skipped", "info", params={"row": r + 1}, source=src))
+            continue
+        if {header_key(cell_text(v)) for _, v in values} <= header_texts:
+            continue  # the header repeated (page breaks copied in)
+        if all(c in order_cols or c not in mapped for c, _ in values):
+            if all(c in order_cols for c, _ in values):
+                notes.append(Finding("blank-template-row", "info", params={"row": r + 1}, source=src))
+                continue
+        rows.append(r)
+    table.data_rows = rows
+    return rows, notes
+
+
+def _is_note(text: str) -> bool:
+    text = text.lstrip("*＊※")
+    return any(text.startswith(p) and (len(text) == len(p) or text[len(p)] in ":：1一、（(" or p in ("填表说明", "填报说明"))
+               for p in NOTE_PREFIXES) or bool(re.match(r"^注[0-9一二三:：.、]", text))
+
+
+def _looks_like_data(values: list[tuple[int, Any]], mapped: dict[int, str | None], order_cols: set[int]) -> bool:
+    return sum(1 for c, _ in values if c in mapped and c not in order_cols) >= settings.MIN_HEADER_MATCHES

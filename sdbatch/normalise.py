@@ -1,0 +1,569 @@
+"""Stage 3 — values as written -> canonical values (亿元, percent, 是/否, cities, choices).
+
+Each parser takes any cell value and returns a :class:`Parsed`: the canonical value, or a
+finding code saying why there is none.  Parsers never raise and never return a silent None
+for something that was written: an unparseable value always carries a code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sdbatch import rules as rules_mod
+from sdbatch.header import classify_rows, preamble
+from sdbatch.model import Application, Finding, Source, Table, cell_address
+from sdbatch.rules import Choices, FieldRule, Rules
+from sdbatch.text import AMOUNT_UNITS, cell_text, nfkc, squash
+
+# Written forms of "nothing here" (SPEC §2.1).  For yes/no fields 无 means "no", not blank.
+BLANKS = {"", "/", "\\", "-", "--", "—", "——", "–", "_", "__", "无", "空", "暂无", "n/a", "na", "null", "none",
+          "nan", "未填", "不详", "/ ", "x", "—/—", "#n/a"}
+TRUE_WORDS = ("是", "有", "√", "✓", "✔", "☑", "y", "yes", "true", "对", "具有", "具备", "已发生", "发生", "存在")
+FALSE_WORDS = ("否", "无", "没有", "未", "不", "×", "✗", "✘", "☒", "n", "no", "false", "非")
+
+_NUMBER = re.compile(r"^([+-]?)(\d+(?:\.\d*)?|\.\d+)(?:e([+-]?\d+))?$")
+
+
+@dataclass(frozen=True)
+class Parsed:
+    value: Any = None
+    code: str | None = None  # why there is no value (unparseable-value, negative-value…)
+    how: str | None = None  # how the written value was converted, for a value-converted finding
+    params: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def missing(self) -> bool:
+        return self.value is None and self.code is None
+
+
+MISSING = Parsed()
+
+
+def is_blank(value: Any, *, yes_no: bool = False) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, str):
+        text = squash(value)
+        if yes_no and text in ("无",):
+            return False
+        return text in BLANKS
+    return False
+
+
+# ----------------------------------------------------------------------------- numbers
+def parse_number(value: Any) -> Parsed:
+    """A number as written: ``2,380``, ``３．５``, ``52.3亿元``, ``3.5%``, ``约30``.
+
+    The value is returned as written (no unit conversion); ``params`` carry a unit found in
+    the cell (``unit``) and whether a percent sign was present (``percent``).
+    """
+    if isinstance(value, bool):
+        return Parsed(code="unparseable-value", params=(("expected", "数字"),))
+    if isinstance(value, (int, float)):
+        if value != value or value in (float("inf"), float("-inf")):
+            return Parsed(code="unparseable-value", params=(("expected", "数字"),))
+        return Parsed(value)
+    if isinstance(value, (dt.date, dt.datetime, dt.time)):
+        return Parsed(code="unparseable-value", params=(("expected", "数字（不应为日期）"),))
+    if is_blank(value):
+        return MISSING
+    text = squash(value)
+    text = text.replace("，", ",").replace("。", ".")
+    notes = []
+    if text.startswith(("约", "近", "超", "逾", "≈", "~")):
+        text = text[1:]
+        notes.append("去掉“约/近”等字样")
+    unit = None
+    for word in sorted([*AMOUNT_UNITS, "%", "家", "个", "项", "件", "人"], key=len, reverse=True):
+        if text.endswith(word):
+            unit = word
+            text = text[: -len(word)]
+            break
+    for suffix in ("余", "多", "+", "以上"):
+        if text.endswith(suffix):
+            text = text[: -len(suffix)]
+            notes.append("去掉“余/多/以上”等字样")
+    percent = unit == "%"
+    if percent:
+        unit = None
+    text = re.sub(r"(?<=\d)[,\s'](?=\d{3})", "", text)  # thousands separators
+    m = _NUMBER.match(text)
+    if not m:
+        return Parsed(code="unparseable-value", params=(("expected", "数字"),))
+    try:
+        number = float(m.group(1) + m.group(2) + (f"e{m.group(3)}" if m.group(3) else ""))
+    except (ValueError, OverflowError):
+        return Parsed(code="unparseable-value", params=(("expected", "数字"),))
+    if number != number or abs(number) == float("inf"):
+        return Parsed(code="unparseable-value", params=(("expected", "数字"),))
+    if number.is_integer() and abs(number) < 1e15:
+        number = int(number)
+    how = "；".join(notes) or None
+    return Parsed(number, how=how, params=(("unit", unit), ("percent", percent)))
+
+
+def to_amount(parsed: Parsed, column_unit: str | None, target: str) -> Parsed:
+    """A parsed number in the cell's or column's unit -> ``target`` (亿元)."""
+    if parsed.value is None:
+        return parsed
+    params = dict(parsed.params)
+    unit = params.get("unit") if params.get("unit") in AMOUNT_UNITS else column_unit
+    if unit not in AMOUNT_UNITS:
+        unit = None
+    value = parsed.value
+    if unit and unit != target:
+        value = round(value * AMOUNT_UNITS[unit] / AMOUNT_UNITS[target], 8)
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        how = f"{unit}→{target}"
+        return Parsed(value, how="；".join(x for x in (parsed.how, how) if x), params=(("from_unit", unit),))
+    return Parsed(value, how=parsed.how, params=(("from_unit", unit),))
+
+
+def to_percent(parsed: Parsed, *, percent_format: bool) -> Parsed:
+    """A ratio as written -> percent.  ``3.5%`` and 0.035 in a ``0.0%`` cell and 3.5 are all 3.5.
+
+    A plain number below 1 is read as a fraction (0.035 -> 3.5 %) and reported as converted.
+    """
+    if parsed.value is None:
+        return parsed
+    params = dict(parsed.params)
+    value = parsed.value
+    if params.get("percent"):
+        return Parsed(value, how=parsed.how)
+    if percent_format:
+        return Parsed(round(value * 100, 8), how="百分比格式单元格：小数×100")
+    if 0 < value < 1:
+        return Parsed(round(value * 100, 8), how="按小数换算为百分数（×100）")
+    return Parsed(value, how=parsed.how)
+
+
+def to_count(parsed: Parsed) -> Parsed:
+    if parsed.value is None:
+        return parsed
+    value = parsed.value
+    if isinstance(value, float):
+        if not value.is_integer():
+            return Parsed(code="unparseable-value", params=(("expected", "整数"),))
+        value = int(value)
+    return Parsed(value, how=parsed.how)
+
+
+# ----------------------------------------------------------------------------- yes / no
+def parse_bool(value: Any) -> Parsed:
+    if isinstance(value, bool):
+        return Parsed(value)
+    if isinstance(value, (int, float)) and value in (0, 1):
+        return Parsed(bool(value))
+    if is_blank(value, yes_no=True):
+        return MISSING
+    text = squash(value)
+    for word in FALSE_WORDS:
+        if text.startswith(word):
+            return Parsed(False)
+    for word in TRUE_WORDS:
+        if text.startswith(word):
+            return Parsed(True)
+    return Parsed(code="unparseable-value", params=(("expected", "是/否（或有/无）"),))
+
+
+# ----------------------------------------------------------------------------- cities
+def parse_city(value: Any) -> Parsed:
+    """One of the 16 cities in any common writing; 莱芜 -> 济南市 with code legacy-city."""
+    if is_blank(value):
+        return MISSING
+    text = squash(value)
+    found = find_city(text)
+    if found is None:
+        return Parsed(code="unknown-city")
+    city, legacy = found
+    return Parsed(city, code=None, how="legacy" if legacy else None)
+
+
+def find_city(text: str) -> tuple[str, bool] | None:
+    """The first city named in ``text`` (earliest position), and whether it was a legacy name."""
+    hits: list[tuple[int, str, bool]] = []
+    for city in rules_mod.cities():
+        short = city[:-1]
+        pos = text.find(short)
+        if pos >= 0:
+            hits.append((pos, city, False))
+    for old, city in rules_mod.shandong().get("legacy", {}).items():
+        pos = text.find(old)
+        if pos >= 0:
+            hits.append((pos, city, True))
+    if not hits:
+        return None
+    hits.sort(key=lambda h: (h[0], h[2]))
+    return hits[0][1], hits[0][2]
+
+
+# ----------------------------------------------------------------------------- choices (industries…)
+_LATIN = re.compile(r"[a-z]+")
+
+
+def parse_choice(value: Any, choices: Choices) -> Parsed:
+    """A choice such as an industry: canonical name, a listed variant, or a name inside the text.
+
+    ``how`` is "variant" when a variant was used, "several" when several choices are named
+    (the first named is taken).  Nothing recognisable -> code "unknown-choice".
+    """
+    if is_blank(value):
+        return MISSING
+    raw = squash(value)
+    key = re.sub(r"[（(【\[].*?[）)】\]]", "", raw).strip(" 、,，.。;；")
+    for canon in choices.allowed:
+        if key == squash(canon):
+            return Parsed(canon)
+    for canon, forms in choices.variants.items():
+        if key in {squash(f) for f in forms}:
+            return Parsed(canon, how="variant")
+    hits: list[tuple[int, str]] = []
+    for canon in choices.allowed:
+        pos = raw.find(squash(canon))
+        if pos >= 0:
+            hits.append((pos, canon))
+    if not hits:
+        words = set(_LATIN.findall(raw))
+        for canon, forms in choices.variants.items():
+            for form in forms:
+                f = squash(form)
+                if _LATIN.fullmatch(f):
+                    if f in words:
+                        hits.append((raw.find(f), canon))
+                elif len(f) >= 2 and f in raw:
+                    hits.append((raw.find(f), canon))
+    if not hits:
+        return Parsed(code="unknown-choice")
+    hits.sort()
+    distinct = list(dict.fromkeys(canon for _, canon in hits))
+    return Parsed(distinct[0], how="several" if len(distinct) > 1 else "variant")
+
+
+# ----------------------------------------------------------------------------- codes and contacts
+def parse_uscc(value: Any) -> Parsed:
+    """统一社会信用代码: 18 characters with a valid check digit (python-stdnum)."""
+    from stdnum import exceptions
+    from stdnum.cn import uscc
+
+    if is_blank(value):
+        return MISSING
+    text = re.sub(r"[\s\-—_]", "", nfkc(value)).upper()
+    try:
+        return Parsed(uscc.validate(text))
+    except exceptions.InvalidLength:
+        return Parsed(code="invalid-credit-code", params=(("detail", f"长度为{len(text)}位，应为18位"),))
+    except exceptions.InvalidChecksum:
+        return Parsed(code="invalid-credit-code", params=(("detail", "校验位不正确"),))
+    except exceptions.ValidationError:
+        return Parsed(code="invalid-credit-code", params=(("detail", "含有不允许的字符"),))
+
+
+_MOBILE = re.compile(r"^(?:\+?86)?1[3-9]\d{9}$")
+_LANDLINE = re.compile(r"^(?:\+?86)?(?:0\d{2,3})?[2-9]\d{6,7}(?:(?:转|ext|-)\d{1,6})?$")
+_EMAIL = re.compile(r"^[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}$")
+
+
+def parse_phone(value: Any) -> Parsed:
+    if is_blank(value):
+        return MISSING
+    text = cell_text(nfkc(value))
+    numbers = [p for p in re.split(r"[/、,，;；\s]+|或", text) if p]
+    for number in numbers:
+        compact = re.sub(r"[()（）\s]", "", number).replace("—", "-")
+        plain = compact.replace("-", "")
+        if not (_MOBILE.match(plain) or _LANDLINE.match(compact) or _LANDLINE.match(plain)):
+            return Parsed(text, code="invalid-phone")
+    return Parsed(text)
+
+
+def parse_email(value: Any) -> Parsed:
+    if is_blank(value):
+        return MISSING
+    text = nfkc(value).strip()
+    if not _EMAIL.match(text):
+        return Parsed(text, code="invalid-email")
+    return Parsed(text)
+
+
+def parse_text(value: Any) -> Parsed:
+    if is_blank(value):
+        return MISSING
+    if isinstance(value, (dt.date, dt.datetime)):
+        return Parsed(value.isoformat())
+    return Parsed(re.sub(r"\s+", " ", cell_text(value)).strip())
+
+
+def parse_int(value: Any) -> Parsed:
+    return to_count(parse_number(value))
+
+
+# ----------------------------------------------------------------------------- one field
+def normalise_value(f: FieldRule, value: Any, *, column_unit: str | None, percent_format: bool,
+                    rules: Rules) -> Parsed:
+    """Dispatch on the field's type. Never raises."""
+    kind = f.type
+    if kind in ("text",):
+        return parse_text(value)
+    if kind == "int":
+        return parse_int(value)
+    if kind == "count":
+        parsed = to_count(parse_number(value))
+        return _non_negative(parsed)
+    if kind == "number":
+        return _non_negative(parse_number(value))
+    if kind == "amount":
+        return _non_negative(to_amount(parse_number(value), column_unit, f.unit or "亿元"))
+    if kind == "ratio":
+        return _non_negative(to_percent(parse_number(value), percent_format=percent_format))
+    if kind == "bool":
+        return parse_bool(value)
+    if kind == "city":
+        return parse_city(value)
+    if kind == "choice":
+        return parse_choice(value, rules.choices[f.choices or ""])
+    if kind == "uscc":
+        return parse_uscc(value)
+    if kind == "phone":
+        return parse_phone(value)
+    if kind == "email":
+        return parse_email(value)
+    if kind == "date":
+        return parse_text(value)
+    return parse_text(value)
+
+
+def _non_negative(parsed: Parsed) -> Parsed:
+    if isinstance(parsed.value, (int, float)) and parsed.value < 0:
+        return Parsed(code="negative-value")
+    return parsed
+
+
+# ----------------------------------------------------------------------------- a table -> applications
+@dataclass
+class FileCity:
+    city: str | None
+    where: str | None = None  # 填报单位 / 标题 / 文件名 / 工作表名
+    text: str | None = None
+    legacy: bool = False
+    findings: list[Finding] = field(default_factory=list)
+
+
+def city_of_file(table: Table, file_name: str) -> FileCity:
+    """The city a file speaks for, from a 填报单位 line, the title, the file name or sheet name."""
+    lines = preamble(table.sheet, table.header_rows[0])
+    # Notes below the table may carry 填报单位 too.
+    for r in range(table.data_start, len(table.sheet.rows)):
+        for c, v in enumerate(table.sheet.rows[r]):
+            if isinstance(v, str) and "填报单位" in v:
+                lines.append((r, c, cell_text(v)))
+    sources = []
+    for _, _, text in lines:
+        if "填报单位" in text or "报送单位" in text or "推荐单位" in text:
+            sources.append(("填报单位", text))
+    for _, _, text in lines:
+        sources.append(("标题", text))
+    sources.append(("文件名", Path(file_name).stem))
+    sources.append(("工作表名", table.sheet.name))
+    for where, text in sources:
+        hit = find_city(squash(text))
+        if hit:
+            return FileCity(hit[0], where, text, hit[1])
+    return FileCity(None)
+
+
+def build_applications(table: Table, rules: Rules, file: str, file_city: FileCity) -> tuple[list[Application], list[Finding]]:
+    """Every data row of the table as an Application with canonical values and findings."""
+    sheet = table.sheet
+    file_findings: list[Finding] = []
+    rows, row_notes = classify_rows(table, file)
+    file_findings.extend(row_notes)
+    by_field = {c.field: c for c in table.columns if c.field}
+    for col in table.columns:
+        src = Source(file, sheet.name, table.header_rows[0] + 1, cell_address(table.header_rows[0], col.index))
+        if col.duplicate_of is not None:
+            first = next(c for c in table.columns if c.index == col.duplicate_of)
+            file_findings.append(Finding("duplicate-column", "warning", field=first.field, params={
+                "column": _col_letter(col.index), "header": col.header, "first": _col_letter(first.index),
+                "label": rules.label(first.field)}, source=src))
+        elif col.field is None and col.header:
+            file_findings.append(Finding("unknown-column", "warning", params={
+                "column": _col_letter(col.index), "header": col.header}, source=src))
+    for f in rules.fields.values():
+        covered = f.id in by_field or (f.parts and any(p in by_field for p in f.parts)) or \
+            (f.derive and f.derive["numerator"] in by_field and f.derive["denominator"] in by_field)
+        if f.required and not covered and f.type != "city":
+            file_findings.append(Finding("missing-column", "error", field=f.id, clause=f.clause,
+                                         params={"label": f.label}, source=Source(file, sheet.name)))
+        if f.type == "amount" and f.id in by_field and by_field[f.id].unit is None:
+            col = by_field[f.id]
+            file_findings.append(Finding("unit-assumed", "info", field=f.id, params={"label": f.label, "unit": f.unit},
+                                         source=Source(file, sheet.name, table.header_rows[0] + 1,
+                                                       cell_address(table.header_rows[0], col.index))))
+
+    apps: list[Application] = []
+    for n, r in enumerate(rows):
+        app = _application(table, rules, file, file_city, r, by_field, n)
+        apps.append(app)
+    return apps, file_findings
+
+
+def _col_letter(index: int) -> str:
+    from sdbatch.model import column_letter
+
+    return column_letter(index)
+
+
+def _application(table: Table, rules: Rules, file: str, file_city: FileCity, r: int,
+                 by_field: dict[str, Any], n: int) -> Application:
+    sheet = table.sheet
+    values: dict[str, Any] = {}
+    findings: list[Finding] = []
+    cells: dict[str, str] = {}
+    originals: dict[str, Any] = {}
+    invalid: set[str] = set()
+    row_source = Source(file, sheet.name, r + 1)
+    for fid, col in by_field.items():
+        f = rules.fields[fid]
+        raw = sheet.value(r, col.index)
+        address = cell_address(r, col.index)
+        cells[fid] = address
+        originals[fid] = raw
+        src = Source(file, sheet.name, r + 1, address)
+        if (r, col.index) in sheet.formula_without_value:
+            findings.append(Finding("formula-without-value", "error", field=fid, clause=f.clause,
+                                    params={"label": f.label, "formula": cell_text(raw)[:60]}, source=src,
+                                    effect="incomplete", original=raw))
+            invalid.add(fid)
+            continue
+        parsed = normalise_value(f, raw, column_unit=col.unit, percent_format=(r, col.index) in sheet.percent_cells,
+                                 rules=rules)
+        params = {"label": f.label, **dict(parsed.params)}
+        if parsed.code in ("unparseable-value", "negative-value"):
+            findings.append(Finding(parsed.code, "error", field=fid, clause=f.clause, params=params, source=src,
+                                    effect="incomplete", original=raw))
+            invalid.add(fid)
+            continue
+        if parsed.code == "invalid-credit-code":
+            invalid.add(fid)
+            values[fid] = None
+            findings.append(Finding("invalid-credit-code", "error", field=fid, clause=f.clause, params=params,
+                                    source=src, effect=None, original=raw))  # effect set by its condition
+            continue
+        if parsed.code in ("invalid-phone", "invalid-email"):
+            values[fid] = parsed.value
+            findings.append(Finding(parsed.code, "warning", field=fid, clause=f.clause, params=params,
+                                    source=src, original=raw))
+            continue
+        if parsed.code == "unknown-choice":
+            invalid.add(fid)
+            values[fid] = None
+            allowed = "、".join(rules.choices[f.choices or ""].allowed)
+            code = "unknown-industry" if f.choices == "industries" else "unknown-choice"
+            findings.append(Finding(code, "error", field=fid, clause=f.clause or rules.choices[f.choices or ""].clause,
+                                    params={**params, "allowed": allowed}, source=src, original=raw))
+            continue
+        if parsed.code == "unknown-city":
+            invalid.add(fid)
+            values[fid] = None
+            findings.append(Finding("unknown-city", "error", field=fid, clause=f.clause, params=params, source=src,
+                                    effect="incomplete", original=raw))
+            continue
+        values[fid] = parsed.value
+        if parsed.how == "legacy":
+            findings.append(Finding("legacy-city", "warning", field=fid, params=params, source=src, original=raw))
+        elif f.type == "choice" and parsed.how == "several":
+            findings.append(Finding("several-industries", "warning", field=fid, params={**params, "value": parsed.value},
+                                    source=src, original=raw))
+        elif f.type == "choice" and parsed.how == "variant":
+            findings.append(Finding("industry-normalised", "info", field=fid, params={**params, "value": parsed.value},
+                                    source=src, original=raw))
+        elif parsed.how and parsed.value is not None:
+            findings.append(Finding("value-converted", "info", field=fid, params={
+                **params, "value": parsed.value, "unit": f.unit or "", "how": parsed.how}, source=src, original=raw))
+        if isinstance(raw, str) and len(raw) >= 32767:
+            findings.append(Finding("text-truncated", "warning", field=fid, params={**params, "length": len(raw)},
+                                    source=src))
+        if r in sheet.hidden_rows and fid == "name":
+            findings.append(Finding("hidden-row", "warning", field=None, params={"row": r + 1}, source=src))
+
+    _derive(rules, values, invalid, findings, cells, by_field, row_source)
+
+    # Unknown columns are kept with the application (never dropped silently).
+    unknown = {}
+    for col in table.columns:
+        if col.field is None and col.duplicate_of is None and col.header:
+            value = sheet.value(r, col.index)
+            if value is not None:
+                unknown[col.header] = value
+
+    # The city: the row's own city column, else the file's.
+    city = values.get("city")
+    if city is None and "city" not in invalid:
+        city = file_city.city
+        if city is not None and file_city.where:
+            findings.append(Finding("city-source", "info", field="city", params={
+                "where": file_city.where, "text": (file_city.text or "")[:40], "city": city},
+                source=row_source))
+            if file_city.legacy:
+                findings.append(Finding("legacy-city", "warning", field="city", params={"original": file_city.text},
+                                        source=row_source))
+        values["city"] = city
+    elif city is not None and file_city.city and city != file_city.city and file_city.where != "文件名":
+        findings.append(Finding("city-mismatch", "warning", field="city", params={"city": city, "file_city": file_city.city},
+                                source=Source(file, sheet.name, r + 1, cells.get("city"))))
+
+    name = values.get("name")
+    order = values.get("city_order")
+    app = Application(
+        id="", program=rules.name, city=city, name=name, industry=values.get("industry"),
+        city_order=order if isinstance(order, int) else None, values=values,
+        source=row_source, findings=findings, cells=cells, originals=originals, unknown=unknown,
+    )
+    app.extra["_invalid"] = invalid
+    app.extra["_row_index"] = n
+    return app
+
+
+def _derive(rules: Rules, values: dict[str, Any], invalid: set[str], findings: list[Finding], cells: dict[str, str],
+            by_field: dict[str, Any], row_source: Source) -> None:
+    """Totals from split columns and ratios from their two amounts; cross-check when both exist."""
+    from sdbatch import settings
+
+    for f in rules.fields.values():
+        cell_src = Source(row_source.file, row_source.sheet, row_source.row, cells.get(f.id))
+        if f.parts:
+            parts = [p for p in f.parts if values.get(p) is not None]
+            if parts and not any(p in invalid for p in f.parts if p in by_field):
+                total = sum(values[p] for p in parts)
+                labels = "、".join(rules.label(p) for p in parts)
+                if values.get(f.id) is None and f.id not in invalid:
+                    values[f.id] = total
+                    findings.append(Finding("parts-summed", "info", field=f.id, clause=f.clause, params={
+                        "label": f.label, "parts": labels, "value": total, "unit": f.unit or ""}, source=cell_src))
+                elif values.get(f.id) is not None and values[f.id] != total and len(parts) == len(
+                        [p for p in f.parts if p in by_field]):
+                    findings.append(Finding("parts-mismatch", "warning", field=f.id, clause=f.clause, params={
+                        "label": f.label, "parts": labels, "declared": values[f.id], "derived": total,
+                        "unit": f.unit or ""}, source=cell_src, effect="needs_review"))
+        if f.derive:
+            num, den = values.get(f.derive["numerator"]), values.get(f.derive["denominator"])
+            if num is None or den is None or not den:
+                continue
+            derived = round(num / den * 100, 4)
+            params = {"label": f.label, "numerator_label": rules.label(f.derive["numerator"]),
+                      "denominator_label": rules.label(f.derive["denominator"])}
+            if values.get(f.id) is None and f.id not in invalid:
+                values[f.id] = derived
+                findings.append(Finding("ratio-derived", "info", field=f.id, clause=f.clause,
+                                        params={**params, "value": derived}, source=cell_src))
+            elif values.get(f.id) is not None:
+                declared = values[f.id]
+                if abs(declared - derived) > settings.RATIO_TOLERANCE_POINTS:
+                    # A fraction typed without % (0.035) that the amounts confirm is 3.5 %.
+                    findings.append(Finding("ratio-mismatch", "warning", field=f.id, clause=f.clause, params={
+                        **params, "declared": declared, "derived": derived}, source=cell_src, effect="needs_review"))
