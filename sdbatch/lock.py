@@ -1,0 +1,267 @@
+"""One run at a time per output folder (SPEC §7, issue 5): ``<out_dir>/.sdbatch.lock``.
+
+The lock is an operating-system lock on the lock file (``fcntl.flock`` on Linux/macOS,
+``msvcrt.locking`` on Windows).  The system drops it when the holder dies, even by kill -9, so a
+lock left by a dead process is taken over without guessing.  The file also holds JSON
+``{pid, host, started}`` so that a refused run can say who holds it.
+
+Where the file system cannot lock (some network shares: the call fails with ENOLCK/EOPNOTSUPP)
+the lock falls back to creating the file with ``O_CREAT | O_EXCL``; such a lock is stale when its
+pid is not alive on this host, or when the file cannot be read and is older than
+:data:`STALE_LOCK_MINUTES`.
+
+    with RunLock(out_dir / LOCK_NAME):
+        ...            # raises LockHeld (exit 2) when another run holds it
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import errno
+import json
+import os
+import socket
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+LOCK_NAME = ".sdbatch.lock"
+# Fallback mode only: a lock file that cannot be read (a writer died between creating and
+# writing it) is considered abandoned after this many minutes.
+STALE_LOCK_MINUTES = 10
+_WINDOWS_LOCK_OFFSET = 1 << 20  # msvcrt locks a byte far past the JSON, which stays readable
+
+
+class LockHeld(Exception):
+    """Another live run holds the lock. ``message`` is the Chinese sentence for the user."""
+
+    def __init__(self, pid: int | None, started: str | None, host: str | None = None,
+                 path: Path | None = None) -> None:
+        self.pid, self.started, self.host, self.path = pid, started, host, path
+        who = f"进程 {pid}" if pid else "另一个进程"
+        if host and host != socket.gethostname():
+            who += f"（主机 {host}）"
+        since = f"，开始于 {started}" if started else ""
+        where = f"（锁文件 {path}）" if path else ""
+        self.message = (f"另一次审核正在运行：{who}{since}{where}。请等它结束后再运行；"
+                        "如确认没有其他运行，可删除该锁文件。")
+        super().__init__(self.message)
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    if os.name == "nt":  # os.kill(pid, 0) would terminate the process on Windows
+        import ctypes
+
+        kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined]
+        handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
+        if not handle:
+            return False
+        code = ctypes.c_ulong()
+        ok = kernel32.GetExitCodeProcess(handle, ctypes.byref(code))
+        kernel32.CloseHandle(handle)
+        return bool(ok) and code.value == 259  # STILL_ACTIVE
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def read_lock_info(path: Path) -> dict[str, Any] | None:
+    """The JSON in a lock file, or None when missing or unreadable."""
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(4096)
+        info = json.loads(raw.decode("utf-8"))
+        return info if isinstance(info, dict) else None
+    except (OSError, ValueError):
+        return None
+
+
+class RunLock:
+    """Context manager holding ``path`` for the duration of a run; released on exit and on errors.
+
+    ``mode``: "auto" (OS lock, falling back to "excl" where unsupported) or "excl" (force the
+    fallback; for tests).  After entering, ``taken_over`` holds the JSON of a previous holder
+    that died without releasing (or None).
+    """
+
+    def __init__(self, path: Path, stale_after_minutes: float = STALE_LOCK_MINUTES, mode: str = "auto") -> None:
+        self.path = Path(path)
+        self.stale_after = stale_after_minutes * 60
+        self.mode = mode
+        self.taken_over: dict[str, Any] | None = None
+        self._fd: int | None = None
+        self._token = uuid.uuid4().hex
+        self._used_mode: str | None = None
+
+    def _info(self) -> bytes:
+        info = {"pid": os.getpid(), "host": socket.gethostname(),
+                "started": dt.datetime.now().isoformat(timespec="seconds"), "token": self._token}
+        return json.dumps(info, ensure_ascii=False).encode("utf-8")
+
+    def _held(self, info: dict[str, Any] | None) -> LockHeld:
+        info = info or {}
+        return LockHeld(info.get("pid"), info.get("started"), info.get("host"), self.path)
+
+    # ----------------------------------------------------------------- OS lock
+    def _acquire_os(self) -> bool:
+        """True when locked; False when this file system cannot lock (use the fallback)."""
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                if not _try_os_lock(fd):
+                    raise self._held(read_lock_info(self.path))
+            except LockHeld:
+                os.close(fd)
+                raise
+            except OSError as exc:
+                os.close(fd)
+                if exc.errno in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL):
+                    return False
+                raise
+            # The previous holder may have unlinked the file between our open and lock:
+            # then we locked an orphan inode; start again on the file now at the path.
+            try:
+                same = os.path.samestat(os.fstat(fd), os.stat(self.path))
+            except FileNotFoundError:
+                same = False
+            if not same:
+                os.close(fd)
+                continue
+            previous = _read_fd(fd)
+            if previous and previous.get("pid"):
+                self.taken_over = previous  # left by a process that died holding it
+            os.lseek(fd, 0, os.SEEK_SET)
+            os.ftruncate(fd, 0)
+            os.write(fd, self._info())
+            os.fsync(fd)
+            self._fd = fd
+            return True
+
+    # ----------------------------------------------------------------- O_EXCL fallback
+    def _acquire_excl(self) -> None:
+        for _ in range(3):
+            try:
+                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            except FileExistsError:
+                info = read_lock_info(self.path)
+                if not self._is_stale(info):
+                    raise self._held(info) from None
+                self._remove_stale(info)
+                continue
+            try:
+                os.write(fd, self._info())
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            return
+        raise self._held(read_lock_info(self.path))
+
+    def _is_stale(self, info: dict[str, Any] | None) -> bool:
+        if info is None:
+            try:
+                age = time.time() - os.stat(self.path).st_mtime
+            except FileNotFoundError:
+                return True
+            return age > self.stale_after
+        if info.get("host") != socket.gethostname():
+            return False  # cannot tell whether a process on another machine is alive
+        pid = info.get("pid")
+        return not (isinstance(pid, int) and _pid_alive(pid))
+
+    def _remove_stale(self, info: dict[str, Any] | None) -> None:
+        # Move the stale file aside under a unique name, then make sure what we moved is the
+        # stale lock and not a fresh one that a concurrent taker created in between.
+        aside = self.path.with_name(f"{self.path.name}.stale-{self._token}")
+        try:
+            os.replace(self.path, aside)
+        except FileNotFoundError:
+            return
+        moved = read_lock_info(aside)
+        if moved != info and moved is not None:
+            try:
+                os.link(aside, self.path)  # put the fresh lock back (fails if the path is taken)
+            except OSError:
+                pass
+            os.unlink(aside)
+            raise self._held(moved)
+        self.taken_over = info or {}
+        os.unlink(aside)
+
+    # ----------------------------------------------------------------- context manager
+    def acquire(self) -> RunLock:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.mode != "excl" and self._acquire_os():
+            self._used_mode = "os"
+        else:
+            self._acquire_excl()
+            self._used_mode = "excl"
+        return self
+
+    def release(self) -> None:
+        if self._used_mode == "os" and self._fd is not None:
+            # Unlink while still locked, so nobody can lock this inode and then find it gone.
+            try:
+                os.unlink(self.path)
+            except OSError:  # Windows cannot remove an open file: it stays, unlocked
+                try:
+                    os.ftruncate(self._fd, 0)
+                except OSError:
+                    pass
+            os.close(self._fd)  # closing drops the OS lock
+            self._fd = None
+        elif self._used_mode == "excl":
+            if (read_lock_info(self.path) or {}).get("token") == self._token:
+                try:
+                    os.unlink(self.path)
+                except FileNotFoundError:
+                    pass
+        self._used_mode = None
+
+    def __enter__(self) -> RunLock:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def _try_os_lock(fd: int) -> bool:
+    """Non-blocking exclusive lock: True when taken, False when another process holds it."""
+    if os.name == "nt":
+        import msvcrt
+
+        os.lseek(fd, _WINDOWS_LOCK_OFFSET, os.SEEK_SET)
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]
+        except PermissionError:
+            return False
+        except OSError as exc:
+            if exc.errno in (errno.EACCES, errno.EDEADLK):
+                return False
+            raise
+        finally:
+            os.lseek(fd, 0, os.SEEK_SET)
+        return True
+    import fcntl
+
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def _read_fd(fd: int) -> dict[str, Any] | None:
+    try:
+        os.lseek(fd, 0, os.SEEK_SET)
+        raw = os.read(fd, 4096)
+        info = json.loads(raw.decode("utf-8"))
+        return info if isinstance(info, dict) else None
+    except (OSError, ValueError):
+        return None

@@ -1,0 +1,125 @@
+"""The run lock (issue 5): one run at a time, dead holders taken over, exactly one winner in a race."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from sdbatch.lock import LOCK_NAME, STALE_LOCK_MINUTES, LockHeld, RunLock, read_lock_info
+
+pytestmark = pytest.mark.skipif(os.name == "nt", reason="uses SIGKILL and POSIX pids")
+
+CHILD = r"""
+import pathlib, sys, time
+from sdbatch.lock import LockHeld, RunLock
+path, mode, go, hold = sys.argv[1:5]
+while go != "-" and not pathlib.Path(go).exists():
+    time.sleep(0.002)
+try:
+    with RunLock(pathlib.Path(path), mode=mode):
+        print("WIN", flush=True)
+        time.sleep(float(hold))
+except LockHeld as exc:
+    print("HELD", exc.pid, flush=True)
+"""
+MODES = ["auto", "excl"]
+
+
+def spawn(path: Path, mode: str, go: str = "-", hold: float = 30.0) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-c", CHILD, str(path), mode, go, str(hold)],
+                            stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[1])
+
+
+def dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_acquire_release_and_reacquire(tmp_path: Path, mode: str) -> None:
+    path = tmp_path / "out" / LOCK_NAME
+    with RunLock(path, mode=mode) as lock:
+        info = read_lock_info(path)
+        assert info and info["pid"] == os.getpid() and info["host"] == socket.gethostname()
+        assert lock.taken_over is None
+    assert not path.exists()
+    with RunLock(path, mode=mode):
+        pass
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_released_on_exception(tmp_path: Path, mode: str) -> None:
+    path = tmp_path / LOCK_NAME
+    with pytest.raises(RuntimeError), RunLock(path, mode=mode):
+        raise RuntimeError("boom")
+    with RunLock(path, mode=mode):
+        pass
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_live_holder_refuses_then_dead_holder_is_taken_over(tmp_path: Path, mode: str) -> None:
+    path = tmp_path / LOCK_NAME
+    child = spawn(path, mode)
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip() == "WIN"
+        with pytest.raises(LockHeld) as caught:
+            RunLock(path, mode=mode).acquire()
+        assert caught.value.pid == child.pid
+        assert caught.value.started
+        assert f"进程 {child.pid}" in caught.value.message and "另一次审核正在运行" in caught.value.message
+    finally:
+        child.kill()  # SIGKILL: no clean-up, the lock file stays behind
+        child.wait()
+    assert path.exists()
+    with RunLock(path, mode=mode) as lock:
+        assert lock.taken_over is not None and lock.taken_over["pid"] == child.pid
+        assert read_lock_info(path)["pid"] == os.getpid()  # type: ignore[index]
+
+
+def test_fallback_unreadable_lock_file_waits_until_old(tmp_path: Path) -> None:
+    path = tmp_path / LOCK_NAME
+    path.write_bytes(b"")  # a writer died between creating and writing
+    with pytest.raises(LockHeld) as caught:
+        RunLock(path, mode="excl").acquire()
+    assert caught.value.pid is None and "另一个进程" in caught.value.message
+    old = time.time() - (STALE_LOCK_MINUTES + 1) * 60
+    os.utime(path, (old, old))
+    with RunLock(path, mode="excl") as lock:
+        assert lock.taken_over == {}
+
+
+def test_fallback_dead_pid_is_stale_but_other_host_is_not(tmp_path: Path) -> None:
+    path = tmp_path / LOCK_NAME
+    path.write_text(json.dumps({"pid": dead_pid(), "host": socket.gethostname(), "started": "x"}))
+    with RunLock(path, mode="excl"):
+        pass
+    path.write_text(json.dumps({"pid": dead_pid(), "host": "another-server", "started": "2024-06-28T22:00:00"}))
+    with pytest.raises(LockHeld) as caught:
+        RunLock(path, mode="excl").acquire()
+    assert "another-server" in caught.value.message
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("stale_first", [False, True])
+def test_two_processes_racing_exactly_one_wins(tmp_path: Path, mode: str, stale_first: bool) -> None:
+    path = tmp_path / LOCK_NAME
+    if stale_first:  # both racers find a lock left by a dead process
+        path.write_text(json.dumps({"pid": dead_pid(), "host": socket.gethostname(), "started": "x"}))
+    go = tmp_path / "go"
+    racers = [spawn(path, mode, str(go), hold=1.5) for _ in range(3)]
+    time.sleep(0.3)  # let them start and spin on the go file
+    go.touch()
+    outputs = [p.communicate(timeout=30)[0].split() for p in racers]
+    wins = [o for o in outputs if o and o[0] == "WIN"]
+    held = [o for o in outputs if o and o[0] == "HELD"]
+    assert len(wins) == 1 and len(held) == 2, outputs
+    with RunLock(path, mode=mode):  # and the winner released it
+        pass
