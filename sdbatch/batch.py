@@ -320,34 +320,77 @@ def evaluate(inbox: Path, options: RunOptions, *, run_id: str = "", started: str
     )
 
 
+def fingerprint(candidates: list[Rules], options: RunOptions) -> str:
+    """What, besides the inbox, decides a run's outputs: a change here is a change to re-run for."""
+    digest = hashlib.sha256(__version__.encode())
+    for rules in candidates:
+        digest.update(rules.name.encode() + rules.version.encode())
+        with open(rules.path, "rb") as fh:
+            digest.update(fh.read())
+    digest.update(json.dumps([options.budget, options.mail_mode, str(options.address_book)]).encode())
+    return digest.hexdigest()
+
+
 def run_batch(inbox: Path, options: RunOptions) -> Outcome:
-    """The nightly job: decide the inbox and publish ``out_dir/<run-id>/`` atomically."""
-    from sdbatch.writers import write_city_reviews, write_mail_drafts, write_ranked_list
+    """The nightly job: decide the inbox and publish ``out_dir/<run-id>/`` atomically.
+
+    Under a lock (a second run exits 2); a run with nothing new since the last complete run
+    says so and writes nothing (unless ``force``); the ledger records files, runs and outcomes.
+    """
+    from sdbatch.atomic import clean_stale_tmp, staging_dir
+    from sdbatch.ledger import Ledger, default_path, snapshot_inbox
+    from sdbatch.lock import LOCK_NAME, RunLock
+    from sdbatch.logsetup import attach_run_log, detach_run_log, setup_logging
 
     t0 = time.perf_counter()
-    now = _now(options)
+    logger = setup_logging(None, options.quiet, options.verbose)
     options.out_dir.mkdir(parents=True, exist_ok=True)
-    run_id = options.run_id or make_run_id(now, options.out_dir)
-    result = evaluate(inbox, options, run_id=run_id, started=now.isoformat(timespec="seconds"))
-    t_decide = time.perf_counter()
-    tmp = options.out_dir / f".tmp-{run_id}"
-    final = options.out_dir / run_id
-    if tmp.exists():
-        import shutil
-
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
-    reviews = write_city_reviews(result, tmp)
-    write_ranked_list(result, tmp)
-    if options.mail_mode != "none":
-        write_mail_drafts(result, tmp, reviews, options.address_book)
-    t_write = time.perf_counter()
-    result.finished = _now(options).isoformat(timespec="seconds") if not options.now else result.started
-    timings = {"decide_s": round(t_decide - t0, 3), "write_s": round(t_write - t_decide, 3)}
-    write_json(tmp / "results.json", result.to_dict())
-    write_json(tmp / "run.json", run_info(result, inbox, options, timings))
-    os.replace(tmp, final)
+    candidates = load_programs(options.programs, options.rules_files)
+    with RunLock(options.out_dir / LOCK_NAME):
+        clean_stale_tmp(options.out_dir)
+        snapshot = snapshot_inbox(inbox)
+        print_ = fingerprint(candidates, options)
+        with Ledger.open(options.ledger_path or default_path(options.out_dir)) as ledger:
+            if not options.force and ledger.unchanged_since_last_run(snapshot, print_):
+                logger.info("无新增或变更文件")
+                return Outcome(None, None, 0, message="无新增或变更文件，未生成新的审核结果（如需重新审核请加 --force）。")
+            now = _now(options)
+            run_id = options.run_id or make_run_id(now, options.out_dir)
+            started = now.isoformat(timespec="seconds")
+            ledger.begin_run(run_id, started)
+            with staging_dir(options.out_dir, run_id) as tmp:
+                attach_run_log(logger, tmp)
+                logger.info("开始审核 %s（运行编号 %s）", inbox, run_id)
+                result = evaluate(inbox, options, run_id=run_id, started=started)
+                t_decide = time.perf_counter()
+                changes = ledger.changes(result)
+                changed = ledger.changed_cities(result)
+                _write_outputs(result, tmp, options, changes, changed)
+                result.finished = started if options.now else _now(options).isoformat(timespec="seconds")
+                timings = {"decide_s": round(t_decide - t0, 3), "write_s": round(time.perf_counter() - t_decide, 3)}
+                write_json(tmp / "results.json", result.to_dict())
+                write_json(tmp / "run.json", run_info(result, inbox, options, timings))
+                for record in result.rejected:
+                    logger.warning("退回 %s：%s", record.file, record.error)
+                logger.info("完成：%d 个文件，%d 个申报项目", len(result.files), len(result.applications))
+                detach_run_log(logger)
+            final = options.out_dir / run_id
+            ledger.record_run(result, snapshot, print_, final, started, result.finished, result.exit_code())
     return Outcome(result, final, result.exit_code(), timings=timings)
+
+
+def _write_outputs(result: RunResult, run_dir: Path, options: RunOptions, changes: list[dict[str, Any]],
+                   changed_cities: set[str]) -> None:
+    from sdbatch.writers import write_city_reviews, write_mail_drafts, write_ranked_list
+
+    reviews = write_city_reviews(result, run_dir)
+    write_ranked_list(result, run_dir, changes=changes)
+    if options.mail_mode == "none":
+        return
+    cities = None if options.mail_mode == "all" else changed_cities
+    notes = write_mail_drafts(result, run_dir, reviews, options.address_book, cities)
+    for note in notes or []:
+        log.warning(render(note).message)
 
 
 def write_json(path: Path, data: Any) -> None:

@@ -27,10 +27,14 @@ class Failure(click.ClickException):
 
 def _guard(ctx: click.Context, func: Any, *args: Any, **kwargs: Any) -> Any:
     """Turn library exceptions into one readable sentence; tracebacks only with --debug."""
+    from sdbatch.ledger import LedgerError
+    from sdbatch.lock import LockHeld
     from sdbatch.model import RulesInvalid
 
     try:
         return func(*args, **kwargs)
+    except (LockHeld, LedgerError) as exc:
+        raise Failure(exc.message) from None
     except RulesInvalid as exc:
         lines = "\n".join(f"  - {p}" for p in exc.problems)
         raise Failure(f"规则文件 {exc.path} 有误：\n{lines}") from None
