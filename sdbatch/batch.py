@@ -476,7 +476,7 @@ def check_text(record: FileRecord, programs: dict[str, Rules]) -> str:
         lines.append(f"【{app.city_order or '-'}】{app.name or '（未填写名称）'}  第{app.source.row}行  "
                      f"→ {label('status', app.status)}" + (f"  得分 {app.score}" if app.score is not None else ""))
         if rules:
-            shown = [f"{rules.label(k)}={cell_text(v)}" for k, v in app.values.items() if v is not None and k != "name"]
+            shown = [f"{rules.label(k)}={_show(v)}" for k, v in app.values.items() if v is not None and k != "name"]
             lines.append("    " + "；".join(shown))
         for f in app.findings:
             if f.code != "expert-item":
@@ -484,9 +484,15 @@ def check_text(record: FileRecord, programs: dict[str, Rules]) -> str:
     return "\n".join(lines)
 
 
+def _show(value: Any) -> str:
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    return cell_text(value)
+
+
 def _finding_line(f: Finding) -> str:
     text = render(f)
     where = f.source.cell if f.source and f.source.cell else (f"第{f.source.row}行" if f.source and f.source.row else "")
     level = label("severity", f.severity)
-    clause = f"〔{f.clause}〕" if f.clause else ""
+    clause = f"〔{f.clause}〕" if f.clause and f.clause not in text.message else ""
     return f"- [{level}] {where} {text.message}{clause}{(' 处理：' + text.fix) if text.fix else ''}"

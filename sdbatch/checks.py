@@ -98,7 +98,7 @@ def _evaluate(cond: Condition, app: Application, rules: Rules) -> Iterator[Findi
     invalid = app.extra.get("_invalid", set())
     effect = effect_of(cond, app, rules)
     base = {"rule": cond.id, "rule_text": cond.text, "note": _note(cond, effect, rules),
-            "fix_text": cond.fix or rules.wording.get("fix_below", "")}
+            "fix_text": cond.fix or rules.wording.get("fix_review" if effect == "needs_review" else "fix_below", "")}
     if cond.any_of:
         yield from _any_of(cond, app, rules, effect, base, invalid)
         return
@@ -175,4 +175,4 @@ def _holds(op: str, value: Any, threshold: float | None, expected: Any) -> bool:
 
 
 def _unit(unit: str | None) -> str:
-    return unit if unit and unit != "%" else ("%" if unit == "%" else "")
+    return unit or ""

@@ -21,6 +21,9 @@ NOTE_PREFIXES = ("填表说明", "填报说明", "说明", "注", "备注", "附
                  "审核人", "单位负责人", "负责人", "制表", "填报日期", "填表日期", "日期", "盖章", "(盖章)", "附件")
 
 
+STRONG_MATCH = 50  # an exact alias (100+) or a keyword group (50+); a bare containment is weaker
+
+
 @dataclass
 class Located:
     rules: Rules
@@ -63,7 +66,7 @@ def _score(f: FieldRule, key: str, full: str) -> int:
             best = max(best, 50 + sum(len(w) for w in words))
     for alias in aliases:
         if len(alias) >= 2 and alias in key:
-            best = max(best, 30 + len(alias))
+            best = max(best, 30 + min(len(alias), STRONG_MATCH - 31))  # containment alone is weak
     return best
 
 
@@ -129,11 +132,12 @@ def find_table(sheet: RawSheet, rules: Rules) -> Table | None:
             rows = list(range(r, min(r + depth, len(sheet.rows))))
             if len(rows) < depth:
                 break
-            if depth > 1 and sum(isinstance(v, (int, float)) for v in sheet.rows[rows[-1]]) >= 2:
-                break  # a row of numbers is data, not a header row
+            if depth > 1 and _is_data_row(sheet, rows[-2], rows[-1], rules):
+                break
             columns = _columns(sheet, rows, rules)
             matched = len({c.field for c in columns if c.field})
-            if matched >= settings.MIN_HEADER_MATCHES and (best is None or matched > best[0]):
+            strong = len({c.field for c in columns if c.field and c.score >= STRONG_MATCH})
+            if strong >= settings.MIN_HEADER_MATCHES and (best is None or matched > best[0]):
                 best = (matched, rows, columns)
     if best is None:
         return None
@@ -154,6 +158,24 @@ def find_table(sheet: RawSheet, rules: Rules) -> Table | None:
     return Table(sheet=sheet, header_rows=header_rows, data_start=data_start, columns=columns, title=title)
 
 
+def _is_data_row(sheet: RawSheet, upper: int, lower: int, rules: Rules) -> bool:
+    """Whether ``lower`` is a row of data rather than a second header row under ``upper``.
+
+    In a real two-row header, a column whose upper label names a field on its own is merged
+    down (empty below); data fills it.  A row of numbers is data too.
+    """
+    if sum(isinstance(v, (int, float)) and not isinstance(v, bool) for v in sheet.rows[lower]) >= 2:
+        return True
+    spans = {c for r0, c0, r1, c1 in sheet.merged if r0 <= upper <= r1 and c1 > c0 for c in range(c0, c1 + 1)}
+    filled = 0
+    for c, value in enumerate(sheet.rows[upper]):
+        if value is None or c in spans:
+            continue
+        if match_header(value, rules)[1] >= 100 and sheet.value(lower, c) is not None:
+            filled += 1
+    return filled >= 2
+
+
 def _columns(sheet: RawSheet, rows: list[int], rules: Rules) -> list[Column]:
     width = max((len(sheet.rows[r]) for r in rows), default=0)
     texts = [_filled_row(sheet, r, width) for r in rows]
@@ -168,11 +190,11 @@ def _columns(sheet: RawSheet, rows: list[int], rules: Rules) -> list[Column]:
         # The most specific label first: the lowest header row alone, then the joined
         # labels (国家级创新平台 / 数量), then the parent alone (a vertically merged label).
         candidates = [layers[-1], "".join(layers), *reversed(layers[:-1])] if layers else []
-        best_field, best_text = None, "/".join(layers)
+        best_field, best_score, best_text = None, 0, "/".join(layers)
         for text in candidates:
             fid, score = match_header(text, rules)
             if score > 0:
-                best_field = fid
+                best_field, best_score = fid, score
                 break
         unit = None
         for text in reversed(layers):
@@ -180,7 +202,7 @@ def _columns(sheet: RawSheet, rows: list[int], rules: Rules) -> list[Column]:
             if unit:
                 break
         if layers or best_field:
-            columns.append(Column(index=c, header=best_text, field=best_field, unit=unit))
+            columns.append(Column(index=c, header=best_text, field=best_field, unit=unit, score=best_score))
     return columns
 
 
@@ -255,6 +277,8 @@ def classify_rows(table: Table, file: str) -> tuple[list[int], list[Finding]]:
             continue
         if {header_key(cell_text(v)) for _, v in values} <= header_texts:
             continue  # the header repeated (page breaks copied in)
+        if len(values) >= 4 and _is_numbering(values):
+            continue  # a row of column numbers (1 2 3 …) printed under the header
         if all(c in order_cols or c not in mapped for c, _ in values):
             if all(c in order_cols for c, _ in values):
                 notes.append(Finding("blank-template-row", "info", params={"row": r + 1}, source=src))
@@ -262,6 +286,16 @@ def classify_rows(table: Table, file: str) -> tuple[list[int], list[Finding]]:
         rows.append(r)
     table.data_rows = rows
     return rows, notes
+
+
+def _is_numbering(values: list[tuple[int, Any]]) -> bool:
+    numbers = []
+    for _, v in values:
+        text = squash(v).strip("()（）")
+        if not text.isdigit():
+            return False
+        numbers.append(int(text))
+    return numbers == list(range(numbers[0], numbers[0] + len(numbers)))
 
 
 def _is_note(text: str) -> bool:

@@ -136,6 +136,7 @@ class Column:
     field: str | None  # canonical id, or None when unknown
     unit: str | None  # unit read from the header or a units row
     duplicate_of: int | None = None  # index of the first column naming the same field
+    score: int = 0  # how surely the header names the field (>= 50: an alias or keywords)
 
 
 @dataclass

@@ -475,18 +475,18 @@ def _application(table: Table, rules: Rules, file: str, file_city: FileCity, r: 
             continue
         values[fid] = parsed.value
         if parsed.how == "legacy":
-            findings.append(Finding("legacy-city", "warning", field=fid, params=params, source=src, original=raw))
+            findings.append(Finding("legacy-city", "warning", field=fid, clause=f.clause, params=params, source=src, original=raw))
         elif f.type == "choice" and parsed.how == "several":
-            findings.append(Finding("several-industries", "warning", field=fid, params={**params, "value": parsed.value},
+            findings.append(Finding("several-industries", "warning", field=fid, clause=f.clause, params={**params, "value": parsed.value},
                                     source=src, original=raw))
         elif f.type == "choice" and parsed.how == "variant":
-            findings.append(Finding("industry-normalised", "info", field=fid, params={**params, "value": parsed.value},
+            findings.append(Finding("industry-normalised", "info", field=fid, clause=f.clause, params={**params, "value": parsed.value},
                                     source=src, original=raw))
         elif parsed.how and parsed.value is not None:
-            findings.append(Finding("value-converted", "info", field=fid, params={
+            findings.append(Finding("value-converted", "info", field=fid, clause=f.clause, params={
                 **params, "value": parsed.value, "unit": f.unit or "", "how": parsed.how}, source=src, original=raw))
         if isinstance(raw, str) and len(raw) >= 32767:
-            findings.append(Finding("text-truncated", "warning", field=fid, params={**params, "length": len(raw)},
+            findings.append(Finding("text-truncated", "warning", field=fid, clause=f.clause, params={**params, "length": len(raw)},
                                     source=src))
         if r in sheet.hidden_rows and fid == "name":
             findings.append(Finding("hidden-row", "warning", field=None, params={"row": r + 1}, source=src))
