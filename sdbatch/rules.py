@@ -22,6 +22,13 @@ FIELD_TYPES = {"int", "count", "amount", "ratio", "number", "bool", "text", "cit
 SEVERITIES = {"hard", "soft", "relaxable", "warning"}
 OPS = {">=", ">", "<=", "<", "==", "present", "valid", "in_scope"}
 NUMERIC_TYPES = {"int", "count", "amount", "ratio", "number"}
+# Keys of the tables whose schema this loader owns; anything else is a typo (issue 6: unknown keys).
+PROGRAM_KEYS = {"name", "kind", "title", "notice", "version", "entity", "list_title", "detect_fields"}
+QUOTA_KEYS = {"clause", "default", "cities"}
+DEADLINE_KEYS = {"date", "clause"}
+CHOICES_KEYS = {"clause", "allowed", "variants"}
+ALTERNATIVE_KEYS = {"field", "op", "threshold", "value"}
+EXPERT_ITEM_KEYS = {"clause", "text"}
 KNOWN_TOP = {"program", "deadline", "quota", "relaxation", "wording", "industries", "fields",
              "conditions", "expert_items", "score", "report", "park", "park_types", "choices"}
 
@@ -74,7 +81,7 @@ class Choices:
     variants: dict[str, tuple[str, ...]]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # identity equality: a Rules object can key caches
 class Rules:
     name: str
     kind: str
@@ -108,6 +115,27 @@ class Rules:
         if field_id and field_id in self.fields:
             return self.fields[field_id].label
         return field_id or ""
+
+
+def _unknown_keys(table: Any, known: set[str], where: str, problems: list[str]) -> None:
+    if not isinstance(table, dict):
+        return
+    for key in sorted(set(table) - known):
+        problems.append(f"{where}: 未知的键“{key}”（可用：{', '.join(sorted(known))}）")
+
+
+def _shape(raw: dict[str, Any], problems: list[str]) -> None:
+    """Tables written with the wrong brackets (``[conditions]`` for ``[[conditions]]``…)."""
+    for key in ("program", "deadline", "quota", "relaxation", "wording", "industries", "park_types", "fields",
+                "score", "report"):
+        if key in raw and not isinstance(raw[key], dict):
+            problems.append(f"[{key}]: 应为一个表（写作 [{key}]）")
+    for key in ("conditions", "expert_items"):
+        value = raw.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+            problems.append(f"[[{key}]]: 应为表的数组（每一条写作 [[{key}]]）")
 
 
 @cache
@@ -157,7 +185,7 @@ def from_dict(raw: dict[str, Any], path: str = "<rules>") -> Rules:
             problems.append(f"{where}: 缺少“{key}”")
             return None
         value = table[key]
-        if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool) and kind != bool):
+        if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
             problems.append(f"{where}.{key}: 类型不对（{type(value).__name__}）")
             return None
         return value
@@ -169,6 +197,12 @@ def from_dict(raw: dict[str, Any], path: str = "<rules>") -> Rules:
     program = raw.get("program", {})
     if not isinstance(program, dict):
         raise RulesInvalid(["[program] 必须是一个表"], path)
+    _shape(raw, problems)
+    if problems:  # tables of the wrong shape: say so before reading them
+        raise RulesInvalid(problems, path)
+    _unknown_keys(program, PROGRAM_KEYS, "[program]", problems)
+    _unknown_keys(raw.get("quota") or {}, QUOTA_KEYS, "[quota]", problems)
+    _unknown_keys(raw.get("deadline") or {}, DEADLINE_KEYS, "[deadline]", problems)
     name = need(program, "name", "[program]")
     kind = need(program, "kind", "[program]")
     title = need(program, "title", "[program]")
@@ -180,6 +214,7 @@ def from_dict(raw: dict[str, Any], path: str = "<rules>") -> Rules:
         table = raw.get(cname)
         if table is None:
             continue
+        _unknown_keys(table, CHOICES_KEYS, f"[{cname}]", problems)
         allowed = table.get("allowed")
         if not isinstance(allowed, list) or not allowed or not all(isinstance(a, str) for a in allowed):
             problems.append(f"[{cname}].allowed: 应为非空的文字列表")
@@ -264,7 +299,15 @@ def from_dict(raw: dict[str, Any], path: str = "<rules>") -> Rules:
             problems.append(f"{where}: 未知的键“{key}”")
         alternatives = []
         targets = spec.get("any_of") or [spec]
-        for alt in targets:
+        if not spec.get("any_of") and "field" not in spec:
+            problems.append(f"{where}: 缺少“field”（或用 any_of 列出几个可选条件）")
+            targets = []
+        for j, alt in enumerate(targets):
+            if spec.get("any_of"):
+                if not isinstance(alt, dict):
+                    problems.append(f"{where}.any_of 第{j + 1}项: 应为 {{ field = …, op = …, threshold = … }}")
+                    continue
+                _unknown_keys(alt, ALTERNATIVE_KEYS, f"{where}.any_of 第{j + 1}项", problems)
             fid, op = alt.get("field"), alt.get("op")
             if fid not in fields:
                 problems.append(f"{where}: 字段“{fid}”未在 [fields] 中定义")
@@ -282,8 +325,14 @@ def from_dict(raw: dict[str, Any], path: str = "<rules>") -> Rules:
                     problems.append(f"{where}: 门槛 {thr} 不可能（不应为负）")
                 elif fields[fid].type == "ratio" and thr > 100:
                     problems.append(f"{where}: 比重门槛 {thr}% 超过100%，不可能达到")
+                elif op == "<" and thr == 0:
+                    problems.append(f"{where}: 门槛“< 0”不可能达到（数值不应为负）")
+                elif fields[fid].type == "ratio" and op == ">" and thr >= 100:
+                    problems.append(f"{where}: 比重门槛“> {thr}%”不可能达到")
             if op == "==" and "value" not in alt:
                 problems.append(f"{where}: 运算“==”需要“value”")
+            elif op == "==" and fields[fid].type == "bool" and not isinstance(alt.get("value"), bool):
+                problems.append(f"{where}: “{fid}”是 是/否 字段，value 应为 true 或 false")
             if spec.get("any_of"):
                 alternatives.append(Alternative(fid, op, alt.get("threshold"), alt.get("value")))
         conditions.append(Condition(
@@ -306,6 +355,13 @@ def from_dict(raw: dict[str, Any], path: str = "<rules>") -> Rules:
         problems.append("[quota].default: 名额应为非负整数")
     if quota and not quota.get("clause"):
         problems.append("[quota]: 缺少条款引用“clause”")
+    for i, item in enumerate(raw.get("expert_items") or []):
+        where = f"[[expert_items]] 第{i + 1}条"
+        _unknown_keys(item, EXPERT_ITEM_KEYS, where, problems)
+        if not item.get("clause"):
+            problems.append(f"{where}: 缺少条款引用“clause”")
+        if not item.get("text"):
+            problems.append(f"{where}: 缺少中文表述“text”")
 
     deadline = None
     dl = raw.get("deadline") or {}
@@ -323,10 +379,22 @@ def from_dict(raw: dict[str, Any], path: str = "<rules>") -> Rules:
 
     relax = raw.get("relaxation") or {}
     relaxable = tuple(relax.get("industries", ()))
-    allowed_industries = choices.get("industries").allowed if "industries" in choices else ()
+    allowed_industries = choices["industries"].allowed if "industries" in choices else ()
     for ind in relaxable:
         if allowed_industries and ind not in allowed_industries:
             problems.append(f"[relaxation].industries: “{ind}”不在 [industries].allowed 中")
+    if relaxable and not relax.get("clause"):
+        problems.append("[relaxation]: 缺少条款引用“clause”")
+    if "park_types" in choices:
+        park_types = choices["park_types"].allowed
+        for f in fields.values():
+            for t in f.applies_to:
+                if t not in park_types:
+                    problems.append(f"[fields.{f.id}].applies_to: “{t}”不在 [park_types].allowed 中")
+        for c in conditions:
+            for t in c.applies_to:
+                if t not in park_types:
+                    problems.append(f"[[conditions]]（{c.id}）.applies_to: “{t}”不在 [park_types].allowed 中")
 
     # -------------------------------------------------------------- score
     score = raw.get("score") or {}
@@ -341,6 +409,13 @@ def from_dict(raw: dict[str, Any], path: str = "<rules>") -> Rules:
             problems.append(f"[score].indicators 第{i + 1}项: 参照值 ref 应为正数")
     if score.get("indicators") is not None and not isinstance(score.get("cap", 1), (int, float)):
         problems.append("[score].cap: 应为数字")
+    for fid in score.get("tie_break", []) or []:
+        if fid not in fields:
+            problems.append(f"[score].tie_break: 字段“{fid}”未定义")
+    report_table = raw.get("report") or {}
+    for fid in report_table.get("key_fields", []) if isinstance(report_table, dict) else []:
+        if fid not in fields:
+            problems.append(f"[report].key_fields: 字段“{fid}”未定义")
 
     detect = tuple(program.get("detect_fields", ()))
     for fid in detect:
