@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 
-from sdbatch import rules as rules_mod
 from sdbatch.model import STATUSES, Application, Finding, Source
 from sdbatch.rules import Rules
 from sdbatch.text import squash
@@ -72,18 +71,14 @@ def apply_quota(apps: list[Application], rules: Rules) -> None:
 
 
 def name_key(name: str | None, city: str | None = None) -> str:
-    """A cluster/park name reduced for duplicate detection: no spaces, brackets, province or city prefix."""
+    """A cluster/park name reduced for duplicate detection: no spaces, brackets or province prefix."""
     text = squash(name or "")
     text = re.sub(r"[（(].*?[）)]", "", text)
     text = re.sub(r"[\s、,，.。·\-—_\"“”'‘’]", "", text)
     for prefix in ("山东省", "山东"):
         if text.startswith(prefix):
             text = text[len(prefix):]
-    for c in rules_mod.cities():
-        for form in (c, c[:-1]):
-            if text.startswith(form):
-                text = text[len(form):]
-                break
+    # The city stays in the key: 威海智能终端产业集群 and 日照智能终端产业集群 are two clusters.
     return text
 
 
