@@ -28,7 +28,7 @@ class _Blank(dict):  # type: ignore[type-arg]
 
 
 @cache
-def entries() -> dict[str, dict[str, str]]:
+def entries() -> dict[str, Any]:
     raw = resources.files("sdbatch").joinpath("catalogue.toml").read_text(encoding="utf-8")
     return tomllib.loads(raw)
 
@@ -39,11 +39,11 @@ def codes() -> list[str]:
 
 def label(kind: str, key: str) -> str:
     """People's word for a status, file status, severity or colour (``label("status", "eligible")``)."""
-    return entries()["_labels"][kind].get(key, key)
+    return str(entries()["_labels"][kind].get(key, key))
 
 
 def default_severity(code: str) -> str:
-    return entries()[code]["severity"]
+    return str(entries()[code]["severity"])
 
 
 def _show(value: Any) -> str:

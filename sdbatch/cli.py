@@ -30,11 +30,14 @@ def _guard(ctx: click.Context, func: Any, *args: Any, **kwargs: Any) -> Any:
     from sdbatch.ledger import LedgerError
     from sdbatch.lock import LockHeld
     from sdbatch.model import RulesInvalid
+    from sdbatch.writers.mail import MailError
 
     try:
         return func(*args, **kwargs)
     except (LockHeld, LedgerError) as exc:
         raise Failure(exc.message) from None
+    except MailError as exc:
+        raise Failure(str(exc)) from None
     except RulesInvalid as exc:
         lines = "\n".join(f"  - {p}" for p in exc.problems)
         raise Failure(f"规则文件 {exc.path} 有误：\n{lines}") from None

@@ -304,5 +304,5 @@ def _is_note(text: str) -> bool:
                for p in NOTE_PREFIXES) or bool(re.match(r"^注[0-9一二三:：.、]", text))
 
 
-def _looks_like_data(values: list[tuple[int, Any]], mapped: dict[int, str | None], order_cols: set[int]) -> bool:
+def _looks_like_data(values: list[tuple[int, Any]], mapped: dict[int, str], order_cols: set[int]) -> bool:
     return sum(1 for c, _ in values if c in mapped and c not in order_cols) >= settings.MIN_HEADER_MATCHES

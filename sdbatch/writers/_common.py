@@ -1,0 +1,159 @@
+"""Shared pieces of the writers: colours, labels, reasons and safe cell values.
+
+Writers render a decided :class:`~sdbatch.model.RunResult`; nothing here recomputes a
+status, a score or a rank.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+
+from sdbatch.catalogue import label, render
+from sdbatch.model import STATUSES, Application, FileRecord, Finding, RunResult
+
+UNKNOWN_CITY = "未识别城市"
+
+# Fill colours (ARGB without alpha for xlsxwriter, with FF for openpyxl).
+COLOURS = {"red": "FFC7CE", "amber": "FFEB9C", "blue": "DDEBF7"}
+COLOUR_STRENGTH = {"red": 3, "amber": 2, "blue": 1}
+HEADER_FILL = "D9E1F2"
+
+_RED_EFFECTS = {"ineligible", "incomplete", "over_quota"}
+_SEVERITY_STRENGTH = {"error": 3, "warning": 2, "info": 1}
+
+
+def colour_of(finding: Finding) -> str:
+    """red: fails; amber: needs expert judgement or a warning; blue: converted / derived / info."""
+    if finding.effect in _RED_EFFECTS or finding.severity == "error":
+        return "red"
+    if finding.effect == "needs_review" or finding.severity == "warning":
+        return "amber"
+    return "blue"
+
+
+def strongest_colour(colours: Iterable[str]) -> str:
+    return max(colours, key=lambda c: COLOUR_STRENGTH[c])
+
+
+def status_label(status: str | None) -> str:
+    return label("status", status) if status else ""
+
+
+def file_status_label(status: str | None) -> str:
+    return label("file_status", status) if status else ""
+
+
+def severity_label(severity: str | None) -> str:
+    return label("severity", severity) if severity else ""
+
+
+def city_key(city: str | None) -> str:
+    return city or UNKNOWN_CITY
+
+
+def finding_rank(finding: Finding) -> tuple[int, int]:
+    """Sort key, strongest first: effect in status precedence, then severity."""
+    effect = STATUSES.index(finding.effect) if finding.effect in STATUSES else len(STATUSES)
+    return (effect, -_SEVERITY_STRENGTH.get(finding.severity, 0))
+
+
+def finding_title(finding: Finding, rules: Any = None) -> str:
+    """Title of a finding with the field it concerns, e.g. ``未达到申报条件（领军企业数量）``."""
+    title = render(finding).title
+    if finding.field and rules is not None:
+        field_label = rules.label(finding.field)
+        if field_label and field_label not in title:
+            return f"{title}（{field_label}）"
+    return title
+
+
+def reason(app: Application, rules: Any = None, limit: int = 3) -> str:
+    """One line: the titles of the findings that decided the application's status."""
+    deciding = [f for f in app.findings if f.effect == app.status and f.effect is not None]
+    if not deciding and app.status != "eligible":
+        deciding = [f for f in app.findings if f.severity == "error"]
+    if not deciding:
+        if app.status == "eligible":
+            return "符合全部自动审核条件"
+        return ""
+    deciding.sort(key=finding_rank)
+    titles: list[str] = []
+    for f in deciding:
+        t = finding_title(f, rules)
+        if t not in titles:
+            titles.append(t)
+    more = f"等{len(titles)}项" if len(titles) > limit else ""
+    return "；".join(titles[:limit]) + more
+
+
+def rules_for(result: RunResult, program: str | None) -> Any:
+    if program and program in result.programs:
+        return result.programs[program]
+    if result.rules is not None and not isinstance(result.rules, (dict, list)):
+        return result.rules
+    if result.programs:
+        return next(iter(result.programs.values()))
+    return None
+
+
+def programs_of(result: RunResult) -> dict[str, Any]:
+    if result.programs:
+        return dict(result.programs)
+    if result.rules is not None:
+        return {result.program: result.rules}
+    return {}
+
+
+def header_with_unit(text: str, unit: str | None) -> str:
+    return f"{text}（{unit}）" if unit else text
+
+
+def plain(value: Any) -> Any:
+    """A value as it is written into a cell: numbers stay numbers, booleans 是/否, rest text."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, (int, float)):
+        if isinstance(value, float) and value != value:
+            return None
+        return value
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+        return value
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return "、".join(str(v) for v in value)
+    # Line breaks as LF only: a bare CR is stored as "_x000D_" and shows up in some readers.
+    return str(value).replace("\r\n", "\n").replace("\r", "\n")
+
+
+def show(value: Any) -> str:
+    """A value as text for comments and e-mails."""
+    if value is None or value == "":
+        return "（空）"
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, float):
+        return f"{value:,.4f}".rstrip("0").rstrip(".")
+    if isinstance(value, (dt.datetime, dt.date)):
+        return value.isoformat(sep=" ") if isinstance(value, dt.datetime) else value.isoformat()
+    return str(value)
+
+
+def one_line(text: str) -> str:
+    """Collapse CR/LF and other line breaks: for anything that goes into a header."""
+    return " ".join(str(text).split())
+
+
+def files_of_city(result: RunResult, city: str) -> list[FileRecord]:
+    return [f for f in result.files if city_key(f.city) == city]
+
+
+def time_text(iso: str | None) -> str:
+    if not iso:
+        return ""
+    try:
+        return dt.datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M")
+    except ValueError:
+        return iso

@@ -1,0 +1,142 @@
+"""The province list 推荐名单.xlsx: sheets, rank order, labels, city summary, chart, safety."""
+
+from __future__ import annotations
+
+import zipfile
+
+import openpyxl
+import pytest
+
+from sdbatch.rules import cities
+from sdbatch.writers import write_ranked_list
+from tests.test_writers_review import EVIL_NAME, build_result
+
+
+@pytest.fixture()
+def ranked(tmp_path):
+    result = build_result(tmp_path)
+    paths = write_ranked_list(result, tmp_path / "run")
+    return result, paths
+
+
+def _rows(ws):
+    return [[c.value for c in row] for row in ws.iter_rows(min_row=2)]
+
+
+def test_one_list_per_program_named_from_the_rules(ranked, tmp_path):
+    _, paths = ranked
+    assert paths == [tmp_path / "run" / "推荐名单.xlsx"]
+    wb = openpyxl.load_workbook(paths[0])
+    assert wb.sheetnames[:4] == ["排名", "全部申报", "各市汇总", "按产业"]
+    assert "说明" in wb.sheetnames and "变更情况" not in wb.sheetnames and "资金分配意见" not in wb.sheetnames
+
+
+def test_rank_sheet_holds_eligible_and_needs_review_in_rank_order(ranked):
+    _, paths = ranked
+    ws = openpyxl.load_workbook(paths[0])["排名"]
+    headers = [c.value for c in ws[1]]
+    assert headers[:4] == ["全省排名", "所在市", "集群名称", "综合得分"]
+    assert "主导产业" in headers and "年营业收入10亿元以上领军企业数量（家）" in headers
+    assert headers[-2:] == ["审核结论", "主要原因"]
+    rows = _rows(ws)
+    assert [r[0] for r in rows] == [1, 2, 3]
+    assert [r[2] for r in rows] == [EVIL_NAME.replace("\r", ""), "济南AI集群", "青岛虚拟现实集群"]
+    assert [r[-2] for r in rows] == ["符合条件", "需专家研判", "符合条件"]
+    assert rows[0][3] == 88.25
+    assert rows[1][headers.index("主导产业")] == "人工智能"
+    assert rows[1][headers.index("集群数字产业相关规上企业年营业收入总额（亿元）")] == 50
+    assert ws.freeze_panes == "A2" and ws.auto_filter.ref
+
+
+def test_all_applications_sheet_has_every_status_in_chinese(ranked):
+    _, paths = ranked
+    ws = openpyxl.load_workbook(paths[0])["全部申报"]
+    rows = _rows(ws)
+    assert len(rows) == 6
+    assert {r[4] for r in rows} == {"不符合条件", "需专家研判", "符合条件", "超出推荐名额", "材料不完整"}
+    assert rows[0][:3] == ["济南市", 1, "济南软件集群"]
+    assert rows[-1][0] == "未识别城市"
+
+
+def test_city_summary_covers_all_sixteen_cities(ranked):
+    _, paths = ranked
+    ws = openpyxl.load_workbook(paths[0])["各市汇总"]
+    headers = [c.value for c in ws[1]]
+    assert headers[:8] == ["城市", "推荐名额", "报送数", "符合条件", "需专家研判", "材料不完整", "不符合条件",
+                           "超出推荐名额"]
+    rows = {r[0]: dict(zip(headers, r, strict=False)) for r in _rows(ws) if r[0]}
+    for city in cities():
+        assert city in rows
+    jn, qd, zb, hz = rows["济南市"], rows["青岛市"], rows["淄博市"], rows["菏泽市"]
+    assert (jn["推荐名额"], jn["报送数"], jn["符合条件"], jn["超出推荐名额"]) == (3, 4, 1, 1)
+    assert (qd["推荐名额"], qd["是否逾期"], jn["是否逾期"]) == (3, "是", "否")
+    assert (zb["推荐名额"], zb["收到文件数"], zb["退回文件数"], zb["备注"]) == (2, 1, 1, "文件均被退回")
+    assert (hz["报送数"], hz["收到文件数"], hz["备注"]) == (0, 0, "未报送")
+    assert rows["合计"]["报送数"] == 6
+
+
+def test_chart_of_applications_by_city_and_status(ranked):
+    _, paths = ranked
+    with zipfile.ZipFile(paths[0]) as zf:
+        charts = [n for n in zf.namelist() if n.startswith("xl/charts/chart")]
+        assert len(charts) == 1
+        xml = zf.read(charts[0]).decode("utf-8")
+    assert "<c:barChart>" in xml and '<c:grouping val="stacked"/>' in xml
+    assert xml.count("<c:ser>") == 5
+
+
+def test_industry_sheet_ranks_within_each_industry(ranked):
+    _, paths = ranked
+    ws = openpyxl.load_workbook(paths[0])["按产业"]
+    headers = [c.value for c in ws[1]][:8]
+    assert headers == ["主导产业", "产业内排名", "全省排名", "所在市", "集群名称", "综合得分", "审核结论", "主要原因"]
+    rows = [r[:8] for r in _rows(ws) if r[0]]
+    ai = [r for r in rows if r[0] == "人工智能"][0]
+    assert (ai[1], ai[2], ai[4]) == (1, 2, "济南AI集群")
+    # industries in the rules' order
+    order = [r[0] for r in rows]
+    assert order.index("高端软件") < order.index("先进计算") < order.index("人工智能") < order.index("虚拟现实")
+
+
+def test_no_formulas_and_city_text_stays_text(tmp_path):
+    result = build_result(tmp_path)
+    result.applications[0].name = "=HYPERLINK(\"http://x\",\"点我\")"
+    result.applications[0].status = "eligible"
+    result.applications[0].rank = 4
+    path = write_ranked_list(result, tmp_path / "run")[0]
+    wb = openpyxl.load_workbook(path)
+    names = [r[2] for r in _rows(wb["排名"])]
+    assert "=HYPERLINK(\"http://x\",\"点我\")" in names
+    for ws in wb.worksheets:
+        for row in ws.iter_rows():
+            for cell in row:
+                assert cell.data_type != "f", f"{ws.title}!{cell.coordinate}"
+
+
+def test_park_columns_allocation_and_changes(tmp_path):
+    result = build_result(tmp_path)
+    result.applications[2].extra.update({"park_type": "数字产业化园区", "tier": "示范型", "subsidy": 200})
+    result.extra["allocation"] = [{"city": "济南市", "name": "某园区", "tier": "示范型", "subsidy": 200}]
+    changes = [{"kind": "新增", "city": "济南市", "name": "济南AI集群", "old_status": None,
+                "new_status": "needs_review", "note": "更正报送"}]
+    path = write_ranked_list(result, tmp_path / "run", changes=changes)[0]
+    wb = openpyxl.load_workbook(path)
+    headers = [c.value for c in wb["排名"][1]]
+    assert {"园区类型", "认定档次", "奖补资金（万元）"} <= set(headers)
+    first = _rows(wb["排名"])[0]
+    assert first[headers.index("认定档次")] == "示范型" and first[headers.index("奖补资金（万元）")] == 200
+    alloc = wb["资金分配意见"]
+    assert [c.value for c in alloc[1]] == ["城市", "园区名称", "认定档次", "建议奖补（万元）"]
+    assert _rows(alloc) == [["济南市", "某园区", "示范型", 200]]
+    ch = wb["变更情况"]
+    assert [c.value for c in ch[1]] == ["变更类型", "城市", "名称", "原状态", "新状态", "说明"]
+    assert _rows(ch) == [["新增", "济南市", "济南AI集群", None, "需专家研判", "更正报送"]]
+
+
+def test_list_title_of_the_rules_names_the_file(tmp_path):
+    import dataclasses
+
+    result = build_result(tmp_path)
+    park = dataclasses.replace(result.rules, list_title="认定名单")
+    result.programs = {"cluster_2024": park}
+    assert [p.name for p in write_ranked_list(result, tmp_path / "run")] == ["认定名单.xlsx"]
