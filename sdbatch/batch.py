@@ -23,7 +23,7 @@ from typing import Any
 from sdbatch import __version__, checks, decide, header, ingest, normalise, rank, settings
 from sdbatch import rules as rules_mod
 from sdbatch.catalogue import label, render
-from sdbatch.model import Application, FileRecord, FileRejected, Finding, RunResult, Source
+from sdbatch.model import Application, FileRecord, FileRejected, Finding, RawWorkbook, RunResult, Source
 from sdbatch.programs import hooks_for
 from sdbatch.rules import Rules
 from sdbatch.text import cell_text
@@ -131,6 +131,11 @@ def read_record(record: FileRecord, candidates: list[Rules], *, debug: bool = Fa
         return
     rules, table = located.rules, located.table
     record.program, record.sheet, record.table = rules.name, table.sheet.name, table
+    # Score sheets beside the summary table (a city's 初审 sheet) go to the program too.
+    claim = getattr(hooks_for(rules.kind), "claim_file", None)
+    others = [s for s in raw.sheets if s is not table.sheet and not s.hidden]
+    if claim is not None and others:
+        record.claimed = claim(RawWorkbook(raw.path, raw.kind, others), rules)
     file_city = normalise.city_of_file(table, record.file)
     apps, notes = normalise.build_applications(table, rules, record.file, file_city)
     record.findings.extend(notes)
@@ -150,9 +155,10 @@ def _reject(record: FileRecord, code: str, params: dict[str, Any]) -> None:
 
 # ----------------------------------------------------------------------------- across files
 def mark_duplicate_files(records: list[FileRecord]) -> None:
-    """An identical file (same bytes) twice: the first by name is read, the others are duplicates."""
+    """An identical file (same bytes) twice: the one received first is read, the others are
+    duplicates.  Copies saved together (same time) keep the plain name over ``名称(1).csv``."""
     first: dict[str, FileRecord] = {}
-    for record in records:
+    for record in sorted(records, key=lambda r: (int(r.mtime // MTIME_TIE_SECONDS), len(r.file), r.file)):
         if record.sha256 in first and record.status != "ignored":
             record.status = "duplicate"
             record.duplicate_of = first[record.sha256].file
@@ -256,7 +262,8 @@ def decide_all(records: list[FileRecord], programs: dict[str, Rules], options: R
             app.extra["_file_rank"] = rank_no
     for name, rules in programs.items():
         active = [a for r in records if r.status == "processed" and r.program == name for a in r.applications]
-        claimed = [(r, r.claimed) for r in records if r.program == name and r.claimed is not None]
+        claimed = [(r, r.claimed) for r in records
+                   if r.program == name and r.claimed is not None and r.status == "processed"]
         if not active and not claimed:
             continue
         hooks = hooks_for(rules.kind)

@@ -28,8 +28,7 @@ _FAIL_CODE = {">=": "below-threshold", ">": "below-threshold", "<=": "above-thre
 def check_application(app: Application, rules: Rules) -> list[Finding]:
     """All condition findings for ``app`` (field-level findings came from normalising)."""
     out: list[Finding] = []
-    type_field = rules.raw.get("program", {}).get("type_field")
-    app_type = app.values.get(type_field) if type_field else None
+    app_type = app.values.get(rules.type_field) if rules.type_field else None
     covered: set[str] = set()
     for cond in rules.conditions:
         if cond.applies_to and app_type not in cond.applies_to:
@@ -109,7 +108,7 @@ def _evaluate(cond: Condition, app: Application, rules: Rules) -> Iterator[Findi
         # Format problems were found while normalising; the condition decides their weight.
         for i, finding in enumerate(app.findings):
             if finding.field == fid and finding.code in ("invalid-credit-code", "invalid-phone", "invalid-email"):
-                weight = "incomplete" if cond.severity == "hard" else None
+                weight = effect  # 二: an invalid credit code fails the hard condition itself
                 app.findings[i] = Finding(finding.code, _severity(weight, finding.severity), field=fid,
                                           clause=cond.clause, params=finding.params, source=finding.source,
                                           effect=weight, original=finding.original)

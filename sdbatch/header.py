@@ -53,19 +53,33 @@ def _match(text: str, rules: Rules) -> tuple[str | None, int]:
     return best
 
 
+_PREPARED: weakref.WeakKeyDictionary[FieldRule, tuple[list[str], list[str], list[list[str]]]] = \
+    weakref.WeakKeyDictionary()
+
+
+def _prepared(f: FieldRule) -> tuple[list[str], list[str], list[list[str]]]:
+    """A field's aliases, exclusions and keywords reduced once (not per header)."""
+    ready = _PREPARED.get(f)
+    if ready is None:
+        ready = ([header_key(a) for a in f.aliases], [header_key(x) for x in f.exclude],
+                 [[squash(w) for w in group] for group in f.keywords])
+        _PREPARED[f] = ready
+    return ready
+
+
 def _score(f: FieldRule, key: str, full: str) -> int:
-    aliases = [header_key(a) for a in f.aliases]
+    aliases, excludes, keywords = _prepared(f)
     if key in aliases:
         return 100 + len(key)
-    if any(header_key(x) in full for x in f.exclude):
+    if any(x in full for x in excludes):
         return 0
     best = 0
-    for group in f.keywords:
-        words = [squash(w) for w in group]
+    for words in keywords:
         if words and all(w in full for w in words):
             best = max(best, 50 + sum(len(w) for w in words))
     for alias in aliases:
-        if len(alias) >= 2 and alias in key:
+        # Two-character aliases (名称, 集群, 电话) name a column only exactly: 所在园区名称 is not 集群名称.
+        if len(alias) >= 3 and alias in key:
             best = max(best, 30 + min(len(alias), STRONG_MATCH - 31))  # containment alone is weak
     return best
 
@@ -91,6 +105,8 @@ def locate(raw: RawWorkbook, candidates: list[Rules]) -> tuple[Located | None, l
                                      source=Source(_name(raw), sheet.name)))
             continue
         best: Located | None = None
+        if _claimed_by_program(sheet, candidates):
+            continue  # e.g. an expert score sheet: its program reads it, not as a summary table
         for rules in candidates:
             table = find_table(sheet, rules)
             if table is None:
@@ -114,6 +130,16 @@ def locate(raw: RawWorkbook, candidates: list[Rules]) -> tuple[Located | None, l
         notes.append(Finding("extra-table-sheet", "warning", params={"sheet": sheet.name, "used": chosen.table.sheet.name},
                              source=Source(_name(raw), sheet.name)))
     return chosen, notes
+
+
+def _claimed_by_program(sheet: RawSheet, candidates: list[Rules]) -> bool:
+    from sdbatch.programs import hooks_for
+
+    for rules in candidates:
+        claims = getattr(hooks_for(rules.kind), "claims_sheet", None)
+        if claims is not None and claims(sheet, rules):
+            return True
+    return False
 
 
 def _name(raw: RawWorkbook) -> str:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -32,21 +31,11 @@ def read_workbook(path: Path, *, debug: bool = False) -> RawWorkbook:
     except Exception as exc:  # noqa: BLE001 - any library failure is a rejected file, not a crash
         if debug:
             raise
-        raise _rejection(path, exc) from None
-    if kind in ("xlsx", "xlsm"):
-        notes = safety.workbook_notes(path, kind) + notes
+        raise safety.rejection_for(exc, path) from None
+    notes = safety.workbook_notes(path, kind) + notes
     if not any(any(v is not None for v in row) for s in sheets for row in s.rows):
         raise FileRejected("file-empty", file=path.name)
     return RawWorkbook(path=str(path), kind=kind, sheets=sheets, notes=notes)
-
-
-def _rejection(path: Path, exc: Exception) -> FileRejected:
-    if isinstance(exc, zipfile.BadZipFile | EOFError):
-        return FileRejected("file-truncated", file=path.name)
-    text = str(exc).lower()
-    if "encrypt" in text or "password" in text:
-        return FileRejected("file-encrypted", file=path.name)
-    return FileRejected("file-unreadable", file=path.name, detail=type(exc).__name__)
 
 
 # ----------------------------------------------------------------------------- shared helpers
@@ -75,7 +64,9 @@ def _trim(rows: list[list[Any]]) -> list[list[Any]]:
 
 # ----------------------------------------------------------------------------- xlsx / xlsm
 def _read_xlsx(path: Path) -> tuple[list[RawSheet], list[Finding]]:
-    if path.stat().st_size > settings.FULL_READ_MAX_BYTES:
+    # Full mode holds every cell twice; the sheet XML size (not the file size) says how many.
+    if (path.stat().st_size > settings.FULL_READ_MAX_BYTES
+            or safety.sheet_xml_bytes(path) > settings.FULL_READ_MAX_SHEET_XML_BYTES):
         return _read_xlsx_streaming(path)
     import openpyxl
 
@@ -119,6 +110,7 @@ def _read_xlsx_streaming(path: Path) -> tuple[list[RawSheet], list[Finding]]:
 
     wb = openpyxl.load_workbook(path, read_only=True, data_only=True, keep_links=False)
     sheets = []
+    cells_read = 0
     try:
         for ws in wb.worksheets:
             if not hasattr(ws, "iter_rows"):
@@ -129,6 +121,10 @@ def _read_xlsx_streaming(path: Path) -> tuple[list[RawSheet], list[Finding]]:
             for r_idx, cells in enumerate(ws.iter_rows()):
                 if r_idx >= settings.MAX_ROWS:
                     break
+                cells_read += len(cells)
+                if cells_read > settings.MAX_CELLS:
+                    raise FileRejected("file-too-large", file=path.name,
+                                       detail=f"单元格超过{settings.MAX_CELLS:,}个")
                 row = []
                 for c_idx, cell in enumerate(cells[: settings.MAX_COLS]):
                     value = _plain(cell.value)
@@ -227,7 +223,10 @@ def _calamine_value(value: Any) -> Any:
 def _read_csv(path: Path) -> tuple[list[RawSheet], list[Finding]]:
     data = path.read_bytes()
     text = None
-    for encoding in settings.CSV_ENCODINGS:
+    encodings = settings.CSV_ENCODINGS
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        encodings = ("utf-16",)  # "Unicode text" as Excel saves it
+    for encoding in encodings:
         try:
             text = data.decode(encoding)
             break
@@ -237,11 +236,7 @@ def _read_csv(path: Path) -> tuple[list[RawSheet], list[Finding]]:
         raise FileRejected("file-unreadable", file=path.name, detail="无法识别文字编码，请另存为 UTF-8 或 GBK")
     if "\x00" in text:
         raise FileRejected("not-a-spreadsheet", file=path.name, detail="含有二进制内容")
-    sample = text[:4096]
-    try:
-        delimiter = csv.Sniffer().sniff(sample, delimiters=",\t;|，").delimiter
-    except csv.Error:
-        delimiter = ","
+    delimiter = _delimiter(text[:16384])
     csv.field_size_limit(settings.MAX_CELL_CHARS * 4 + 1)
     rows = []
     try:
@@ -255,10 +250,25 @@ def _read_csv(path: Path) -> tuple[list[RawSheet], list[Finding]]:
     return [RawSheet(name=sheet_name, rows=_trim(rows))], []
 
 
+def _delimiter(sample: str) -> str:
+    """The separator used most in the first lines (a title line has none, so no Sniffer)."""
+    lines = [line for line in sample.splitlines()[:50] if line.strip()]
+    counts = {d: sum(line.count(d) for line in lines) for d in (",", "\t", ";", "|", "，")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
 def _read_html(path: Path) -> tuple[list[RawSheet], list[Finding]]:
     grid = safety.read_html_table(path)
     rows = [[_plain(v) for v in row] for row in grid]
     return [RawSheet(name=path.stem[:31], rows=_trim(rows))], []
+
+
+def _read_xml2003(path: Path) -> tuple[list[RawSheet], list[Finding]]:
+    sheets = safety.read_xml2003_sheets(path)
+    for sheet in sheets:
+        sheet.rows = _trim([[_plain(v) for v in row] for row in sheet.rows])
+    return sheets, []
 
 
 _READERS = {
@@ -268,4 +278,5 @@ _READERS = {
     "ods": _read_calamine,
     "csv": _read_csv,
     "html": _read_html,
+    "xml2003": _read_xml2003,
 }

@@ -120,6 +120,15 @@ class RawSheet:
             return self.rows[row][col]
         return None
 
+    def merged_value(self, row: int, col: int) -> Any:
+        """The value shown in a cell: a merged range shows its top-left value in every cell."""
+        value = self.value(row, col)
+        if value is None:
+            for r0, c0, r1, c1 in self.merged:
+                if r0 <= row <= r1 and c0 <= col <= c1:
+                    return self.value(r0, c0)
+        return value
+
 
 @dataclass
 class RawWorkbook:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sdbatch import rules as rules_mod
+from sdbatch import settings
 from sdbatch.header import classify_rows, preamble
 from sdbatch.model import Application, Finding, Source, Table, cell_address
 from sdbatch.rules import Choices, FieldRule, Rules
@@ -23,6 +24,7 @@ from sdbatch.text import AMOUNT_UNITS, cell_text, nfkc, squash
 BLANKS = {"", "/", "\\", "-", "--", "—", "——", "–", "_", "__", "无", "空", "暂无", "n/a", "na", "null", "none",
           "nan", "未填", "不详", "/ ", "x", "—/—", "#n/a"}
 TRUE_WORDS = ("是", "有", "√", "✓", "✔", "☑", "y", "yes", "true", "对", "具有", "具备", "已发生", "发生", "存在")
+UNKNOWN_WORDS = ("未知", "不详", "不清楚", "不确定", "待定", "待核实", "待确认", "未核实", "未确定", "未填")
 FALSE_WORDS = ("否", "无", "没有", "未", "不", "×", "✗", "✘", "☒", "n", "no", "false", "非")
 
 _NUMBER = re.compile(r"^([+-]?)(\d+(?:\.\d*)?|\.\d+)(?:e([+-]?\d+))?$")
@@ -64,7 +66,7 @@ def parse_number(value: Any) -> Parsed:
     if isinstance(value, bool):
         return Parsed(code="unparseable-value", params=(("expected", "数字"),))
     if isinstance(value, (int, float)):
-        if value != value or value in (float("inf"), float("-inf")):
+        if value != value or value in (float("inf"), float("-inf")) or abs(value) > 1e300:
             return Parsed(code="unparseable-value", params=(("expected", "数字"),))
         return Parsed(value)
     if isinstance(value, (dt.date, dt.datetime, dt.time)):
@@ -78,15 +80,21 @@ def parse_number(value: Any) -> Parsed:
         text = text[1:]
         notes.append("去掉“约/近”等字样")
     unit = None
-    for word in sorted([*AMOUNT_UNITS, "%", "家", "个", "项", "件", "人"], key=len, reverse=True):
-        if text.endswith(word):
-            unit = word
-            text = text[: -len(word)]
-            break
-    for suffix in ("余", "多", "+", "以上"):
-        if text.endswith(suffix):
-            text = text[: -len(suffix)]
-            notes.append("去掉“余/多/以上”等字样")
+    units = sorted([*AMOUNT_UNITS, "%", "家", "个", "项", "件", "人"], key=len, reverse=True)
+    stripped = True
+    while stripped:  # 1000项以上, 30余家, 52亿元+: units and 以上/余/多 in any order
+        stripped = False
+        for suffix in ("以上", "余", "多", "+"):
+            if text.endswith(suffix) and len(text) > len(suffix):
+                text = text[: -len(suffix)]
+                notes.append("去掉“余/多/以上”等字样")
+                stripped = True
+        for word in units:
+            if unit is None and text.endswith(word) and len(text) > len(word):
+                unit = word
+                text = text[: -len(word)]
+                stripped = True
+                break
     percent = unit == "%"
     if percent:
         unit = None
@@ -116,7 +124,10 @@ def to_amount(parsed: Parsed, column_unit: str | None, target: str) -> Parsed:
         unit = None
     value = parsed.value
     if unit and unit != target:
-        value = round(value * AMOUNT_UNITS[unit] / AMOUNT_UNITS[target], 8)
+        try:
+            value = round(value * AMOUNT_UNITS[unit] / AMOUNT_UNITS[target], 8)
+        except OverflowError:
+            return Parsed(code="unparseable-value", params=(("expected", "数字"),))
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         how = f"{unit}→{target}"
@@ -157,11 +168,17 @@ def to_count(parsed: Parsed) -> Parsed:
 def parse_bool(value: Any) -> Parsed:
     if isinstance(value, bool):
         return Parsed(value)
-    if isinstance(value, (int, float)) and value in (0, 1):
-        return Parsed(bool(value))
+    if isinstance(value, (int, float)):
+        if value != value:
+            return MISSING
+        if value in (0, 1):
+            return Parsed(bool(value))
+        return Parsed(code="unparseable-value", params=(("expected", "是/否（或有/无）"),))
     if is_blank(value, yes_no=True):
         return MISSING
     text = squash(value)
+    if text.startswith(UNKNOWN_WORDS):
+        return Parsed(code="unparseable-value", params=(("expected", "是/否（或有/无）"),))
     for word in FALSE_WORDS:
         if text.startswith(word):
             return Parsed(False)
@@ -272,7 +289,7 @@ def parse_phone(value: Any) -> Parsed:
     if is_blank(value):
         return MISSING
     text = cell_text(nfkc(value))
-    numbers = [p for p in re.split(r"[/、,，;；\s]+|或", text) if p]
+    numbers = [p for p in re.split(r"[/、,，;；]+|或", text) if p.strip()]
     for number in numbers:
         compact = re.sub(r"[()（）\s]", "", number).replace("—", "-")
         plain = compact.replace("-", "")
@@ -429,7 +446,7 @@ def _application(table: Table, rules: Rules, file: str, file_city: FileCity, r: 
     row_source = Source(file, sheet.name, r + 1)
     for fid, col in by_field.items():
         f = rules.fields[fid]
-        raw = sheet.value(r, col.index)
+        raw = sheet.merged_value(r, col.index)  # 所在市 merged down several rows applies to each
         address = cell_address(r, col.index)
         cells[fid] = address
         originals[fid] = raw
@@ -485,9 +502,9 @@ def _application(table: Table, rules: Rules, file: str, file_city: FileCity, r: 
         elif parsed.how and parsed.value is not None:
             findings.append(Finding("value-converted", "info", field=fid, clause=f.clause, params={
                 **params, "value": parsed.value, "unit": f.unit or "", "how": parsed.how}, source=src, original=raw))
-        if isinstance(raw, str) and len(raw) >= 32767:
-            findings.append(Finding("text-truncated", "warning", field=fid, clause=f.clause, params={**params, "length": len(raw)},
-                                    source=src))
+        if isinstance(raw, str) and len(raw) >= settings.MAX_CELL_CHARS:
+            findings.append(Finding("text-truncated", "warning", field=fid, clause=f.clause,
+                                    params={**params, "limit": settings.MAX_CELL_CHARS}, source=src))
         if r in sheet.hidden_rows and fid == "name":
             findings.append(Finding("hidden-row", "warning", field=None, params={"row": r + 1}, source=src))
 
@@ -496,8 +513,8 @@ def _application(table: Table, rules: Rules, file: str, file_city: FileCity, r: 
     # Unknown columns are kept with the application (never dropped silently).
     unknown = {}
     for col in table.columns:
-        if col.field is None and col.duplicate_of is None and col.header:
-            value = sheet.value(r, col.index)
+        if col.field is None and col.header:  # unknown and duplicate columns alike
+            value = sheet.merged_value(r, col.index)
             if value is not None:
                 unknown[col.header] = value
 
@@ -520,7 +537,7 @@ def _application(table: Table, rules: Rules, file: str, file_city: FileCity, r: 
     name = values.get("name")
     order = values.get("city_order")
     app = Application(
-        id="", program=rules.name, city=city, name=name, industry=values.get("industry"),
+        id="", program=rules.name, city=city, name=name, industry=values.get(rules.group_field),
         city_order=order if isinstance(order, int) else None, values=values,
         source=row_source, findings=findings, cells=cells, originals=originals, unknown=unknown,
     )
@@ -532,8 +549,6 @@ def _application(table: Table, rules: Rules, file: str, file_city: FileCity, r: 
 def _derive(rules: Rules, values: dict[str, Any], invalid: set[str], findings: list[Finding], cells: dict[str, str],
             by_field: dict[str, Any], row_source: Source) -> None:
     """Totals from split columns and ratios from their two amounts; cross-check when both exist."""
-    from sdbatch import settings
-
     for f in rules.fields.values():
         cell_src = Source(row_source.file, row_source.sheet, row_source.row, cells.get(f.id))
         if f.parts:

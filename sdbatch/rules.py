@@ -23,7 +23,8 @@ SEVERITIES = {"hard", "soft", "relaxable", "warning"}
 OPS = {">=", ">", "<=", "<", "==", "present", "valid", "in_scope"}
 NUMERIC_TYPES = {"int", "count", "amount", "ratio", "number"}
 # Keys of the tables whose schema this loader owns; anything else is a typo (issue 6: unknown keys).
-PROGRAM_KEYS = {"name", "kind", "title", "notice", "version", "entity", "list_title", "detect_fields"}
+PROGRAM_KEYS = {"name", "kind", "title", "notice", "version", "entity", "list_title", "detect_fields", "type_field",
+                "group_field"}
 QUOTA_KEYS = {"clause", "default", "cities"}
 DEADLINE_KEYS = {"date", "clause"}
 CHOICES_KEYS = {"clause", "allowed", "variants"}
@@ -33,7 +34,7 @@ KNOWN_TOP = {"program", "deadline", "quota", "relaxation", "wording", "industrie
              "conditions", "expert_items", "score", "report", "park", "park_types", "choices"}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # identity equality: a FieldRule can key caches
 class FieldRule:
     id: str
     label: str
@@ -107,6 +108,17 @@ class Rules:
     report: dict[str, Any]
     detect_fields: tuple[str, ...]
     raw: dict[str, Any] = dc_field(repr=False, default_factory=dict)
+
+    @property
+    def group_field(self) -> str:
+        """The field applications are grouped and ranked by within the province list (industry)."""
+        return str(self.raw.get("program", {}).get("group_field", "industry"))
+
+    @property
+    def type_field(self) -> str | None:
+        """The field holding an application's type, matched by conditions' ``applies_to``."""
+        value = self.raw.get("program", {}).get("type_field")
+        return str(value) if value else None
 
     def quota_for(self, city: str) -> int | None:
         return self.quota_cities.get(city, self.quota_default)

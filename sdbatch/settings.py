@@ -31,3 +31,14 @@ RATIO_TOLERANCE_POINTS = 0.1  # declared vs derived ratio, in percentage points
 # --- files in the inbox ------------------------------------------------------------------
 SPREADSHEET_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods", ".csv", ".et", ".xltx")
 IGNORED_PREFIXES = ("~$", ".~lock", ".")  # Excel/WPS/LibreOffice lock files, hidden files
+
+# --- more limits before work (issue 8, sdbatch/safety.py) --------------------------------
+MAX_ZIP_DIRECTORY_BYTES = 4 * 1024 * 1024  # central directory size, checked before zipfile loads it
+ZIP_RATIO_MIN_BYTES = 1024 * 1024  # members smaller than this (uncompressed) skip the ratio check
+XML_PROLOG_SCAN_BYTES = 64 * 1024  # XML parts are read up to their root element to refuse DTDs
+MAX_CELLS = 5_000_000  # cells read from one file (spans expanded in HTML / XML 2003 tables)
+MAX_SHEET_XML_BYTES = 256 * 1024 * 1024  # one worksheet part (xl/worksheets/*.xml, ods content.xml), declared size;
+# sheets above FULL_READ_MAX_SHEET_XML_BYTES are streamed, and reading stops past MAX_CELLS cells
+# ingest: read .xlsx in full mode only when its largest sheet part is at most this (safety.sheet_xml_bytes);
+# full mode holds every cell twice (values + formulas): ~700 bytes a cell, a 600 KB file can hold 5 M cells.
+FULL_READ_MAX_SHEET_XML_BYTES = 8 * 1024 * 1024

@@ -217,7 +217,7 @@ def _all_sheet(wb: Any, f: dict[str, Any], apps: list[Application], rules: Any, 
     order = {c: i for i, c in enumerate(all_cities())}
     rows_apps = sorted(apps, key=lambda a: (order.get(a.city or "", 99), a.city_order is None,
                                             a.city_order or 0, a.source.file, a.source.row or 0))
-    headers = (["所在市", "推荐排序", name_label, rules.label("industry") if rules is not None else "主导产业",
+    headers = (["所在市", "推荐排序", name_label, _group_label(rules),
                 "审核结论", "主要原因", "综合得分", "全省排名", "产业内排名"]
                + [_EXTRA_COLUMNS[k] for k in extras] + ["来源文件", "行号"])
     rows = [[city_key(a.city), a.city_order, a.name, a.industry, status_label(a.status), reason(a, rules),
@@ -274,12 +274,24 @@ def _city_sheet(wb: Any, f: dict[str, Any], result: RunResult, program: str, rul
     sheet.ws.insert_chart(last + 3, 0, chart)
 
 
+def _group_label(rules: Any) -> str:
+    """Header of the grouping column: 主导产业 for clusters, 园区类型 for parks (rules' group_field)."""
+    return rules.label(rules.group_field) if rules is not None else "主导产业"
+
+
+def _group_choices(rules: Any) -> list[str]:
+    if rules is None:
+        return []
+    field = rules.fields.get(rules.group_field)
+    choices = rules.choices.get(field.choices) if field is not None and field.choices else None
+    return list(choices.allowed) if choices is not None else []
+
+
 def _industry_sheet(wb: Any, f: dict[str, Any], apps: list[Application], rules: Any, name_label: str) -> None:
     sheet = _Sheet(wb, INDUSTRY_SHEET, f)
-    choices = getattr(rules, "choices", {}) or {}
-    allowed = list(choices["industries"].allowed) if "industries" in choices else []
+    allowed = _group_choices(rules)
     order = {ind: i for i, ind in enumerate(allowed)}
-    industry_label = rules.label("industry") if rules is not None else "主导产业"
+    industry_label = _group_label(rules)
     rows_apps = sorted(apps, key=lambda a: (order.get(a.industry or "", len(order)), a.industry or "~",
                                             a.industry_rank is None, a.industry_rank or 0,
                                             a.rank is None, a.rank or 0))

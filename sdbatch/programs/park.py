@@ -1,0 +1,914 @@
+"""Provincial digital economy parks: the steps only this program has.
+
+The shared stages read, normalise and check the city summary tables (第五条).  This module adds,
+through the hooks the pipeline calls by program kind:
+
+- :func:`claim_file` — score sheets: the experts' re-scores (第八条) and the city's preliminary
+  score (第六条), parks as rows or as columns, one sheet or one file per rater;
+- :func:`check_application` — the 整体打包 warning (第五条(五));
+- :func:`decide` — scores by the 评分标准 (applicability √, maxima, expert aggregation), tiers with
+  the aspect condition (第九条), subsidy ceilings and the 绿色门槛 (第十条) and, given a budget,
+  the allocation proposal (第十一条).
+
+Every number, clause and word comes from the rules file (``[park]`` tables); the functions are
+pure apart from appending findings to the objects they are given.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from dataclasses import field as dc_field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from sdbatch.model import Application, FileRecord, Finding, RawSheet, RawWorkbook, Source, cell_address
+from sdbatch.rules import Rules, cities
+from sdbatch.text import cell_text, nfkc, squash
+
+RANKED_STATUSES = ("eligible", "needs_review")
+_STATUS_ORDER = ("over_quota", "ineligible", "incomplete", "needs_review", "eligible")
+_BLANKS = {"", "/", "／", "-", "—", "——", "无", "空", "n/a", "na", "×", "x"}
+
+
+# ---------------------------------------------------------------------------------------- settings
+@dataclass(frozen=True)
+class Indicator:
+    code: str
+    name: str
+    group: str
+    types: tuple[str, ...]
+    max: float
+    explicit: bool  # max written in the rules file (False: the documented default)
+
+
+@dataclass(frozen=True)
+class Tier:
+    name: str
+    min_score: float
+    min_aspects: int
+    ceiling: float  # 万元; 0 = no subsidy
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The ``[park]`` tables of a rules file, read once per call."""
+
+    type_field: str
+    park_types: tuple[str, ...]
+    clause_scoring: str
+    clause_tier: str
+    clause_subsidy: str
+    clause_allocation: str
+    indicators: dict[str, Indicator]
+    groups: dict[str, str]
+    aspects: dict[str, tuple[str, ...]]
+    excellent_share: float
+    tiers: tuple[Tier, ...]
+    default_max: float
+    decimals: int
+    code_re: re.Pattern[str]
+    min_codes: int
+    trim_min_experts: int
+    trim_each: int
+    disagreement_share: float
+    disagreement_total_points: float
+    city_gap_points: float
+    city_markers: tuple[str, ...]
+    name_headers: tuple[str, ...]
+    rater_headers: tuple[str, ...]
+    label_headers: tuple[str, ...]
+    total_words: tuple[str, ...]
+    missing_codes: tuple[str, ...]
+    whole_zone: dict[str, Any]
+    green_field: str
+    statuses: tuple[str, ...]
+    leftover: str
+    method_text: str
+
+    @property
+    def points_defaulted(self) -> bool:
+        return any(not ind.explicit for ind in self.indicators.values())
+
+    def applicable(self, park_type: str) -> list[Indicator]:
+        return [ind for ind in self.indicators.values() if park_type in ind.types]
+
+    def aggregation_text(self) -> str:
+        return (f"各指标取专家评分的平均值；专家不少于{self.trim_min_experts}位时，"
+                f"先去掉{self.trim_each}个最高分和{self.trim_each}个最低分")
+
+    def points_note(self) -> str:
+        if not self.points_defaulted:
+            return "各指标分值按规则文件设定。"
+        return (f"《评分标准》未规定各指标分值：按默认每项{_num(self.default_max)}分计，"
+                f"总分按该类型适用指标的满分之和折算为百分制。")
+
+
+def settings_of(rules: Rules) -> Settings:
+    park = rules.raw.get("park") or {}
+    scoring = park.get("scoring") or {}
+    default_max = float(scoring.get("default_max", 10))
+    park_types = rules.choices["park_types"].allowed if "park_types" in rules.choices else ()
+    groups = dict(park.get("groups") or {})
+    code_re = re.compile(str(scoring.get("code_pattern", r"^L([1-9])P([0-9]{1,2})")))
+    indicators: dict[str, Indicator] = {}
+    for spec in (park.get("standard") or {}).get("indicators", []):
+        code = str(spec["code"]).upper()
+        m = code_re.match(code)
+        group = str(spec.get("group") or (f"L{m.group(1)}" if m else ""))
+        explicit = "max" in spec
+        indicators[code] = Indicator(
+            code=code, name=str(spec.get("name", code)), group=group,
+            types=tuple(spec.get("types") or park_types),
+            max=float(spec["max"]) if explicit else default_max, explicit=explicit,
+        )
+    subsidy = park.get("subsidy") or {}
+    return Settings(
+        type_field=str(park.get("type_field") or (rules.raw.get("program") or {}).get("type_field") or "park_type"),
+        park_types=tuple(park_types),
+        clause_scoring=str(park.get("clause_scoring", "")),
+        clause_tier=str(park.get("clause_tier", "")),
+        clause_subsidy=str(park.get("clause_subsidy", "")),
+        clause_allocation=str(park.get("clause_allocation", "")),
+        indicators=indicators,
+        groups=groups,
+        aspects={k: tuple(v) for k, v in (park.get("aspects") or {}).items()},
+        excellent_share=float((park.get("excellent") or {}).get("share", 0.75)),
+        tiers=tuple(sorted((Tier(str(t["name"]), float(t["min_score"]), int(t.get("min_aspects", 0)),
+                                 float(t.get("ceiling", 0))) for t in park.get("tiers", [])),
+                           key=lambda t: -t.min_score)),
+        default_max=default_max,
+        decimals=int(scoring.get("decimals", 2)),
+        code_re=code_re,
+        min_codes=int(scoring.get("min_codes", 5)),
+        trim_min_experts=int(scoring.get("trim_min_experts", 5)),
+        trim_each=int(scoring.get("trim_each", 1)),
+        disagreement_share=float(scoring.get("disagreement_share", 0.5)),
+        disagreement_total_points=float(scoring.get("disagreement_total_points", 20)),
+        city_gap_points=float(scoring.get("city_gap_points", 10)),
+        city_markers=tuple(scoring.get("city_markers", ())),
+        name_headers=tuple(scoring.get("name_headers", ("园区名称", "名称"))),
+        rater_headers=tuple(scoring.get("rater_headers", ("专家",))),
+        label_headers=tuple(scoring.get("label_headers", ("指标",))),
+        total_words=tuple(scoring.get("total_words", ("合计", "总分"))),
+        missing_codes=tuple(scoring.get("missing_codes", ())),
+        whole_zone=dict(park.get("whole_zone") or {}),
+        green_field=str(subsidy.get("green_field", "green_threshold")),
+        statuses=tuple(subsidy.get("statuses", RANKED_STATUSES)),
+        leftover=str(subsidy.get("leftover", "largest_remainder")),
+        method_text=str(subsidy.get("method_text", "")),
+    )
+
+
+# ---------------------------------------------------------------------------------------- score sheets
+@dataclass
+class ScoreRow:
+    """One rater's points for one park, as written."""
+
+    rater: str  # unique key of the rater (file#sheet[#name])
+    rater_label: str  # how people call the rater (专家姓名, sheet name…)
+    kind: str  # "expert" (第八条) or "city" (第六条 preliminary score)
+    park: str  # park name as written
+    city: str | None
+    points: dict[str, Any]  # code -> value as written
+    cells: dict[str, str]  # code -> cell address
+    source: Source
+    named: bool = False  # the rater is named in the sheet (评审专家：…, a 专家 column), not guessed
+
+
+@dataclass
+class ScoreSheet:
+    file: str
+    sheet: str
+    layout: str  # "rows" (parks as rows) or "columns" (parks as columns)
+    kind: str
+    rater_label: str
+    named: bool = False
+    rows: list[ScoreRow] = dc_field(default_factory=list)
+    unknown_codes: list[str] = dc_field(default_factory=list)
+
+
+@dataclass
+class ScoreFile:
+    """What :func:`claim_file` returns for a workbook of score sheets."""
+
+    path: str
+    sheets: list[ScoreSheet]
+
+
+def code_of(value: Any, st: Settings) -> str | None:
+    """``L1P1``, ``l1p1``, ``Ｌ１Ｐ１``, ``L1P1 网络覆盖情况`` -> ``L1P1``; anything else -> None."""
+    if not isinstance(value, str):
+        return None
+    text = squash(value).upper()
+    m = st.code_re.match(text)
+    if not m:
+        return None
+    code = m.group(0)
+    rest = text[len(code):]
+    if rest[:1].isdigit():
+        return None
+    return code
+
+
+def parse_score_sheet(sheet: RawSheet, file: str, st: Settings) -> ScoreSheet | None:
+    """A score sheet in either orientation, or None when the sheet names too few indicator codes."""
+    rows = sheet.rows
+    by_row: dict[int, dict[int, str]] = {}
+    by_col: dict[int, dict[int, str]] = {}
+    for r, line in enumerate(rows):
+        for c, value in enumerate(line):
+            code = code_of(value, st)
+            if code:
+                by_row.setdefault(r, {})[c] = code
+                by_col.setdefault(c, {})[r] = code
+    best_row = max(by_row, key=lambda r: len(by_row[r]), default=None)
+    best_col = max(by_col, key=lambda c: len(by_col[c]), default=None)
+    n_row = len(by_row[best_row]) if best_row is not None else 0
+    n_col = len(by_col[best_col]) if best_col is not None else 0
+    if max(n_row, n_col) < st.min_codes:
+        return None
+    stem = Path(file).stem
+    if n_row >= n_col:
+        assert best_row is not None
+        header_text = _text_above(rows, best_row)
+        kind, label, named = _rater_of(sheet.name, header_text, stem, st)
+        out = ScoreSheet(file, sheet.name, "rows", kind, label, named)
+        _parse_rows(sheet, file, best_row, by_row[best_row], out, st)
+    else:
+        assert best_col is not None
+        first = min(by_col[best_col])
+        header_text = _text_above(rows, max(0, first - 1))
+        kind, label, named = _rater_of(sheet.name, header_text, stem, st)
+        out = ScoreSheet(file, sheet.name, "columns", kind, label, named)
+        _parse_columns(sheet, file, best_col, by_col[best_col], out, st)
+    found = by_row[best_row] if out.layout == "rows" and best_row is not None else by_col.get(best_col or 0, {})
+    codes = set(found.values())
+    out.unknown_codes = sorted(c for c in codes if c not in st.indicators)
+    return out if out.rows else None
+
+
+def _text_above(rows: list[list[Any]], upto: int) -> str:
+    return " ".join(cell_text(v) for line in rows[:upto] for v in line if isinstance(v, str) and v.strip())
+
+
+def _rater_of(sheet_name: str, title: str, stem: str, st: Settings) -> tuple[str, str, bool]:
+    """(kind, label, named) of a sheet's rater from its name, title rows and file name."""
+    where = f"{sheet_name} {title} {stem}"
+    kind = "city" if any(marker in where for marker in st.city_markers) else "expert"
+    words = "|".join(re.escape(w) for w in st.rater_headers)
+    m = re.search(rf"(?:{words})\s*[:：]\s*([^\s,，;；()（）\[\]【】]+)", nfkc(f"{title} {sheet_name}")) if words else None
+    if m:
+        return kind, m.group(1), True
+    if not re.fullmatch(r"(?i)(sheet|工作表|表)\s*\d*", sheet_name.strip()):
+        return kind, sheet_name.strip(), False
+    return kind, stem, False
+
+
+def _header_of(rows: list[list[Any]], header_row: int, col: int) -> str:
+    parts = []
+    for r in range(max(0, header_row - 2), header_row + 1):
+        if r < header_row and sum(1 for v in rows[r] if v is not None and str(v).strip()) < 2:
+            continue  # a title row (one cell) is not part of the header
+        if col < len(rows[r]) and isinstance(rows[r][col], str):
+            parts.append(squash(rows[r][col]))
+    return "".join(parts)
+
+
+def _find_col(headers: dict[int, str], words: tuple[str, ...], avoid: tuple[str, ...] = ()) -> int | None:
+    for word in words:  # words in priority order
+        for c, text in sorted(headers.items()):
+            if word in text and not any(a in text for a in avoid):
+                return c
+    return None
+
+
+def _parse_rows(sheet: RawSheet, file: str, hr: int, code_cols: dict[int, str], out: ScoreSheet,
+                st: Settings) -> None:
+    rows = sheet.rows
+    width = max((len(line) for line in rows), default=0)
+    headers = {c: _header_of(rows, hr, c) for c in range(width) if c not in code_cols}
+    rater_col = _find_col(headers, st.rater_headers)
+    name_col = _find_col(headers, st.name_headers, avoid=st.rater_headers + ("指标",))
+    city_col = _find_col(headers, ("所在市", "城市", "地市", "推荐单位"))
+    if name_col is None:  # the first text column left of the codes
+        first_code = min(code_cols)
+        for c in range(first_code):
+            if c in (rater_col, city_col):
+                continue
+            values = [rows[r][c] for r in range(hr + 1, len(rows)) if c < len(rows[r])]
+            if any(isinstance(v, str) and v.strip() and not _number(v)[0] for v in values):
+                name_col = c
+                break
+    if name_col is None:
+        return
+    seen: set[tuple[str, str]] = set()
+    for r in range(hr + 1, len(rows)):
+        line = rows[r]
+        name = cell_text(line[name_col]) if name_col < len(line) else ""
+        if not name or any(w in name for w in st.total_words) or _is_note(name):
+            continue
+        points = {code: line[c] for c, code in code_cols.items() if c < len(line) and not _blank(line[c])}
+        if not points:
+            continue
+        rater, label, named = f"{file}#{out.sheet}", out.rater_label, out.named
+        if rater_col is not None and rater_col < len(line) and cell_text(line[rater_col]):
+            label, named = cell_text(line[rater_col]), True
+            rater = f"{rater}#{label}"
+        key = (rater, _norm_name(name))
+        if key in seen:
+            continue  # the same rater twice for one park: the first row counts (reported at decide)
+        seen.add(key)
+        city = cell_text(line[city_col]) if city_col is not None and city_col < len(line) else None
+        out.rows.append(ScoreRow(
+            rater=rater, rater_label=label, kind=out.kind, park=name, city=city or None, points=points,
+            cells={code: cell_address(r, c) for c, code in code_cols.items()},
+            source=Source(file=file, sheet=sheet.name, row=r + 1), named=named,
+        ))
+
+
+def _parse_columns(sheet: RawSheet, file: str, cc: int, code_rows: dict[int, str], out: ScoreSheet,
+                   st: Settings) -> None:
+    rows = sheet.rows
+    first = min(code_rows)
+    width = max((len(line) for line in rows), default=0)
+    park_cols: dict[int, str] = {}
+    for hr in range(first - 1, max(-1, first - 5), -1):
+        line = rows[hr]
+        for c in range(width):
+            if c == cc or c >= len(line):
+                continue
+            text = cell_text(line[c])
+            key = squash(text)
+            if (not text or _number(text)[0] or any(w in key for w in st.label_headers)
+                    or any(w in key for w in st.total_words) or any(w in key for w in st.rater_headers)):
+                continue
+            # a park column holds numbers (or blanks) against the codes
+            values = [rows[r][c] for r in code_rows if c < len(rows[r])]
+            if any(isinstance(v, str) and not _blank(v) and not _number(v)[0] for v in values):
+                continue
+            park_cols[c] = text
+        if park_cols:
+            header_row = hr
+            break
+    else:
+        return
+    for c, name in park_cols.items():
+        points = {code: rows[r][c] for r, code in code_rows.items() if c < len(rows[r]) and not _blank(rows[r][c])}
+        if not points:
+            continue
+        out.rows.append(ScoreRow(
+            rater=f"{file}#{out.sheet}", rater_label=out.rater_label, kind=out.kind, park=name, city=None,
+            points=points, cells={code: cell_address(r, c) for r, code in code_rows.items()},
+            source=Source(file=file, sheet=sheet.name, row=header_row + 1, cell=cell_address(header_row, c)),
+            named=out.named,
+        ))
+
+
+def _is_note(text: str) -> bool:
+    return bool(re.match(r"^(注|说明|填表说明|备注|评分说明)[:：]?", text.strip()))
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and squash(value) in _BLANKS)
+
+
+def _number(value: Any) -> tuple[bool, float | None]:
+    """(is a number, value).  Text numbers in full width are numbers; booleans are not."""
+    if isinstance(value, bool):
+        return False, None
+    if isinstance(value, (int, float)):
+        return (False, None) if isinstance(value, float) and math.isnan(value) else (True, float(value))
+    if isinstance(value, str):
+        text = squash(value).replace(",", "").removesuffix("分")
+        try:
+            return True, float(text)
+        except ValueError:
+            return False, None
+    return False, None
+
+
+def _num(value: float) -> str:
+    return cell_text(round(value, 4))
+
+
+# ---------------------------------------------------------------------------------------- hooks
+def claims_sheet(sheet: RawSheet, rules: Rules) -> bool:
+    """Whether ``sheet`` is a score sheet (for a header locator that should leave it alone)."""
+    return parse_score_sheet(sheet, "", settings_of(rules)) is not None
+
+
+def claim_file(raw: RawWorkbook, rules: Rules) -> ScoreFile | None:
+    """Claim a workbook with no summary table when it holds score sheets; None otherwise."""
+    st = settings_of(rules)
+    name = Path(raw.path).name
+    sheets = [s for s in (parse_score_sheet(sheet, name, st) for sheet in raw.sheets if not sheet.hidden) if s]
+    return ScoreFile(raw.path, sheets) if sheets else None
+
+
+def check_application(app: Application, rules: Rules) -> list[Finding]:
+    """第五条(五) 原则上不得将高新区、经济开发区等功能区整体打包进行申报."""
+    st = settings_of(rules)
+    zone = st.whole_zone
+    if not zone or not app.name:
+        return []
+    name = re.sub(r"[（(][^）)]*[）)]", "", nfkc(app.name)).strip()
+    name = re.sub(r"\s+", "", name)
+    endings = sorted(zone.get("generic_endings", ()), key=len, reverse=True)
+    changed = True
+    while changed:
+        changed = False
+        for ending in endings:
+            if name.endswith(ending) and len(name) > len(ending):
+                name, changed = name[: -len(ending)], True
+                break
+    for word in sorted(zone.get("zone_words", ()), key=len, reverse=True):
+        if name.endswith(word):
+            return [Finding(
+                "whole-zone-package", str(zone.get("severity", "warning")), field="name",
+                clause=str(zone.get("clause", "")), params={"name": app.name, "zone": word},
+                source=_at(app, "name"), effect=zone.get("effect") or None, original=app.name,
+            )]
+    return []
+
+
+def decide(apps: list[Application], rules: Rules, claimed: list[tuple[FileRecord, Any]],
+           options: Any = None) -> dict[str, Any]:
+    """Scores, ranks, tiers and subsidies of the park applications (第八条–第十一条)."""
+    st = settings_of(rules)
+    sheets: list[ScoreSheet] = []
+    for record, data in claimed:
+        if not isinstance(data, ScoreFile):
+            continue
+        for sheet in data.sheets:
+            sheets.append(sheet)
+            record.findings.append(Finding(
+                "score-sheet-read", "info", clause=st.clause_scoring if sheet.kind == "expert" else "第六条",
+                params={"sheet": sheet.sheet, "rater": sheet.rater_label, "parks": len(sheet.rows),
+                        "kind": "专家复核评分" if sheet.kind == "expert" else "市级初审评分",
+                        "layout": "园区为行" if sheet.layout == "rows" else "园区为列"},
+                source=Source(file=record.file, sheet=sheet.sheet),
+            ))
+            for code in sheet.unknown_codes:
+                record.findings.append(Finding(
+                    "unknown-indicator", "warning", clause=st.clause_scoring,
+                    params={"indicator": code, "sheet": sheet.sheet,
+                            "detail": "评分标准中无此编号（编号从L2P12直接跳至L2P14）" if code in st.missing_codes
+                            else "评分标准中无此编号"},
+                    source=Source(file=record.file, sheet=sheet.sheet),
+                ))
+
+    by_file = {rec.file: rec for rec, _ in claimed}
+    by_file.update({Path(rec.file).name: rec for rec, _ in claimed})
+    rows = latest_per_rater([r for s in sheets for r in s.rows], by_file, st)
+    rows_by_app, unmatched = match_scores(apps, rows)
+    for row, why in unmatched:
+        target = by_file.get(row.source.file)
+        if target is not None:
+            target.findings.append(Finding(
+                "score-park-unmatched", "warning", clause=st.clause_scoring,
+                params={"park": row.park, "rater": row.rater_label, "detail": why},
+                source=row.source,
+            ))
+
+    for app in apps:
+        ptype = park_type_of(app, st)
+        app.extra["park_type"] = ptype
+        app.extra.setdefault("tier", None)
+        app.extra.setdefault("subsidy", None)
+        app.extra["score_detail"] = None
+        app.score = None
+        app.rank = None
+        for row, how in rows_by_app.get(app.id, {}).get("loose", []):
+            app.findings.append(Finding(
+                "score-name-matched", "info", field="name", clause=st.clause_scoring,
+                params={"written": row.park, "name": app.name, "file": row.source.file, "how": how},
+                source=_at(app, "name"),
+            ))
+        score_application(app, [r for r, _ in rows_by_app.get(app.id, {}).get("rows", [])], st)
+    if any(f.effect for app in apps for f in app.findings):
+        for app in apps:
+            app.status = _status_from_findings(app)
+    for app in apps:
+        assign_tier(app, st)
+    rank_applications(apps, st)
+
+    out: dict[str, Any] = {
+        "park_scoring": {
+            "points_default": st.points_defaulted,
+            "note": st.points_note(),
+            "aggregation": st.aggregation_text(),
+            "excellent_share": st.excellent_share,
+            "aspects": {k: [st.groups.get(g, g) for g in v] for k, v in st.aspects.items()},
+            "score_sheets": [{"file": s.file, "sheet": s.sheet, "kind": s.kind, "rater": s.rater_label,
+                              "layout": s.layout, "parks": len(s.rows)} for s in sheets],
+            "unmatched": [{"file": r.source.file, "sheet": r.source.sheet, "row": r.source.row, "park": r.park}
+                          for r, _ in unmatched],
+        },
+    }
+    budget = getattr(options, "budget", None) if options is not None else None
+    if budget is not None:
+        out.update(allocation_for(apps, float(budget), st))
+    return out
+
+
+# ---------------------------------------------------------------------------------------- matching
+def latest_per_rater(rows: list[ScoreRow], records: dict[str, FileRecord], st: Settings) -> list[ScoreRow]:
+    """A rater named in several files (a corrected re-send): only the newest file counts."""
+    def identity(row: ScoreRow) -> tuple[str, str]:
+        return (row.kind, row.rater_label) if row.named else (row.kind, row.rater)
+
+    files: dict[tuple[str, str], set[str]] = {}
+    for row in rows:
+        files.setdefault(identity(row), set()).add(row.source.file)
+    keep: dict[tuple[str, str], str] = {}
+    for ident, names in files.items():
+        newest = max(names, key=lambda n: (records[n].mtime if n in records else 0.0, n))
+        keep[ident] = newest
+        for older in sorted(names - {newest}):
+            if older in records:
+                records[older].findings.append(Finding(
+                    "score-sheet-replaced", "info", clause=st.clause_scoring,
+                    params={"rater": ident[1], "newer": newest}, source=Source(file=older)))
+    return [row for row in rows if row.source.file == keep[identity(row)]]
+
+
+def _norm_name(name: str | None) -> str:
+    text = re.sub(r"[\W_]+", "", nfkc(name or "").lower())
+    return text.removesuffix("试点")
+
+
+def _strip_city(name: str) -> str:
+    for city in cities():
+        for form in (city, city.removesuffix("市")):
+            if name.startswith(form):
+                return name[len(form):]
+    return name
+
+
+def match_scores(apps: list[Application], rows: list[ScoreRow]
+                 ) -> tuple[dict[str, dict[str, list[tuple[ScoreRow, str]]]], list[tuple[ScoreRow, str]]]:
+    """Score rows -> applications by normalised name (city prefix optional); the rest unmatched."""
+    index: dict[str, list[Application]] = {}
+    for app in apps:
+        for key in {_norm_name(app.name), _strip_city(_norm_name(app.name))}:
+            if key:
+                index.setdefault(key, []).append(app)
+    matched: dict[str, dict[str, list[tuple[ScoreRow, str]]]] = {}
+    unmatched: list[tuple[ScoreRow, str]] = []
+    for row in rows:
+        key = _norm_name(row.park)
+        candidates = _unique(index.get(key, []) or index.get(_strip_city(key), []))
+        how = ""
+        if not candidates:  # one name inside the other, e.g. with or without 有限公司/园区 words
+            short = _strip_city(key)
+            candidates = _unique([a for a in apps if len(short) >= 4 and a.name and (
+                short in _norm_name(a.name) or (len(_strip_city(_norm_name(a.name))) >= 4
+                                                and _strip_city(_norm_name(a.name)) in key))])
+            how = "名称包含"
+        if len(candidates) > 1 and row.city:
+            candidates = [a for a in candidates if a.city and _norm_name(row.city).removesuffix("市")
+                          in _norm_name(a.city)]
+        if len(candidates) != 1:
+            unmatched.append((row, "未找到同名园区" if not candidates else "有多个同名园区，无法确定"))
+            continue
+        app = candidates[0]
+        slot = matched.setdefault(app.id, {"rows": [], "loose": []})
+        slot["rows"].append((row, how))
+        if how:
+            slot["loose"].append((row, how))
+    return matched, unmatched
+
+
+def _unique(apps: list[Application]) -> list[Application]:
+    seen: dict[str, Application] = {}
+    for app in apps:
+        seen.setdefault(app.id, app)
+    return list(seen.values())
+
+
+def park_type_of(app: Application, st: Settings) -> str | None:
+    for value in (app.values.get(st.type_field), app.extra.get("park_type"), app.industry):
+        if isinstance(value, str) and value in st.park_types:
+            return value
+    return None
+
+
+# ---------------------------------------------------------------------------------------- scoring
+def aggregate(values: list[float], st: Settings) -> float:
+    """Mean; with at least ``trim_min_experts`` values the ``trim_each`` highest and lowest are dropped."""
+    vals = sorted(values)
+    if not vals:
+        return 0.0
+    k = st.trim_each
+    if len(vals) >= st.trim_min_experts and len(vals) > 2 * k:
+        vals = vals[k: len(vals) - k]
+    return sum(vals) / len(vals)
+
+
+def score_application(app: Application, rows: list[ScoreRow], st: Settings) -> None:
+    """Aggregate the raters' points into ``app.score`` (0–100) and ``app.extra["score_detail"]``."""
+    ptype = app.extra.get("park_type")
+    experts = [r for r in rows if r.kind == "expert"]
+    city_rows = [r for r in rows if r.kind == "city"]
+    if ptype is None:
+        if rows:
+            app.findings.append(Finding("score-no-type", "warning", field=st.type_field, clause=st.clause_scoring,
+                                        source=_at(app, st.type_field)))
+        return
+    used, basis = (experts, "expert") if experts else (city_rows, "city")
+    if not used:
+        app.findings.append(Finding("no-score-sheet", "warning", clause=st.clause_scoring,
+                                    params={"name": app.name}, source=_at(app, "name")))
+        return
+    if basis == "city":
+        app.findings.append(Finding("score-from-city", "warning", clause=st.clause_scoring,
+                                    params={"raters": len(used)}, source=_at(app, "name")))
+    per_rater, rater_rows = _clean_points(app, used, ptype, st)
+    applicable = st.applicable(ptype)
+    agg: dict[str, float] = {}
+    missing, disagree = [], []
+    for ind in applicable:
+        vals = [pts[ind.code] for pts in per_rater.values() if ind.code in pts]
+        if not vals:
+            missing.append(ind.code)
+        agg[ind.code] = aggregate(vals, st)
+        if len(vals) > 1 and max(vals) - min(vals) > st.disagreement_share * ind.max + 1e-9:
+            disagree.append(f"{ind.code}（{_num(min(vals))}～{_num(max(vals))}）")
+    if missing:
+        app.findings.append(Finding("indicator-not-scored", "warning", clause=st.clause_scoring,
+                                    params={"indicators": "、".join(missing), "count": len(missing)},
+                                    source=_at(app, "name")))
+    total_max = sum(ind.max for ind in applicable)
+    total = round(100 * sum(agg.values()) / total_max, st.decimals) if total_max else 0.0
+    rater_totals = {key: round(100 * sum(pts.get(ind.code, 0.0) for ind in applicable) / total_max, st.decimals)
+                    for key, pts in per_rater.items()} if total_max else {}
+    spread = max(rater_totals.values()) - min(rater_totals.values()) if len(rater_totals) > 1 else 0.0
+    if disagree or spread > st.disagreement_total_points:
+        app.findings.append(Finding(
+            "expert-disagreement", "warning", clause=st.clause_scoring,
+            params={"indicators": "、".join(disagree) or "无", "share": f"{st.disagreement_share:.0%}",
+                    "spread": _num(spread), "limit": _num(st.disagreement_total_points),
+                    "totals": "、".join(f"{rater_rows[k].rater_label} {_num(v)}" for k, v in rater_totals.items())},
+            source=_at(app, "name"),
+        ))
+    aspects = {}
+    for aspect, groups in st.aspects.items():
+        inds = [ind for ind in applicable if ind.group in groups]
+        amax = sum(ind.max for ind in inds)
+        share = round(sum(agg[ind.code] for ind in inds) / amax, st.decimals + 2) if amax else 0.0
+        aspects[aspect] = {"share": share, "excellent": bool(amax) and share >= st.excellent_share - 1e-12}
+    app.score = total
+    trimmed = len(used) >= st.trim_min_experts and basis == "expert"
+    app.extra["score_detail"] = {
+        "basis": basis,
+        "raters": [rater_rows[k].rater_label for k in per_rater],
+        "rater_totals": {rater_rows[k].rater_label: v for k, v in rater_totals.items()},
+        "aggregation": "去掉最高分和最低分后取平均" if trimmed else "取平均",
+        "indicators": {code: round(v, 4) for code, v in agg.items()},
+        "aspects": aspects,
+        "points_default": st.points_defaulted,
+    }
+    app.findings.append(Finding(
+        "score-aggregated", "info", clause=st.clause_scoring,
+        params={"raters": len(per_rater), "kind": "专家" if basis == "expert" else "市级初审",
+                "method": "去掉最高分和最低分后取平均" if trimmed else "取平均", "score": _num(total),
+                "count": len(applicable), "park_type": ptype},
+        source=_at(app, "name"),
+    ))
+    if st.points_defaulted:
+        app.findings.append(Finding("score-default-points", "info", clause=st.clause_scoring,
+                                    params={"note": st.points_note(), "count": len(applicable),
+                                            "park_type": ptype, "max": _num(st.default_max)},
+                                    source=_at(app, "name")))
+    if basis == "expert":
+        _compare_city(app, city_rows, applicable, total, st)
+
+
+def _clean_points(app: Application, rows: list[ScoreRow], ptype: str, st: Settings
+                  ) -> tuple[dict[str, dict[str, float]], dict[str, ScoreRow]]:
+    """Per rater: code -> points, with findings for unreadable, negative, not applicable, above max."""
+    per_rater: dict[str, dict[str, float]] = {}
+    rater_rows: dict[str, ScoreRow] = {}
+    for row in rows:
+        if row.rater in per_rater:
+            app.findings.append(Finding("score-duplicate", "warning", clause=st.clause_scoring,
+                                        params={"rater": row.rater_label, "file": row.source.file,
+                                                "row": row.source.row}, source=_at(app, "name")))
+            continue
+        pts: dict[str, float] = {}
+        for code, value in row.points.items():
+            where = f"{row.source.file}/{row.source.sheet}!{row.cells.get(code, '')}"
+            common = {"indicator": code, "rater": row.rater_label, "location": where, "original": cell_text(value)}
+            ind = st.indicators.get(code)
+            if ind is None:
+                continue  # reported once per sheet (unknown-indicator)
+            ok, number = _number(value)
+            if not ok or number is None:
+                app.findings.append(Finding("score-unreadable", "warning", clause=st.clause_scoring,
+                                            params=common, source=row.source))
+                continue
+            if ptype not in ind.types:
+                if number != 0:
+                    app.findings.append(Finding(
+                        "indicator-not-applicable", "warning", clause=st.clause_scoring,
+                        params={**common, "name": ind.name, "park_type": ptype, "points": _num(number)},
+                        source=row.source))
+                continue
+            if number < 0:
+                app.findings.append(Finding("score-negative", "warning", clause=st.clause_scoring,
+                                            params={**common, "points": _num(number)}, source=row.source))
+                number = 0.0
+            if number > ind.max + 1e-9:
+                app.findings.append(Finding(
+                    "score-above-max", "warning", clause=st.clause_scoring,
+                    params={**common, "name": ind.name, "points": _num(number), "max": _num(ind.max)},
+                    source=row.source))
+                number = ind.max
+            pts[code] = number
+        per_rater[row.rater] = pts
+        rater_rows[row.rater] = row
+    return per_rater, rater_rows
+
+
+def _compare_city(app: Application, city_rows: list[ScoreRow], applicable: list[Indicator], total: float,
+                  st: Settings) -> None:
+    city_total: float | None = None
+    if city_rows:
+        total_max = sum(ind.max for ind in applicable)
+        pts = city_rows[0].points
+        city_total = 100 * sum(min(max(_number(pts.get(ind.code))[1] or 0.0, 0.0), ind.max)
+                               for ind in applicable) / total_max
+    else:
+        declared = app.values.get("city_score")
+        if isinstance(declared, (int, float)) and not isinstance(declared, bool):
+            city_total = float(declared)
+    if city_total is not None and abs(city_total - total) > st.city_gap_points:
+        app.findings.append(Finding("city-score-gap", "info", clause=st.clause_scoring,
+                                    params={"city_score": _num(city_total), "score": _num(total),
+                                            "limit": _num(st.city_gap_points)}, source=_at(app, "name")))
+
+
+# ---------------------------------------------------------------------------------------- tiers, rank
+def tier_for(score: float, excellent: int, st: Settings) -> tuple[Tier | None, Tier | None]:
+    """(tier by both conditions, tier by score alone).  第九条: score line and aspect count."""
+    by_score = next((t for t in st.tiers if score >= t.min_score), None)
+    both = next((t for t in st.tiers if score >= t.min_score and excellent >= t.min_aspects), None)
+    return both, by_score
+
+
+def assign_tier(app: Application, st: Settings) -> None:
+    app.extra["tier"] = None
+    app.extra["subsidy"] = None
+    detail = app.extra.get("score_detail")
+    if app.score is None or not detail:
+        return
+    excellent = [name for name, a in detail["aspects"].items() if a["excellent"]]
+    tier, by_score = tier_for(app.score, len(excellent), st)
+    detail["excellent_aspects"] = excellent
+    detail["tier_by_score"] = by_score.name if by_score else None
+    if app.status not in st.statuses:
+        if by_score is not None:
+            app.findings.append(Finding("tier-withheld", "info", clause=st.clause_tier,
+                                        params={"score": _num(app.score), "tier": by_score.name},
+                                        source=_at(app, "name")))
+        return
+    lowest = min((t.min_score for t in st.tiers), default=0)
+    aspects_text = "、".join(excellent) or "无"
+    if by_score is None:
+        app.findings.append(Finding("tier-not-recognised", "info", clause=st.clause_tier,
+                                    params={"score": _num(app.score), "line": _num(lowest)},
+                                    source=_at(app, "name")))
+        return
+    if tier is not by_score:
+        app.findings.append(Finding(
+            "tier-aspects-short", "warning", clause=st.clause_tier,
+            params={"score": _num(app.score), "by_score": by_score.name, "needed": by_score.min_aspects,
+                    "count": len(excellent), "aspects": aspects_text, "share": f"{st.excellent_share:.0%}",
+                    "tier": tier.name if tier else "不予认定"},
+            source=_at(app, "name")))
+    if tier is None:
+        return
+    app.extra["tier"] = tier.name
+    app.findings.append(Finding("tier-assigned", "info", clause=st.clause_tier,
+                                params={"tier": tier.name, "score": _num(app.score), "count": len(excellent),
+                                        "aspects": aspects_text}, source=_at(app, "name")))
+    if app.status == "needs_review":
+        app.findings.append(Finding("tier-provisional", "info", clause=st.clause_tier,
+                                    params={"tier": tier.name}, source=_at(app, "name")))
+    if tier.ceiling <= 0:
+        return
+    green = app.values.get(st.green_field)
+    if green is True:
+        app.extra["subsidy"] = _whole(tier.ceiling)
+    elif green is False:
+        app.findings.append(Finding("no-green-threshold", "warning", field=st.green_field, clause=st.clause_subsidy,
+                                    params={"tier": tier.name, "ceiling": _num(tier.ceiling)},
+                                    source=_at(app, st.green_field)))
+    else:
+        app.findings.append(Finding("green-threshold-missing", "warning", field=st.green_field,
+                                    clause=st.clause_subsidy,
+                                    params={"tier": tier.name, "ceiling": _num(tier.ceiling)},
+                                    source=_at(app, st.green_field)))
+
+
+def rank_applications(apps: list[Application], st: Settings) -> None:
+    """Province rank (and rank within the park type) of the eligible / needs_review parks by score.
+
+    Ties: more excellent aspects, then the cities in the province's order, then name, then id.
+    """
+    order = {c: i for i, c in enumerate(cities())}
+
+    def key(app: Application) -> tuple[Any, ...]:
+        detail = app.extra.get("score_detail") or {}
+        return (-(app.score or 0.0), -len(detail.get("excellent_aspects", [])), order.get(app.city or "", 99),
+                app.name or "", app.id)
+
+    ranked = sorted((a for a in apps if a.score is not None and a.status in RANKED_STATUSES), key=key)
+    per_type: dict[str, int] = {}
+    for i, app in enumerate(ranked, 1):
+        app.rank = i
+        ptype = app.extra.get("park_type") or ""
+        per_type[ptype] = per_type.get(ptype, 0) + 1
+        app.industry_rank = per_type[ptype]
+    for app in apps:
+        if app not in ranked:
+            app.rank = None
+            app.industry_rank = None
+
+
+# ---------------------------------------------------------------------------------------- allocation
+def allocate(ceilings: list[float], budget: float, leftover: str = "largest_remainder") -> list[int | float]:
+    """The documented method (see ``[park.subsidy].method_text``), in list order = priority order.
+
+    Sum of ceilings within the budget: every park gets its ceiling.  Otherwise each gets
+    ceiling × budget ÷ Σ ceilings rounded DOWN to whole 万元; with ``largest_remainder`` the whole
+    万元 lost to rounding go one each to the largest fractional parts (ties: list order), never
+    above a ceiling.  The sum never exceeds the budget.
+    """
+    total = sum(Fraction(str(c)) for c in ceilings)
+    if total <= Fraction(str(budget)):
+        return [_whole(c) for c in ceilings]
+    b = Fraction(str(max(budget, 0.0)))
+    exact = [Fraction(str(c)) * b / total for c in ceilings]
+    out = [math.floor(e) for e in exact]
+    if leftover == "largest_remainder":
+        spare = math.floor(b) - sum(out)
+        order = sorted(range(len(exact)), key=lambda i: (-(exact[i] - out[i]), i))
+        for i in order:
+            if spare <= 0:
+                break
+            if exact[i] > out[i] and out[i] + 1 <= ceilings[i]:
+                out[i] += 1
+                spare -= 1
+    return list(out)
+
+
+def allocation_for(apps: list[Application], budget: float, st: Settings) -> dict[str, Any]:
+    """第十一条 资金分配意见: rows, totals and the method in Chinese; proposals also on each app."""
+    candidates = sorted((a for a in apps if a.extra.get("subsidy")),
+                        key=lambda a: (a.rank or 10**9, a.id))
+    proposals = allocate([float(a.extra["subsidy"]) for a in candidates], budget, st.leftover)
+    for app in apps:
+        app.extra["subsidy_proposed"] = None
+    rows = []
+    for app, proposed in zip(candidates, proposals, strict=True):
+        app.extra["subsidy_proposed"] = proposed
+        app.findings.append(Finding("subsidy-proposed", "info", clause=st.clause_allocation,
+                                    params={"proposed": _num(proposed), "ceiling": _num(app.extra["subsidy"]),
+                                            "budget": _num(budget)}, source=_at(app, "name")))
+        rows.append({"id": app.id, "city": app.city, "name": app.name, "park_type": app.extra.get("park_type"),
+                     "tier": app.extra.get("tier"), "score": app.score, "rank": app.rank, "status": app.status,
+                     "provisional": app.status != "eligible", "ceiling": app.extra["subsidy"],
+                     "proposed": proposed})
+    ceilings = sum(float(a.extra["subsidy"]) for a in candidates)
+    proposed_total = sum(proposals)
+    return {
+        "allocation": rows,
+        "allocation_method": st.method_text,
+        "allocation_summary": {"budget": budget, "ceilings_total": _whole(ceilings),
+                               "proposed_total": _whole(proposed_total),
+                               "unallocated": round(budget - proposed_total, 4),
+                               "scaled": ceilings > budget},
+    }
+
+
+# ---------------------------------------------------------------------------------------- helpers
+def _whole(value: float | int) -> int | float:
+    return int(value) if float(value).is_integer() else float(value)
+
+
+def _at(app: Application, field: str | None) -> Source:
+    return Source(file=app.source.file, sheet=app.source.sheet, row=app.source.row,
+                  cell=app.cells.get(field) if field else None)
+
+
+def _status_from_findings(app: Application) -> str:
+    try:
+        from sdbatch.decide import status_from_findings
+    except ImportError:  # the shared stage not there yet: the same precedence (SPEC §2.2)
+        effects = {f.effect for f in app.findings if f.effect}
+        return next((s for s in _STATUS_ORDER if s in effects), "eligible")
+    return str(status_from_findings(app))

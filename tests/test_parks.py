@@ -1,0 +1,414 @@
+"""Unit tests of the park program's own steps (sdbatch/programs/park.py + park_2024.toml).
+
+Eligibility (第五条) runs in the shared stages: see tests/test_parks_pipeline.py.
+"""
+
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from sdbatch.catalogue import entries, render
+from sdbatch.model import Application, FileRecord, RawSheet, RawWorkbook, Source
+from sdbatch.programs import park
+from sdbatch.rules import load
+
+DIGITAL, INDUSTRIAL = "数字产业化园区", "产业数字化园区"
+
+
+@pytest.fixture(scope="module")
+def rules():
+    return load("park_2024")
+
+
+@pytest.fixture(scope="module")
+def st(rules):
+    return park.settings_of(rules)
+
+
+def make_app(name: str, ptype: str, *, city: str = "济南市", status: str = "eligible", green: Any = True,
+             n: int = 1) -> Application:
+    return Application(
+        id=f"park-{n}", program="park_2024", city=city, name=name, industry=None, city_order=None,
+        values={"park_type": ptype, "green_threshold": green}, source=Source("园区_济南市.xlsx", "汇总表", 4 + n),
+        cells={"name": f"B{4 + n}", "green_threshold": f"Z{4 + n}"}, status=status,
+    )
+
+
+def record(name: str) -> FileRecord:
+    return FileRecord(file=name, path=f"/inbox/{name}", sha256="0" * 64, size=1, mtime=0.0)
+
+
+def sheet_rows(parks: dict[str, dict[str, Any]], title: str | None = None) -> list[list[Any]]:
+    """Parks as rows, indicator codes as columns."""
+    codes = sorted({c for pts in parks.values() for c in pts}, key=_code_order)
+    rows: list[list[Any]] = []
+    if title:
+        rows.append([title])
+    rows.append(["序号", "园区名称", *codes, "合计"])
+    for i, (name, pts) in enumerate(parks.items(), 1):
+        rows.append([i, name, *[pts.get(c) for c in codes], None])
+    return rows
+
+
+def transpose_rows(parks: dict[str, dict[str, Any]]) -> list[list[Any]]:
+    codes = sorted({c for pts in parks.values() for c in pts}, key=_code_order)
+    rows: list[list[Any]] = [["指标编号", "指标名称", *parks]]
+    for c in codes:
+        rows.append([c, "某指标", *[pts.get(c) for pts in parks.values()]])
+    return rows
+
+
+def _code_order(code: str) -> tuple[int, int]:
+    g, p = code[1:].split("P")
+    return int(g), int(p)
+
+
+def run(apps, rules, files: list[tuple[str, list[RawSheet]]], budget=None):
+    claimed = []
+    for name, sheets in files:
+        data = park.claim_file(RawWorkbook(path=f"/inbox/{name}", kind="xlsx", sheets=sheets), rules)
+        assert data is not None, name
+        claimed.append((record(name), data))
+    out = park.decide(apps, rules, claimed, SimpleNamespace(budget=budget))
+    return out, claimed
+
+
+def uniform(st, ptype: str, value: float) -> dict[str, float]:
+    return {ind.code: value for ind in st.applicable(ptype)}
+
+
+def shaped(st, ptype: str, total: float, full_groups: set[str]) -> dict[str, float]:
+    """Points giving exactly ``total``: the groups listed at full marks, the rest spread evenly below 优异."""
+    inds = st.applicable(ptype)
+    full = [i for i in inds if i.group in full_groups]
+    rest = [i for i in inds if i.group not in full_groups]
+    needed = total / 100 * sum(i.max for i in inds) - sum(i.max for i in full)
+    each = needed / len(rest)
+    assert 0 <= each < st.excellent_share * st.default_max, (total, full_groups, each)
+    return {**{i.code: i.max for i in full}, **{i.code: each for i in rest}}
+
+
+def codes(app: Application) -> list[str]:
+    return [f.code for f in app.findings]
+
+
+# ---------------------------------------------------------------------------------------- rules file
+def test_rules_load_and_settings(rules, st):
+    assert rules.kind == "park" and rules.list_title == "认定名单"
+    assert set(st.park_types) == {DIGITAL, INDUSTRIAL}
+    assert len(st.indicators) == 58 and "L2P13" not in st.indicators
+    assert len(st.applicable(DIGITAL)) == 46 and len(st.applicable(INDUSTRIAL)) == 56
+    assert st.indicators["L2P10"].types == (DIGITAL,) and st.indicators["L2P11"].types == (DIGITAL,)
+    assert all(st.indicators[f"L3P{i}"].types == (INDUSTRIAL,) for i in range(1, 13))
+    assert set(st.indicators["L4P1"].types) == {DIGITAL, INDUSTRIAL}  # one √ in the seed: decided both
+    assert [(t.name, t.min_score, t.min_aspects, t.ceiling) for t in st.tiers] == [
+        ("示范型", 90, 4, 200), ("成长型", 75, 3, 150), ("入库型", 60, 2, 0)]
+    assert st.aspects == {"聚集水平": ("L2",), "辐射带动能力": ("L6",), "创新能力": ("L4",), "发展潜力": ("L5",)}
+    assert st.points_defaulted and st.default_max == 10
+
+
+def test_conditions_reference_real_fields_and_types(rules):
+    by_id = {c.id: c for c in rules.conditions}
+    assert by_id["digital-firms"].severity == "soft" and by_id["stat-firms"].severity == "soft"
+    assert by_id["rd-ratio-digital"].threshold == 5 and by_id["rd-ratio-digital"].applies_to == (DIGITAL,)
+    assert by_id["rd-ratio-industrial"].threshold == 3 and by_id["rd-ratio-industrial"].applies_to == (INDUSTRIAL,)
+    assert rules.raw["relaxation"]["field"] == "relax_request" and rules.fields["relax_request"].type == "bool"
+    assert rules.fields["cloud_ratio"].derive == {"numerator": "cloud_firms", "denominator": "firms_total"}
+
+
+def test_every_park_code_is_in_the_catalogue():
+    import re
+    from pathlib import Path
+
+    source = Path(park.__file__).read_text(encoding="utf-8")
+    used = set(re.findall(r'Finding\(\s*"([a-z-]+)"', source))
+    assert used and used <= set(entries()), used - set(entries())
+
+
+# ---------------------------------------------------------------------------------------- 整体打包
+@pytest.mark.parametrize("name, warned", [
+    ("潍坊高新区数字经济园区", True),
+    ("烟台经济技术开发区", True),
+    ("济南高新技术产业开发区（整体）", True),
+    ("济南高新区齐鲁软件园", False),
+    ("青岛国际创新园", False),
+])
+def test_whole_zone_warning(rules, name, warned):
+    found = park.check_application(make_app(name, DIGITAL), rules)
+    assert bool(found) is warned
+    if warned:
+        f = found[0]
+        assert f.code == "whole-zone-package" and f.severity == "warning" and f.effect is None
+        assert f.clause == "第五条(五)" and f.source.cell == "B5"
+        assert "整体打包" in render(f).message
+
+
+# ---------------------------------------------------------------------------------------- score sheets
+def test_parse_rows_layout_with_expert_title_and_missing_code(rules, st):
+    pts = {"L1P1": 8, "L1P2": 7, "L2P12": 6, "L2P13": 5, "L2P14": 9, "L4P1": "８"}
+    rows = sheet_rows({"齐鲁软件园": pts}, title="省级数字经济园区专家复核评分表  评审专家：张三")
+    sheet = park.parse_score_sheet(RawSheet("Sheet1", rows), "园区_专家评分.xlsx", st)
+    assert sheet is not None and sheet.layout == "rows" and sheet.kind == "expert"
+    assert sheet.rater_label == "张三"
+    assert sheet.unknown_codes == ["L2P13"]
+    assert [r.park for r in sheet.rows] == ["齐鲁软件园"]
+    assert sheet.rows[0].points["L4P1"] == "８"
+
+
+def test_parse_transposed_city_sheet(rules, st):
+    rows = transpose_rows({"齐鲁软件园": {f"L1P{i}": i for i in range(1, 10)},
+                           "浪潮云谷": {f"L1P{i}": 10 - i for i in range(1, 10)}})
+    sheet = park.parse_score_sheet(RawSheet("市级初审评分", rows), "园区_济南市_初审.xlsx", st)
+    assert sheet is not None and sheet.layout == "columns" and sheet.kind == "city"
+    assert [r.park for r in sheet.rows] == ["齐鲁软件园", "浪潮云谷"]
+    assert sheet.rows[1].points["L1P3"] == 7
+
+
+def test_claim_file_ignores_ordinary_tables(rules):
+    raw = RawWorkbook("/inbox/通讯录.xlsx", "xlsx", [RawSheet("Sheet1", [["姓名", "电话"], ["张三", "0531"]])])
+    assert park.claim_file(raw, rules) is None
+
+
+# ---------------------------------------------------------------------------------------- applicability, max
+def test_type_specific_indicator_not_applicable(rules, st):
+    digital = make_app("齐鲁软件园", DIGITAL, n=1)
+    industrial = make_app("智造产业园", INDUSTRIAL, n=2)
+    p_dig = {**uniform(st, DIGITAL, 8), "L3P1": 9}  # L3 is 产业数字化 only
+    p_ind = {**uniform(st, INDUSTRIAL, 8), "L2P10": 9}  # L2P10 is 数字产业化 only
+    run([digital, industrial], rules, [("园区_专家1.xlsx", [RawSheet("专家1", sheet_rows(
+        {"齐鲁软件园": p_dig, "智造产业园": p_ind}))])])
+    for app, code in ((digital, "L3P1"), (industrial, "L2P10")):
+        f = next(f for f in app.findings if f.code == "indicator-not-applicable")
+        assert f.params["indicator"] == code
+        assert app.score == 80.0  # the inapplicable points are not counted
+        assert code not in app.extra["score_detail"]["indicators"]
+
+
+def test_score_above_max_is_reported_and_capped(rules, st):
+    app = make_app("齐鲁软件园", DIGITAL)
+    pts = {**uniform(st, DIGITAL, 10), "L1P1": 12}
+    run([app], rules, [("园区_专家1.xlsx", [RawSheet("专家1", sheet_rows({"齐鲁软件园": pts}))])])
+    f = next(f for f in app.findings if f.code == "score-above-max")
+    assert f.params["indicator"] == "L1P1" and f.params["max"] == "10"
+    assert app.score == 100.0
+    assert "score-default-points" in codes(app)  # the default points are said on every scored park
+
+
+# ---------------------------------------------------------------------------------------- aggregation
+def test_aggregate_rule(st):
+    assert park.aggregate([6, 7, 8], st) == 7  # 3 experts: plain mean
+    assert park.aggregate([1, 6, 7, 8, 10], st) == 7  # 5 experts: highest and lowest dropped
+    assert park.aggregate([2, 6, 7, 8], st) == pytest.approx(5.75)  # 4: no trimming
+
+
+def test_three_experts_mean(rules, st):
+    app = make_app("齐鲁软件园", DIGITAL)
+    sheets = [RawSheet(f"专家{i}", sheet_rows({"齐鲁软件园": uniform(st, DIGITAL, v)})) for i, v in
+              enumerate((7, 8, 9), 1)]
+    out, claimed = run([app], rules, [("园区_专家评分.xlsx", sheets)])
+    assert app.score == 80.0
+    assert app.extra["score_detail"]["aggregation"] == "取平均"
+    assert len(app.extra["score_detail"]["raters"]) == 3
+    assert "expert-disagreement" not in codes(app)
+    assert sum(f.code == "score-sheet-read" for f in claimed[0][0].findings) == 3
+
+
+def test_five_experts_drop_highest_and_lowest_and_disagreement(rules, st):
+    app = make_app("齐鲁软件园", DIGITAL)
+    files = [(f"园区_专家{i}.xlsx", [RawSheet("评分", sheet_rows({"齐鲁软件园": uniform(st, DIGITAL, v)},
+                                                                title=f"评审专家：专家{i}"))])
+             for i, v in enumerate((0, 7, 8, 9, 10), 1)]
+    run([app], rules, files)
+    assert app.score == 80.0  # 0 and 10 dropped, mean of 7, 8, 9
+    assert app.extra["score_detail"]["aggregation"] == "去掉最高分和最低分后取平均"
+    f = next(f for f in app.findings if f.code == "expert-disagreement")
+    assert "L1P1" in f.params["indicators"]
+
+
+def test_city_preliminary_score_used_only_without_experts(rules, st):
+    app = make_app("齐鲁软件园", DIGITAL)
+    run([app], rules, [("园区_济南市_初审评分.xlsx", [RawSheet("初审", sheet_rows({"齐鲁软件园": uniform(st, DIGITAL, 7)}))])])
+    assert app.score == 70.0 and "score-from-city" in codes(app)
+    app2 = make_app("齐鲁软件园", DIGITAL)
+    run([app2], rules, [("园区_济南市_初审评分.xlsx", [RawSheet("初审", sheet_rows({"齐鲁软件园": uniform(st, DIGITAL, 5)}))]),
+                        ("园区_专家1.xlsx", [RawSheet("专家1", sheet_rows({"齐鲁软件园": uniform(st, DIGITAL, 8)}))])])
+    assert app2.score == 80.0 and "city-score-gap" in codes(app2)
+
+
+def test_names_match_with_city_prefix_and_unmatched_reported(rules, st):
+    app = make_app("齐鲁软件园", DIGITAL)
+    out, claimed = run([app], rules, [("园区_专家1.xlsx", [RawSheet("专家1", sheet_rows(
+        {"济南市 齐鲁软件园": uniform(st, DIGITAL, 8), "不存在的园区": uniform(st, DIGITAL, 8)}))])])
+    assert app.score == 80.0
+    assert [f.code for f in claimed[0][0].findings].count("score-park-unmatched") == 1
+    assert out["park_scoring"]["unmatched"][0]["park"] == "不存在的园区"
+
+
+# ---------------------------------------------------------------------------------------- tiers
+@pytest.mark.parametrize("score, excellent, expected", [
+    (59.99, 4, None), (60, 2, "入库型"), (60, 1, None),
+    (74.99, 4, "入库型"), (75, 3, "成长型"), (75, 2, "入库型"),
+    (89.99, 4, "成长型"), (90, 4, "示范型"), (90, 3, "成长型"), (90, 1, None), (100, 2, "入库型"),
+])
+def test_tier_for(st, score, excellent, expected):
+    tier, _ = park.tier_for(score, excellent, st)
+    assert (tier.name if tier else None) == expected
+
+
+@pytest.mark.parametrize("ptype, total, full, tier", [
+    (DIGITAL, 59.99, {"L2", "L4"}, None),
+    (DIGITAL, 60, {"L2", "L4"}, "入库型"),
+    (DIGITAL, 60, {"L2"}, None),  # score line met, aspects not
+    (DIGITAL, 74.99, {"L2", "L4", "L5"}, "入库型"),
+    (DIGITAL, 75, {"L2", "L4", "L5"}, "成长型"),
+    (DIGITAL, 75, {"L2", "L4"}, "入库型"),  # 成长型 score, 2 aspects -> 入库型
+    (DIGITAL, 89.99, {"L2", "L4", "L5", "L6"}, "成长型"),
+    (DIGITAL, 90, {"L2", "L4", "L5", "L6"}, "示范型"),
+    (DIGITAL, 90, {"L2", "L4", "L5"}, "成长型"),  # 示范型 score, 3 aspects -> 成长型
+    (INDUSTRIAL, 90, {"L2", "L4", "L5", "L6"}, "示范型"),
+    (INDUSTRIAL, 60, {"L2", "L4"}, "入库型"),
+])
+def test_tier_through_decide(rules, st, ptype, total, full, tier):
+    app = make_app("齐鲁软件园", ptype)
+    run([app], rules, [("园区_专家1.xlsx", [RawSheet("专家1", sheet_rows({"齐鲁软件园": shaped(st, ptype, total, full)}))])])
+    assert app.score == pytest.approx(total, abs=1e-9)
+    assert app.extra["tier"] == tier
+    by_score = park.tier_for(total, 4, st)[0]
+    if by_score and (by_score.name != tier):
+        assert "tier-aspects-short" in codes(app)
+    assert app.extra["subsidy"] == {"示范型": 200, "成长型": 150}.get(tier)
+
+
+def test_no_tier_for_ineligible_and_provisional_for_needs_review(rules, st):
+    bad = make_app("甲园区", DIGITAL, status="ineligible", n=1)
+    review = make_app("乙园区", DIGITAL, status="needs_review", n=2)
+    run([bad, review], rules, [("园区_专家1.xlsx", [RawSheet("专家1", sheet_rows(
+        {"甲园区": uniform(st, DIGITAL, 9.5), "乙园区": uniform(st, DIGITAL, 9.5)}))])])
+    assert bad.extra["tier"] is None and bad.rank is None and "tier-withheld" in codes(bad)
+    assert review.extra["tier"] == "示范型" and review.rank == 1 and "tier-provisional" in codes(review)
+
+
+# ---------------------------------------------------------------------------------------- 绿色门槛
+@pytest.mark.parametrize("green, subsidy, code", [(True, 200, None), (False, None, "no-green-threshold"),
+                                                   (None, None, "green-threshold-missing")])
+def test_green_threshold(rules, st, green, subsidy, code):
+    app = make_app("齐鲁软件园", DIGITAL, green=green)
+    run([app], rules, [("园区_专家1.xlsx", [RawSheet("专家1", sheet_rows({"齐鲁软件园": uniform(st, DIGITAL, 9.5)}))])])
+    assert app.extra["tier"] == "示范型" and app.extra["subsidy"] == subsidy
+    if code:
+        f = next(f for f in app.findings if f.code == code)
+        assert f.clause == "第十条" and f.source.cell == "Z5"
+
+
+def test_entry_tier_has_no_subsidy(rules, st):
+    app = make_app("齐鲁软件园", DIGITAL)
+    run([app], rules, [("园区_专家1.xlsx", [RawSheet("专家1", sheet_rows({"齐鲁软件园": uniform(st, DIGITAL, 7.6)}))])])
+    assert app.extra["tier"] == "成长型" and app.extra["subsidy"] == 150
+    app2 = make_app("齐鲁软件园", DIGITAL)
+    run([app2], rules, [("园区_专家1.xlsx", [RawSheet("专家1", sheet_rows(
+        {"齐鲁软件园": shaped(st, DIGITAL, 65, {"L2", "L4"})}))])])
+    assert app2.extra["tier"] == "入库型" and app2.extra["subsidy"] is None
+
+
+# ---------------------------------------------------------------------------------------- ranking
+def test_rank_is_deterministic_on_ties(rules, st):
+    a = make_app("乙园区", DIGITAL, city="青岛市", n=1)
+    b = make_app("甲园区", DIGITAL, city="济南市", n=2)
+    c = make_app("丙园区", DIGITAL, city="济南市", n=3)
+    run([a, b, c], rules, [("园区_专家1.xlsx", [RawSheet("专家1", sheet_rows(
+        {"乙园区": uniform(st, DIGITAL, 8), "甲园区": uniform(st, DIGITAL, 8), "丙园区": uniform(st, DIGITAL, 9)}))])])
+    assert (c.rank, b.rank, a.rank) == (1, 2, 3)  # 济南市 before 青岛市 on a tie
+
+
+# ---------------------------------------------------------------------------------------- budget
+def documented(ceilings: list[float], budget: float) -> list[int]:
+    """The method as written in [park.subsidy].method_text, computed independently."""
+    if sum(ceilings) <= budget:
+        return [int(c) for c in ceilings]
+    exact = [c * budget / sum(ceilings) for c in ceilings]
+    out = [math.floor(e + 1e-9) for e in exact]
+    spare = math.floor(budget) - sum(out)
+    for i in sorted(range(len(exact)), key=lambda i: (-(exact[i] - out[i]), i)):
+        if spare > 0 and exact[i] - out[i] > 1e-9:
+            out[i] += 1
+            spare -= 1
+    return out
+
+
+@pytest.mark.parametrize("ceilings, budget", [
+    ([200, 150, 150], 333), ([200, 150, 150], 333.5), ([200, 200, 150, 150, 150], 100),
+    ([200, 150], 1), ([200, 150, 150], 499.99), ([150, 150, 150], 200),
+])
+def test_allocate_small_budget(ceilings, budget):
+    proposals = park.allocate(ceilings, budget)
+    assert sum(proposals) <= budget
+    assert all(0 <= p <= c for p, c in zip(proposals, ceilings, strict=True))
+    assert all(float(p).is_integer() for p in proposals)
+    assert proposals == documented(ceilings, budget)
+    assert sum(proposals) == math.floor(budget)  # largest remainder uses every whole 万元
+
+
+def test_allocate_budget_covers_ceilings():
+    assert park.allocate([200, 150], 400) == [200, 150]
+
+
+def test_budget_through_decide(rules, st):
+    apps = [make_app("甲园区", DIGITAL, n=1), make_app("乙园区", DIGITAL, n=2), make_app("丙园区", INDUSTRIAL, n=3),
+            make_app("丁园区", INDUSTRIAL, green=False, n=4)]
+    pts = {"甲园区": uniform(st, DIGITAL, 9.5), "乙园区": uniform(st, DIGITAL, 8),
+           "丙园区": uniform(st, INDUSTRIAL, 8), "丁园区": uniform(st, INDUSTRIAL, 9.5)}
+    out, _ = run(apps, rules, [("园区_专家1.xlsx", [RawSheet("专家1", sheet_rows(pts))])], budget=300)
+    assert [a.extra["subsidy"] for a in apps] == [200, 150, 150, None]
+    rows = out["allocation"]
+    assert [r["name"] for r in rows] == ["甲园区", "丙园区", "乙园区"]  # by rank; tie 80 broken by name
+    assert sum(r["proposed"] for r in rows) <= 300
+    assert [r["proposed"] for r in rows] == documented([200, 150, 150], 300) == [120, 90, 90]
+    assert [a.extra["subsidy_proposed"] for a in apps] == [120, 90, 90, None]
+    assert "等比例" in out["allocation_method"] and "向下取整" in out["allocation_method"]
+    assert out["allocation_summary"]["scaled"] is True
+    assert out["park_scoring"]["points_default"] is True and "未规定各指标分值" in out["park_scoring"]["note"]
+
+
+def test_every_new_finding_renders(rules, st):
+    app = make_app("潍坊高新区数字经济园区", DIGITAL, green=None)
+    app.findings.extend(park.check_application(app, rules))
+    pts = {**uniform(st, DIGITAL, 9.5), "L3P1": 3, "L1P1": 11, "L1P2": "好"}
+    run([app], rules, [("园区_专家1.xlsx", [RawSheet("专家1", sheet_rows({"潍坊高新区数字经济园区": pts}))])], budget=100)
+    for f in app.findings:
+        text = render(f)
+        assert text.message and "{" not in text.message, (f.code, text.message)
+
+
+def test_named_expert_resent_newer_file_counts(rules, st):
+    app = make_app("齐鲁软件园", DIGITAL)
+    sheets = {name: [RawSheet("评分", sheet_rows({"齐鲁软件园": uniform(st, DIGITAL, v)}, title="评审专家：张三"))]
+              for name, v in (("园区_张三评分.xlsx", 6), ("园区_张三评分（更正）.xlsx", 8))}
+    claimed = []
+    for i, (name, sh) in enumerate(sheets.items()):
+        rec = record(name)
+        rec.mtime = float(i)
+        claimed.append((rec, park.claim_file(RawWorkbook(f"/inbox/{name}", "xlsx", sh), rules)))
+    park.decide([app], rules, claimed, None)
+    assert app.score == 80.0 and app.extra["score_detail"]["raters"] == ["张三"]
+    assert "score-sheet-replaced" in [f.code for f in claimed[0][0].findings]
+
+
+def test_one_sheet_with_an_expert_column(rules, st):
+    app = make_app("齐鲁软件园", INDUSTRIAL)
+    codes_ = [i.code for i in st.applicable(INDUSTRIAL)]
+    rows: list[list[Any]] = [["专家复核评分汇总"], ["评审专家", "园区名称", *codes_]]
+    for who, v in (("赵", 2), ("钱", 7), ("孙", 8), ("李", 9), ("周", 10)):
+        rows.append([who, "齐鲁软件园", *[v] * len(codes_)])
+    run([app], rules, [("园区_专家评分汇总.xlsx", [RawSheet("Sheet1", rows)])])
+    assert app.extra["score_detail"]["raters"] == ["赵", "钱", "孙", "李", "周"]
+    assert app.score == 80.0  # 5 experts: 2 and 10 dropped
+
+
+def test_claims_sheet_tells_score_sheets_from_summary_tables(rules, st):
+    score = RawSheet("专家1", sheet_rows({"齐鲁软件园": uniform(st, DIGITAL, 8)}))
+    summary = RawSheet("汇总表", [["序号", "园区名称", "所在市", "园区类型"], [1, "齐鲁软件园", "济南市", DIGITAL]])
+    assert park.claims_sheet(score, rules) and not park.claims_sheet(summary, rules)
