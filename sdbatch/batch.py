@@ -151,6 +151,9 @@ def _reject(record: FileRecord, code: str, params: dict[str, Any]) -> None:
     record.status = "rejected"
     record.error_code = code
     record.error_params = {"file": Path(record.path).name, **params}
+    if record.city is None:  # so that the city is told why (its review and e-mail carry the reason)
+        hit = normalise.find_city(Path(record.file).stem)
+        record.city = hit[0] if hit else None
 
 
 # ----------------------------------------------------------------------------- across files

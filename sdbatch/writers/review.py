@@ -95,7 +95,9 @@ def write_city_reviews(result: RunResult, run_dir: Path) -> dict[str, Path]:
 def _review_cities(result: RunResult) -> list[str]:
     wanted: set[str] = set()
     for record in result.files:
-        if record.status == "processed" or (record.status == "rejected" and record.city):
+        # Expert score sheets (claimed by a program, no applications, no city) are not a city's.
+        if (record.status == "processed" and (record.applications or record.city)) or \
+                (record.status == "rejected" and record.city):
             wanted.add(city_key(record.city))
     for app in result.applications:
         wanted.add(city_key(app.city))
