@@ -12,7 +12,6 @@ import functools
 import hashlib
 import json
 import logging
-import os
 import platform
 import time
 from collections import Counter, defaultdict

@@ -126,7 +126,7 @@ def locate(raw: RawWorkbook, candidates: list[Rules]) -> tuple[Located | None, l
     # The sheet with the most matched fields wins; on a tie, the first sheet.
     found.sort(key=lambda pair: -pair[1].score)
     chosen = found[0][1]
-    for sheet, other in found[1:]:
+    for sheet, _other in found[1:]:
         notes.append(Finding("extra-table-sheet", "warning", params={"sheet": sheet.name, "used": chosen.table.sheet.name},
                              source=Source(_name(raw), sheet.name)))
     return chosen, notes

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sdbatch import safety, settings
-from sdbatch.model import Finding, FileRejected, RawSheet, RawWorkbook
+from sdbatch.model import FileRejected, Finding, RawSheet, RawWorkbook
 
 
 def read_workbook(path: Path, *, debug: bool = False) -> RawWorkbook:
@@ -223,7 +223,7 @@ def _calamine_value(value: Any) -> Any:
 def _read_csv(path: Path) -> tuple[list[RawSheet], list[Finding]]:
     data = path.read_bytes()
     text = None
-    encodings = settings.CSV_ENCODINGS
+    encodings: tuple[str, ...] = settings.CSV_ENCODINGS
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         encodings = ("utf-16",)  # "Unicode text" as Excel saves it
     for encoding in encodings:

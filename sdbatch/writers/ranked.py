@@ -38,13 +38,15 @@ CHANGES_SHEET = "变更情况"
 RANKED_STATUSES = ("eligible", "needs_review")
 CHANGE_COLUMNS = [("kind", "变更类型"), ("city", "城市"), ("name", "名称"), ("old_status", "原状态"),
                   ("new_status", "新状态"), ("note", "说明")]
-_EXTRA_COLUMNS = {"park_type": "园区类型", "tier": "认定档次", "subsidy": "奖补资金（万元）"}
+_EXTRA_COLUMNS = {"park_type": "园区类型", "tier": "认定档次", "subsidy": "奖补资金（万元）",
+                  "subsidy_proposed": "建议分配（万元）"}
 _STATUS_COLOUR = {"over_quota": "red", "ineligible": "red", "incomplete": "red", "needs_review": "amber"}
 _ALLOCATION_LABELS = {
     "id": "编号", "city": "城市", "name": "园区名称", "park_type": "园区类型", "tier": "认定档次",
     "score": "得分", "rank": "排名", "cap": "奖补上限（万元）", "requested": "申请额（万元）",
     "subsidy": "建议奖补（万元）", "proposed": "建议奖补（万元）", "amount": "建议奖补（万元）",
     "green": "绿色门槛", "method": "分配方法", "note": "说明", "reason": "说明", "program": "批次",
+    "status": "审核结论", "provisional": "待专家认定", "ceiling": "奖补上限（万元）",
 }
 
 ExtraSheet = Callable[[Any, RunResult, str, Any], None]  # (workbook, result, program, rules)
@@ -319,7 +321,15 @@ def _allocation_sheet(wb: Any, f: dict[str, Any], allocation: list[dict[str, Any
     for row in allocation:
         keys += [k for k in row if k not in keys and k != "program"]
     headers = [_ALLOCATION_LABELS.get(k, k) for k in keys]
-    sheet.table(headers, [[row.get(k) for k in keys] for row in allocation])
+
+    def shown(key: str, value: Any) -> Any:
+        if key == "status":
+            return status_label(value)
+        if isinstance(value, bool):
+            return "是" if value else "否"
+        return value
+
+    sheet.table(headers, [[shown(k, row.get(k)) for k in keys] for row in allocation])
 
 
 def _changes_sheet(wb: Any, f: dict[str, Any], changes: list[dict[str, Any]]) -> None:
