@@ -120,6 +120,7 @@ def to_amount(parsed: Parsed, column_unit: str | None, target: str) -> Parsed:
         return parsed
     params = dict(parsed.params)
     unit = params.get("unit") if params.get("unit") in AMOUNT_UNITS else column_unit
+    unit = {"亿": "亿元", "万": "万元"}.get(unit or "", unit)  # 52.3亿 is 52.3 亿元
     if unit not in AMOUNT_UNITS:
         unit = None
     value = parsed.value
