@@ -503,6 +503,10 @@ def _application(table: Table, rules: Rules, file: str, file_city: FileCity, r: 
         elif parsed.how and parsed.value is not None:
             findings.append(Finding("value-converted", "info", field=fid, clause=f.clause, params={
                 **params, "value": parsed.value, "unit": f.unit or "", "how": parsed.how}, source=src, original=raw))
+        if f.plausible_max is not None and isinstance(parsed.value, (int, float)) and parsed.value > f.plausible_max:
+            findings.append(Finding("implausible-value", "warning", field=fid, clause=f.clause, params={
+                **params, "value": parsed.value, "unit": f.unit or ""}, source=src, effect="needs_review",
+                original=raw))
         if isinstance(raw, str) and len(raw) >= settings.MAX_CELL_CHARS:
             findings.append(Finding("text-truncated", "warning", field=fid, clause=f.clause,
                                     params={**params, "limit": settings.MAX_CELL_CHARS}, source=src))

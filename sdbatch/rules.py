@@ -49,6 +49,7 @@ class FieldRule:
     derive: dict[str, str] | None = None
     choices: str | None = None
     applies_to: tuple[str, ...] = ()  # park types a field applies to (empty: all)
+    plausible_max: float | None = None  # above this (in the field's unit) a value is queried
 
 
 @dataclass(frozen=True)
@@ -252,7 +253,7 @@ def from_dict(raw: dict[str, Any], path: str = "<rules>") -> Rules:
         if "label" not in spec:
             problems.append(f"{where}: 缺少“label”")
         unknown = set(spec) - {"label", "type", "unit", "aliases", "keywords", "exclude", "required", "clause",
-                               "parts", "derive", "choices", "applies_to"}
+                               "parts", "derive", "choices", "applies_to", "plausible_max"}
         for key in sorted(unknown):
             problems.append(f"{where}: 未知的键“{key}”")
         if ftype == "choice" and spec.get("choices") not in choices:
@@ -275,6 +276,7 @@ def from_dict(raw: dict[str, Any], path: str = "<rules>") -> Rules:
             derive=spec.get("derive"),
             choices=spec.get("choices"),
             applies_to=tuple(spec.get("applies_to", ())),
+            plausible_max=spec.get("plausible_max"),
         )
     if not fields:
         problems.append("[fields]: 至少需要定义一个字段")
