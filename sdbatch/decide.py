@@ -101,16 +101,20 @@ def mark_duplicates(apps: list[Application], rules: Rules) -> None:
         uscc = app.values.get("applicant_uscc")
         if uscc:
             keys["信用代码:" + str(uscc)].append(app)
-    flagged: set[tuple[str, str]] = set()
+    flagged: set[tuple[str, str | None]] = set()
     for key, group in keys.items():
-        cities = {a.city for a in group if a.city}
-        if len(cities) < 2:
+        first_of_city: dict[str, Application] = {}
+        for a in group:
+            if a.city:
+                first_of_city.setdefault(a.city, a)
+        if len(first_of_city) < 2:
             continue
         for app in group:
-            for other in group:
-                if other.city == app.city or (app.id, other.id) in flagged:
+            # One finding per other city (at most 15), whatever the number of rows: never quadratic.
+            for other in first_of_city.values():
+                if other.city == app.city or (app.id, other.city) in flagged:
                     continue
-                flagged.add((app.id, other.id))
+                flagged.add((app.id, other.city))
                 app.findings.append(Finding(
                     "cross-city-duplicate", "warning", field="name", params={
                         "key": key.split(":", 1)[1] if key.startswith("信用代码") else app.name,

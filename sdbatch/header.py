@@ -301,7 +301,8 @@ def classify_rows(table: Table, file: str) -> tuple[list[int], list[Finding]]:
         if any(squash(v).replace(" ", "").startswith(SUMMARY_WORDS) for _, v in values[:3]):
             notes.append(Finding("summary-row-skipped", "info", params={"row": r + 1}, source=src))
             continue
-        if {header_key(cell_text(v)) for _, v in values} <= header_texts:
+        if header_key(cell_text(values[0][1])) in header_texts and \
+                {header_key(cell_text(v)) for _, v in values} <= header_texts:
             continue  # the header repeated (page breaks copied in)
         if len(values) >= 4 and _is_numbering(values):
             continue  # a row of column numbers (1 2 3 …) printed under the header

@@ -46,7 +46,7 @@ MISSING = Parsed()
 
 
 def is_blank(value: Any, *, yes_no: bool = False) -> bool:
-    if value is None:
+    if value is None or (isinstance(value, float) and value != value):  # NaN: an empty cell via pandas
         return True
     if isinstance(value, str):
         text = squash(value)

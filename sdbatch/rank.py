@@ -11,6 +11,7 @@ ranked.  Ties are broken deterministically: higher score, then the ``tie_break``
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from typing import Any
 
@@ -37,11 +38,16 @@ def composite_score(values: dict[str, Any], rules: Rules) -> float | None:
 
 
 def sort_key(app: Application, rules: Rules) -> tuple[Any, ...]:
-    city_order = {c: i for i, c in enumerate(rules_mod.cities())}
+    city_order = _city_positions()
     ties = tuple(-(app.values.get(f) or 0) if isinstance(app.values.get(f), (int, float)) else 0
                  for f in rules.score.get("tie_break", ()))
     return (-(app.score or 0), *ties, city_order.get(app.city or "", 99),
             app.city_order if app.city_order is not None else 10**6, app.name or "", app.source.row or 0)
+
+
+@functools.cache
+def _city_positions() -> dict[str, int]:
+    return {c: i for i, c in enumerate(rules_mod.cities())}
 
 
 def score_and_rank(apps: list[Application], rules: Rules) -> None:
