@@ -25,11 +25,11 @@ from sdbatch.catalogue import label, render
 from sdbatch.model import Application, FileRecord, FileRejected, Finding, RawWorkbook, RunResult, Source
 from sdbatch.programs import hooks_for
 from sdbatch.rules import Rules
-from sdbatch.text import cell_text
+from sdbatch.text import cell_text, vocabulary
 
 log = logging.getLogger("sdbatch")
 CHINA = dt.timezone(dt.timedelta(hours=8))
-CORRECTION_MARKERS = ("更正", "修订", "修改", "最新", "终版", "定稿", "v2", "v3", "第二版", "补充")
+CORRECTION_MARKERS = tuple(vocabulary()["files"]["correction_markers"])
 MTIME_TIE_SECONDS = 2.0
 
 

@@ -14,11 +14,10 @@ from typing import Any
 from sdbatch import settings
 from sdbatch.model import Column, Finding, RawSheet, RawWorkbook, Source, Table, cell_address
 from sdbatch.rules import FieldRule, Rules
-from sdbatch.text import cell_text, header_key, header_key_full, is_unit_cell, squash, unit_of
+from sdbatch.text import cell_text, header_key, header_key_full, is_unit_cell, squash, unit_of, vocabulary
 
-SUMMARY_WORDS = ("合计", "小计", "总计", "汇总")
-NOTE_PREFIXES = ("填表说明", "填报说明", "说明", "注", "备注", "附注", "联系人", "联系电话", "填报人", "填表人",
-                 "审核人", "单位负责人", "负责人", "制表", "填报日期", "填表日期", "日期", "盖章", "(盖章)", "附件")
+SUMMARY_WORDS = tuple(vocabulary()["rows"]["summary"])
+NOTE_PREFIXES = tuple(vocabulary()["rows"]["notes"])
 
 
 STRONG_MATCH = 50  # an exact alias (100+) or a keyword group (50+); a bare containment is weaker

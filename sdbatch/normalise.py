@@ -18,14 +18,13 @@ from sdbatch import settings
 from sdbatch.header import classify_rows, preamble
 from sdbatch.model import Application, Finding, Source, Table, cell_address
 from sdbatch.rules import Choices, FieldRule, Rules
-from sdbatch.text import AMOUNT_UNITS, cell_text, nfkc, squash
+from sdbatch.text import AMOUNT_UNITS, cell_text, nfkc, squash, vocabulary
 
 # Written forms of "nothing here" (SPEC §2.1).  For yes/no fields 无 means "no", not blank.
-BLANKS = {"", "/", "\\", "-", "--", "—", "——", "–", "_", "__", "无", "空", "暂无", "n/a", "na", "null", "none",
-          "nan", "未填", "不详", "/ ", "x", "—/—", "#n/a"}
-TRUE_WORDS = ("是", "有", "√", "✓", "✔", "☑", "y", "yes", "true", "对", "具有", "具备", "已发生", "发生", "存在")
-UNKNOWN_WORDS = ("未知", "不详", "不清楚", "不确定", "待定", "待核实", "待确认", "未核实", "未确定", "未填")
-FALSE_WORDS = ("否", "无", "没有", "未", "不", "×", "✗", "✘", "☒", "n", "no", "false", "非")
+BLANKS = frozenset(vocabulary()["values"]["blanks"])
+TRUE_WORDS = tuple(vocabulary()["values"]["yes"])
+UNKNOWN_WORDS = tuple(vocabulary()["values"]["unknown"])
+FALSE_WORDS = tuple(vocabulary()["values"]["no"])
 
 _NUMBER = re.compile(r"^([+-]?)(\d+(?:\.\d*)?|\.\d+)(?:e([+-]?\d+))?$")
 

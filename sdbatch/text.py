@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 import re
+import tomllib
 import unicodedata
+from importlib import resources
 from typing import Any
 
 # Unit words that may appear in headers, a units row or a cell, and their factor to the
 # canonical unit of their family (amounts -> 亿元).  Longest first for matching.
-AMOUNT_UNITS = {"亿元": 1.0, "百万元": 1e-2, "万元": 1e-4, "千元": 1e-5, "元": 1e-8, "亿": 1.0, "万": 1e-4}
-COUNT_UNITS = ("家", "个", "项", "人", "件", "次", "户")
+def vocabulary() -> dict[str, Any]:
+    """The shared reading vocabulary (sdbatch/vocabulary.toml), loaded once."""
+    global _VOCABULARY
+    if _VOCABULARY is None:
+        raw = resources.files("sdbatch").joinpath("vocabulary.toml").read_text(encoding="utf-8")
+        _VOCABULARY = tomllib.loads(raw)
+    return _VOCABULARY
+
+
+_VOCABULARY: dict[str, Any] | None = None
+AMOUNT_UNITS: dict[str, float] = dict(vocabulary()["units"]["amounts"])
+COUNT_UNITS = tuple(vocabulary()["units"]["counts"])
 UNIT_WORDS = tuple(sorted([*AMOUNT_UNITS, "%", "％", "百分比", *COUNT_UNITS], key=len, reverse=True))
 
 _SPACES = re.compile(r"\s+")
