@@ -202,7 +202,7 @@ def _read_calamine(path: Path) -> tuple[list[RawSheet], list[Finding]]:
     cells_read = 0
     for name in wb.sheet_names:
         cs = wb.get_sheet_by_name(name)
-        rows = []
+        rows: list[list[Any]] = []
         for row in cs.iter_rows():
             if len(rows) >= settings.MAX_ROWS:
                 break

@@ -8,6 +8,7 @@ import unicodedata
 from importlib import resources
 from typing import Any
 
+
 # Unit words that may appear in headers, a units row or a cell, and their factor to the
 # canonical unit of their family (amounts -> 亿元).  Longest first for matching.
 def vocabulary() -> dict[str, Any]:
