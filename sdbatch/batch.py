@@ -308,9 +308,11 @@ def evaluate(inbox: Path, options: RunOptions, *, run_id: str = "", started: str
     """Read and decide everything in ``inbox``; write nothing."""
     candidates = load_programs(options.programs, options.rules_files)
     programs = {r.name: r for r in candidates}
+    from sdbatch.logsetup import progress
+
     records = scan_inbox(inbox)
     mark_duplicate_files(records)
-    for record in records:
+    for record in progress(records, len(records), "读取文件", options.progress):
         if record.status == "duplicate":
             continue
         log.debug("读取 %s", record.file)
