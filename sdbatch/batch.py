@@ -143,6 +143,9 @@ def read_record(record: FileRecord, candidates: list[Rules], *, debug: bool = Fa
         return
     cities = Counter(a.city for a in apps if a.city)
     record.city = cities.most_common(1)[0][0] if cities else file_city.city
+    if len(cities) > 1:
+        record.findings.append(Finding("several-cities", "info", params={
+            "count": len(cities), "cities": "、".join(cities)}, source=Source(record.file, table.sheet.name)))
     record.applications = apps
 
 

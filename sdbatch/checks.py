@@ -133,6 +133,12 @@ def _evaluate(cond: Condition, app: Application, rules: Rules) -> Iterator[Findi
     ok = _holds(cond.op or "", value, cond.threshold, cond.value)
     if ok:
         return
+    derived = app.extra.get("_derived", {}).get(fid)
+    if derived is not None and effect == "ineligible" and _holds(cond.op or "", derived, cond.threshold, cond.value):
+        # The declared ratio fails but the amounts pass: the figures conflict, experts decide.
+        effect = "needs_review"
+        base = {**base, "note": rules.wording.get("conflict_note", ""),
+                "fix_text": rules.wording.get("fix_review", "")}
     code = _FAIL_CODE.get(cond.op or "", "wrong-value")
     params = {**base, "label": f.label, "actual": value, "threshold": cond.threshold if cond.threshold is not None
               else cond.value, "unit": _unit(f.unit)}

@@ -79,7 +79,7 @@ def main(ctx: click.Context, debug: bool) -> None:
               help="只按该批次规则审核（如 cluster_2024、park_2024）；默认按表头内容自动识别。")
 @click.option("--rules", "rules_files", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
               help="使用指定的规则文件（可多次给出）。")
-@click.option("--budget", type=float, default=None, help="园区奖补资金预算（万元），给出时生成资金分配意见。")
+@click.option("--budget", type=click.FloatRange(min=0), default=None, help="园区奖补资金预算（万元），给出时生成资金分配意见。")
 @click.option("--force", is_flag=True, help="即使没有新增或变更的文件也重新审核。")
 @click.option("--mail", "mail_mode", type=click.Choice(["changed", "all", "none"]), default="changed",
               show_default=True, help="为哪些城市生成邮件草稿。")

@@ -162,7 +162,11 @@ def find_table(sheet: RawSheet, rules: Rules) -> Table | None:
             columns = _columns(sheet, rows, rules)
             matched = len({c.field for c in columns if c.field})
             strong = len({c.field for c in columns if c.field and c.score >= STRONG_MATCH})
-            if strong >= settings.MIN_HEADER_MATCHES and (best is None or matched > best[0]):
+            # A deeper header wins with more fields, or with as many when its last row is
+            # plainly a sub-header (数量（家） | 金额（亿元） under group labels).
+            deeper = best is not None and matched == best[0] and rows[:-1] == best[1] \
+                and _is_subheader_row(sheet, rows[-1], rules)
+            if strong >= settings.MIN_HEADER_MATCHES and (best is None or matched > best[0] or deeper):
                 best = (matched, rows, columns)
     if best is None:
         return None
@@ -173,7 +177,7 @@ def find_table(sheet: RawSheet, rules: Rules) -> Table | None:
         cells = [v for v in sheet.rows[data_start] if v is not None]
         if len(cells) >= 2 and sum(is_unit_cell(v) for v in cells) >= max(2, len(cells) - 1):
             for col in columns:
-                value = sheet.value(data_start, col.index)
+                value = sheet.merged_value(data_start, col.index)  # 万元 merged over two columns
                 if col.unit is None and value is not None and is_unit_cell(value):
                     col.unit = unit_of(f"({cell_text(value)})") or unit_of(value)
             header_rows = [*header_rows, data_start]
@@ -196,9 +200,22 @@ def _is_data_row(sheet: RawSheet, upper: int, lower: int, rules: Rules) -> bool:
     for c, value in enumerate(sheet.rows[upper]):
         if value is None or c in spans:
             continue
-        if match_header(value, rules)[1] >= 100 and sheet.value(lower, c) is not None:
+        below = sheet.value(lower, c)
+        if match_header(value, rules)[1] >= 100 and below is not None and not _header_like(below, rules):
             filled += 1
     return filled >= 2
+
+
+def _header_like(value: Any, rules: Rules) -> bool:
+    """A label rather than a value: a unit (亿元, （家）), or a header naming a field."""
+    if not isinstance(value, str):
+        return False
+    return is_unit_cell(value) or unit_of(value) is not None or match_header(value, rules)[1] >= STRONG_MATCH
+
+
+def _is_subheader_row(sheet: RawSheet, row: int, rules: Rules) -> bool:
+    cells = [v for v in sheet.rows[row] if v is not None]
+    return bool(cells) and all(_header_like(v, rules) for v in cells)
 
 
 def _columns(sheet: RawSheet, rows: list[int], rules: Rules) -> list[Column]:

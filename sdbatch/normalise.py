@@ -68,6 +68,10 @@ def parse_number(value: Any) -> Parsed:
         if value != value or value in (float("inf"), float("-inf")) or abs(value) > 1e300:
             return Parsed(code="unparseable-value", params=(("expected", "数字"),))
         return Parsed(value)
+    if isinstance(value, dt.datetime) and value.year < 1910 and value.time() == dt.time(0):
+        # A number typed into a date-formatted cell (5 shows as 1900-01-05): its serial is the number.
+        base = dt.datetime(1899, 12, 31) if value < dt.datetime(1900, 3, 1) else dt.datetime(1899, 12, 30)
+        return Parsed((value - base).days, how="单元格为日期格式，按数值读取")
     if isinstance(value, (dt.date, dt.datetime, dt.time)):
         return Parsed(code="unparseable-value", params=(("expected", "数字（不应为日期）"),))
     if is_blank(value):
@@ -157,6 +161,12 @@ def to_count(parsed: Parsed) -> Parsed:
     if parsed.value is None:
         return parsed
     value = parsed.value
+    unit = dict(parsed.params).get("unit")
+    if unit in ("万", "亿"):  # 1.2万 (项) is 12000
+        value = round(value * (10_000 if unit == "万" else 100_000_000), 6)
+        parsed = Parsed(value, how="；".join(x for x in (parsed.how, f"{unit}→个数") if x))
+    elif unit in ("万元", "亿元", "千元", "百万元", "元"):
+        return Parsed(code="unparseable-value", params=(("expected", "个数（不应带金额单位）"),))
     if isinstance(value, float):
         if not value.is_integer():
             return Parsed(code="unparseable-value", params=(("expected", "整数"),))
@@ -315,7 +325,36 @@ def parse_text(value: Any) -> Parsed:
     return Parsed(re.sub(r"\s+", " ", cell_text(value)).strip())
 
 
+_CHINESE_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8,
+                   "九": 9}
+
+
+def chinese_int(text: str) -> int | None:
+    """一 … 九十九 as written in 序号/推荐排序 (一、（三）、十二); None for anything else."""
+    text = text.strip("()（）、.．。 ")
+    if not text or any(ch not in _CHINESE_DIGITS and ch != "十" for ch in text) or len(text) > 3:
+        return None
+    if "十" not in text:
+        return _CHINESE_DIGITS[text] if len(text) == 1 else None
+    tens, _, ones = text.partition("十")
+    if len(tens) > 1 or len(ones) > 1:
+        return None
+    return (_CHINESE_DIGITS[tens] if tens else 1) * 10 + (_CHINESE_DIGITS[ones] if ones else 0)
+
+
 def parse_int(value: Any) -> Parsed:
+    """An order or row number: 3, ``3.``, ``第3``, ``第三名``, ``（三）``, ``一、``."""
+    if isinstance(value, str) and not is_blank(value):
+        text = squash(value).strip("()（）、.．。")
+        text = text.removeprefix("第")
+        for suffix in ("名", "位", "个"):
+            text = text.removesuffix(suffix)
+        number = chinese_int(text)
+        if number is not None:
+            return Parsed(number)
+        if is_blank(text):  # only brackets and a blank word left: not a number
+            return Parsed(code="unparseable-value", params=(("expected", "整数"),))
+        value = text
     return to_count(parse_number(value))
 
 
@@ -336,7 +375,13 @@ def normalise_value(f: FieldRule, value: Any, *, column_unit: str | None, percen
     if kind == "amount":
         return _non_negative(to_amount(parse_number(value), column_unit, f.unit or "亿元"))
     if kind == "ratio":
-        return _non_negative(to_percent(parse_number(value), percent_format=percent_format))
+        number = parse_number(value)
+        if column_unit == "%" and not percent_format and number.value is not None \
+                and not dict(number.params).get("percent"):
+            # The header says (%): 0.8 is 0.8 %.  If the amounts say 80 %, _derive corrects it.
+            return _non_negative(Parsed(number.value, how=number.how,
+                                        params=(("fraction_candidate", 0 < number.value < 1),)))
+        return _non_negative(to_percent(number, percent_format=percent_format))
     if kind == "bool":
         return parse_bool(value)
     if kind == "city":
@@ -443,6 +488,7 @@ def _application(table: Table, rules: Rules, file: str, file_city: FileCity, r: 
     cells: dict[str, str] = {}
     originals: dict[str, Any] = {}
     invalid: set[str] = set()
+    fraction_candidates: set[str] = set()
     row_source = Source(file, sheet.name, r + 1)
     for fid, col in by_field.items():
         f = rules.fields[fid]
@@ -461,10 +507,15 @@ def _application(table: Table, rules: Rules, file: str, file_city: FileCity, r: 
                                  rules=rules)
         params = {"label": f.label, **dict(parsed.params)}
         if parsed.code in ("unparseable-value", "negative-value"):
-            findings.append(Finding(parsed.code, "error", field=fid, clause=f.clause, params=params, source=src,
-                                    effect="incomplete", original=raw))
+            # Unreadable: incomplete when a check needs the value; a warning for 序号 and the like.
+            needed = fid in rules.needed_fields
+            findings.append(Finding(parsed.code, "error" if needed else "warning", field=fid, clause=f.clause,
+                                    params=params, source=src, effect="incomplete" if needed else None,
+                                    original=raw))
             invalid.add(fid)
             continue
+        if params.pop("fraction_candidate", False):
+            fraction_candidates.add(fid)
         if parsed.code == "invalid-credit-code":
             invalid.add(fid)
             values[fid] = None
@@ -485,8 +536,12 @@ def _application(table: Table, rules: Rules, file: str, file_city: FileCity, r: 
                                     params={**params, "allowed": allowed}, source=src, original=raw))
             continue
         if parsed.code == "unknown-city":
-            invalid.add(fid)
             values[fid] = None
+            if file_city.city:  # 市南区 under 所在市 in 青岛's own workbook: 青岛市, with a warning
+                findings.append(Finding("city-unrecognised", "warning", field=fid, clause=f.clause,
+                                        params={**params, "city": file_city.city}, source=src, original=raw))
+                continue
+            invalid.add(fid)
             findings.append(Finding("unknown-city", "error", field=fid, clause=f.clause, params=params, source=src,
                                     effect="incomplete", original=raw))
             continue
@@ -512,7 +567,7 @@ def _application(table: Table, rules: Rules, file: str, file_city: FileCity, r: 
         if r in sheet.hidden_rows and fid == "name":
             findings.append(Finding("hidden-row", "warning", field=None, params={"row": r + 1}, source=src))
 
-    _derive(rules, values, invalid, findings, cells, by_field, row_source)
+    derived = _derive(rules, values, invalid, findings, cells, by_field, row_source, fraction_candidates)
 
     # Unknown columns are kept with the application (never dropped silently).
     unknown = {}
@@ -547,12 +602,17 @@ def _application(table: Table, rules: Rules, file: str, file_city: FileCity, r: 
     )
     app.extra["_invalid"] = invalid
     app.extra["_row_index"] = n
+    app.extra["_derived"] = derived  # ratios recomputed from their amounts, for the checks
     return app
 
 
 def _derive(rules: Rules, values: dict[str, Any], invalid: set[str], findings: list[Finding], cells: dict[str, str],
-            by_field: dict[str, Any], row_source: Source) -> None:
-    """Totals from split columns and ratios from their two amounts; cross-check when both exist."""
+            by_field: dict[str, Any], row_source: Source, fraction_candidates: set[str]) -> dict[str, float]:
+    """Totals from split columns and ratios from their two amounts; cross-check when both exist.
+
+    Returns the ratios computed from amounts (field -> percent), whether or not they were used.
+    """
+    computed: dict[str, float] = {}
     for f in rules.fields.values():
         cell_src = Source(row_source.file, row_source.sheet, row_source.row, cells.get(f.id))
         if f.parts:
@@ -569,20 +629,41 @@ def _derive(rules: Rules, values: dict[str, Any], invalid: set[str], findings: l
                     findings.append(Finding("parts-mismatch", "warning", field=f.id, clause=f.clause, params={
                         "label": f.label, "parts": labels, "declared": values[f.id], "derived": total,
                         "unit": f.unit or ""}, source=cell_src, effect="needs_review"))
-        if f.derive:
-            num, den = values.get(f.derive["numerator"]), values.get(f.derive["denominator"])
-            if num is None or den is None or not den:
+        if not f.derive:
+            continue
+        num, den = values.get(f.derive["numerator"]), values.get(f.derive["denominator"])
+        if num is None or den is None or not den:
+            continue
+        derived = round(num / den * 100, 4)
+        computed[f.id] = derived
+        params = {"label": f.label, "numerator_label": rules.label(f.derive["numerator"]),
+                  "denominator_label": rules.label(f.derive["denominator"])}
+        declared = values.get(f.id)
+        if declared is None:
+            if f.id in invalid:
+                # Written but unreadable (百分之三点五): the amounts give the ratio; the note stays.
+                invalid.discard(f.id)
+                _soften(findings, f.id)
+            values[f.id] = derived
+            findings.append(Finding("ratio-derived", "info", field=f.id, clause=f.clause,
+                                    params={**params, "value": derived}, source=cell_src))
+        elif abs(declared - derived) > settings.RATIO_TOLERANCE_POINTS:
+            if f.id in fraction_candidates and abs(declared * 100 - derived) <= settings.RATIO_TOLERANCE_POINTS:
+                # 0.035 under (%) while the amounts give 3.5 %: a fraction typed in a percent column.
+                values[f.id] = round(declared * 100, 8)
+                findings.append(Finding("value-converted", "info", field=f.id, clause=f.clause, params={
+                    **params, "value": values[f.id], "unit": "%", "how": "按小数换算为百分数（与金额计算一致）"},
+                    source=cell_src, original=declared))
                 continue
-            derived = round(num / den * 100, 4)
-            params = {"label": f.label, "numerator_label": rules.label(f.derive["numerator"]),
-                      "denominator_label": rules.label(f.derive["denominator"])}
-            if values.get(f.id) is None and f.id not in invalid:
-                values[f.id] = derived
-                findings.append(Finding("ratio-derived", "info", field=f.id, clause=f.clause,
-                                        params={**params, "value": derived}, source=cell_src))
-            elif values.get(f.id) is not None:
-                declared = values[f.id]
-                if abs(declared - derived) > settings.RATIO_TOLERANCE_POINTS:
-                    # A fraction typed without % (0.035) that the amounts confirm is 3.5 %.
-                    findings.append(Finding("ratio-mismatch", "warning", field=f.id, clause=f.clause, params={
-                        **params, "declared": declared, "derived": derived}, source=cell_src, effect="needs_review"))
+            findings.append(Finding("ratio-mismatch", "warning", field=f.id, clause=f.clause, params={
+                **params, "declared": declared, "derived": derived}, source=cell_src, effect="needs_review"))
+    return computed
+
+
+def _soften(findings: list[Finding], field_id: str) -> None:
+    """An unreadable value that could be recomputed no longer makes the application incomplete."""
+    for i, finding in enumerate(findings):
+        if finding.field == field_id and finding.code == "unparseable-value":
+            findings[i] = Finding(finding.code, "warning", field=finding.field, clause=finding.clause,
+                                  params=finding.params, source=finding.source, effect=None,
+                                  original=finding.original)

@@ -7,6 +7,7 @@ together as :class:`RulesInvalid`, so that ``sdbatch rules check`` can list them
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import tomllib
 from dataclasses import dataclass
 from dataclasses import field as dc_field
@@ -109,6 +110,20 @@ class Rules:
     report: dict[str, Any]
     detect_fields: tuple[str, ...]
     raw: dict[str, Any] = dc_field(repr=False, default_factory=dict)
+
+    @functools.cached_property
+    def needed_fields(self) -> frozenset[str]:
+        """Fields some check needs (conditions, required), with the fields they derive from."""
+        needed = {f.id for f in self.fields.values() if f.required}
+        for cond in self.conditions:
+            needed.update([cond.field] if cond.field else [a.field for a in cond.any_of])
+        for fid in list(needed):
+            f = self.fields.get(fid)
+            if f is not None:
+                needed.update(f.parts)
+                if f.derive:
+                    needed.update((f.derive["numerator"], f.derive["denominator"]))
+        return frozenset(needed)
 
     @property
     def group_field(self) -> str:
