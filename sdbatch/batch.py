@@ -379,7 +379,7 @@ def run_batch(inbox: Path, options: RunOptions) -> Outcome:
                 t_decide = time.perf_counter()
                 changes = ledger.changes(result)
                 changed = ledger.changed_cities(result)
-                _write_outputs(result, tmp, options, changes, changed)
+                _write_outputs(result, tmp, options, changes, changed, address_book(inbox, options))
                 result.finished = started if options.now else _now(options).isoformat(timespec="seconds")
                 timings = {"decide_s": round(t_decide - t0, 3), "write_s": round(time.perf_counter() - t_decide, 3)}
                 write_json(tmp / "results.json", result.to_dict())
@@ -393,8 +393,18 @@ def run_batch(inbox: Path, options: RunOptions) -> Outcome:
     return Outcome(result, final, result.exit_code(), timings=timings)
 
 
+def address_book(inbox: Path, options: RunOptions) -> Path:
+    """--address-book, else config/address_book.toml in the working folder, else beside the inbox
+    (a nightly job started from another folder still finds it)."""
+    if options.address_book is not None:
+        return options.address_book
+    here = Path(settings.ADDRESS_BOOK)
+    beside = inbox.resolve().parent / settings.ADDRESS_BOOK
+    return here if here.exists() or not beside.exists() else beside
+
+
 def _write_outputs(result: RunResult, run_dir: Path, options: RunOptions, changes: list[dict[str, Any]],
-                   changed_cities: set[str]) -> None:
+                   changed_cities: set[str], book: Path) -> None:
     from sdbatch.writers import write_city_reviews, write_mail_drafts, write_ranked_list
 
     reviews = write_city_reviews(result, run_dir)
@@ -402,7 +412,7 @@ def _write_outputs(result: RunResult, run_dir: Path, options: RunOptions, change
     if options.mail_mode == "none":
         return
     cities = None if options.mail_mode == "all" else changed_cities
-    notes = write_mail_drafts(result, run_dir, reviews, options.address_book, cities)
+    notes = write_mail_drafts(result, run_dir, reviews, book, cities)
     for note in notes or []:
         log.warning(render(note).message)
 

@@ -28,6 +28,9 @@ MAX_CSV_LINE_BYTES = 1024 * 1024
 # --- decisions ---------------------------------------------------------------------------
 RATIO_TOLERANCE_POINTS = 0.1  # declared vs derived ratio, in percentage points
 
+# --- e-mail ------------------------------------------------------------------------------
+ADDRESS_BOOK = "config/address_book.toml"  # relative to the working folder, else to the inbox's parent
+
 # --- files in the inbox ------------------------------------------------------------------
 SPREADSHEET_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods", ".csv", ".et", ".xltx")
 IGNORED_PREFIXES = ("~$", ".~lock", ".")  # Excel/WPS/LibreOffice lock files, hidden files
