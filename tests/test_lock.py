@@ -17,9 +17,11 @@ from sdbatch.lock import LOCK_NAME, STALE_LOCK_MINUTES, LockHeld, RunLock, read_
 pytestmark = pytest.mark.skipif(os.name == "nt", reason="uses SIGKILL and POSIX pids")
 
 CHILD = r"""
-import pathlib, sys, time
+import os, pathlib, sys, time
 from sdbatch.lock import LockHeld, RunLock
 path, mode, go, hold = sys.argv[1:5]
+if go != "-":
+    pathlib.Path(f"{go}.ready-{os.getpid()}").touch()  # started and imported: ready to race
 while go != "-" and not pathlib.Path(go).exists():
     time.sleep(0.002)
 try:
@@ -115,7 +117,9 @@ def test_two_processes_racing_exactly_one_wins(tmp_path: Path, mode: str, stale_
         path.write_text(json.dumps({"pid": dead_pid(), "host": socket.gethostname(), "started": "x"}))
     go = tmp_path / "go"
     racers = [spawn(path, mode, str(go), hold=1.5) for _ in range(3)]
-    time.sleep(0.3)  # let them start and spin on the go file
+    deadline = time.monotonic() + 30
+    while len(list(tmp_path.glob("go.ready-*"))) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)  # all three started (however loaded the machine), then the race
     go.touch()
     outputs = [p.communicate(timeout=30)[0].split() for p in racers]
     wins = [o for o in outputs if o and o[0] == "WIN"]

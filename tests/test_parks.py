@@ -412,3 +412,48 @@ def test_claims_sheet_tells_score_sheets_from_summary_tables(rules, st):
     score = RawSheet("专家1", sheet_rows({"齐鲁软件园": uniform(st, DIGITAL, 8)}))
     summary = RawSheet("汇总表", [["序号", "园区名称", "所在市", "园区类型"], [1, "齐鲁软件园", "济南市", DIGITAL]])
     assert park.claims_sheet(score, rules) and not park.claims_sheet(summary, rules)
+
+
+# ---------------------------------------------------------------------------------------- sheet kind, maxima
+@pytest.mark.parametrize("sheet_name, title, stem, kind", [
+    ("评分", "2024年省级数字经济园区认定专家复核评分表（各市市级推荐园区）  评审专家：孙教授", "专家评分_孙教授", "expert"),
+    ("Sheet1", "各市市级推荐园区评分表", "园区复核评分", "expert"),
+    ("市级初审评分", None, "园区_济南市", "city"),
+    ("Sheet1", "济南市市级评分表", "园区评分", "city"),
+    ("初审", None, "园区评分", "city"),
+    ("评委1", None, "园区评分", "expert"),
+])
+def test_sheet_kind_expert_words_win_over_city_words(rules, st, sheet_name, title, stem, kind):
+    rows = sheet_rows({"齐鲁软件园": {f"L1P{i}": 8 for i in range(1, 10)}}, title=title)
+    sheet = park.parse_score_sheet(RawSheet(sheet_name, rows), f"{stem}.xlsx", st)
+    assert sheet is not None and sheet.kind == kind
+
+
+@pytest.mark.parametrize("label", ["满分", "分值", "最高分", "标准分", "满分（分）"])
+def test_maxima_row_is_not_a_park(rules, st, label):
+    rows = sheet_rows({"齐鲁软件园": {f"L1P{i}": 8 for i in range(1, 10)}}, title="专家复核评分表  评审专家：张三")
+    rows.insert(2, ["", label, *[10] * 9, 90])
+    sheet = park.parse_score_sheet(RawSheet("评分", rows), "专家评分_张三.xlsx", st)
+    assert sheet is not None and [r.park for r in sheet.rows] == ["齐鲁软件园"]
+    # the label in the 序号 column instead of the name column
+    rows[2] = [label, "", *[10] * 9, 90]
+    sheet = park.parse_score_sheet(RawSheet("评分", rows), "专家评分_张三.xlsx", st)
+    assert [r.park for r in sheet.rows] == ["齐鲁软件园"]
+
+
+@pytest.mark.parametrize("label", ["满分", "分值", "最高分", "标准分"])
+def test_maxima_column_is_not_a_park_when_transposed(rules, st, label):
+    rows = transpose_rows({"齐鲁软件园": {f"L1P{i}": i for i in range(1, 10)}})
+    rows = [[r[0], r[1], label if i == 0 else 10, *r[2:]] for i, r in enumerate(rows)]
+    sheet = park.parse_score_sheet(RawSheet("Sheet1", rows), "专家评分_王五.xlsx", st)
+    assert sheet is not None and [r.park for r in sheet.rows] == ["齐鲁软件园"]
+
+
+def test_maxima_row_gives_no_unmatched_finding(rules, st):
+    app = make_app("齐鲁软件园", DIGITAL)
+    rows = sheet_rows({"齐鲁软件园": uniform(st, DIGITAL, 8)}, title="专家复核评分表（各市市级推荐园区） 评审专家：孙教授")
+    rows.insert(2, ["", "满分", *[10] * (len(rows[1]) - 3), None])
+    _, claimed = run([app], rules, [("专家评分_孙教授.xlsx", [RawSheet("评分", rows)])])
+    assert "score-park-unmatched" not in [f.code for rec, _ in claimed for f in rec.findings]
+    assert app.score == 80.0 and app.extra["score_detail"]["basis"] == "expert"
+    assert "score-from-city" not in codes(app)

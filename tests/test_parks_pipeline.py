@@ -89,16 +89,54 @@ def write_summary(path: Path, rows: list[dict[str, Any]], title: str = "济南�
     wb.save(path)
 
 
-def write_scores(path: Path, parks: dict[str, dict[str, float]], expert: str) -> None:
+def write_scores(path: Path, parks: dict[str, dict[str, float]], expert: str, title: str | None = None,
+                 maxima: bool = False) -> None:
     codes = sorted({c for pts in parks.values() for c in pts}, key=lambda c: tuple(int(x) for x in c[1:].split("P")))
     wb = Workbook()
     ws = wb.active
     ws.title = expert
-    ws.append([f"专家复核评分表  评审专家：{expert}"])
+    ws.append([title or f"专家复核评分表  评审专家：{expert}"])
     ws.append(["序号", "园区名称", *codes])
+    if maxima:  # a 满分 row under the header: the maxima, not a park
+        ws.append(["", "满分", *[10] * len(codes)])
     for i, (name, pts) in enumerate(parks.items(), 1):
         ws.append([i, name, *[pts.get(c) for c in codes]])
     wb.save(path)
+
+
+def park_run(tmp: Path, budget: float | None = None, address_book: Path | None = None) -> Path:
+    """A small park round through the whole pipeline (three experts whose titles say 市级推荐园区 and
+    whose sheets carry a 满分 row); returns the run folder.  Used by the writers' tests."""
+    inbox = tmp / "inbox"
+    inbox.mkdir(parents=True, exist_ok=True)
+    write_summary(inbox / "园区_济南市_汇总表.xlsx", [dict(AT_DIGITAL, name="示范园区"), dict(AT_DIGITAL, name="成长园区"),
+                                                  dict(AT_INDUSTRIAL, name="入库园区")])
+    from sdbatch.programs.park import settings_of
+
+    st = settings_of(load("park_2024"))
+    entry = {i.code: 9 if i.group in ("L2", "L4") else 5.5 for i in st.applicable(INDUSTRIAL)}  # 68.75, 2 aspects
+    parks = {"示范园区": {i.code: 9.5 for i in st.applicable(DIGITAL)},
+             "成长园区": {i.code: 8 for i in st.applicable(DIGITAL)}, "入库园区": entry}
+    for expert in ("孙教授", "周研究员", "吴高工"):
+        write_scores(inbox / f"专家评分_{expert}.xlsx", parks, expert, maxima=True,
+                     title=f"2024年省级数字经济园区认定专家复核评分表（各市市级推荐园区）  评审专家：{expert}")
+    outcome = run_batch(inbox, RunOptions(out_dir=tmp / "out", run_id="park", now="2024-06-20T10:00:00",
+                                          mail_mode="all", quiet=True, budget=budget, address_book=address_book))
+    assert outcome.run_dir is not None, outcome.message
+    return outcome.run_dir
+
+
+def test_park_run_reads_expert_titles_and_skips_maxima_rows(tmp_path: Path):
+    run_dir = park_run(tmp_path)
+    results = json.loads((run_dir / "results.json").read_text(encoding="utf-8"))
+    experts = [f for f in results["files"] if f["file"].startswith("专家评分_")]
+    assert len(experts) == 3
+    codes = [x["code"] for f in experts for x in f["findings"]]
+    assert "score-park-unmatched" not in codes
+    assert {s["kind"] for s in results["park_scoring"]["score_sheets"]} == {"expert"}
+    apps = by_name(results)
+    assert apps["示范园区"]["score_detail"]["basis"] == "expert" and apps["示范园区"]["tier"] == "示范型"
+    assert not any(f["code"] == "score-from-city" for a in apps.values() for f in a["findings"])
 
 
 def run(inbox: Path, out: Path, **kw: Any) -> dict[str, Any]:

@@ -11,7 +11,16 @@ from typing import Any
 import openpyxl
 import pytest
 
-from tests.decision_builders import COLUMNS, ON_TIME, app_named, city_file, decide, header_label, row, set_mtime
+from tests.decision_builders import (
+    COLUMNS,
+    ON_TIME,
+    app_named,
+    city_file,
+    decide,
+    header_label,
+    row,
+    set_mtime,
+)
 from tests.decision_builders import triples as finding_triples
 
 

@@ -275,3 +275,36 @@ def test_login_without_password_in_env(monkeypatch):
     monkeypatch.delenv("SDBATCH_NOPE", raising=False)
     with pytest.raises(MailError, match="SDBATCH_NOPE"):
         SmtpOptions.from_cli("h:25", "plain", "bgs", "SDBATCH_NOPE", None)
+
+
+# ---------------------------------------------------------------------------------------- parks
+def _park_body(tmp_path, budget):
+    from tests.test_parks_pipeline import park_run
+
+    book = tmp_path / "book.toml"
+    book.write_text(BOOK, encoding="utf-8")
+    run_dir = park_run(tmp_path, budget=budget, address_book=book)
+    return _parse(run_dir / "mail" / "济南市.eml").get_body(("plain",)).get_content()
+
+
+def test_park_mail_says_ceiling_and_without_budget_no_proposal(tmp_path):
+    body = _park_body(tmp_path, None)
+    line = next(x for x in body.splitlines() if x.startswith("1. 示范园区"))
+    assert line.endswith("：符合条件，示范型，奖补上限200万元")
+    assert "成长型，奖补上限150万元" in body
+    assert "建议奖补" not in body and "建议分配" not in body
+    assert "评分说明：" in body and "默认" in body  # SPEC §3.2: the default points are said
+
+
+def test_park_mail_with_budget_shows_ceiling_and_proposal(tmp_path):
+    body = _park_body(tmp_path, 300)
+    line = next(x for x in body.splitlines() if x.startswith("1. 示范园区"))
+    assert "奖补上限200万元，建议分配" in line
+    proposed = int(line.split("建议分配")[1].split("万元")[0])
+    assert 0 < proposed < 200
+
+
+def test_cluster_mail_has_no_park_wording(run):
+    _, run_dir, _, _ = run
+    body = _parse(run_dir / "mail" / "济南市.eml").get_body(("plain",)).get_content()
+    assert "奖补" not in body and "评分说明" not in body

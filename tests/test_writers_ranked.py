@@ -140,3 +140,68 @@ def test_list_title_of_the_rules_names_the_file(tmp_path):
     park = dataclasses.replace(result.rules, list_title="认定名单")
     result.programs = {"cluster_2024": park}
     assert [p.name for p in write_ranked_list(result, tmp_path / "run")] == ["认定名单.xlsx"]
+
+
+# ---------------------------------------------------------------------------------------- parks (认定名单)
+@pytest.fixture(scope="module")
+def park_list(tmp_path_factory):
+    from tests.test_parks_pipeline import park_run
+
+    run_dir = park_run(tmp_path_factory.mktemp("park"), budget=300)
+    return openpyxl.load_workbook(run_dir / "认定名单.xlsx")
+
+
+def _cells(ws):
+    return [c.value for row in ws.iter_rows() for c in row if c.value is not None]
+
+
+def test_park_list_uses_the_group_wording_and_no_quota(park_list):
+    wb = park_list
+    assert wb.sheetnames[:4] == ["排名", "全部申报", "各市汇总", "按园区类型"]
+    assert "按产业" not in wb.sheetnames
+    assert [c.value for c in wb["按园区类型"][1]][:2] == ["园区类型", "园区类型内排名"]
+    all_headers = [c.value for c in wb["全部申报"][1]]
+    assert "园区类型内排名" in all_headers and "产业内排名" not in all_headers
+    assert "推荐排序" not in all_headers  # parks have no city order
+    city = [c.value for c in wb["各市汇总"][1]]
+    assert "推荐名额" not in city and "超出推荐名额" not in city
+    assert {"认定示范型", "认定成长型", "认定入库型", "奖补上限合计（万元）", "建议分配合计（万元）"} <= set(city)
+    rows = {r[0]: dict(zip(city, r, strict=False)) for r in _rows(wb["各市汇总"]) if r[0]}
+    jn = rows["济南市"]
+    assert (jn["报送数"], jn["认定示范型"], jn["认定成长型"], jn["认定入库型"]) == (3, 1, 1, 1)
+    assert jn["奖补上限合计（万元）"] == 350 and jn["建议分配合计（万元）"] == 300
+    assert rows["合计"]["奖补上限合计（万元）"] == 350
+
+
+def test_park_type_column_is_not_repeated(park_list):
+    for sheet in ("排名", "全部申报"):
+        headers = [c.value for c in park_list[sheet][1]]
+        assert headers.count("园区类型") == 1, sheet
+
+
+def test_park_rank_sheet_explains_excellent_aspects_and_default_points(park_list):
+    ws = park_list["排名"]
+    headers = [c.value for c in ws[1]]
+    col = headers.index("表现优异方面（第九条）")
+    rows = {r[2]: r for r in _rows(ws) if r[2]}
+    assert rows["示范园区"][col].endswith("（4项）")
+    assert rows["入库园区"][col] == "聚集水平、创新能力（2项）"
+    assert rows["示范园区"][headers.index("认定档次")] == "示范型"
+    # the default-points note below the table
+    notes = [v for v in _cells(ws) if isinstance(v, str) and v.startswith("注：")]
+    assert notes and "默认" in notes[0]
+    info = dict(r[:2] for r in park_list["说明"].iter_rows(values_only=True))
+    assert info["指标分值"].startswith("【使用默认分值】")
+    assert "等比例" in info["资金分配方法"] and info["资金预算"] == "300万元"
+
+
+def test_park_allocation_sheet_has_total_budget_and_method(park_list):
+    ws = park_list["资金分配意见"]
+    headers = [c.value for c in ws[1]]
+    rows = _rows(ws)
+    total = next(r for r in rows if r[0] == "合计")
+    assert total[headers.index("奖补上限（万元）")] == 350
+    assert total[headers.index("建议奖补（万元）")] == 300
+    labels = {r[0]: r[1] for r in rows if r[0]}
+    assert labels["资金预算（万元）"] == 300 and labels["建议分配合计（万元）"] == 300
+    assert "等比例" in labels["分配方法"]

@@ -30,6 +30,8 @@ from sdbatch.text import cell_text, nfkc, squash
 
 RANKED_STATUSES = ("eligible", "needs_review")
 _STATUS_ORDER = ("over_quota", "ineligible", "incomplete", "needs_review", "eligible")
+_EXPERT_MARKERS = ("专家", "复核", "评委")
+_MAX_WORDS = ("满分", "分值", "最高分", "标准分", "指标分值", "满分值")
 _BLANKS = {"", "/", "／", "-", "—", "——", "无", "空", "n/a", "na", "×", "x"}
 
 
@@ -77,6 +79,8 @@ class Settings:
     disagreement_total_points: float
     city_gap_points: float
     city_markers: tuple[str, ...]
+    expert_markers: tuple[str, ...]
+    max_words: tuple[str, ...]
     name_headers: tuple[str, ...]
     rater_headers: tuple[str, ...]
     label_headers: tuple[str, ...]
@@ -149,6 +153,11 @@ def settings_of(rules: Rules) -> Settings:
         disagreement_total_points=float(scoring.get("disagreement_total_points", 20)),
         city_gap_points=float(scoring.get("city_gap_points", 10)),
         city_markers=tuple(scoring.get("city_markers", ())),
+        # 第八条 专家复核: a sheet, title or file naming these is an expert's, even when it also says
+        # 市级 (“各市市级推荐园区” names the parks, not the rater).
+        expert_markers=tuple(scoring.get("expert_markers", _EXPERT_MARKERS)),
+        # A row (or, transposed, a column) of maxima: not a park.
+        max_words=tuple(scoring.get("max_words", _MAX_WORDS)),
         name_headers=tuple(scoring.get("name_headers", ("园区名称", "名称"))),
         rater_headers=tuple(scoring.get("rater_headers", ("专家",))),
         label_headers=tuple(scoring.get("label_headers", ("指标",))),
@@ -257,7 +266,12 @@ def _text_above(rows: list[list[Any]], upto: int) -> str:
 def _rater_of(sheet_name: str, title: str, stem: str, st: Settings) -> tuple[str, str, bool]:
     """(kind, label, named) of a sheet's rater from its name, title rows and file name."""
     where = f"{sheet_name} {title} {stem}"
-    kind = "city" if any(marker in where for marker in st.city_markers) else "expert"
+    if any(marker in where for marker in st.expert_markers):
+        kind = "expert"  # 专家/评审专家/复核 wins over 市级 (e.g. 各市市级推荐园区 in an expert's title)
+    elif any(marker in where for marker in st.city_markers):
+        kind = "city"  # 初审、市级评分… without 专家: the city's preliminary score (第六条)
+    else:
+        kind = "expert"
     words = "|".join(re.escape(w) for w in st.rater_headers)
     m = re.search(rf"(?:{words})\s*[:：]\s*([^\s,，;；()（）\[\]【】]+)", nfkc(f"{title} {sheet_name}")) if words else None
     if m:
@@ -310,6 +324,8 @@ def _parse_rows(sheet: RawSheet, file: str, hr: int, code_cols: dict[int, str], 
         name = cell_text(line[name_col]) if name_col < len(line) else ""
         if not name or any(w in name for w in st.total_words) or _is_note(name):
             continue
+        if any(_is_max_label(line[c], st) for c in range(len(line)) if c not in code_cols):
+            continue  # the 满分 row: the maxima of the indicators, not a park
         points = {code: line[c] for c, code in code_cols.items() if c < len(line) and not _blank(line[c])}
         if not points:
             continue
@@ -343,7 +359,8 @@ def _parse_columns(sheet: RawSheet, file: str, cc: int, code_rows: dict[int, str
             text = cell_text(line[c])
             key = squash(text)
             if (not text or _number(text)[0] or any(w in key for w in st.label_headers)
-                    or any(w in key for w in st.total_words) or any(w in key for w in st.rater_headers)):
+                    or any(w in key for w in st.total_words) or any(w in key for w in st.rater_headers)
+                    or _is_max_label(text, st)):
                 continue
             # a park column holds numbers (or blanks) against the codes
             values = [rows[r][c] for r in code_rows if c < len(rows[r])]
@@ -365,6 +382,15 @@ def _parse_columns(sheet: RawSheet, file: str, cc: int, code_rows: dict[int, str
             source=Source(file=file, sheet=sheet.name, row=header_row + 1, cell=cell_address(header_row, c)),
             named=out.named,
         ))
+
+
+def _is_max_label(value: Any, st: Settings) -> bool:
+    """``满分``, ``分值（分）``, ``最高分``, ``标准分``: the label of the maxima row or column."""
+    if not isinstance(value, str):
+        return False
+    key = re.sub(r"[（(][^）)]*[）)]|[\W_]+", "", squash(value))
+    return bool(key) and any(key == w or (key.startswith(w) and len(key) <= len(w) + 2) or
+                             (key.endswith(w) and len(key) <= len(w) + 2) for w in st.max_words)
 
 
 def _is_note(text: str) -> bool:

@@ -173,6 +173,7 @@ def _context(result: RunResult, city: str, review: Path, book: AddressBook) -> d
             "expert_items": [f"{i.get('clause', '')} {i.get('text', '')}" for i in rules.expert_items]
             if getattr(rules, "expert_items", None) else [],
             "counts": [c for c in counts if c["count"]],
+            "scoring_note": _scoring_note(result, p_apps),
             "apps": [{
                 "name": one_line(a.name or "") or "（名称未填写）",
                 "industry": one_line(a.industry or ""),
@@ -180,7 +181,9 @@ def _context(result: RunResult, city: str, review: Path, book: AddressBook) -> d
                 "status_label": status_label(a.status),
                 "score": a.score,
                 "tier": a.extra.get("tier"),
-                "subsidy": a.extra.get("subsidy"),
+                "subsidy": a.extra.get("subsidy"),  # the ceiling of the tier (第十条), 万元
+                # with --budget: the proposed share (第十一条); absent without a budget
+                "proposed": a.extra.get("subsidy_proposed"),
                 "problems": _problem_lines(a, rules_for(result, a.program))[:MAX_PROBLEMS_PER_APP],
                 "more": max(0, len(_problem_lines(a, rules_for(result, a.program))) - MAX_PROBLEMS_PER_APP),
             } for a in p_apps],
@@ -205,6 +208,16 @@ def _context(result: RunResult, city: str, review: Path, book: AddressBook) -> d
         "needs_fix": needs_fix,
         "any_review": any(a.status == "needs_review" for a in apps),
     }
+
+
+def _scoring_note(result: RunResult, apps: list[Application]) -> str:
+    """SPEC §3.2: say when the default points per indicator were used (programs that score by sheets)."""
+    info = result.extra.get("park_scoring")
+    if not isinstance(info, dict) or not info.get("points_default"):
+        return ""
+    if not any(a.extra.get("score_detail") for a in apps):
+        return ""
+    return one_line(str(info.get("note") or ""))
 
 
 def _parse_time(iso: str | None) -> dt.datetime | None:

@@ -39,7 +39,8 @@ RANKED_STATUSES = ("eligible", "needs_review")
 CHANGE_COLUMNS = [("kind", "变更类型"), ("city", "城市"), ("name", "名称"), ("old_status", "原状态"),
                   ("new_status", "新状态"), ("note", "说明")]
 _EXTRA_COLUMNS = {"park_type": "园区类型", "tier": "认定档次", "subsidy": "奖补资金（万元）",
-                  "subsidy_proposed": "建议分配（万元）"}
+                  "subsidy_proposed": "建议分配（万元）", "excellent": "表现优异方面（第九条）"}
+_AMOUNT_KEYS = {"ceiling", "proposed", "subsidy", "amount", "cap", "requested"}
 _STATUS_COLOUR = {"over_quota": "red", "ineligible": "red", "incomplete": "red", "needs_review": "amber"}
 _ALLOCATION_LABELS = {
     "id": "编号", "city": "城市", "name": "园区名称", "park_type": "园区类型", "tier": "认定档次",
@@ -145,6 +146,8 @@ def _formats(wb: Any) -> dict[str, Any]:
         "title": wb.add_format({"bold": True, "font_size": 14}),
         "bold": wb.add_format({"bold": True}),
         "wrap": wb.add_format({"text_wrap": True, "valign": "top"}),
+        "note": wb.add_format({"text_wrap": True, "valign": "top", "bold": True, "font_color": "#9C5700",
+                               "bg_color": "#" + COLOURS["amber"]}),
     }
     for key, rgb in COLOURS.items():
         f[key] = wb.add_format({**base, "bg_color": "#" + rgb})
@@ -163,23 +166,69 @@ def _write_program(path: Path, result: RunResult, program: str, rules: Any, apps
                                          "strings_to_numbers": False})
     wb.set_properties({"title": getattr(rules, "title", program), "comments": f"运行编号 {result.run_id}"})
     f = _formats(wb)
-    extras = [k for k in _EXTRA_COLUMNS if any(k in a.extra for a in apps)]
+    key_ids = {fid for fid, _ in _key_fields(rules)}
+    group_field = _group_field(rules)
+    # An extra column already shown as a key field or as the grouping column is not repeated.
+    extras = [k for k in _EXTRA_COLUMNS if any(k in a.extra for a in apps) and k not in key_ids]
+    all_extras = [k for k in extras if k != group_field] + (["excellent"] if _has_aspects(apps) else [])
+    rank_extras = extras + (["excellent"] if _has_aspects(apps) else [])
     name_label = rules.label("name") if rules is not None else "名称"
-    _rank_sheet(wb, f, apps, rules, extras, name_label)
-    _all_sheet(wb, f, apps, rules, extras, name_label)
+    scoring = _scoring_info(result, rules, apps)
+    _rank_sheet(wb, f, apps, rules, rank_extras, name_label, scoring)
+    _all_sheet(wb, f, apps, rules, all_extras, name_label)
     _city_sheet(wb, f, result, program, rules, apps, single)
     _industry_sheet(wb, f, apps, rules, name_label)
     allocation = result.extra.get("allocation")
-    if allocation and (single or getattr(rules, "kind", "") == "park"
-                       or any(isinstance(r, dict) and r.get("program") == program for r in allocation)):
-        _allocation_sheet(wb, f, [r for r in allocation if isinstance(r, dict)
-                                  and r.get("program") in (None, program)])
+    summary = result.extra.get("allocation_summary")
+    is_park = getattr(rules, "kind", "") == "park"
+    if (allocation or (summary and (single or is_park))) and (
+            single or is_park or any(isinstance(r, dict) and r.get("program") == program for r in allocation or [])):
+        _allocation_sheet(wb, f, [r for r in allocation or [] if isinstance(r, dict)
+                                  and r.get("program") in (None, program)],
+                          result.extra.get("allocation_method"), summary)
     if changes is not None:
         _changes_sheet(wb, f, [c for c in changes if c.get("program") in (None, program)])
     for hook in extra_sheets:
         hook(wb, result, program, rules)
-    _notes(wb, f, result, program, rules)
+    _notes(wb, f, result, program, rules, scoring)
     wb.close()
+
+
+def _has_aspects(apps: list[Application]) -> bool:
+    return any(isinstance(a.extra.get("score_detail"), dict) and "aspects" in a.extra["score_detail"]
+               for a in apps)
+
+
+def _excellent_text(app: Application) -> str | None:
+    """The aspects judged 表现优异 (第九条), e.g. ``聚集水平、创新能力、发展潜力（3项）``."""
+    detail = app.extra.get("score_detail")
+    if not isinstance(detail, dict) or "aspects" not in detail:
+        return None
+    names = detail.get("excellent_aspects")
+    if names is None:
+        names = [k for k, v in (detail.get("aspects") or {}).items() if isinstance(v, dict) and v.get("excellent")]
+    return f"{'、'.join(names)}（{len(names)}项）" if names else "无（0项）"
+
+
+def _extra_value(app: Application, key: str) -> Any:
+    return _excellent_text(app) if key == "excellent" else app.extra.get(key)
+
+
+def _scoring_info(result: RunResult, rules: Any, apps: list[Application]) -> dict[str, Any] | None:
+    """How scores were made (``result.extra["park_scoring"]``), for the program that scored them."""
+    info = result.extra.get("park_scoring")
+    if not isinstance(info, dict):
+        return None
+    if getattr(rules, "kind", "") == "park" or any("score_detail" in a.extra for a in apps):
+        return info
+    return None
+
+
+def _default_note(scoring: dict[str, Any] | None) -> str | None:
+    """The sentence saying that default points per indicator were used (SPEC §3.2), or None."""
+    if not scoring or not scoring.get("points_default"):
+        return None
+    return "注：" + str(scoring.get("note") or "评分标准未规定各指标分值，按规则文件中的默认分值计算。")
 
 
 def _key_fields(rules: Any) -> list[tuple[str, str]]:
@@ -199,7 +248,7 @@ def _rank_key(app: Application) -> tuple[Any, ...]:
 
 
 def _rank_sheet(wb: Any, f: dict[str, Any], apps: list[Application], rules: Any, extras: list[str],
-                name_label: str) -> None:
+                name_label: str, scoring: dict[str, Any] | None = None) -> None:
     sheet = _Sheet(wb, RANK_SHEET, f)
     ranked = sorted((a for a in apps if a.status in RANKED_STATUSES), key=_rank_key)
     keys = _key_fields(rules)
@@ -207,10 +256,14 @@ def _rank_sheet(wb: Any, f: dict[str, Any], apps: list[Application], rules: Any,
                + [_EXTRA_COLUMNS[k] for k in extras] + ["审核结论", "主要原因"])
     rows = [[a.rank, a.city, a.name, a.score]
             + [(a.industry if fid == "industry" else a.values.get(fid)) for fid, _ in keys]
-            + [a.extra.get(k) for k in extras] + [status_label(a.status), reason(a, rules)] for a in ranked]
-    sheet.table(headers, rows, fmts=[_status_fmt(f, a.status) for a in ranked])
+            + [_extra_value(a, k) for k in extras] + [status_label(a.status), reason(a, rules)] for a in ranked]
+    last = sheet.table(headers, rows, fmts=[_status_fmt(f, a.status) for a in ranked])
     if not ranked:
         sheet.put(1, 2, "（没有可排名的申报项目）", f["wrap"])
+    note = _default_note(scoring)
+    if note:  # below the table, outside the filter range; also in 说明
+        sheet.ws.merge_range(last + 2, 0, last + 2, min(len(headers) - 1, 11), note, f["note"])
+        sheet.ws.set_row(last + 2, 36)
 
 
 def _all_sheet(wb: Any, f: dict[str, Any], apps: list[Application], rules: Any, extras: list[str],
@@ -219,19 +272,41 @@ def _all_sheet(wb: Any, f: dict[str, Any], apps: list[Application], rules: Any, 
     order = {c: i for i, c in enumerate(all_cities())}
     rows_apps = sorted(apps, key=lambda a: (order.get(a.city or "", 99), a.city_order is None,
                                             a.city_order or 0, a.source.file, a.source.row or 0))
-    headers = (["所在市", "推荐排序", name_label, _group_label(rules),
-                "审核结论", "主要原因", "综合得分", "全省排名", "产业内排名"]
+    with_order = any(a.city_order is not None for a in apps) or not apps
+    _, group_rank = _group_words(rules)
+    headers = (["所在市"] + (["推荐排序"] if with_order else []) + [name_label, _group_label(rules),
+                "审核结论", "主要原因", "综合得分", "全省排名", group_rank]
                + [_EXTRA_COLUMNS[k] for k in extras] + ["来源文件", "行号"])
-    rows = [[city_key(a.city), a.city_order, a.name, a.industry, status_label(a.status), reason(a, rules),
-             a.score, a.rank, a.industry_rank] + [a.extra.get(k) for k in extras]
+    rows = [[city_key(a.city)] + ([a.city_order] if with_order else [])
+            + [a.name, _group_value(a, rules), status_label(a.status), reason(a, rules),
+               a.score, a.rank, a.industry_rank] + [_extra_value(a, k) for k in extras]
             + [a.source.file, a.source.row] for a in rows_apps]
     sheet.table(headers, rows, fmts=[_status_fmt(f, a.status) for a in rows_apps])
+
+
+def _has_quota(rules: Any) -> bool:
+    return rules is None or getattr(rules, "quota_default", None) is not None or bool(getattr(rules, "quota_cities", None))
+
+
+def _tier_names(rules: Any, apps: list[Application]) -> list[str]:
+    """Tier names, highest first: from the rules' ``[[park.tiers]]``, else as found on the applications."""
+    raw = getattr(rules, "raw", {}) or {}
+    tiers = ((raw.get("park") or {}).get("tiers") or []) if isinstance(raw, dict) else []
+    names = [str(t["name"]) for t in sorted(tiers, key=lambda t: -float(t.get("min_score", 0))) if "name" in t]
+    names += sorted({a.extra["tier"] for a in apps if a.extra.get("tier")} - set(names))
+    return names if any("tier" in a.extra for a in apps) else []
 
 
 def _city_sheet(wb: Any, f: dict[str, Any], result: RunResult, program: str, rules: Any,
                 apps: list[Application], single: bool) -> None:
     sheet = _Sheet(wb, CITY_SHEET, f)
-    headers = (["城市", "推荐名额", "报送数"] + [status_label(s) for s in reversed(STATUSES)]
+    quota = _has_quota(rules)
+    statuses = [s for s in reversed(STATUSES) if quota or s != "over_quota"]
+    tiers = _tier_names(rules, apps)
+    money = [k for k in ("subsidy", "subsidy_proposed") if any(k in a.extra for a in apps)]
+    money_labels = {"subsidy": "奖补上限合计（万元）", "subsidy_proposed": "建议分配合计（万元）"}
+    headers = (["城市"] + (["推荐名额"] if quota else []) + ["报送数"] + [status_label(s) for s in statuses]
+               + [f"认定{t}" for t in tiers] + [money_labels[k] for k in money]
                + ["收到文件数", "退回文件数", "是否逾期", "备注"])
     rows: list[list[Any]] = []
     cities = list(all_cities())
@@ -240,7 +315,7 @@ def _city_sheet(wb: Any, f: dict[str, Any], result: RunResult, program: str, rul
         city_apps = [a for a in apps if city_key(a.city) == city]
         files = [r for r in result.files if city_key(r.city) == city and r.status != "ignored"
                  and (single or r.program in (None, program))]
-        quota = rules.quota_for(city) if (rules is not None and city in cities) else None
+        city_quota = rules.quota_for(city) if (rules is not None and city in cities) else None
         late = any(r.late for r in files if r.status in ("processed", "superseded", "duplicate"))
         rejected = sum(1 for r in files if r.status == "rejected")
         note = ""
@@ -248,32 +323,62 @@ def _city_sheet(wb: Any, f: dict[str, Any], result: RunResult, program: str, rul
             note = "未报送"
         elif rejected and not city_apps:
             note = "文件均被退回"
-        rows.append([city, quota, len(city_apps)]
-                    + [sum(1 for a in city_apps if a.status == s) for s in reversed(STATUSES)]
+        rows.append([city] + ([city_quota] if quota else []) + [len(city_apps)]
+                    + [sum(1 for a in city_apps if a.status == s) for s in statuses]
+                    + [sum(1 for a in city_apps if a.extra.get("tier") == t) for t in tiers]
+                    + [_money(sum(float(a.extra.get(k) or 0) for a in city_apps)) for k in money]
                     + [len(files), rejected, "是" if late else "否", note])
-    total = ["合计", None, sum(r[2] for r in rows)] + [sum(r[3 + i] for r in rows) for i in range(len(STATUSES))]
-    total += [sum(r[3 + len(STATUSES)] for r in rows), sum(r[4 + len(STATUSES)] for r in rows), None, None]
+    first_count = 2 if quota else 1  # column of 报送数
+    n_sum = 1 + len(statuses) + len(tiers) + len(money) + 2  # 报送数 … 退回文件数
+    total = (["合计"] + ([None] if quota else [])
+             + [_money(sum(r[first_count + i] for r in rows)) for i in range(n_sum)] + [None, None])
     last = sheet.table(headers, rows)
     for c, value in enumerate(total):  # a number, not a SUM formula: nothing in this file is a formula
         sheet.put(last + 1, c, value, f["header"])
 
     chart = wb.add_chart({"type": "column", "subtype": "stacked"})
     n = len(rows)
-    for i, status in enumerate(reversed(STATUSES)):
+    for i, status in enumerate(statuses):
         colour = {"eligible": "#70AD47", "needs_review": "#FFC000", "incomplete": "#A5A5A5",
                   "ineligible": "#C00000", "over_quota": "#7030A0"}[status]
+        col = first_count + 1 + i
         chart.add_series({
-            "name": [CITY_SHEET, 0, 3 + i],
+            "name": [CITY_SHEET, 0, col],
             "categories": [CITY_SHEET, 1, 0, n, 0],
-            "values": [CITY_SHEET, 1, 3 + i, n, 3 + i],
+            "values": [CITY_SHEET, 1, col, n, col],
             "fill": {"color": colour},
         })
-    chart.set_title({"name": "各市申报项目数（按审核结论）"})
+    entity = getattr(rules, "entity", "") or ""
+    entity = entity if entity and entity != "项目" else "项目"
+    chart.set_title({"name": f"各市申报{entity}数（按审核结论）"})
     chart.set_x_axis({"name": "城市", "num_font": {"rotation": -45}})
-    chart.set_y_axis({"name": "项目数", "major_gridlines": {"visible": True}, "min": 0})
+    chart.set_y_axis({"name": f"{entity}数", "major_gridlines": {"visible": True}, "min": 0})
     chart.set_legend({"position": "bottom"})
     chart.set_size({"width": 900, "height": 420})
     sheet.ws.insert_chart(last + 3, 0, chart)
+
+
+def _money(value: float) -> int | float:
+    return int(value) if float(value).is_integer() else round(value, 4)
+
+
+def _group_field(rules: Any) -> str:
+    return str(getattr(rules, "group_field", "industry") or "industry") if rules is not None else "industry"
+
+
+def _group_value(app: Application, rules: Any) -> Any:
+    field = _group_field(rules)
+    if app.industry or field == "industry":
+        return app.industry
+    return app.values.get(field)
+
+
+def _group_words(rules: Any) -> tuple[str, str]:
+    """(sheet name, within-group rank header): 按产业 / 产业内排名 for industries, else from the group label."""
+    if _group_field(rules) == "industry":
+        return INDUSTRY_SHEET, "产业内排名"
+    label = _group_label(rules)
+    return f"按{label}"[:31], f"{label}内排名"
 
 
 def _group_label(rules: Any) -> str:
@@ -290,14 +395,15 @@ def _group_choices(rules: Any) -> list[str]:
 
 
 def _industry_sheet(wb: Any, f: dict[str, Any], apps: list[Application], rules: Any, name_label: str) -> None:
-    sheet = _Sheet(wb, INDUSTRY_SHEET, f)
+    sheet_name, group_rank = _group_words(rules)
+    sheet = _Sheet(wb, sheet_name, f)
     allowed = _group_choices(rules)
     order = {ind: i for i, ind in enumerate(allowed)}
     industry_label = _group_label(rules)
     rows_apps = sorted(apps, key=lambda a: (order.get(a.industry or "", len(order)), a.industry or "~",
                                             a.industry_rank is None, a.industry_rank or 0,
                                             a.rank is None, a.rank or 0))
-    headers = [industry_label, "产业内排名", "全省排名", "所在市", name_label, "综合得分", "审核结论", "主要原因"]
+    headers = [industry_label, group_rank, "全省排名", "所在市", name_label, "综合得分", "审核结论", "主要原因"]
     rows = [[a.industry or "（未识别）", a.industry_rank, a.rank, city_key(a.city), a.name, a.score,
              status_label(a.status), reason(a, rules)] for a in rows_apps]
     sheet.table(headers, rows, fmts=[_status_fmt(f, a.status) for a in rows_apps])
@@ -315,11 +421,14 @@ def _industry_sheet(wb: Any, f: dict[str, Any], apps: list[Application], rules: 
     sheet.finish()
 
 
-def _allocation_sheet(wb: Any, f: dict[str, Any], allocation: list[dict[str, Any]]) -> None:
+def _allocation_sheet(wb: Any, f: dict[str, Any], allocation: list[dict[str, Any]], method: str | None = None,
+                      summary: dict[str, Any] | None = None) -> None:
     sheet = _Sheet(wb, ALLOCATION_SHEET, f)
     keys: list[str] = []
     for row in allocation:
         keys += [k for k in row if k not in keys and k != "program"]
+    if not keys and summary is not None:
+        keys = ["city", "name", "tier", "ceiling", "proposed"]
     headers = [_ALLOCATION_LABELS.get(k, k) for k in keys]
 
     def shown(key: str, value: Any) -> Any:
@@ -329,7 +438,38 @@ def _allocation_sheet(wb: Any, f: dict[str, Any], allocation: list[dict[str, Any
             return "是" if value else "否"
         return value
 
-    sheet.table(headers, [[shown(k, row.get(k)) for k in keys] for row in allocation])
+    last = sheet.table(headers, [[shown(k, row.get(k)) for k in keys] for row in allocation])
+    if not allocation:
+        sheet.put(1, 0, "（没有获得奖补资格的园区）", f["wrap"])
+    if method is None and summary is None:
+        return  # rows given without the program's method (e.g. by a hook): the table only
+    amounts = [k for k in keys if k in _AMOUNT_KEYS]
+    total_row = last + 1
+    sheet.put(total_row, 0, "合计", f["header"])
+    for c in range(1, len(keys)):
+        key = keys[c]
+        value: Any = _money(sum(float(r.get(key) or 0) for r in allocation)) if key in amounts else None
+        if key == "name":
+            value = f"{len(allocation)}个"
+        sheet.put(total_row, c, value, f["header"])
+    lines: list[tuple[str, Any]] = []
+    if summary:
+        lines.append(("资金预算（万元）", summary.get("budget")))
+        lines.append(("奖补上限合计（万元）", summary.get("ceilings_total")))
+        lines.append(("建议分配合计（万元）", summary.get("proposed_total")))
+        lines.append(("未分配（万元）", summary.get("unallocated")))
+        lines.append(("是否按比例压减", "是（奖补上限合计超出预算）" if summary.get("scaled") else "否（预算足以按上限安排）"))
+    if method:
+        lines.append(("分配方法", method))
+    width = max(len(keys) - 1, 1)
+    for i, (label, value) in enumerate(lines):
+        r = total_row + 2 + i
+        sheet.ws.write_string(r, 0, label, f["bold"])
+        if isinstance(value, str) and len(value) > 30:
+            sheet.ws.merge_range(r, 1, r, width, value, f["wrap"])
+            sheet.ws.set_row(r, 15 * (1 + len(value) // 60))
+        else:
+            sheet.put(r, 1, value, f["wrap"])
 
 
 def _changes_sheet(wb: Any, f: dict[str, Any], changes: list[dict[str, Any]]) -> None:
@@ -348,7 +488,8 @@ def _changes_sheet(wb: Any, f: dict[str, Any], changes: list[dict[str, Any]]) ->
         sheet.put(1, 0, "（与上次运行相比没有变更）", f["wrap"])
 
 
-def _notes(wb: Any, f: dict[str, Any], result: RunResult, program: str, rules: Any) -> None:
+def _notes(wb: Any, f: dict[str, Any], result: RunResult, program: str, rules: Any,
+           scoring: dict[str, Any] | None = None) -> None:
     ws = wb.add_worksheet("说明")
     lines = [
         ("名单", f"{getattr(rules, 'title', program)}{getattr(rules, 'list_title', '')}"),
@@ -356,16 +497,39 @@ def _notes(wb: Any, f: dict[str, Any], result: RunResult, program: str, rules: A
         ("规则版本", f"{program} {getattr(rules, 'version', result.rules_version)}"),
         ("运行编号", result.run_id),
         ("审核时间", time_text(result.started)),
-        ("排名说明", "“排名”表只列审核结论为“符合条件”或“需专家研判”的项目，按综合得分排序；"
-                 "综合得分由规则文件中的指标权重计算，并列时按规则文件规定的次序确定。"),
     ]
+    if scoring is None:
+        lines.append(("排名说明", "“排名”表只列审核结论为“符合条件”或“需专家研判”的项目，按综合得分排序；"
+                               "综合得分由规则文件中的指标权重计算，并列时按规则文件规定的次序确定。"))
+    else:
+        lines.append(("排名说明", "“排名”表只列审核结论为“符合条件”或“需专家研判”的项目，按综合得分（百分制）排序；"
+                               "并列时按表现优异方面的个数、各市次序、名称确定。"))
+        lines.append(("指标分值", ("【使用默认分值】" if scoring.get("points_default") else "")
+                      + str(scoring.get("note") or "")))
+        if scoring.get("aggregation"):
+            lines.append(("专家评分汇总", str(scoring["aggregation"])))
+        aspects = scoring.get("aspects") or {}
+        if aspects:
+            share = scoring.get("excellent_share")
+            share_text = f"{float(share):.0%}" if isinstance(share, (int, float)) else ""
+            lines.append(("表现优异", "、".join(f"{k}（{'、'.join(map(str, v))}）" for k, v in aspects.items())
+                          + (f"：得分达到该方面满分的{share_text}及以上为表现优异。" if share_text else "。")))
+    method = result.extra.get("allocation_method")
+    summary = result.extra.get("allocation_summary")
+    if scoring is not None and (method or summary):
+        if summary:
+            budget = summary.get("budget")
+            lines.append(("资金预算", f"{_money(float(budget))}万元" if isinstance(budget, (int, float)) else ""))
+        if method:
+            lines.append(("资金分配方法", str(method)))
     for i, item in enumerate(getattr(rules, "expert_items", ()) or ()):
         lines.append(("专家评审事项" if i == 0 else "", f"{item.get('clause', '')} {item.get('text', '')}"))
     ws.set_column(0, 0, 16)
     ws.set_column(1, 1, 90)
     for r, (k, v) in enumerate(lines):
         ws.write_string(r, 0, k, f["bold"])
-        ws.write_string(r, 1, str(v or ""), f["wrap"])
+        fmt = f["note"] if k == "指标分值" and scoring and scoring.get("points_default") else f["wrap"]
+        ws.write_string(r, 1, str(v or ""), fmt)
     ws.set_landscape()
     ws.set_paper(9)
     ws.fit_to_pages(1, 0)

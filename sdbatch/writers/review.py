@@ -61,7 +61,8 @@ COMMENT_AUTHOR = "审核意见"
 _LEADING_FIELDS = ("city_order", "name", "industry", "city", "seq")
 _STATUS_COLOUR = {"over_quota": "red", "ineligible": "red", "incomplete": "red", "needs_review": "amber"}
 _ELIGIBLE_FILL = "C6EFCE"
-_EXTRA_COLUMNS = {"park_type": "园区类型", "tier": "认定档次", "subsidy": "奖补资金（万元）"}
+_EXTRA_COLUMNS = {"park_type": "园区类型", "tier": "认定档次", "subsidy": "奖补上限（万元）",
+                  "subsidy_proposed": "建议分配（万元）"}
 
 _THIN = Side(style="thin", color="BFBFBF")
 _BORDER = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
@@ -385,18 +386,30 @@ def _fill(cell: Any, rgb: str) -> None:
     cell.fill = PatternFill("solid", start_color="FF" + rgb, end_color="FF" + rgb)
 
 
-def _value_fields(apps: list[Application], rules: Any) -> list[tuple[str, str]]:
+def _group_field(rules: Any) -> str:
+    return str(getattr(rules, "group_field", "industry") or "industry") if rules is not None else "industry"
+
+
+def _group_value(app: Application, group_field: str) -> Any:
+    """The application's group (主导产业 / 园区类型): the canonical one, else what was written."""
+    if app.industry or group_field == "industry":
+        return app.industry
+    return app.values.get(group_field)
+
+
+def _value_fields(apps: list[Application], rules: Any, skip: Iterable[str] = ()) -> list[tuple[str, str]]:
     present: set[str] = set()
     for app in apps:
         present.update(k for k, v in app.values.items() if v is not None)
+    leading = set(_LEADING_FIELDS) | set(skip)
     out: list[tuple[str, str]] = []
     fields = getattr(rules, "fields", {}) or {}
     for fid, spec in fields.items():
-        if fid in _LEADING_FIELDS or fid not in present:
+        if fid in leading or fid not in present:
             continue
         out.append((fid, header_with_unit(spec.label, spec.unit if spec.type in ("amount", "ratio", "count")
                                                            else None)))
-    for fid in sorted(present - set(fields) - set(_LEADING_FIELDS)):
+    for fid in sorted(present - set(fields) - leading):
         out.append((fid, fid))
     return out
 
@@ -404,30 +417,39 @@ def _value_fields(apps: list[Application], rules: Any) -> list[tuple[str, str]]:
 def _add_summary_sheet(wb: Workbook, title: str, apps: list[Application], rules: Any) -> None:
     ws = wb.create_sheet(title)
     name_label = rules.label("name") if rules is not None else "名称"
-    extras = [k for k in _EXTRA_COLUMNS if any(k in a.extra for a in apps)]
-    value_fields = _value_fields(apps, rules)
+    group_field = _group_field(rules)
+    group_label = rules.label(group_field) if rules is not None else "主导产业"
+    # The group field (园区类型 for parks) has its own leading column: not again as an extra or a value.
+    extras = [k for k in _EXTRA_COLUMNS if k != group_field and any(k in a.extra for a in apps)]
+    value_fields = _value_fields(apps, rules, skip=[group_field, *_EXTRA_COLUMNS])
+    with_order = any(a.city_order is not None for a in apps) or not apps
+    with_score = any(a.score is not None for a in apps)
     unknown: list[str] = []
     for app in apps:
         unknown += [h for h in app.unknown if h not in unknown]
-    headers = (["序号", "推荐排序", name_label, "主导产业" if rules is None else rules.label("industry"),
-                "审核结论", "主要原因"]
+    headers = (["序号"] + (["推荐排序"] if with_order else []) + [name_label, group_label, "审核结论", "主要原因"]
+               + (["综合得分"] if with_score else [])
                + [_EXTRA_COLUMNS[k] for k in extras]
                + [h for _, h in value_fields]
                + [f"{h}（未识别列）" for h in unknown]
                + ["来源文件", "行号"])
     rows = []
     for i, app in enumerate(apps, start=1):
-        rows.append([i, app.city_order, app.name, app.industry, status_label(app.status), reason(app, rules)]
+        rows.append([i] + ([app.city_order] if with_order else [])
+                    + [app.name, _group_value(app, group_field), status_label(app.status), reason(app, rules)]
+                    + ([app.score] if with_score else [])
                     + [app.extra.get(k) for k in extras]
                     + [app.values.get(fid) for fid, _ in value_fields]
                     + [app.unknown.get(h) for h in unknown]
                     + [app.source.file, app.source.row])
     _write_table(ws, headers, rows)
+    status_col = headers.index("审核结论") + 1
     for r, app in enumerate(apps, start=2):
         colour = _STATUS_COLOUR.get(app.status)
-        _fill(ws.cell(row=r, column=5), COLOURS[colour] if colour else _ELIGIBLE_FILL)
-    ws.column_dimensions["C"].width = max(ws.column_dimensions["C"].width or 0, 24)
-    ws.column_dimensions["F"].width = 40
+        _fill(ws.cell(row=r, column=status_col), COLOURS[colour] if colour else _ELIGIBLE_FILL)
+    name_col = get_column_letter(headers.index(name_label) + 1)
+    ws.column_dimensions[name_col].width = max(ws.column_dimensions[name_col].width or 0, 24)
+    ws.column_dimensions[get_column_letter(headers.index("主要原因") + 1)].width = 40
 
 
 def _problem_rows(result: RunResult, city: str, apps: list[Application], records: list[FileRecord],
@@ -493,6 +515,10 @@ def _add_notes_sheet(wb: Workbook, result: RunResult, city: str, apps: list[Appl
         rows.append(("规则版本", f"{name} {getattr(rules, 'version', result.rules_version)}", None))
         if getattr(rules, "deadline", None):
             rows.append(("报送截止日期", rules.deadline.isoformat(), None))
+    scoring = result.extra.get("park_scoring")
+    if isinstance(scoring, dict) and scoring.get("points_default") and any(
+            a.extra.get("score_detail") for a in apps):
+        rows.append(("指标分值", f"【使用默认分值】{scoring.get('note') or ''}", "amber"))
     rows.append(("运行编号", result.run_id, None))
     rows.append(("审核时间", time_text(result.started), None))
     rows.append(("", None, None))
@@ -500,7 +526,11 @@ def _add_notes_sheet(wb: Workbook, result: RunResult, city: str, apps: list[Appl
         rows.append(("颜色说明" if key == "red" else "", label("colour", key), key))
     rows.append(("", "有颜色的单元格带有批注（鼠标移到单元格上查看），说明条款、原填报值和处理意见。", None))
     rows.append(("", None, None))
+    with_quota = any(getattr(r, "quota_default", None) is not None or getattr(r, "quota_cities", None)
+                     for r in programs_of(result).values()) or not programs_of(result)
     for status in reversed(STATUSES):
+        if status == "over_quota" and not with_quota:
+            continue  # no program of the run has a quota (e.g. parks)
         meaning = {
             "eligible": "自动审核的各项条件均已满足（定性条件由专家评审）。",
             "needs_review": "有“原则上”条件未满足，或属核心/前沿领域可适当放宽的条件未满足，需专家研判。",
