@@ -71,14 +71,14 @@ def apply_quota(apps: list[Application], rules: Rules) -> None:
 
 
 def name_key(name: str | None, city: str | None = None) -> str:
-    """A cluster/park name reduced for duplicate detection: no spaces, brackets or province prefix."""
+    """An application's name reduced for duplicate detection: no spaces, brackets or province prefix."""
     text = squash(name or "")
     text = re.sub(r"[（(].*?[）)]", "", text)
     text = re.sub(r"[\s、,，.。·\-—_\"“”'‘’]", "", text)
     for prefix in ("山东省", "山东"):
         if text.startswith(prefix):
             text = text[len(prefix):]
-    # The city stays in the key: 威海智能终端产业集群 and 日照智能终端产业集群 are two clusters.
+    # The city stays in the key: 威海智能终端产业集群 and 日照智能终端产业集群 are two applications.
     return text
 
 
@@ -95,12 +95,13 @@ def mark_duplicates(apps: list[Application], rules: Rules) -> None:
                                           source=Source(later.source.file, later.source.sheet, later.source.row,
                                                         later.cells.get("name"))))
     keys: dict[str, list[Application]] = defaultdict(list)
+    code_fields = [f.id for f in rules.fields.values() if f.type == "uscc"]  # the applicant's credit code
     for app in apps:
         if app.name:
             keys["名称:" + name_key(app.name)].append(app)
-        uscc = app.values.get("applicant_uscc")
-        if uscc:
-            keys["信用代码:" + str(uscc)].append(app)
+        for fid in code_fields:
+            if app.values.get(fid):
+                keys["信用代码:" + str(app.values[fid])].append(app)
     flagged: set[tuple[str, str | None]] = set()
     for key, group in keys.items():
         first_of_city: dict[str, Application] = {}
