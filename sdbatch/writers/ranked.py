@@ -106,13 +106,15 @@ class _Sheet:
             self.ws.write_string(row, col, str(value), fmt)
         text = "" if value is None else str(value)
         width = sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
-        self.widths[col] = max(self.widths.get(col, 0), min(width, 50))
+        self.widths[col] = max(self.widths.get(col, 0), min(width, 36))
 
     def table(self, headers: list[str], rows: list[list[Any]], first_row: int = 0,
               fmts: list[Any] | None = None) -> int:
         for c, h in enumerate(headers):
             self.ws.write_string(first_row, c, h, self.f["header"])
-            self.widths[c] = max(self.widths.get(c, 0), min(sum(2 if ord(ch) > 0x2E80 else 1 for ch in h), 24))
+            # Long indicator names wrap in a tall header row instead of widening the column.
+            self.widths[c] = max(self.widths.get(c, 0), min(sum(2 if ord(ch) > 0x2E80 else 1 for ch in h), 12))
+        self.ws.set_row(first_row, 48)
         for r, values in enumerate(rows, start=first_row + 1):
             for c, value in enumerate(values):
                 fmt = fmts[r - first_row - 1] if fmts and c == fmts_col(headers) else None

@@ -192,6 +192,7 @@ def _add_city_sheet(wb: Workbook, record: FileRecord) -> None:
         else:
             set_value(ws.cell(row=1, column=1), f"未能复制“{record.file}”的原表，请参见问题清单。")
     _mark_findings(ws, record, sheet_name)
+    page_setup(ws)  # the city's own sheet prints on A4 landscape too
 
 
 def _copy_xlsx_sheet(record: FileRecord, sheet_name: str | None, ws: Worksheet) -> bool:
@@ -374,6 +375,12 @@ def _write_table(ws: Worksheet, headers: list[str], rows: Iterable[list[Any]],
     return n
 
 
+def _problems(app: Application) -> list[Finding]:
+    """An application's findings for 问题清单: the expert items (三(一)(五)(六)) are no problem
+    of the city's; the 说明 sheet lists them once."""
+    return sorted((f for f in app.findings if f.code != "expert-item"), key=finding_rank)
+
+
 def page_setup(ws: Worksheet) -> None:
     ws.page_setup.orientation = "landscape"
     ws.page_setup.paperSize = ws.PAPERSIZE_A4
@@ -474,11 +481,11 @@ def _problem_rows(result: RunResult, city: str, apps: list[Application], records
             if city_key(app.city) != city:
                 continue
             seen.add(app.id)
-            for finding in sorted(app.findings, key=finding_rank):
+            for finding in _problems(app):
                 finding_row(record.file, finding, app)
     for app in apps:
         if app.id not in seen:
-            for finding in sorted(app.findings, key=finding_rank):
+            for finding in _problems(app):
                 finding_row(app.source.file, finding, app)
     for record in others:
         if record.status == "rejected":
