@@ -150,6 +150,13 @@ def _any_of(cond: Condition, app: Application, rules: Rules, effect: str | None,
             invalid: set[str]) -> Iterator[Finding]:
     missing: list[Alternative] = []
     shown = []
+    if any(app.values.get(a.field) is not None and _holds(a.op, app.values[a.field], a.threshold, a.value)
+           for a in cond.any_of):
+        # One alternative holds (国家级平台 1): an unreadable other one does not matter for this check.
+        for a in cond.any_of:
+            if a.field in invalid and not _needed_elsewhere(a.field, cond, rules):
+                _soften(app, a.field)
+        return
     for alt in cond.any_of:
         value = app.values.get(alt.field)
         if alt.field in invalid:
@@ -157,8 +164,6 @@ def _any_of(cond: Condition, app: Application, rules: Rules, effect: str | None,
         if value is None:
             missing.append(alt)
             continue
-        if _holds(alt.op, value, alt.threshold, alt.value):
-            return
         shown.append(f"{rules.label(alt.field)}{value}{_unit(rules.fields[alt.field].unit)}")
     if missing:
         for alt in missing:
@@ -168,6 +173,21 @@ def _any_of(cond: Condition, app: Application, rules: Rules, effect: str | None,
     yield Finding("none-of-met", _severity(effect, "warning"), field=first, clause=cond.clause,
                   params={**base, "actual": "，".join(shown), "fields": [a.field for a in cond.any_of]},
                   source=_source(app, first), effect=effect, original=app.originals.get(first))
+
+
+def _needed_elsewhere(field_id: str, cond: Condition, rules: Rules) -> bool:
+    return rules.fields[field_id].required or any(
+        c is not cond and (c.field == field_id or any(a.field == field_id for a in c.any_of))
+        for c in rules.conditions)
+
+
+def _soften(app: Application, field_id: str) -> None:
+    """A value no check needs after all: its reading problem stays, as a warning without effect."""
+    for i, finding in enumerate(app.findings):
+        if finding.field == field_id and finding.effect == "incomplete":
+            app.findings[i] = Finding(finding.code, "warning", field=finding.field, clause=finding.clause,
+                                      params=finding.params, source=finding.source, effect=None,
+                                      original=finding.original)
 
 
 def _holds(op: str, value: Any, threshold: float | None, expected: Any) -> bool:

@@ -18,6 +18,7 @@ from sdbatch.text import cell_text, header_key, header_key_full, is_unit_cell, s
 
 SUMMARY_WORDS = tuple(vocabulary()["rows"]["summary"])
 NOTE_PREFIXES = tuple(vocabulary()["rows"]["notes"])
+EXPLANATION_PREFIXES = tuple(vocabulary()["rows"]["explanations"])
 
 
 STRONG_MATCH = 50  # an exact alias (100+) or a keyword group (50+); a bare containment is weaker
@@ -298,22 +299,25 @@ def classify_rows(table: Table, file: str) -> tuple[list[int], list[Finding]]:
     header_texts = {header_key(cell_text(sheet.value(r, c.index))) for r in table.header_rows for c in table.columns}
     rows: list[int] = []
     notes: list[Finding] = []
-    stopped_at: int | None = None
+    in_notes = False
     for r in range(table.data_start, len(sheet.rows)):
         values = [(c, v) for c, v in enumerate(sheet.rows[r]) if v is not None and cell_text(v) != ""]
         if not values:
             continue
         src = Source(file, sheet.name, r + 1, cell_address(r, values[0][0]))
         first = squash(values[0][1])
-        if stopped_at is not None:
-            if _looks_like_data(values, mapped, order_cols):
-                notes.append(Finding("row-after-notes", "warning", params={"row": r + 1}, source=src))
-            continue
         if _is_note(first) and len(values) <= 2:
-            notes.append(Finding("note-row-skipped", "info", params={"row": r + 1, "text": cell_text(values[0][1])[:30]},
-                                 source=src))
-            stopped_at = r
+            if not in_notes:  # "第N行起为填表说明": one finding for the block of notes
+                notes.append(Finding("note-row-skipped", "info", params={
+                    "row": r + 1, "text": cell_text(values[0][1])[:30]}, source=src))
+            in_notes = True
             continue
+        if in_notes:
+            if not _looks_like_data(values, mapped, order_cols):
+                continue  # the notes go on (1. 金额单位… 2. …)
+            # A row of data after a 说明 row: read it (a 说明 between applications), and say so.
+            notes.append(Finding("row-after-notes", "warning", params={"row": r + 1}, source=src))
+            in_notes = False
         if any(squash(v).replace(" ", "").startswith(SUMMARY_WORDS) for _, v in values[:3]):
             notes.append(Finding("summary-row-skipped", "info", params={"row": r + 1}, source=src))
             continue
@@ -322,10 +326,21 @@ def classify_rows(table: Table, file: str) -> tuple[list[int], list[Finding]]:
             continue  # the header repeated (page breaks copied in)
         if len(values) >= 4 and _is_numbering(values):
             continue  # a row of column numbers (1 2 3 …) printed under the header
-        if all(c in order_cols or c not in mapped for c, _ in values):
-            if all(c in order_cols for c, _ in values):
+        if all(c in order_cols for c, _ in values):
+            if len(values) == 1 and not cell_text(values[0][1]).rstrip("、.．").isdigit() and \
+                    len(cell_text(values[0][1])) > 3:
+                # 二、能源电子: a group title between the rows of a table split by industry
+                notes.append(Finding("section-row-skipped", "info", params={
+                    "row": r + 1, "text": cell_text(values[0][1])[:30]}, source=src))
+            else:
                 notes.append(Finding("blank-template-row", "info", params={"row": r + 1}, source=src))
-                continue
+            continue
+        if len(values) == 1 and not _looks_like_data(values, mapped, order_cols) and \
+                squash(values[0][1]).startswith(EXPLANATION_PREFIXES):
+            # （含高新区、淄川区两个片区） under an application: an explanation, not an application
+            notes.append(Finding("explanation-row-skipped", "info", params={
+                "row": r + 1, "text": cell_text(values[0][1])[:30]}, source=src))
+            continue
         rows.append(r)
     table.data_rows = rows
     return rows, notes

@@ -26,6 +26,19 @@ TRUE_WORDS = tuple(vocabulary()["values"]["yes"])
 UNKNOWN_WORDS = tuple(vocabulary()["values"]["unknown"])
 FALSE_WORDS = tuple(vocabulary()["values"]["no"])
 
+_FOOTNOTE_MARKS = re.compile(r"[\u2460-\u24ff\u2776-\u2793\u00b9\u00b2\u00b3\u2070-\u2079\u2080-\u2089*※#△▲]+")
+_TRAILING_NOTE = re.compile(r"\s*[（(][^（()）]*[）)]\s*$")
+
+
+def _strip_footnotes(text: str) -> tuple[str, bool]:
+    """``52.3*``, ``18①``, ``86.4（注2）``, ``1家（东营某公司）`` -> the number part, and whether
+    something was removed.  Done before NFKC, which would turn ① into a digit 1."""
+    cleaned = _FOOTNOTE_MARKS.sub("", text)
+    while _TRAILING_NOTE.search(cleaned) and re.search(r"\d", _TRAILING_NOTE.sub("", cleaned)):
+        cleaned = _TRAILING_NOTE.sub("", cleaned)
+    return cleaned, cleaned != text
+
+
 _NUMBER = re.compile(r"^([+-]?)(\d+(?:\.\d*)?|\.\d+)(?:e([+-]?\d+))?$")
 
 
@@ -76,9 +89,15 @@ def parse_number(value: Any) -> Parsed:
         return Parsed(code="unparseable-value", params=(("expected", "数字（不应为日期）"),))
     if is_blank(value):
         return MISSING
-    text = squash(value)
+    raw_text, footnote = _strip_footnotes(str(value))
+    text = squash(raw_text)
     text = text.replace("，", ",").replace("。", ".")
-    notes = []
+    notes = ["去掉标注或括号中的说明"] if footnote else []
+    if re.fullmatch(r"\(\s*[\d.,]+\s*\)", text):  # (5): accounting notation for -5
+        text = "-" + text[1:-1]
+    if text.startswith(("≥", ">=", "＞", ">")):
+        text = text.lstrip("≥>=＞")
+        notes.append("去掉“≥”")
     if text.startswith(("约", "近", "超", "逾", "≈", "~")):
         text = text[1:]
         notes.append("去掉“约/近”等字样")
@@ -268,6 +287,13 @@ def parse_choice(value: Any, choices: Choices) -> Parsed:
         return Parsed(code="unknown-choice")
     hits.sort()
     distinct = list(dict.fromkeys(canon for _, canon in hits))
+    if len(distinct) > 1:
+        # 新型电子材料、集成电路（主要）: the one marked 主要 / 为主 is the main direction.
+        for part in re.split(r"[、,，/;；]|和|及|与", raw):
+            if "主要" in part or "(主)" in part or part.endswith("为主"):
+                main = parse_choice(part.replace("主要", "").replace("(主)", "").removesuffix("为主"), choices)
+                if main.value is not None:
+                    return Parsed(main.value, how="variant")
     return Parsed(distinct[0], how="several" if len(distinct) > 1 else "variant")
 
 

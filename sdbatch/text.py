@@ -38,8 +38,22 @@ def nfkc(value: Any) -> str:
 
 
 def squash(value: Any) -> str:
-    """NFKC, lower case, every space removed (also inside: clerks type 集 群 名 称)."""
-    return _SPACES.sub("", nfkc(value)).lower()
+    """NFKC, simplified characters (數字產業 -> 数字产业), lower case, every space removed
+    (also inside: clerks type 集 群 名 称)."""
+    text = _SPACES.sub("", nfkc(value)).lower()
+    return _simplified(text) if not text.isascii() else text
+
+
+_T2S: Any = None
+
+
+def _simplified(text: str) -> str:
+    global _T2S
+    if _T2S is None:
+        import opencc
+
+        _T2S = opencc.OpenCC("t2s")
+    return str(_T2S.convert(text))
 
 
 def header_key(value: Any) -> str:

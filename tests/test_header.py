@@ -192,14 +192,14 @@ def test_classify_rows_skips_summary_notes_blank_template_and_repeated_header() 
     assert not [f for f in notes if f.code == "row-after-notes"]
 
 
-def test_classify_rows_data_after_notes_is_reported() -> None:
+def test_classify_rows_data_after_notes_is_read_and_reported() -> None:
     rows = typical_rows(1)
     rows.append(["填表说明：金额单位为亿元。"])
     row = valid_row(2)
     rows.append([row[k] for k, _ in TYPICAL_COLUMNS])
     table = find_table(sheet_of(rows), RULES)
     data, notes = classify_rows(table, "f.xlsx")
-    assert data == [1]
+    assert data == [1, 3]  # a 说明 row between applications does not end the table
     assert [(f.code, f.source.row) for f in notes if f.code == "row-after-notes"] == [("row-after-notes", 4)]
 
 

@@ -189,3 +189,79 @@ def test_one_file_with_several_cities_says_so(tmp_path: Path) -> None:
     record = next(f for f in result.files if f.file == path.name)
     assert "several-cities" in {f.code for f in record.findings}
     assert {a.city for a in result.applications} == {"济南市", "临沂市"}
+
+
+@pytest.mark.parametrize("written, value", [("18①", 18), ("52*", 52), ("86（注2）", 86), ("1家（某某科技有限公司）", 1),
+                                            ("≥1", 1)])
+def test_footnote_marks_and_remarks_in_numbers(tmp_path: Path, written: str, value: int) -> None:
+    inbox = tmp_path / "inbox"
+    city_file(inbox, "潍坊市", [row(name="潍坊脚注集群", leading_firms=written)])
+    app = app_named(decide(inbox), "潍坊脚注集群")
+    assert app.values["leading_firms"] == value
+    assert (3, "leading_firms", "value-converted") in finding_triples(app)
+
+
+def test_explanation_rows_between_applications(tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    header = [header_label(c) for c in COLUMNS]
+    first, second = row(name="淄博甲集群", city="淄博市"), row(name="淄博乙集群", city="淄博市", city_order=2)
+    write_grid(inbox / "淄博市汇总表.xlsx", [
+        ["淄博市数字产业集群申报信息汇总表"], header, grid_row(first),
+        [None, None, "（含高新区、淄川区两个片区）"],
+        ["说明：甲集群营业收入含两个片区。"],
+        grid_row(second)])
+    result = decide(inbox)
+    assert [a.name for a in result.applications] == ["淄博甲集群", "淄博乙集群"]
+    notes = {f.code for f in result.files[0].findings}
+    assert {"explanation-row-skipped", "note-row-skipped", "row-after-notes"} <= notes
+
+
+def test_group_titles_in_the_order_column(tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    header = [header_label(c) for c in COLUMNS]
+    write_grid(inbox / "烟台市汇总表.xlsx", [
+        ["烟台市数字产业集群申报信息汇总表"], header, ["一、能源电子"],
+        grid_row(row(name="烟台能源电子集群", city="烟台市", industry="能源电子"))])
+    result = decide(inbox)
+    assert [a.name for a in result.applications] == ["烟台能源电子集群"]
+    assert "section-row-skipped" in {f.code for f in result.files[0].findings}
+
+
+def test_the_industry_marked_main_is_taken(tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    city_file(inbox, "济宁市", [row(name="济宁主要方向集群", industry="新型电子材料、集成电路（主要）")])
+    assert app_named(decide(inbox), "济宁主要方向集群").industry == "集成电路"
+
+
+def test_english_and_traditional_headers(tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    header = [header_label(c) for c in COLUMNS]
+    header[COLUMNS.index("revenue_total")] = "Revenue (100M CNY)"
+    header[COLUMNS.index("sales_revenue")] = "Sales Revenue (100M CNY)"
+    header[COLUMNS.index("rd_ratio")] = "R&D Ratio (%)"
+    header[COLUMNS.index("leading_firms")] = "主導產業相關規上企業數量（家）"
+    header[COLUMNS.index("bad_credit")] = "有無不良信用記錄"
+    data = row(name="日照英文表头集群", city="日照市", bad_credit="無")
+    write_grid(inbox / "日照市汇总表.xlsx", [["日照市数字产业集群申报信息汇总表"], header, grid_row(data)])
+    app = app_named(decide(inbox), "日照英文表头集群")
+    assert app.values["revenue_total"] == data["revenue_total"]
+    assert app.values["sales_revenue"] == data["sales_revenue"]
+    assert app.values["leading_firms"] == data["leading_firms"]
+    assert app.values["bad_credit"] is False
+    assert app.status == "eligible"
+
+
+def test_unreadable_alternative_does_not_matter_when_the_other_holds(tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    # 三(四) 国家级平台 1 is enough; an unreadable 省级平台 count is then only a warning.
+    city_file(inbox, "济南市", [row(name="济南平台集群", national_platforms=1, provincial_platforms="若干")])
+    app = app_named(decide(inbox), "济南平台集群")
+    assert (3, "provincial_platforms", "unparseable-value") in finding_triples(app)
+    assert app.status == "eligible"
+
+
+def test_accounting_negative_is_negative(tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    city_file(inbox, "济南市", [row(name="济南负数集群", backbone_firms="(5)")])
+    app = app_named(decide(inbox), "济南负数集群")
+    assert (3, "backbone_firms", "negative-value") in finding_triples(app)
