@@ -335,9 +335,9 @@ def classify_rows(table: Table, file: str) -> tuple[list[int], list[Finding]]:
             else:
                 notes.append(Finding("blank-template-row", "info", params={"row": r + 1}, source=src))
             continue
-        if len(values) == 1 and not _looks_like_data(values, mapped, order_cols) and \
-                squash(values[0][1]).startswith(EXPLANATION_PREFIXES):
-            # （含高新区、淄川区两个片区） under an application: an explanation, not an application
+        if all(isinstance(v, str) and squash(v).startswith(EXPLANATION_PREFIXES) for _, v in values):
+            # Every cell in brackets or a remark (（含高新区、淄川区两个片区）… under an application):
+            # explanations of the row above, not an application.
             notes.append(Finding("explanation-row-skipped", "info", params={
                 "row": r + 1, "text": cell_text(values[0][1])[:30]}, source=src))
             continue
