@@ -12,6 +12,7 @@ import functools
 import hashlib
 import json
 import logging
+import os
 import platform
 import time
 from collections import Counter, defaultdict
@@ -25,7 +26,7 @@ from sdbatch.catalogue import label, render
 from sdbatch.model import Application, FileRecord, FileRejected, Finding, RawWorkbook, RunResult, Source
 from sdbatch.programs import hooks_for
 from sdbatch.rules import Rules
-from sdbatch.text import cell_text, vocabulary
+from sdbatch.text import cell_text, display_name, vocabulary
 
 log = logging.getLogger("sdbatch")
 CHINA = dt.timezone(dt.timedelta(hours=8))
@@ -84,15 +85,34 @@ def _sha256(path: Path) -> str:
 
 
 def scan_inbox(inbox: Path) -> list[FileRecord]:
+    """Every file in the inbox, as a record.  Symbolic links are never followed (they could
+    point outside the inbox) and hidden files are listed as ignored; hidden folders (.git)
+    are not submissions."""
     records = []
-    for path in sorted(p for p in inbox.rglob("*") if p.is_file()):
-        rel = path.relative_to(inbox).as_posix()
-        if any(part.startswith(".") for part in Path(rel).parts):
-            continue  # hidden files and folders (.DS_Store, .git) are not submissions
-        stat = path.stat()
-        records.append(FileRecord(file=rel, path=str(path), sha256=_sha256(path), size=stat.st_size,
-                                  mtime=stat.st_mtime))
-    return records
+    for folder, dirs, files in os.walk(inbox, followlinks=False):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in files + [d for d in os.listdir(folder) if os.path.islink(os.path.join(folder, d))
+                             and os.path.isdir(os.path.join(folder, d))]:
+            path = Path(folder) / name
+            rel = display_name(path.relative_to(inbox).as_posix())
+            if path.is_symlink():
+                record = FileRecord(file=rel, path=str(path), sha256=_sha256_text(os.readlink(path)), size=0,
+                                    mtime=path.lstat().st_mtime, status="ignored")
+                record.findings.append(Finding("symlink-ignored", "info", params={"file": rel}, source=Source(rel)))
+            else:
+                stat = path.stat()
+                record = FileRecord(file=rel, path=str(path), sha256=_sha256(path), size=stat.st_size,
+                                    mtime=stat.st_mtime)
+                if name.startswith(".") and not name.startswith(".~lock"):
+                    record.status = "ignored"
+                    record.findings.append(Finding("hidden-file-ignored", "info", params={"file": rel},
+                                                   source=Source(rel)))
+            records.append(record)
+    return sorted(records, key=lambda r: r.file)
+
+
+def _sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def _is_spreadsheet_name(name: str) -> bool:
@@ -164,7 +184,9 @@ def mark_duplicate_files(records: list[FileRecord]) -> None:
     duplicates.  Copies saved together (same time) keep the plain name over ``名称(1).csv``."""
     first: dict[str, FileRecord] = {}
     for record in sorted(records, key=lambda r: (int(r.mtime // MTIME_TIE_SECONDS), len(r.file), r.file)):
-        if record.sha256 in first and record.status != "ignored":
+        if record.status == "ignored":
+            continue
+        if record.sha256 in first:
             record.status = "duplicate"
             record.duplicate_of = first[record.sha256].file
             record.findings.append(Finding("duplicate-file", "info", params={"other": record.duplicate_of},
@@ -316,7 +338,7 @@ def evaluate(inbox: Path, options: RunOptions, *, run_id: str = "", started: str
     records = scan_inbox(inbox)
     mark_duplicate_files(records)
     for record in progress(records, len(records), "读取文件", options.progress):
-        if record.status == "duplicate":
+        if record.status in ("duplicate", "ignored"):
             continue
         log.debug("读取 %s", record.file)
         read_record(record, candidates, debug=options.debug)

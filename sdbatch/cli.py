@@ -69,6 +69,10 @@ def main(ctx: click.Context, debug: bool) -> None:
     """
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
+    if not debug:  # library warnings about odd cells are for engineers; findings speak to staff
+        import warnings
+
+        warnings.filterwarnings("ignore", module="openpyxl")
 
 
 @main.command()

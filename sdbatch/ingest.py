@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +22,17 @@ from sdbatch.model import FileRejected, Finding, RawSheet, RawWorkbook
 def read_workbook(path: Path, *, debug: bool = False) -> RawWorkbook:
     """Read ``path`` into a RawWorkbook or raise FileRejected with a catalogue code."""
     kind = safety.preflight(path)
+    if kind in ("xlsx", "xlsm"):
+        rows, cols = safety.value_extent(path)
+        if rows * cols > settings.MAX_CELLS or rows > settings.MAX_ROWS:
+            raise FileRejected("file-too-large", file=path.name, detail=f"表格范围达 {rows} 行 × {cols} 列")
     reader = _READERS.get(kind)
     if reader is None:
         raise FileRejected("not-a-spreadsheet", file=path.name, detail=f"不支持的格式 {kind}")
     try:
-        sheets, notes = reader(path)
+        with warnings.catch_warnings():  # openpyxl's notes on odd files are not for staff
+            warnings.simplefilter("ignore")
+            sheets, notes = reader(path)
     except FileRejected:
         raise
     except Exception as exc:  # noqa: BLE001 - any library failure is a rejected file, not a crash
@@ -75,13 +82,14 @@ def _read_xlsx(path: Path) -> tuple[list[RawSheet], list[Finding]]:
 
     values_wb = openpyxl.load_workbook(path, data_only=True, keep_links=False)
     formulas_wb = openpyxl.load_workbook(path, data_only=False, keep_links=False)
+    extent_rows, extent_cols = safety.value_extent(path)  # styled empty cells far below do not count
     sheets = []
     for ws in values_wb.worksheets:
         fws = formulas_wb[ws.title]
         rows: list[list[Any]] = []
         sheet = RawSheet(name=ws.title, rows=rows, hidden=ws.sheet_state != "visible")
-        max_row = min(ws.max_row, settings.MAX_ROWS)
-        max_col = min(ws.max_column, settings.MAX_COLS)
+        max_row = min(ws.max_row, settings.MAX_ROWS, extent_rows or ws.max_row)
+        max_col = min(ws.max_column, settings.MAX_COLS, extent_cols or ws.max_column)
         for r_idx, (vrow, frow) in enumerate(zip(
                 ws.iter_rows(max_row=max_row, max_col=max_col),
                 fws.iter_rows(max_row=max_row, max_col=max_col), strict=False)):
@@ -235,10 +243,13 @@ def _calamine_value(value: Any) -> Any:
 # ----------------------------------------------------------------------------- csv
 def _read_csv(path: Path) -> tuple[list[RawSheet], list[Finding]]:
     data = path.read_bytes()
+    _check_csv_lines(path, data)
     text = None
     encodings: tuple[str, ...] = settings.CSV_ENCODINGS
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         encodings = ("utf-16",)  # "Unicode text" as Excel saves it
+    elif len(data) >= 4 and data[1:4:2] == b"\x00\x00" and data[0:4:2] != b"\x00\x00":
+        encodings = ("utf-16-le",)  # the same without its byte-order mark
     for encoding in encodings:
         try:
             text = data.decode(encoding)
@@ -261,6 +272,19 @@ def _read_csv(path: Path) -> tuple[list[RawSheet], list[Finding]]:
         raise FileRejected("file-unreadable", file=path.name, detail=str(exc)[:80]) from None
     sheet_name = path.stem[:31]
     return [RawSheet(name=sheet_name, rows=_trim(rows))], []
+
+
+def _check_csv_lines(path: Path, data: bytes) -> None:
+    """No line longer than the limit (a 95 MB line of commas would become 100 million cells)."""
+    start = 0
+    while start < len(data):
+        end = data.find(b"\n", start)
+        end = len(data) if end < 0 else end
+        if end - start > settings.MAX_CSV_LINE_BYTES:
+            line_no = data.count(b"\n", 0, start) + 1
+            raise FileRejected("file-too-large", file=path.name,
+                               detail=f"第{line_no}行超过{settings.MAX_CSV_LINE_BYTES // 1024} KB")
+        start = end + 1
 
 
 def _delimiter(sample: str) -> str:

@@ -37,6 +37,7 @@ from typing import Any
 
 from sdbatch import settings
 from sdbatch.model import RunResult
+from sdbatch.text import display_name
 
 LEDGER_NAME = "ledger.sqlite3"
 BUSY_TIMEOUT_MS = 10_000  # a reader (`sdbatch status`) waits this long for a writer's transaction
@@ -162,7 +163,7 @@ def snapshot_inbox(inbox: Path, skip_prefixes: Sequence[str] = settings.IGNORED_
             for entry in entries:
                 if entry.name.startswith(tuple(skip_prefixes)):
                     continue
-                rel = f"{prefix}{entry.name}"
+                rel = display_name(f"{prefix}{entry.name}")  # GBK bytes from a zip: readable, storable
                 try:
                     if entry.is_dir(follow_symlinks=False):
                         stack.append((Path(entry.path), rel + "/"))

@@ -343,12 +343,18 @@ def parse_email(value: Any) -> Parsed:
     return Parsed(text)
 
 
+_INVISIBLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+
+
 def parse_text(value: Any) -> Parsed:
+    """Text as written, spaces collapsed; control and direction-override characters removed
+    (invisible in Excel, they can make a name display as something else)."""
     if is_blank(value):
         return MISSING
     if isinstance(value, (dt.date, dt.datetime)):
         return Parsed(value.isoformat())
-    return Parsed(re.sub(r"\s+", " ", cell_text(value)).strip())
+    text = re.sub(r"\s+", " ", _INVISIBLE.sub("", cell_text(value))).strip()
+    return Parsed(text) if text else Parsed(code="unparseable-value", params=(("expected", "文字"),))
 
 
 _CHINESE_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8,

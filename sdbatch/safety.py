@@ -932,6 +932,40 @@ def _external_targets(zf: zipfile.ZipFile, names: list[str], count: int) -> str:
 
 
 # ----------------------------------------------------------- reader exceptions -> rejection
+_CELL_TAG = re.compile(rb'<c r="([A-Z]{1,3})([0-9]{1,7})"[^>/]*>')
+
+
+def value_extent(path: Path) -> tuple[int, int]:
+    """(rows, columns) spanned by cells that hold something, over the worksheets of an xlsx.
+
+    Readers lay sheets out densely: one value in XFD1048576 would make them build 17 billion
+    cells.  Scanned in bounded chunks (the members passed the archive limits in preflight).
+    """
+    rows = cols = 0
+    try:
+        with zipfile.ZipFile(path) as zf:
+            for info in zf.infolist():
+                if not re.fullmatch(r"xl/worksheets/[^/]+\.xml", info.filename):
+                    continue
+                with zf.open(info) as fh:
+                    tail = b""
+                    while chunk := fh.read(1 << 20):
+                        for m in _CELL_TAG.finditer(tail + chunk):
+                            rows = max(rows, int(m.group(2)))
+                            cols = max(cols, _column_number(m.group(1)))
+                        tail = chunk[-64:]
+    except (OSError, zipfile.BadZipFile, RuntimeError, NotImplementedError, EOFError):
+        return 0, 0  # the reader reports what is wrong with the archive
+    return rows, cols
+
+
+def _column_number(letters: bytes) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + ch - 64
+    return n
+
+
 def rejection_for(exc: BaseException, path: Path) -> FileRejected:
     """A reader library's exception on a file that passed preflight, as a FileRejected.
 
@@ -956,4 +990,5 @@ def rejection_for(exc: BaseException, path: Path) -> FileRejected:
         return _reject("file-truncated", path)
     if isinstance(exc, MemoryError):
         return _reject("file-too-large", path, "读取所需内存过大")
-    return _reject("file-unreadable", path, type(exc).__name__)
+    # The library's own words are no help to a city: say what it means in Chinese.
+    return _reject("file-unreadable", path, "文件内部结构不完整或不符合表格格式")

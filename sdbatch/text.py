@@ -113,3 +113,17 @@ def cell_text(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value).strip()
+
+
+def display_name(name: str) -> str:
+    """A file name as people should read it.  Names zipped on Chinese Windows arrive as GBK bytes,
+    which Python holds as surrogates: decode them as GB18030 (else replace what cannot be read)."""
+    try:
+        name.encode("utf-8")
+        return name
+    except UnicodeEncodeError:
+        raw = name.encode("utf-8", "surrogateescape")
+        try:
+            return raw.decode("gb18030")
+        except UnicodeDecodeError:
+            return raw.decode("utf-8", "replace")
