@@ -932,14 +932,16 @@ def _external_targets(zf: zipfile.ZipFile, names: list[str], count: int) -> str:
 
 
 # ----------------------------------------------------------- reader exceptions -> rejection
-_CELL_TAG = re.compile(rb'<c r="([A-Z]{1,3})([0-9]{1,7})"[^>/]*>')
+_CELL_ROWS = re.compile(rb'<c r="[A-Z]{1,3}([0-9]{1,7})"[^>/]*>')
+_CELL_COLS = re.compile(rb'<c r="([A-Z]{1,3})[0-9]{1,7}"[^>/]*>')
 
 
 def value_extent(path: Path) -> tuple[int, int]:
     """(rows, columns) spanned by cells that hold something, over the worksheets of an xlsx.
 
     Readers lay sheets out densely: one value in XFD1048576 would make them build 17 billion
-    cells.  Scanned in bounded chunks (the members passed the archive limits in preflight).
+    cells.  Scanned in bounded chunks (the members passed the archive limits in preflight);
+    a self-closing ``<c …/>`` is a styled empty cell and does not count.
     """
     rows = cols = 0
     try:
@@ -949,10 +951,13 @@ def value_extent(path: Path) -> tuple[int, int]:
                     continue
                 with zf.open(info) as fh:
                     tail = b""
-                    while chunk := fh.read(1 << 20):
-                        for m in _CELL_TAG.finditer(tail + chunk):
-                            rows = max(rows, int(m.group(2)))
-                            cols = max(cols, _column_number(m.group(1)))
+                    while chunk := fh.read(1 << 22):
+                        data = tail + chunk
+                        found_rows = _CELL_ROWS.findall(data)
+                        if found_rows:
+                            rows = max(rows, max(map(int, found_rows)))
+                            letters = max(set(_CELL_COLS.findall(data)), key=lambda b: (len(b), b))
+                            cols = max(cols, _column_number(letters))
                         tail = chunk[-64:]
     except (OSError, zipfile.BadZipFile, RuntimeError, NotImplementedError, EOFError):
         return 0, 0  # the reader reports what is wrong with the archive
