@@ -514,7 +514,7 @@ def check_text(record: FileRecord, programs: dict[str, Rules]) -> str:
         lines.append("结论：不是汇总表，已忽略。")
         return "\n".join(lines)
     rules = programs.get(record.program or "")
-    lines.append(f"申报类别：{rules.title if rules else record.program}；工作表：{record.sheet}；所在市：{record.city or '未识别'}")
+    lines.append(f"申报类别：{rules.title if rules else record.program}；工作表：{record.sheet or '（评分表）'}；所在市：{record.city or '未识别'}")
     for f in record.findings:
         lines.append(_finding_line(f))
     for app in record.applications:
