@@ -203,6 +203,9 @@ def _context(result: RunResult, city: str, review: Path, book: AddressBook) -> d
         "programs": programs,
         "title": "、".join(p["title"] for p in programs) or getattr(result.rules, "title", result.program),
         "total": len(apps),
+        # the city's applications of every program together, for the one-line subject
+        "counts": [{"label": status_label(s), "count": n} for s in reversed(STATUSES)
+                   if (n := sum(1 for a in apps if a.status == s))],
         "rejected": rejected,
         "late": late,
         "needs_fix": needs_fix,
