@@ -20,6 +20,7 @@ from typing import Any
 
 from sdbatch.model import Application, Finding, Source
 from sdbatch.rules import Alternative, Condition, Rules
+from sdbatch.text import nfkc
 
 _COMPARE = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt}
 _FAIL_CODE = {">=": "below-threshold", ">": "below-threshold", "<=": "above-threshold", "<": "above-threshold"}
@@ -28,6 +29,7 @@ _FAIL_CODE = {">=": "below-threshold", ">": "below-threshold", "<=": "above-thre
 def check_application(app: Application, rules: Rules) -> list[Finding]:
     """All condition findings for ``app`` (field-level findings came from normalising)."""
     out: list[Finding] = []
+    out.extend(_relaxation_from_remarks(app, rules))
     app_type = app.values.get(rules.type_field) if rules.type_field else None
     covered: set[str] = set()
     for cond in rules.conditions:
@@ -54,7 +56,22 @@ def relaxed(app: Application, rules: Rules) -> bool:
     if app.industry and app.industry in rules.relaxable_industries:
         return True
     flag = rules.raw.get("relaxation", {}).get("field")
-    return bool(flag and app.values.get(flag) is True)
+    return bool(flag and app.values.get(flag) is True) or bool(app.extra.get("_relaxed_by_remarks"))
+
+
+def _relaxation_from_remarks(app: Application, rules: Rules) -> list[Finding]:
+    """A relaxation request written only in 备注 (第五条(五)) counts, and the city is told so."""
+    spec = rules.raw.get("relaxation", {})
+    flag, remarks_field = spec.get("field"), spec.get("remarks_field")
+    text = app.values.get(remarks_field) if remarks_field else None
+    if not flag or app.values.get(flag) is True or not isinstance(text, str):
+        return []
+    written = nfkc(text)
+    if not any(nfkc(word) in written for word in spec.get("remarks_words", ())):
+        return []
+    app.extra["_relaxed_by_remarks"] = True
+    return [Finding("relaxation-from-remarks", "warning", field=flag, clause=spec.get("clause"),
+                    params={"text": text[:40], "label": rules.label(flag)}, source=_source(app, remarks_field))]
 
 
 def effect_of(cond: Condition, app: Application, rules: Rules) -> str | None:

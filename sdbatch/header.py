@@ -126,7 +126,12 @@ def locate(raw: RawWorkbook, candidates: list[Rules]) -> tuple[Located | None, l
     # The sheet with the most matched fields wins; on a tie, the first sheet.
     found.sort(key=lambda pair: -pair[1].score)
     chosen = found[0][1]
-    for sheet, _other in found[1:]:
+    for sheet, other in found[1:]:
+        if other.rules is not chosen.rules:  # a park sheet beside a cluster sheet: one table a file
+            notes.append(Finding("other-program-sheet", "warning", params={
+                "sheet": sheet.name, "program_title": other.rules.title, "used": chosen.table.sheet.name,
+                "used_title": chosen.rules.title}, source=Source(_name(raw), sheet.name)))
+            continue
         notes.append(Finding("extra-table-sheet", "warning", params={"sheet": sheet.name, "used": chosen.table.sheet.name},
                              source=Source(_name(raw), sheet.name)))
     return chosen, notes
@@ -176,7 +181,9 @@ def find_table(sheet: RawSheet, rules: Rules) -> Table | None:
     # A units row right below the header: 亿元 | 家 | % …
     if data_start < len(sheet.rows):
         cells = [v for v in sheet.rows[data_start] if v is not None]
-        if len(cells) >= 2 and sum(is_unit_cell(v) for v in cells) >= max(2, len(cells) - 1):
+        units = sum(is_unit_cell(v) for v in cells)
+        hints = sum(_is_answer_hint(v) for v in cells)  # 是/否 over the yes/no columns
+        if len(cells) >= 2 and units >= 1 and units + hints >= max(2, len(cells) - 1):
             for col in columns:
                 value = sheet.merged_value(data_start, col.index)  # 万元 merged over two columns
                 if col.unit is None and value is not None and is_unit_cell(value):
@@ -212,6 +219,12 @@ def _header_like(value: Any, rules: Rules) -> bool:
     if not isinstance(value, str):
         return False
     return is_unit_cell(value) or unit_of(value) is not None or match_header(value, rules)[1] >= STRONG_MATCH
+
+
+def _is_answer_hint(value: Any) -> bool:
+    """A units-row cell telling how to answer: 是/否, 有/无, √/×, （是或否）."""
+    text = squash(value).strip("()（）[]【】")
+    return bool(re.fullmatch(r"(填)?(是|有|√)[/／或、](否|无|×)", text))
 
 
 def _is_subheader_row(sheet: RawSheet, row: int, rules: Rules) -> bool:

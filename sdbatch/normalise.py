@@ -62,7 +62,7 @@ def is_blank(value: Any, *, yes_no: bool = False) -> bool:
         return True
     if isinstance(value, str):
         text = squash(value)
-        if yes_no and text in ("无",):
+        if yes_no and text in ("无", "暂无"):  # 有无不良信用记录: 暂无 is an answer, 无
             return False
         return text in BLANKS
     return False
@@ -477,6 +477,7 @@ def build_applications(table: Table, rules: Rules, file: str, file_city: FileCit
     rows, row_notes = classify_rows(table, file)
     file_findings.extend(row_notes)
     by_field = {c.field: c for c in table.columns if c.field}
+    defaults = _values_from_title(table, rules, file, by_field)
     for col in table.columns:
         src = Source(file, sheet.name, table.header_rows[0] + 1, cell_address(table.header_rows[0], col.index))
         if col.duplicate_of is not None:
@@ -490,7 +491,7 @@ def build_applications(table: Table, rules: Rules, file: str, file_city: FileCit
     for f in rules.fields.values():
         covered = f.id in by_field or (f.parts and any(p in by_field for p in f.parts)) or \
             (f.derive and f.derive["numerator"] in by_field and f.derive["denominator"] in by_field)
-        if f.required and not covered and f.type != "city":
+        if f.required and not covered and f.type != "city" and f.id not in defaults:
             file_findings.append(Finding("missing-column", "error", field=f.id, clause=f.clause,
                                          params={"label": f.label}, source=Source(file, sheet.name)))
         if f.type == "amount" and f.id in by_field and by_field[f.id].unit is None:
@@ -502,8 +503,32 @@ def build_applications(table: Table, rules: Rules, file: str, file_city: FileCit
     apps: list[Application] = []
     for n, r in enumerate(rows):
         app = _application(table, rules, file, file_city, r, by_field, n)
+        for fid, (value, text) in defaults.items():
+            app.values[fid] = value
+            app.findings.append(Finding("value-from-title", "info", field=fid, params={
+                "label": rules.label(fid), "text": text[:40], "value": value}, source=app.source))
+            if fid == rules.group_field:
+                app.industry = value
         apps.append(app)
     return apps, file_findings
+
+
+def _values_from_title(table: Table, rules: Rules, file: str, by_field: dict[str, Any]) -> dict[str, tuple[Any, str]]:
+    """The application type written once for the whole table (a title 园区汇总表（产业数字化园区）
+    or the file name) when the table has no column for it."""
+    fid = rules.type_field
+    if not fid or fid in by_field or fid not in rules.fields:
+        return {}
+    f = rules.fields[fid]
+    if f.type != "choice":
+        return {}
+    texts = [text for _, _, text in preamble(table.sheet, table.header_rows[0])]
+    texts += [Path(file).stem, table.sheet.name]
+    for text in texts:
+        parsed = parse_choice(text, rules.choices[f.choices or ""])
+        if parsed.value is not None and parsed.how != "several":
+            return {fid: (parsed.value, text)}
+    return {}
 
 
 def _col_letter(index: int) -> str:

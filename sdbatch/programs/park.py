@@ -574,6 +574,14 @@ def _strip_city(name: str) -> str:
     return name
 
 
+def _city_in_name(name: str) -> str | None:
+    """The city a (normalised) park name starts with, e.g. 滨州数字经济产业园 -> 滨州市."""
+    for city in cities():
+        if name.startswith((city, city.removesuffix("市"))):
+            return city
+    return None
+
+
 def match_scores(apps: list[Application], rows: list[ScoreRow]
                  ) -> tuple[dict[str, dict[str, list[tuple[ScoreRow, str]]]], list[tuple[ScoreRow, str]]]:
     """Score rows -> applications by normalised name (city prefix optional); the rest unmatched."""
@@ -594,6 +602,9 @@ def match_scores(apps: list[Application], rows: list[ScoreRow]
                 short in _norm_name(a.name) or (len(_strip_city(_norm_name(a.name))) >= 4
                                                 and _strip_city(_norm_name(a.name)) in key))])
             how = "名称包含"
+        named_city = _city_in_name(key)
+        if named_city:  # 滨州数字经济产业园 is never 菏泽数字经济产业园
+            candidates = [a for a in candidates if a.city in (None, named_city)]
         if len(candidates) > 1 and row.city:
             candidates = [a for a in candidates if a.city and _norm_name(row.city).removesuffix("市")
                           in _norm_name(a.city)]
