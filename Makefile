@@ -15,6 +15,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
+	$(BIN)/python tools/set_received_times.py samples/inbox samples/received.json
 	$(BIN)/sdbatch run samples/inbox --out output; code=$$?; \
 	  if [ $$code -gt 1 ]; then exit $$code; fi; \
 	  echo "输出目录: output/ (最新一次运行)"; ls -1t output | head -3

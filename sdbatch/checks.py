@@ -20,7 +20,7 @@ from typing import Any
 
 from sdbatch.model import Application, Finding, Source
 from sdbatch.rules import Alternative, Condition, Rules
-from sdbatch.text import nfkc
+from sdbatch.text import cell_text, nfkc
 
 _COMPARE = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt}
 _FAIL_CODE = {">=": "below-threshold", ">": "below-threshold", "<=": "above-threshold", "<": "above-threshold"}
@@ -157,7 +157,10 @@ def _evaluate(cond: Condition, app: Application, rules: Rules) -> Iterator[Findi
         base = {**base, "note": rules.wording.get("conflict_note", ""),
                 "fix_text": rules.wording.get("fix_review", "")}
     code = _FAIL_CODE.get(cond.op or "", "wrong-value")
-    params = {**base, "label": f.label, "actual": value, "threshold": cond.threshold if cond.threshold is not None
+    written = app.originals.get(fid)
+    # A yes/no answer is quoted as the city wrote it (有, √), not as our 是.
+    actual = cell_text(written) if code == "wrong-value" and written is not None else value
+    params = {**base, "label": f.label, "actual": actual, "threshold": cond.threshold if cond.threshold is not None
               else cond.value, "unit": _unit(f.unit)}
     yield Finding(code, _severity(effect, "warning"), field=fid, clause=cond.clause, params=params,
                   source=_source(app, fid), effect=effect, original=app.originals.get(fid))

@@ -427,15 +427,15 @@ class Ledger:
         """Each of the 16 cities -> 已报送 / 未报送 / 逾期 / 已更正, from the last complete run.
 
         已更正: the city has a superseded file (a correction was sent), in any run.
-        逾期: a file arrived after the deadline (flagged late by the run, or modified after it), or no
-        file and the deadline has passed.  ``deadline`` defaults to the one recorded by the last run.
+        逾期: a file arrived after the deadline (flagged late by the run, or modified after it).
+        未报送: no file yet (also after the deadline: the city still has to send one).
+        ``deadline`` defaults to the one recorded by the last run.
         """
         from sdbatch.rules import cities
 
         last = self._last_complete()
         if deadline is None and last is not None and last["deadline"]:
             deadline = dt.date.fromisoformat(last["deadline"])
-        today = today or dt.date.today()
         files = self._previous_files()
         corrected = {r[0] for r in self.conn.execute(
             "SELECT DISTINCT city FROM run_files WHERE status = 'superseded' AND city IS NOT NULL")}
@@ -443,8 +443,7 @@ class Ledger:
         for city in cities():
             mine = [f for f in files if f["city"] == city and f["status"] in ("processed", "superseded")]
             if not mine:
-                late = deadline is not None and today > deadline
-                states[city] = STATE_LATE if late else STATE_MISSING
+                states[city] = STATE_MISSING
             elif city in corrected:
                 states[city] = STATE_CORRECTED
             elif any(f["late"] or _after(f["mtime"], deadline) for f in mine):

@@ -136,7 +136,8 @@ def _write_one(result: RunResult, city: str, path: Path) -> None:
     wb = Workbook()
     wb.remove(wb.active)
     for record in records:
-        _add_city_sheet(wb, record)
+        # Several files from one city: name each copy after its file, not Sheet1 / Sheet1(2).
+        _add_city_sheet(wb, record, by_file=len(records) > 1)
     by_program: dict[str, list[Application]] = {}
     for app in apps:
         by_program.setdefault(app.program, []).append(app)
@@ -180,9 +181,9 @@ def _sheet_title(wb: Workbook, base: str | None) -> str:
     return title
 
 
-def _add_city_sheet(wb: Workbook, record: FileRecord) -> None:
+def _add_city_sheet(wb: Workbook, record: FileRecord, by_file: bool = False) -> None:
     sheet_name = record.sheet or (record.table.sheet.name if record.table else None)
-    ws = wb.create_sheet(_sheet_title(wb, sheet_name))
+    ws = wb.create_sheet(_sheet_title(wb, Path(record.file).stem if by_file else sheet_name))
     copied = False
     if record.kind in ("xlsx", "xlsm"):
         copied = _copy_xlsx_sheet(record, sheet_name, ws)
