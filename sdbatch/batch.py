@@ -145,6 +145,12 @@ def read_record(record: FileRecord, candidates: list[Rules], *, debug: bool = Fa
             if data is not None:
                 record.program, record.claimed, record.status = rules.name, data, "processed"
                 return
+        other = _other_program(raw, candidates)
+        if other is not None:  # --program cluster_2024 over an inbox that also holds park files
+            record.status = "ignored"
+            record.findings.append(Finding("other-program-file", "info", params={
+                "file": path.name, "program_title": other.title}, source=Source(record.file)))
+            return
         expected = "、".join(f"“{f.label}”" for f in list(candidates[0].fields.values())[1:4]) if candidates else ""
         _reject(record, "no-table-found", {"file": path.name, "expected": expected})
         return
@@ -167,6 +173,23 @@ def read_record(record: FileRecord, candidates: list[Rules], *, debug: bool = Fa
         record.findings.append(Finding("several-cities", "info", params={
             "count": len(cities), "cities": "、".join(cities)}, source=Source(record.file, table.sheet.name)))
     record.applications = apps
+
+
+def _other_program(raw: Any, candidates: list[Rules]) -> Rules | None:
+    """A bundled program outside this run whose summary table the file holds."""
+    names = {r.name for r in candidates}
+    others = [rules_mod.load(name) for name in rules_mod.bundled() if name not in names]
+    others = [r for r in others if r.fields]
+    if not others:
+        return None
+    located, _ = header.locate(raw, others)
+    if located is not None:
+        return located.rules
+    for rules in others:  # e.g. expert score sheets of the parks
+        claim = getattr(hooks_for(rules.kind), "claim_file", None)
+        if claim is not None and claim(raw, rules) is not None:
+            return rules
+    return None
 
 
 def _reject(record: FileRecord, code: str, params: dict[str, Any]) -> None:

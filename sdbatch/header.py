@@ -112,6 +112,10 @@ def locate(raw: RawWorkbook, candidates: list[Rules]) -> tuple[Located | None, l
             if table is None:
                 continue
             matched = {c.field for c in table.columns if c.field}
+            strong = {c.field for c in table.columns if c.field and c.score >= STRONG_MATCH}
+            detected = strong & set(rules.detect_fields)
+            if rules.detect_fields and len(detected) < min(2, len(rules.detect_fields)):
+                continue  # a park table is not a cluster table because it has 所在市 and 信用代码
             score = len(matched) + 2 * len(matched & set(rules.detect_fields))
             if best is None or score > best.score:
                 best = Located(rules, table, score)

@@ -103,3 +103,22 @@ def test_expert_row_naming_another_city_is_not_matched(tmp_path: Path) -> None:
     write_scores(inbox / "专家评分_甲.xlsx", {"滨州数字经济产业园": {"L1P1": 9, "L1P2": 9, "L1P3": 9}}, "甲")
     app = by_name(run(inbox, tmp_path / "out"))["菏泽数字经济产业园"]
     assert not app.get("score_detail") or app["score_detail"].get("basis") != "expert"
+
+
+def test_one_program_run_ignores_the_other_programs_files(tmp_path: Path) -> None:
+    import shutil
+
+    from sdbatch.batch import RunOptions, evaluate
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    root = Path(__file__).resolve().parents[1] / "samples" / "inbox"
+    for name in ("园区_济南市_数字经济园区申报汇总表.xlsx", "园区_专家评分表_专家丙.xlsx", "济南市数字产业集群申报信息汇总表.xlsx"):
+        shutil.copy(root / name, inbox / name)
+    result = evaluate(inbox, RunOptions(out_dir=tmp_path / "out", programs=("cluster_2024",)))
+    files = {f.file: f for f in result.files}
+    for name in ("园区_济南市_数字经济园区申报汇总表.xlsx", "园区_专家评分表_专家丙.xlsx"):
+        assert files[name].status == "ignored"  # a park file is never read as a cluster table
+        assert [f.code for f in files[name].findings] == ["other-program-file"]
+    assert files["济南市数字产业集群申报信息汇总表.xlsx"].status == "processed"
+    assert {a.program for a in result.applications} == {"cluster_2024"}
