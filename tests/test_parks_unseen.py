@@ -119,6 +119,6 @@ def test_one_program_run_ignores_the_other_programs_files(tmp_path: Path) -> Non
     files = {f.file: f for f in result.files}
     for name in ("园区_济南市_数字经济园区申报汇总表.xlsx", "园区_专家评分表_专家丙.xlsx"):
         assert files[name].status == "ignored"  # a park file is never read as a cluster table
-        assert [f.code for f in files[name].findings] == ["other-program-file"]
+        assert "other-program-file" in [f.code for f in files[name].findings]
     assert files["济南市数字产业集群申报信息汇总表.xlsx"].status == "processed"
     assert {a.program for a in result.applications} == {"cluster_2024"}
