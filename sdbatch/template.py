@@ -211,6 +211,8 @@ def write_template(rules: Rules, target: Path) -> Path:
         for row in range(first, last + 1):
             ws.write_blank(row, col, None, cell_fmt)
         validation = _field_validation(rules, f, lists)
+        if validation and f.id == ORDER_FIELD:
+            validation["maximum"] = _quota_formula(rules, fields, first) or validation["maximum"]
         if validation:
             ws.data_validation(first, col, last, col, validation)
     ws.freeze_panes(FIRST_DATA_ROW, 0)
@@ -382,6 +384,33 @@ def _field_validation(rules: Rules, field: FieldRule, lists: _ListSource) -> dic
     # Free text: no restriction, only a prompt (where there is something to say).
     message = _prompt(rules, field, TYPE_HINTS.get(field.type, "") + "。")
     return {"validate": "any", "input_title": title, "input_message": _clip(message, 255)}
+
+
+def _quota_formula(rules: Rules, fields: list[FieldRule], first_row: int) -> str | None:
+    """推荐排序 at most the quota of the row's city (or of the city chosen above the table):
+    =IF(OR(city="济南市",city="青岛市"),3,2) built from [quota] of the rules file."""
+    city_col = next((i for i, f in enumerate(fields) if f.type == "city"), None)
+    if city_col is None or rules.quota_default is None or not rules.quota_cities:
+        return None
+    ref = f"${_letters(city_col)}{first_row + 1}"
+    city = f'IF({ref}="",$A${TITLE_ROW + 1},{ref})'
+    by_quota: dict[int, list[str]] = {}
+    for name, n in rules.quota_cities.items():
+        by_quota.setdefault(n, []).append(name)
+    formula = str(rules.quota_default)
+    for n, names in sorted(by_quota.items()):
+        test = ",".join(f'{city}="{name}"' for name in names)
+        formula = f"IF(OR({test}),{n},{formula})"
+    return "=" + formula
+
+
+def _letters(col: int) -> str:
+    letters = ""
+    col += 1
+    while col:
+        col, rem = divmod(col - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters
 
 
 def _quota_sentence(rules: Rules) -> str:

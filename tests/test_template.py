@@ -140,7 +140,10 @@ def test_number_validation_and_prompts(cluster_template: Path, cluster_rules) ->
 def test_order_column_limited_to_quota(cluster_template: Path, cluster_rules) -> None:
     ws = openpyxl.load_workbook(cluster_template)[DATA_SHEET]
     dv = _field_validation(ws, cluster_rules, "city_order")
-    assert (dv.type, dv.formula1, dv.formula2) == ("whole", "1", "3")
+    # at most the quota of the row's city (or of the city chosen in A1), from [quota] of the rules
+    assert (dv.type, dv.formula1) == ("whole", "1")
+    assert dv.formula2.startswith("IF(OR(") and '"济南市"' in dv.formula2 and '"青岛市"' in dv.formula2
+    assert dv.formula2.endswith(",3,2)")
     assert "四(二)" in dv.prompt
     assert str(dv.sqref) == f"A{FIRST_DATA_ROW + 1}:A{FIRST_DATA_ROW + 3}"
 
