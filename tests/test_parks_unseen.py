@@ -122,3 +122,19 @@ def test_one_program_run_ignores_the_other_programs_files(tmp_path: Path) -> Non
         assert "other-program-file" in [f.code for f in files[name].findings]
     assert files["济南市数字产业集群申报信息汇总表.xlsx"].status == "processed"
     assert {a.program for a in result.applications} == {"cluster_2024"}
+
+
+def test_two_experts_stacked_in_one_sheet(tmp_path: Path) -> None:
+    from sdbatch.model import RawSheet
+    from sdbatch.programs.park import parse_score_sheets, settings_of
+    from sdbatch.rules import load
+
+    codes = ["L1P1", "L1P2", "L1P3", "L1P4"]
+    rows: list[list[Any]] = []
+    for expert, points in (("赵华", 8), ("钱进", 6)):
+        rows += [[f"专家复核评分表  评审专家：{expert}"], ["序号", "园区名称", *codes],
+                 [1, "甲园区", *[points] * 4], [2, "乙园区", *[points] * 4], []]
+    sheets = parse_score_sheets(RawSheet(name="专家评分", rows=rows), "评分.xlsx", settings_of(load("park_2024")))
+    assert [s.rater_label for s in sheets] == ["赵华", "钱进"]
+    assert [[r.park for r in s.rows] for s in sheets] == [["甲园区", "乙园区"], ["甲园区", "乙园区"]]
+    assert sheets[0].rows[0].rater != sheets[1].rows[0].rater

@@ -222,6 +222,34 @@ def code_of(value: Any, st: Settings) -> str | None:
     return code
 
 
+def parse_score_sheets(sheet: RawSheet, file: str, st: Settings) -> list[ScoreSheet]:
+    """Every score table of a sheet: usually one; two raters' tables stacked one under the other
+    (each with its own title 评审专家：… and header row of codes) are read as two raters."""
+    headers = [r for r, line in enumerate(sheet.rows) if sum(1 for v in line if code_of(v, st)) >= st.min_codes]
+    if len(headers) < 2:
+        single = parse_score_sheet(sheet, file, st)
+        return [single] if single else []
+    bounds = [0]
+    for h in headers[1:]:  # a block ends after its last row of numbers; title lines go with the next
+        numbers = [r for r in range(bounds[-1], h)
+                   if any(isinstance(v, (int, float)) and not isinstance(v, bool) for v in sheet.rows[r])]
+        bounds.append((max(numbers) + 1) if numbers else h)
+    bounds.append(len(sheet.rows))
+    out = []
+    for i in range(len(headers)):
+        rows = [line if bounds[i] <= r < bounds[i + 1] else [] for r, line in enumerate(sheet.rows)]
+        part = parse_score_sheet(RawSheet(name=sheet.name, rows=rows, hidden=sheet.hidden), file, st)
+        if part is None:
+            continue
+        if not part.named:
+            part.rater_label = f"{part.rater_label}（第{i + 1}组）"
+        for row in part.rows:
+            row.rater = f"{row.rater}#{i + 1}"
+            row.rater_label = part.rater_label
+        out.append(part)
+    return out
+
+
 def parse_score_sheet(sheet: RawSheet, file: str, st: Settings) -> ScoreSheet | None:
     """A score sheet in either orientation, or None when the sheet names too few indicator codes."""
     rows = sheet.rows
@@ -276,6 +304,9 @@ def _rater_of(sheet_name: str, title: str, stem: str, st: Settings) -> tuple[str
     m = re.search(rf"(?:{words})\s*[:：]\s*([^\s,，;；()（）\[\]【】]+)", nfkc(f"{title} {sheet_name}")) if words else None
     if m:
         return kind, m.group(1), True
+    person = re.search(r"[_\-—（(]([\u4e00-\u9fff]{2,4})[）)]?$", stem)  # 复核评分_李明.xlsx
+    if person and not any(marker in person.group(1) for marker in (*st.expert_markers, *st.city_markers)):
+        return kind, person.group(1), False
     if not re.fullmatch(r"(?i)(sheet|工作表|表)\s*\d*", sheet_name.strip()):
         return kind, sheet_name.strip(), False
     return kind, stem, False
@@ -423,14 +454,14 @@ def _num(value: float) -> str:
 # ---------------------------------------------------------------------------------------- hooks
 def claims_sheet(sheet: RawSheet, rules: Rules) -> bool:
     """Whether ``sheet`` is a score sheet (for a header locator that should leave it alone)."""
-    return parse_score_sheet(sheet, "", settings_of(rules)) is not None
+    return bool(parse_score_sheets(sheet, "", settings_of(rules)))
 
 
 def claim_file(raw: RawWorkbook, rules: Rules) -> ScoreFile | None:
     """Claim a workbook with no summary table when it holds score sheets; None otherwise."""
     st = settings_of(rules)
     name = Path(raw.path).name
-    sheets = [s for s in (parse_score_sheet(sheet, name, st) for sheet in raw.sheets if not sheet.hidden) if s]
+    sheets = [s for sheet in raw.sheets if not sheet.hidden for s in parse_score_sheets(sheet, name, st)]
     return ScoreFile(raw.path, sheets) if sheets else None
 
 
