@@ -129,11 +129,11 @@ def test_two_experts_stacked_in_one_sheet(tmp_path: Path) -> None:
     from sdbatch.programs.park import parse_score_sheets, settings_of
     from sdbatch.rules import load
 
-    codes = ["L1P1", "L1P2", "L1P3", "L1P4"]
+    codes = ["L1P1", "L1P2", "L1P3", "L1P4", "L1P5", "L1P6"]
     rows: list[list[Any]] = []
     for expert, points in (("赵华", 8), ("钱进", 6)):
         rows += [[f"专家复核评分表  评审专家：{expert}"], ["序号", "园区名称", *codes],
-                 [1, "甲园区", *[points] * 4], [2, "乙园区", *[points] * 4], []]
+                 [1, "甲园区", *[points] * 6], [2, "乙园区", *[points] * 6], []]
     sheets = parse_score_sheets(RawSheet(name="专家评分", rows=rows), "评分.xlsx", settings_of(load("park_2024")))
     assert [s.rater_label for s in sheets] == ["赵华", "钱进"]
     assert [[r.park for r in s.rows] for s in sheets] == [["甲园区", "乙园区"], ["甲园区", "乙园区"]]
