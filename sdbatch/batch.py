@@ -423,7 +423,7 @@ def run_batch(inbox: Path, options: RunOptions) -> Outcome:
                 result = evaluate(inbox, options, run_id=run_id, started=started)
                 t_decide = time.perf_counter()
                 changes = ledger.changes(result)
-                changed = ledger.changed_cities(result)
+                changed = ledger.changed_cities(result, changes)
                 _write_outputs(result, tmp, options, changes, changed, address_book(inbox, options))
                 result.finished = started if options.now else _now(options).isoformat(timespec="seconds")
                 timings = {"decide_s": round(t_decide - t0, 3), "write_s": round(time.perf_counter() - t_decide, 3)}

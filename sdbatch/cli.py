@@ -262,7 +262,7 @@ def mail_send(ctx: click.Context, run_dir: Path, smtp: str, security: str, user:
         for d in drafts:
             click.echo(f"  {d.city}  →  {', '.join(d.recipients) or '（无收件人，将跳过）'}")
         click.confirm("确认发送？", abort=True)
-    options = SmtpOptions.from_cli(smtp, security, user, password_env, sender)
+    options = _guard(ctx, SmtpOptions.from_cli, smtp, security, user, password_env, sender)
     report = _guard(ctx, send_drafts, run_dir, options)
     click.echo(report.summary())
     ctx.exit(report.exit_code)

@@ -22,10 +22,6 @@ from sdbatch.model import FileRejected, Finding, RawSheet, RawWorkbook
 def read_workbook(path: Path, *, debug: bool = False) -> RawWorkbook:
     """Read ``path`` into a RawWorkbook or raise FileRejected with a catalogue code."""
     kind = safety.preflight(path)
-    if kind in ("xlsx", "xlsm"):
-        rows, cols = safety.value_extent(path)
-        if rows * cols > settings.MAX_CELLS or rows > settings.MAX_ROWS:
-            raise FileRejected("file-too-large", file=path.name, detail=f"表格范围达 {rows} 行 × {cols} 列")
     reader = _READERS.get(kind)
     if reader is None:
         raise FileRejected("not-a-spreadsheet", file=path.name, detail=f"不支持的格式 {kind}")
@@ -71,9 +67,12 @@ def _trim(rows: list[list[Any]]) -> list[list[Any]]:
 
 # ----------------------------------------------------------------------------- xlsx / xlsm
 def _read_xlsx(path: Path) -> tuple[list[RawSheet], list[Finding]]:
+    # Readers lay sheets out densely: a value in XFD1048576 is refused before any reader starts.
+    extent_rows, extent_cols = safety.value_extent(path)
+    if extent_rows * extent_cols > settings.MAX_CELLS or extent_rows > settings.MAX_ROWS:
+        raise FileRejected("file-too-large", file=path.name, detail=f"表格范围达 {extent_rows} 行 × {extent_cols} 列")
     # Full mode holds every cell twice; the sheet XML size (not the file size) says how many.
-    if (path.stat().st_size > settings.FULL_READ_MAX_BYTES
-            or safety.sheet_xml_bytes(path) > settings.FULL_READ_MAX_SHEET_XML_BYTES):
+    if not safety.full_read_ok(path):
         # Big sheets: python-calamine (Rust) reads values an order of magnitude faster than
         # openpyxl's streaming mode; hidden rows and number formats are not available there.
         sheets, notes = _read_calamine(path)
@@ -82,8 +81,7 @@ def _read_xlsx(path: Path) -> tuple[list[RawSheet], list[Finding]]:
 
     values_wb = openpyxl.load_workbook(path, data_only=True, keep_links=False)
     formulas_wb = openpyxl.load_workbook(path, data_only=False, keep_links=False)
-    extent_rows, extent_cols = safety.value_extent(path)  # styled empty cells far below do not count
-    sheets = []
+    sheets = []  # iterated up to the value extent: styled empty cells far below do not count
     for ws in values_wb.worksheets:
         fws = formulas_wb[ws.title]
         rows: list[list[Any]] = []
@@ -114,41 +112,6 @@ def _read_xlsx(path: Path) -> tuple[list[RawSheet], list[Finding]]:
     values_wb.close()
     formulas_wb.close()
     return sheets, []
-
-
-def _read_xlsx_streaming(path: Path) -> tuple[list[RawSheet], list[Finding]]:
-    import openpyxl
-
-    wb = openpyxl.load_workbook(path, read_only=True, data_only=True, keep_links=False)
-    sheets = []
-    cells_read = 0
-    try:
-        for ws in wb.worksheets:
-            if not hasattr(ws, "iter_rows"):
-                continue
-            ws.reset_dimensions()  # never trust the declared dimension (WPS writes A1:XFD1048576)
-            sheet = RawSheet(name=ws.title, rows=[], hidden=ws.sheet_state != "visible")
-            rows = sheet.rows
-            for r_idx, cells in enumerate(ws.iter_rows()):
-                if r_idx >= settings.MAX_ROWS:
-                    break
-                cells_read += len(cells)
-                if cells_read > settings.MAX_CELLS:
-                    raise FileRejected("file-too-large", file=path.name,
-                                       detail=f"单元格超过{settings.MAX_CELLS:,}个")
-                row = []
-                for c_idx, cell in enumerate(cells[: settings.MAX_COLS]):
-                    value = _plain(cell.value)
-                    if (isinstance(value, (int, float)) and not isinstance(value, bool)
-                            and "%" in (getattr(cell, "number_format", "") or "")):
-                        sheet.percent_cells.add((r_idx, c_idx))
-                    row.append(value)
-                rows.append(row)
-            sheet.rows = _trim(rows)
-            sheets.append(sheet)
-    finally:
-        wb.close()
-    return sheets, [Finding("streamed-read", "info")]
 
 
 # ----------------------------------------------------------------------------- xls

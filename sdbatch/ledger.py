@@ -40,6 +40,7 @@ from sdbatch.model import RunResult
 from sdbatch.text import display_name
 
 LEDGER_NAME = "ledger.sqlite3"
+CHINA = dt.timezone(dt.timedelta(hours=8))  # deadlines are Beijing dates, whatever the server's zone
 BUSY_TIMEOUT_MS = 10_000  # a reader (`sdbatch status`) waits this long for a writer's transaction
 
 # Kinds of rows in the 变更情况 sheet, in the order they are listed within a city.
@@ -408,10 +409,11 @@ class Ledger:
                                  CHANGE_KINDS.index(r["kind"]), r["name"] or ""))
         return rows
 
-    def changed_cities(self, result: RunResult) -> set[str]:
+    def changed_cities(self, result: RunResult, changes: list[dict[str, Any]] | None = None) -> set[str]:
         """Cities whose files or outcomes changed since the last complete run.
 
-        On the first run: every city with a file.  Call it before :meth:`record_run`.
+        On the first run: every city with a file.  Call it before :meth:`record_run`; pass the
+        rows of :meth:`changes` when you have them (they are not computed twice).
         """
         current_files = {(f.city, f.file, f.sha256, f.status) for f in result.files if f.city}
         if not self.has_previous_run():
@@ -419,7 +421,7 @@ class Ledger:
         previous_files = {(r["city"], r["name"], r["sha256"], r["status"])
                           for r in self._previous_files() if r["city"]}
         out = {c for c, *_ in current_files ^ previous_files}
-        out |= {r["city"] for r in self.changes(result) if r["city"]}
+        out |= {r["city"] for r in (self.changes(result) if changes is None else changes) if r["city"]}
         return out
 
     # ---------------------------------------------------------------- cities
@@ -499,7 +501,7 @@ def _deadline_of(result: RunResult) -> str | None:
 def _after(mtime: float | None, deadline: dt.date | None) -> bool:
     if mtime is None or deadline is None:
         return False
-    return dt.datetime.fromtimestamp(mtime).date() > deadline
+    return dt.datetime.fromtimestamp(mtime, tz=CHINA).date() > deadline  # the run's clock (UTC+8)
 
 
 def _city_order() -> dict[str, int]:

@@ -189,6 +189,17 @@ def bundled() -> dict[str, Path]:
 def load(name_or_path: str | Path) -> Rules:
     """Load a bundled program by name (``cluster_2024``) or a rules file by path."""
     path = Path(name_or_path)
+    if not path.suffix and str(name_or_path) in bundled():
+        return _load_bundled(str(name_or_path))  # shipped files do not change while we run
+    return _load(path, name_or_path)
+
+
+@cache
+def _load_bundled(name: str) -> Rules:
+    return _load(bundled()[name], name)
+
+
+def _load(path: Path, name_or_path: str | Path) -> Rules:
     if not path.suffix:
         programs = bundled()
         if str(name_or_path) not in programs:

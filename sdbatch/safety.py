@@ -971,6 +971,13 @@ def _column_number(letters: bytes) -> int:
     return n
 
 
+def full_read_ok(path: Path) -> bool:
+    """Whether an xlsx is small enough for openpyxl's full mode (every cell held twice), by its
+    file size and the uncompressed size of its largest sheet; ingest and the review writer agree."""
+    return (Path(path).stat().st_size <= settings.FULL_READ_MAX_BYTES
+            and sheet_xml_bytes(path) <= settings.FULL_READ_MAX_SHEET_XML_BYTES)
+
+
 def rejection_for(exc: BaseException, path: Path) -> FileRejected:
     """A reader library's exception on a file that passed preflight, as a FileRejected.
 

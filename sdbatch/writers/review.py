@@ -28,7 +28,7 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from sdbatch import settings
+from sdbatch import safety, settings
 from sdbatch.catalogue import label, render
 from sdbatch.model import STATUSES, Application, FileRecord, Finding, RunResult
 from sdbatch.rules import cities as all_cities
@@ -199,7 +199,7 @@ def _add_city_sheet(wb: Workbook, record: FileRecord, by_file: bool = False) -> 
 def _copy_xlsx_sheet(record: FileRecord, sheet_name: str | None, ws: Worksheet) -> bool:
     """Copy the city's data sheet (cached values, styles, merges, sizes). False when not possible."""
     try:
-        if Path(record.path).stat().st_size > settings.FULL_READ_MAX_BYTES:
+        if not safety.full_read_ok(Path(record.path)):
             return False  # large files were streamed; rebuild the grid instead of a full load
         src_wb = load_workbook(record.path, data_only=True, keep_vba=False, keep_links=False)
     except Exception:  # noqa: BLE001 - the file was read before; fall back to the grid
