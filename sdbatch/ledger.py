@@ -511,7 +511,9 @@ def _city_order() -> dict[str, int]:
 
 
 def _norm_name(name: str | None) -> str:
-    return "".join((name or "").split())
+    from sdbatch.decide import name_key
+
+    return name_key(name)  # the same reduction as resubmissions and duplicates use
 
 
 def _field_labeller(result: RunResult) -> Any:

@@ -16,7 +16,7 @@ from typing import Any
 from sdbatch import rules as rules_mod
 from sdbatch import settings
 from sdbatch.header import classify_rows, preamble
-from sdbatch.model import Application, Finding, Source, Table, cell_address
+from sdbatch.model import Application, Finding, Source, Table, cell_address, column_letter
 from sdbatch.rules import Choices, FieldRule, Rules
 from sdbatch.text import AMOUNT_UNITS, cell_text, nfkc, squash, vocabulary
 
@@ -483,11 +483,11 @@ def build_applications(table: Table, rules: Rules, file: str, file_city: FileCit
         if col.duplicate_of is not None:
             first = next(c for c in table.columns if c.index == col.duplicate_of)
             file_findings.append(Finding("duplicate-column", "warning", field=first.field, params={
-                "column": _col_letter(col.index), "header": col.header, "first": _col_letter(first.index),
+                "column": column_letter(col.index), "header": col.header, "first": column_letter(first.index),
                 "label": rules.label(first.field)}, source=src))
         elif col.field is None and col.header:
             file_findings.append(Finding("unknown-column", "warning", params={
-                "column": _col_letter(col.index), "header": col.header}, source=src))
+                "column": column_letter(col.index), "header": col.header}, source=src))
     for f in rules.fields.values():
         covered = f.id in by_field or (f.parts and any(p in by_field for p in f.parts)) or \
             (f.derive and f.derive["numerator"] in by_field and f.derive["denominator"] in by_field)
@@ -529,12 +529,6 @@ def _values_from_title(table: Table, rules: Rules, file: str, by_field: dict[str
         if parsed.value is not None and parsed.how != "several":
             return {fid: (parsed.value, text)}
     return {}
-
-
-def _col_letter(index: int) -> str:
-    from sdbatch.model import column_letter
-
-    return column_letter(index)
 
 
 def _application(table: Table, rules: Rules, file: str, file_city: FileCity, r: int,

@@ -25,6 +25,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from sdbatch.model import column_letter
 from sdbatch.rules import NUMERIC_TYPES, FieldRule, Rules, bundled, cities, load
 
 # Fixed so that two runs of the generator give the same file.
@@ -276,8 +277,6 @@ class _ListSource:
         if len(",".join(items)) <= INLINE_LIST_MAX:
             return items
         if key not in self.columns:
-            from sdbatch.model import column_letter
-
             col = self.FIRST_COL + len(self.columns)
             self.sheet.write(0, col, f"选项：{key}")
             for i, item in enumerate(items, start=1):
@@ -392,7 +391,7 @@ def _quota_formula(rules: Rules, fields: list[FieldRule], first_row: int) -> str
     city_col = next((i for i, f in enumerate(fields) if f.type == "city"), None)
     if city_col is None or rules.quota_default is None or not rules.quota_cities:
         return None
-    ref = f"${_letters(city_col)}{first_row + 1}"
+    ref = f"${column_letter(city_col)}{first_row + 1}"
     city = f'IF({ref}="",$A${TITLE_ROW + 1},{ref})'
     by_quota: dict[int, list[str]] = {}
     for name, n in rules.quota_cities.items():
@@ -402,15 +401,6 @@ def _quota_formula(rules: Rules, fields: list[FieldRule], first_row: int) -> str
         test = ",".join(f'{city}="{name}"' for name in names)
         formula = f"IF(OR({test}),{n},{formula})"
     return "=" + formula
-
-
-def _letters(col: int) -> str:
-    letters = ""
-    col += 1
-    while col:
-        col, rem = divmod(col - 1, 26)
-        letters = chr(65 + rem) + letters
-    return letters
 
 
 def _quota_sentence(rules: Rules) -> str:

@@ -25,6 +25,7 @@ from email.utils import format_datetime, getaddresses, make_msgid, parseaddr
 from pathlib import Path
 from typing import Any
 
+from sdbatch import settings
 from sdbatch.catalogue import render
 from sdbatch.model import STATUSES, Application, Finding, RunResult, Source
 from sdbatch.rules import cities as all_cities
@@ -39,7 +40,7 @@ from sdbatch.writers._common import (
     time_text,
 )
 
-DEFAULT_ADDRESS_BOOK = Path("config/address_book.toml")
+DEFAULT_ADDRESS_BOOK = Path(settings.ADDRESS_BOOK)
 DEFAULT_REPLY_DAYS = 5
 MAX_PROBLEMS_PER_APP = 6
 XLSX_TYPE = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
