@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sdbatch import __version__, checks, decide, header, ingest, normalise, rank, settings
+from sdbatch import __version__, checks, decide, header, ingest, normalise, settings
 from sdbatch import rules as rules_mod
 from sdbatch.catalogue import label, render
 from sdbatch.model import Application, FileRecord, FileRejected, Finding, RawWorkbook, RunResult, Source
-from sdbatch.programs import hooks_for
+from sdbatch.programs import program_for
 from sdbatch.rules import Rules
 from sdbatch.text import cell_text, display_name, vocabulary
 
@@ -39,7 +39,7 @@ class RunOptions:
     out_dir: Path = Path("output")
     programs: tuple[str, ...] = ()
     rules_files: tuple[Path, ...] = ()
-    budget: float | None = None
+    program_options: dict[str, Any] = field(default_factory=dict)  # e.g. {"budget": 500.0} (parks)
     force: bool = False
     mail_mode: str = "changed"
     ledger_path: Path | None = None
@@ -139,9 +139,7 @@ def read_record(record: FileRecord, candidates: list[Rules], *, debug: bool = Fa
     record.findings.extend(notes)
     if located is None:
         for rules in candidates:
-            hooks = hooks_for(rules.kind)
-            claim = getattr(hooks, "claim_file", None)
-            data = claim(raw, rules) if claim else None
+            data = program_for(rules).claim_file(raw)
             if data is not None:
                 record.program, record.claimed, record.status = rules.name, data, "processed"
                 return
@@ -157,10 +155,9 @@ def read_record(record: FileRecord, candidates: list[Rules], *, debug: bool = Fa
     rules, table = located.rules, located.table
     record.program, record.sheet, record.table = rules.name, table.sheet.name, table
     # Score sheets beside the summary table (a city's 初审 sheet) go to the program too.
-    claim = getattr(hooks_for(rules.kind), "claim_file", None)
     others = [s for s in raw.sheets if s is not table.sheet and not s.hidden]
-    if claim is not None and others:
-        record.claimed = claim(RawWorkbook(raw.path, raw.kind, others), rules)
+    if others:
+        record.claimed = program_for(rules).claim_file(RawWorkbook(raw.path, raw.kind, others))
     file_city = normalise.city_of_file(table, record.file)
     apps, notes = normalise.build_applications(table, rules, record.file, file_city)
     record.findings.extend(notes)
@@ -186,8 +183,7 @@ def _other_program(raw: Any, candidates: list[Rules]) -> Rules | None:
     if located is not None:
         return located.rules
     for rules in others:  # e.g. expert score sheets of the parks
-        claim = getattr(hooks_for(rules.kind), "claim_file", None)
-        if claim is not None and claim(raw, rules) is not None:
+        if program_for(rules).claim_file(raw) is not None:
             return rules
     return None
 
@@ -305,8 +301,9 @@ def _assign_ids(apps: list[Application]) -> None:
 
 
 def decide_all(records: list[FileRecord], programs: dict[str, Rules], options: RunOptions) -> dict[str, Any]:
-    """Checks, statuses, quota, duplicates and ranks over every active application."""
-    extra: dict[str, Any] = {}
+    """Checks, statuses, quota, duplicates and ranks over every active application; returns each
+    program's run-level report (program name -> ProgramReport)."""
+    reports: dict[str, Any] = {}
     for rank_no, record in enumerate(records):
         for app in record.applications:
             app.extra["_file_rank"] = rank_no
@@ -316,23 +313,17 @@ def decide_all(records: list[FileRecord], programs: dict[str, Rules], options: R
                    if r.program == name and r.claimed is not None and r.status == "processed"]
         if not active and not claimed:
             continue
-        hooks = hooks_for(rules.kind)
+        program = program_for(rules)
         _assign_ids(active)
         for app in active:
             app.findings.extend(checks.check_application(app, rules))
-            own = getattr(hooks, "check_application", None)
-            if own:
-                app.findings.extend(own(app, rules))
+            app.findings.extend(program.check_application(app))
         decide.mark_duplicates(active, rules)
         decide.apply_quota(active, rules)
         for app in active:
             app.status = decide.status_from_findings(app)
-        program_decide = getattr(hooks, "decide", None)
-        if program_decide:
-            extra.update(program_decide(active, rules, claimed, options) or {})
-        else:
-            rank.score_and_rank(active, rules)
-    return extra
+        reports[name] = program.decide(active, claimed, program.accepted_options(options.program_options))
+    return reports
 
 
 # ----------------------------------------------------------------------------- the run
@@ -367,7 +358,7 @@ def evaluate(inbox: Path, options: RunOptions, *, run_id: str = "", started: str
         read_record(record, candidates, debug=options.debug)
     apply_resubmissions(records)
     mark_late(records, programs)
-    extra = decide_all(records, programs, options)
+    reports = decide_all(records, programs, options)
     apps = [a for r in records if r.status == "processed" for a in r.applications]
     used = [programs[n] for n in dict.fromkeys(r.program for r in records if r.program in programs)] or candidates[:1]
     primary = used[0] if used else None
@@ -375,7 +366,7 @@ def evaluate(inbox: Path, options: RunOptions, *, run_id: str = "", started: str
         program="+".join(r.name for r in used) if used else "",
         rules_version="+".join(r.version for r in used) if used else "",
         run_id=run_id, started=started, finished=None, applications=apps, files=records,
-        rules=primary, programs={r.name: r for r in used}, extra=extra,
+        rules=primary, programs={r.name: r for r in used}, reports=reports,
     )
 
 
@@ -386,7 +377,8 @@ def fingerprint(candidates: list[Rules], options: RunOptions) -> str:
         digest.update(rules.name.encode() + rules.version.encode())
         with open(rules.path, "rb") as fh:
             digest.update(fh.read())
-    digest.update(json.dumps([options.budget, options.mail_mode, str(options.address_book)]).encode())
+    digest.update(json.dumps([sorted(options.program_options.items()), options.mail_mode, str(options.address_book)],
+                             default=str).encode())
     return digest.hexdigest()
 
 
@@ -486,7 +478,7 @@ def run_info(result: RunResult, inbox: Path, options: RunOptions, timings: dict[
         "timings": timings,
         "versions": {"sdbatch": __version__, "python": platform.python_version(), "openpyxl": openpyxl.__version__},
         "options": {"programs": list(options.programs), "rules_files": [str(p) for p in options.rules_files],
-                    "budget": options.budget, "mail": options.mail_mode},
+                    "program_options": options.program_options, "mail": options.mail_mode},
     }
 
 

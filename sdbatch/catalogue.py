@@ -101,6 +101,16 @@ def words(key: str) -> tuple[str, ...]:
     return tuple(str(v) for v in value)
 
 
+def join(items: Any) -> str:
+    """Items listed as a Chinese sentence lists them (顿号: 甲、乙、丙)."""
+    return str(lookup("punct.list")).join(str(i) for i in items)
+
+
+def pair(label: str, value: Any) -> str:
+    """``label：value`` as a note line writes it."""
+    return text("punct.pair", label=label, value=value)
+
+
 def _show(value: Any) -> str:
     if isinstance(value, bool):
         return lookup("values.yes") if value else lookup("values.no")

@@ -53,6 +53,38 @@ def _guard(ctx: click.Context, func: Any, *args: Any, **kwargs: Any) -> Any:
         raise Failure(user_message(exc)) from None
 
 
+def _ui(key: str) -> str:
+    from sdbatch.catalogue import text
+
+    return text(key)
+
+
+def _program_options(command: Any) -> Any:
+    """``--<name>`` for every option a built-in program declares (e.g. the parks' ``--budget``)."""
+    from sdbatch.catalogue import text
+    from sdbatch.programs import builtin_options
+
+    for option in builtin_options():
+        kind: Any = option.type
+        if option.type in (int, float) and option.minimum is not None:
+            kind = click.IntRange(min=int(option.minimum)) if option.type is int else click.FloatRange(min=option.minimum)
+        command = click.option(f"--{option.name.replace('_', '-')}", option.name, type=kind, default=None,
+                               help=text(option.help_key))(command)
+    return command
+
+
+def _collect_options(flags: dict[str, Any], settings_: tuple[str, ...]) -> dict[str, Any]:
+    """Program options from their own flags and from ``--set name=value`` (values stay text: the
+    program that declares the option converts and checks them)."""
+    out = {k: v for k, v in flags.items() if v is not None}
+    for item in settings_:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise click.BadParameter(item, param_hint="--set")
+        out[name.strip().replace("-", "_")] = value.strip()
+    return out
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--debug", is_flag=True, help="出错时显示完整的 Python 调用栈（供开发人员排查）。")
 @click.version_option(package_name="sdbatch", message="sdbatch %(version)s")
@@ -83,7 +115,6 @@ def main(ctx: click.Context, debug: bool) -> None:
               help="只按该批次规则审核（如 cluster_2024、park_2024）；默认按表头内容自动识别。")
 @click.option("--rules", "rules_files", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
               help="使用指定的规则文件（可多次给出）。")
-@click.option("--budget", type=click.FloatRange(min=0), default=None, help="园区奖补资金预算（万元），给出时生成资金分配意见。")
 @click.option("--force", is_flag=True, help="即使没有新增或变更的文件也重新审核。")
 @click.option("--mail", "mail_mode", type=click.Choice(["changed", "all", "none"]), default="changed",
               show_default=True, help="为哪些城市生成邮件草稿。")
@@ -95,10 +126,13 @@ def main(ctx: click.Context, debug: bool) -> None:
 @click.option("--verbose", "-v", is_flag=True, help="输出详细过程。")
 @click.option("--run-id", default=None, help="指定运行编号（默认按时间生成）。")
 @click.option("--now", default=None, help="指定“当前时间”（ISO 格式，用于复现）。")
+@click.option("--set", "settings_", multiple=True, metavar=_ui("options.set_metavar"), help=_ui("options.set_help"))
+@_program_options
 @click.pass_context
 def run(ctx: click.Context, inbox: Path, out_dir: Path, programs: tuple[str, ...], rules_files: tuple[Path, ...],
-        budget: float | None, force: bool, mail_mode: str, ledger_path: Path | None, address_book: Path | None,
-        quiet: bool, verbose: bool, run_id: str | None, now: str | None) -> None:
+        force: bool, mail_mode: str, ledger_path: Path | None, address_book: Path | None,
+        quiet: bool, verbose: bool, run_id: str | None, now: str | None, settings_: tuple[str, ...],
+        **program_options: Any) -> None:
     """审核收件箱 INBOX 中的全部汇总表，结果写入 --out 下的新目录。
 
     \b
@@ -113,7 +147,8 @@ def run(ctx: click.Context, inbox: Path, out_dir: Path, programs: tuple[str, ...
     if not inbox.is_dir():
         raise Failure(f"收件箱目录不存在：{inbox}")
     options = RunOptions(
-        out_dir=out_dir, programs=programs, rules_files=rules_files, budget=budget, force=force,
+        out_dir=out_dir, programs=programs, rules_files=rules_files, force=force,
+        program_options=_collect_options(program_options, settings_),
         mail_mode=mail_mode, ledger_path=ledger_path, address_book=address_book, quiet=quiet,
         verbose=verbose, run_id=run_id, now=now, debug=ctx.obj.get("debug", False),
         progress=sys.stderr.isatty() and not quiet,

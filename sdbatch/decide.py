@@ -51,7 +51,7 @@ def apply_quota(apps: list[Application], rules: Rules) -> None:
         ordered = sorted(group, key=key)
         quota = rules.quota_for(city)
         for position, a in enumerate(ordered, start=1):
-            a.extra["quota_position"] = position
+            a.quota_position = position
             src = Source(a.source.file, a.source.sheet, a.source.row, a.cells.get("city_order"))
             if not has_order_column:
                 a.findings.append(Finding("no-city-order", "warning", field="city_order", clause=rules.quota_clause,

@@ -142,13 +142,9 @@ def locate(raw: RawWorkbook, candidates: list[Rules]) -> tuple[Located | None, l
 
 
 def _claimed_by_program(sheet: RawSheet, candidates: list[Rules]) -> bool:
-    from sdbatch.programs import hooks_for
+    from sdbatch.programs import program_for
 
-    for rules in candidates:
-        claims = getattr(hooks_for(rules.kind), "claims_sheet", None)
-        if claims is not None and claims(sheet, rules):
-            return True
-    return False
+    return any(program_for(rules).claims_sheet(sheet) for rules in candidates)
 
 
 def _name(raw: RawWorkbook) -> str:

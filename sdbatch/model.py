@@ -178,7 +178,11 @@ class Application:
     score: float | None = None
     rank: int | None = None
     industry_rank: int | None = None
-    extra: dict[str, Any] = dc_field(default_factory=dict)  # program-specific keys (park_type, tier…)
+    quota_position: int | None = None  # place in the city's own order (推荐排序), counted for the quota
+    # The program's typed result (programs.base.Outcome: a park's tier and subsidy…), or None.
+    outcome: Any = None
+    # Working notes of the shared stages (keys start with "_"; never serialised).
+    extra: dict[str, Any] = dc_field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         out = {
@@ -192,12 +196,20 @@ class Application:
             "score": self.score,
             "rank": self.rank,
             "industry_rank": self.industry_rank,
+            "quota_position": self.quota_position,
             "values": {k: _jsonable(v) for k, v in self.values.items()},
             "findings": [f.to_dict() for f in self.findings],
             "source": self.source.to_dict(),
             "unknown_columns": {k: _jsonable(v) for k, v in self.unknown.items()},
         }
-        out.update({k: _jsonable(v) for k, v in self.extra.items() if not k.startswith("_")})
+        if self.outcome is not None:
+            block = _jsonable(self.outcome.to_dict())
+            out["outcome"] = block
+            # SPEC §5 names some outcome keys at the application's top level (a park's tier…).
+            for key in getattr(self.outcome, "contract_keys", ()):
+                out[key] = block.get(key)
+        else:
+            out["outcome"] = None
         return out
 
 
@@ -263,7 +275,7 @@ class RunResult:
     files: list[FileRecord]
     rules: Any = None  # the Rules object(s) used; writers read wording and quotas from it
     programs: dict[str, Any] = dc_field(default_factory=dict)  # program name -> Rules
-    extra: dict[str, Any] = dc_field(default_factory=dict)  # program-level results (e.g. park allocation)
+    reports: dict[str, Any] = dc_field(default_factory=dict)  # program name -> programs.base.ProgramReport
 
     @property
     def rejected(self) -> list[FileRecord]:
@@ -279,9 +291,14 @@ class RunResult:
             "run_id": self.run_id,
             "applications": [a.to_dict() for a in self.applications],
             "files": [f.to_dict() for f in self.files],
+            "programs": {name: _jsonable(report.to_dict()) for name, report in self.reports.items()},
         }
-        out.update({k: _jsonable(v) for k, v in self.extra.items()})
         return out
+
+    def report(self, program: str) -> dict[str, Any]:
+        """The run-level block of one program (empty when it reported nothing)."""
+        report = self.reports.get(program)
+        return report.to_dict() if report is not None else {}
 
 
 def _jsonable(value: Any) -> Any:

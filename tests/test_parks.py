@@ -185,7 +185,7 @@ def test_type_specific_indicator_not_applicable(rules, st):
         f = next(f for f in app.findings if f.code == "indicator-not-applicable")
         assert f.params["indicator"] == code
         assert app.score == 80.0  # the inapplicable points are not counted
-        assert code not in app.extra["score_detail"]["indicators"]
+        assert code not in app.outcome.score_detail["indicators"]
 
 
 def test_score_above_max_is_reported_and_capped(rules, st):
@@ -211,8 +211,8 @@ def test_three_experts_mean(rules, st):
               enumerate((7, 8, 9), 1)]
     out, claimed = run([app], rules, [("园区_专家评分.xlsx", sheets)])
     assert app.score == 80.0
-    assert app.extra["score_detail"]["aggregation"] == "取平均"
-    assert len(app.extra["score_detail"]["raters"]) == 3
+    assert app.outcome.score_detail["aggregation"] == "取平均"
+    assert len(app.outcome.score_detail["raters"]) == 3
     assert "expert-disagreement" not in codes(app)
     assert sum(f.code == "score-sheet-read" for f in claimed[0][0].findings) == 3
 
@@ -224,7 +224,7 @@ def test_five_experts_drop_highest_and_lowest_and_disagreement(rules, st):
              for i, v in enumerate((0, 7, 8, 9, 10), 1)]
     run([app], rules, files)
     assert app.score == 80.0  # 0 and 10 dropped, mean of 7, 8, 9
-    assert app.extra["score_detail"]["aggregation"] == "去掉最高分和最低分后取平均"
+    assert app.outcome.score_detail["aggregation"] == "去掉最高分和最低分后取平均"
     f = next(f for f in app.findings if f.code == "expert-disagreement")
     assert "L1P1" in f.params["indicators"]
 
@@ -276,11 +276,11 @@ def test_tier_through_decide(rules, st, ptype, total, full, tier):
     app = make_app("齐鲁软件园", ptype)
     run([app], rules, [("园区_专家1.xlsx", [RawSheet("专家1", sheet_rows({"齐鲁软件园": shaped(st, ptype, total, full)}))])])
     assert app.score == pytest.approx(total, abs=1e-9)
-    assert app.extra["tier"] == tier
+    assert app.outcome.tier == tier
     by_score = park.tier_for(total, 4, st)[0]
     if by_score and (by_score.name != tier):
         assert "tier-aspects-short" in codes(app)
-    assert app.extra["subsidy"] == {"示范型": 200, "成长型": 150}.get(tier)
+    assert app.outcome.subsidy == {"示范型": 200, "成长型": 150}.get(tier)
 
 
 def test_no_tier_for_ineligible_and_provisional_for_needs_review(rules, st):
@@ -288,8 +288,8 @@ def test_no_tier_for_ineligible_and_provisional_for_needs_review(rules, st):
     review = make_app("乙园区", DIGITAL, status="needs_review", n=2)
     run([bad, review], rules, [("园区_专家1.xlsx", [RawSheet("专家1", sheet_rows(
         {"甲园区": uniform(st, DIGITAL, 9.5), "乙园区": uniform(st, DIGITAL, 9.5)}))])])
-    assert bad.extra["tier"] is None and bad.rank is None and "tier-withheld" in codes(bad)
-    assert review.extra["tier"] == "示范型" and review.rank == 1 and "tier-provisional" in codes(review)
+    assert bad.outcome.tier is None and bad.rank is None and "tier-withheld" in codes(bad)
+    assert review.outcome.tier == "示范型" and review.rank == 1 and "tier-provisional" in codes(review)
 
 
 # ---------------------------------------------------------------------------------------- 绿色门槛
@@ -298,7 +298,7 @@ def test_no_tier_for_ineligible_and_provisional_for_needs_review(rules, st):
 def test_green_threshold(rules, st, green, subsidy, code):
     app = make_app("齐鲁软件园", DIGITAL, green=green)
     run([app], rules, [("园区_专家1.xlsx", [RawSheet("专家1", sheet_rows({"齐鲁软件园": uniform(st, DIGITAL, 9.5)}))])])
-    assert app.extra["tier"] == "示范型" and app.extra["subsidy"] == subsidy
+    assert app.outcome.tier == "示范型" and app.outcome.subsidy == subsidy
     if code:
         f = next(f for f in app.findings if f.code == code)
         assert f.clause == "第十条" and f.source.cell == "Z5"
@@ -307,11 +307,11 @@ def test_green_threshold(rules, st, green, subsidy, code):
 def test_entry_tier_has_no_subsidy(rules, st):
     app = make_app("齐鲁软件园", DIGITAL)
     run([app], rules, [("园区_专家1.xlsx", [RawSheet("专家1", sheet_rows({"齐鲁软件园": uniform(st, DIGITAL, 7.6)}))])])
-    assert app.extra["tier"] == "成长型" and app.extra["subsidy"] == 150
+    assert app.outcome.tier == "成长型" and app.outcome.subsidy == 150
     app2 = make_app("齐鲁软件园", DIGITAL)
     run([app2], rules, [("园区_专家1.xlsx", [RawSheet("专家1", sheet_rows(
         {"齐鲁软件园": shaped(st, DIGITAL, 65, {"L2", "L4"})}))])])
-    assert app2.extra["tier"] == "入库型" and app2.extra["subsidy"] is None
+    assert app2.outcome.tier == "入库型" and app2.outcome.subsidy is None
 
 
 # ---------------------------------------------------------------------------------------- ranking
@@ -362,12 +362,12 @@ def test_budget_through_decide(rules, st):
     pts = {"甲园区": uniform(st, DIGITAL, 9.5), "乙园区": uniform(st, DIGITAL, 8),
            "丙园区": uniform(st, INDUSTRIAL, 8), "丁园区": uniform(st, INDUSTRIAL, 9.5)}
     out, _ = run(apps, rules, [("园区_专家1.xlsx", [RawSheet("专家1", sheet_rows(pts))])], budget=300)
-    assert [a.extra["subsidy"] for a in apps] == [200, 150, 150, None]
+    assert [a.outcome.subsidy for a in apps] == [200, 150, 150, None]
     rows = out["allocation"]
     assert [r["name"] for r in rows] == ["甲园区", "丙园区", "乙园区"]  # by rank; tie 80 broken by name
     assert sum(r["proposed"] for r in rows) <= 300
     assert [r["proposed"] for r in rows] == documented([200, 150, 150], 300) == [120, 90, 90]
-    assert [a.extra["subsidy_proposed"] for a in apps] == [120, 90, 90, None]
+    assert [a.outcome.subsidy_proposed for a in apps] == [120, 90, 90, None]
     assert "等比例" in out["allocation_method"] and "向下取整" in out["allocation_method"]
     assert out["allocation_summary"]["scaled"] is True
     assert out["park_scoring"]["points_default"] is True and "未规定各指标分值" in out["park_scoring"]["note"]
@@ -393,7 +393,7 @@ def test_named_expert_resent_newer_file_counts(rules, st):
         rec.mtime = float(i)
         claimed.append((rec, park.claim_file(RawWorkbook(f"/inbox/{name}", "xlsx", sh), rules)))
     park.decide([app], rules, claimed, None)
-    assert app.score == 80.0 and app.extra["score_detail"]["raters"] == ["张三"]
+    assert app.score == 80.0 and app.outcome.score_detail["raters"] == ["张三"]
     assert "score-sheet-replaced" in [f.code for f in claimed[0][0].findings]
 
 
@@ -404,7 +404,7 @@ def test_one_sheet_with_an_expert_column(rules, st):
     for who, v in (("赵", 2), ("钱", 7), ("孙", 8), ("李", 9), ("周", 10)):
         rows.append([who, "齐鲁软件园", *[v] * len(codes_)])
     run([app], rules, [("园区_专家评分汇总.xlsx", [RawSheet("Sheet1", rows)])])
-    assert app.extra["score_detail"]["raters"] == ["赵", "钱", "孙", "李", "周"]
+    assert app.outcome.score_detail["raters"] == ["赵", "钱", "孙", "李", "周"]
     assert app.score == 80.0  # 5 experts: 2 and 10 dropped
 
 
@@ -455,5 +455,5 @@ def test_maxima_row_gives_no_unmatched_finding(rules, st):
     rows.insert(2, ["", "满分", *[10] * (len(rows[1]) - 3), None])
     _, claimed = run([app], rules, [("专家评分_孙教授.xlsx", [RawSheet("评分", rows)])])
     assert "score-park-unmatched" not in [f.code for rec, _ in claimed for f in rec.findings]
-    assert app.score == 80.0 and app.extra["score_detail"]["basis"] == "expert"
+    assert app.score == 80.0 and app.outcome.score_detail["basis"] == "expert"
     assert "score-from-city" not in codes(app)

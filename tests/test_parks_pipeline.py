@@ -121,7 +121,7 @@ def park_run(tmp: Path, budget: float | None = None, address_book: Path | None =
         write_scores(inbox / f"专家评分_{expert}.xlsx", parks, expert, maxima=True,
                      title=f"2024年省级数字经济园区认定专家复核评分表（各市市级推荐园区）  评审专家：{expert}")
     outcome = run_batch(inbox, RunOptions(out_dir=tmp / "out", run_id="park", now="2024-06-20T10:00:00",
-                                          mail_mode="all", quiet=True, budget=budget, address_book=address_book))
+                                          mail_mode="all", quiet=True, program_options={"budget": budget} if budget is not None else {}, address_book=address_book))
     assert outcome.run_dir is not None, outcome.message
     return outcome.run_dir
 
@@ -133,9 +133,9 @@ def test_park_run_reads_expert_titles_and_skips_maxima_rows(tmp_path: Path):
     assert len(experts) == 3
     codes = [x["code"] for f in experts for x in f["findings"]]
     assert "score-park-unmatched" not in codes
-    assert {s["kind"] for s in results["park_scoring"]["score_sheets"]} == {"expert"}
+    assert {s["kind"] for s in results["programs"]["park_2024"]["park_scoring"]["score_sheets"]} == {"expert"}
     apps = by_name(results)
-    assert apps["示范园区"]["score_detail"]["basis"] == "expert" and apps["示范园区"]["tier"] == "示范型"
+    assert apps["示范园区"]["outcome"]["score_detail"]["basis"] == "expert" and apps["示范园区"]["tier"] == "示范型"
     assert not any(f["code"] == "score-from-city" for a in apps.values() for f in a["findings"])
 
 
@@ -207,7 +207,7 @@ def scored(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     for i, v in enumerate((-0.5, 0, 0.5)):
         write_scores(inbox / f"园区_专家评分_{i + 1}.xlsx",
                      {k: {c: x + v for c, x in pts.items()} for k, pts in parks.items()}, f"专家{i + 1}")
-    return run(inbox, tmp_path_factory.mktemp("out"), budget=300)
+    return run(inbox, tmp_path_factory.mktemp("out"), program_options={"budget": 300})
 
 
 def test_tier_and_subsidy_in_results(scored):
@@ -218,9 +218,10 @@ def test_tier_and_subsidy_in_results(scored):
     assert any(f["code"] == "no-green-threshold" for f in apps["成长园区"]["findings"])
     assert apps["入库园区"]["tier"] == "入库型" and apps["入库园区"]["subsidy"] is None
     for app in apps.values():
-        assert {"park_type", "tier", "subsidy", "subsidy_proposed"} <= set(app)
-    assert scored["park_scoring"]["points_default"] is True
-    assert len(scored["park_scoring"]["score_sheets"]) == 3
+        assert {"park_type", "tier", "subsidy"} <= set(app) and app["outcome"]["kind"] == "park"
+        assert "subsidy_proposed" in app["outcome"]
+    assert scored["programs"]["park_2024"]["park_scoring"]["points_default"] is True
+    assert len(scored["programs"]["park_2024"]["park_scoring"]["score_sheets"]) == 3
     files = {f["file"]: f for f in scored["files"]}
     assert all(files[f"园区_专家评分_{i}.xlsx"]["status"] == "processed" for i in (1, 2, 3))
 
@@ -239,13 +240,13 @@ def test_whole_zone_warning_in_results(scored):
 
 
 def test_budget_allocation_in_results(scored):
-    rows = scored["allocation"]
+    rows = scored["programs"]["park_2024"]["allocation"]
     assert sum(r["proposed"] for r in rows) <= 300
-    assert scored["allocation_summary"]["proposed_total"] <= 300
-    assert "等比例" in scored["allocation_method"]
+    assert scored["programs"]["park_2024"]["allocation_summary"]["proposed_total"] <= 300
+    assert "等比例" in scored["programs"]["park_2024"]["allocation_method"]
     apps = by_name(scored)
     for r in rows:
-        assert apps[r["name"]]["subsidy_proposed"] == r["proposed"] <= r["ceiling"]
+        assert apps[r["name"]]["outcome"]["subsidy_proposed"] == r["proposed"] <= r["ceiling"]
 
 
 # ---------------------------------------------------------------------------------------- both programs

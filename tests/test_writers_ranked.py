@@ -113,21 +113,12 @@ def test_no_formulas_and_city_text_stays_text(tmp_path):
                 assert cell.data_type != "f", f"{ws.title}!{cell.coordinate}"
 
 
-def test_park_columns_allocation_and_changes(tmp_path):
+def test_changes_sheet(tmp_path):
     result = build_result(tmp_path)
-    result.applications[2].extra.update({"park_type": "数字产业化园区", "tier": "示范型", "subsidy": 200})
-    result.extra["allocation"] = [{"city": "济南市", "name": "某园区", "tier": "示范型", "subsidy": 200}]
     changes = [{"kind": "新增", "city": "济南市", "name": "济南AI集群", "old_status": None,
                 "new_status": "needs_review", "note": "更正报送"}]
     path = write_ranked_list(result, tmp_path / "run", changes=changes)[0]
     wb = openpyxl.load_workbook(path)
-    headers = [c.value for c in wb["排名"][1]]
-    assert {"园区类型", "认定档次", "奖补资金（万元）"} <= set(headers)
-    first = _rows(wb["排名"])[0]
-    assert first[headers.index("认定档次")] == "示范型" and first[headers.index("奖补资金（万元）")] == 200
-    alloc = wb["资金分配意见"]
-    assert [c.value for c in alloc[1]] == ["城市", "园区名称", "认定档次", "建议奖补（万元）"]
-    assert _rows(alloc) == [["济南市", "某园区", "示范型", 200]]
     ch = wb["变更情况"]
     assert [c.value for c in ch[1]] == ["变更类型", "城市", "名称", "原状态", "新状态", "说明"]
     assert _rows(ch) == [["新增", "济南市", "济南AI集群", None, "需专家研判", "更正报送"]]
@@ -188,7 +179,7 @@ def test_park_rank_sheet_explains_excellent_aspects_and_default_points(park_list
     assert rows["入库园区"][col] == "聚集水平、创新能力（2项）"
     assert rows["示范园区"][headers.index("认定档次")] == "示范型"
     # the default-points note below the table
-    notes = [v for v in _cells(ws) if isinstance(v, str) and v.startswith("注：")]
+    notes = [v for v in _cells(ws) if isinstance(v, str) and v.startswith("指标分值：")]
     assert notes and "默认" in notes[0]
     info = dict(r[:2] for r in park_list["说明"].iter_rows(values_only=True))
     assert info["指标分值"].startswith("【使用默认分值】")
@@ -202,6 +193,6 @@ def test_park_allocation_sheet_has_total_budget_and_method(park_list):
     total = next(r for r in rows if r[0] == "合计")
     assert total[headers.index("奖补上限（万元）")] == 350
     assert total[headers.index("建议奖补（万元）")] == 300
-    labels = {r[0]: r[1] for r in rows if r[0]}
-    assert labels["资金预算（万元）"] == 300 and labels["建议分配合计（万元）"] == 300
+    labels = dict(str(r[0]).split("：", 1) for r in rows if r[0] and "：" in str(r[0]))
+    assert labels["资金预算（万元）"] == "300" and labels["建议分配合计（万元）"] == "300"
     assert "等比例" in labels["分配方法"]

@@ -18,13 +18,25 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from sdbatch.model import Application, FileRecord, Finding, RawSheet, RawWorkbook, Source, cell_address
+from sdbatch.catalogue import join, pair, text
+from sdbatch.model import (
+    Application,
+    FileRecord,
+    Finding,
+    RawSheet,
+    RawWorkbook,
+    RunResult,
+    Source,
+    cell_address,
+)
+from sdbatch.programs.base import Note, OutcomeColumn, Program, ProgramOption, ProgramReport, SheetSpec
 from sdbatch.rules import Rules, cities
 from sdbatch.text import cell_text, nfkc, squash
 
@@ -52,6 +64,30 @@ class Tier:
     min_score: float
     min_aspects: int
     ceiling: float  # 万元; 0 = no subsidy
+
+
+@dataclass
+class ParkOutcome:
+    """A park's typed result (results.json ``outcome`` block, kind "park")."""
+
+    kind: ClassVar[str] = "park"
+    contract_keys: ClassVar[tuple[str, ...]] = ("park_type", "tier", "subsidy")  # SPEC §5: also top level
+
+    park_type: str | None = None
+    tier: str | None = None  # 第九条: 示范型 / 成长型 / 入库型, None when not recognised
+    subsidy: int | float | None = None  # 第十条 ceiling, 万元 (None: no subsidy)
+    subsidy_proposed: int | float | None = None  # 第十一条 proposal with --budget, 万元
+    score_detail: dict[str, Any] | None = None  # raters, per-indicator means, aspects (department only)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "park_type": self.park_type, "tier": self.tier, "subsidy": self.subsidy,
+                "subsidy_proposed": self.subsidy_proposed, "score_detail": self.score_detail}
+
+
+def outcome_of(app: Application) -> ParkOutcome:
+    if not isinstance(app.outcome, ParkOutcome):
+        app.outcome = ParkOutcome()
+    return app.outcome
 
 
 @dataclass(frozen=True)
@@ -324,8 +360,8 @@ def _header_of(rows: list[list[Any]], header_row: int, col: int) -> str:
 
 def _find_col(headers: dict[int, str], words: tuple[str, ...], avoid: tuple[str, ...] = ()) -> int | None:
     for word in words:  # words in priority order
-        for c, text in sorted(headers.items()):
-            if word in text and not any(a in text for a in avoid):
+        for c, header in sorted(headers.items()):
+            if word in header and not any(a in header for a in avoid):
                 return c
     return None
 
@@ -532,10 +568,7 @@ def decide(apps: list[Application], rules: Rules, claimed: list[tuple[FileRecord
 
     for app in apps:
         ptype = park_type_of(app, st)
-        app.extra["park_type"] = ptype
-        app.extra.setdefault("tier", None)
-        app.extra.setdefault("subsidy", None)
-        app.extra["score_detail"] = None
+        app.outcome = ParkOutcome(park_type=ptype)
         app.score = None
         app.rank = None
         for row, how in rows_by_app.get(app.id, {}).get("loose", []):
@@ -565,7 +598,7 @@ def decide(apps: list[Application], rules: Rules, claimed: list[tuple[FileRecord
                           for r, _ in unmatched],
         },
     }
-    budget = getattr(options, "budget", None) if options is not None else None
+    budget = options.get("budget") if isinstance(options, dict) else getattr(options, "budget", None)
     if budget is not None:
         out.update(allocation_for(apps, float(budget), st))
     return out
@@ -658,7 +691,8 @@ def _unique(apps: list[Application]) -> list[Application]:
 
 
 def park_type_of(app: Application, st: Settings) -> str | None:
-    for value in (app.values.get(st.type_field), app.extra.get("park_type"), app.industry):
+    known = app.outcome.park_type if isinstance(app.outcome, ParkOutcome) else None
+    for value in (app.values.get(st.type_field), known, app.industry):
         if isinstance(value, str) and value in st.park_types:
             return value
     return None
@@ -677,8 +711,9 @@ def aggregate(values: list[float], st: Settings) -> float:
 
 
 def score_application(app: Application, rows: list[ScoreRow], st: Settings) -> None:
-    """Aggregate the raters' points into ``app.score`` (0–100) and ``app.extra["score_detail"]``."""
-    ptype = app.extra.get("park_type")
+    """Aggregate the raters' points into ``app.score`` (0–100) and the outcome's ``score_detail``."""
+    outcome = outcome_of(app)
+    ptype = outcome.park_type
     experts = [r for r in rows if r.kind == "expert"]
     city_rows = [r for r in rows if r.kind == "city"]
     if ptype is None:
@@ -730,7 +765,7 @@ def score_application(app: Application, rows: list[ScoreRow], st: Settings) -> N
         aspects[aspect] = {"share": share, "excellent": bool(amax) and share >= st.excellent_share - 1e-12}
     app.score = total
     trimmed = len(used) >= st.trim_min_experts and basis == "expert"
-    app.extra["score_detail"] = {
+    outcome.score_detail = {
         "basis": basis,
         "raters": [rater_rows[k].rater_label for k in per_rater],
         "rater_totals": {rater_rows[k].rater_label: v for k, v in rater_totals.items()},
@@ -828,9 +863,10 @@ def tier_for(score: float, excellent: int, st: Settings) -> tuple[Tier | None, T
 
 
 def assign_tier(app: Application, st: Settings) -> None:
-    app.extra["tier"] = None
-    app.extra["subsidy"] = None
-    detail = app.extra.get("score_detail")
+    outcome = outcome_of(app)
+    outcome.tier = None
+    outcome.subsidy = None
+    detail = outcome.score_detail
     if app.score is None or not detail:
         return
     excellent = [name for name, a in detail["aspects"].items() if a["excellent"]]
@@ -859,7 +895,7 @@ def assign_tier(app: Application, st: Settings) -> None:
             source=_at(app, "name")))
     if tier is None:
         return
-    app.extra["tier"] = tier.name
+    outcome.tier = tier.name
     app.findings.append(Finding("tier-assigned", "info", clause=st.clause_tier,
                                 params={"tier": tier.name, "score": _num(app.score), "count": len(excellent),
                                         "aspects": aspects_text}, source=_at(app, "name")))
@@ -870,7 +906,7 @@ def assign_tier(app: Application, st: Settings) -> None:
         return
     green = app.values.get(st.green_field)
     if green is True:
-        app.extra["subsidy"] = _whole(tier.ceiling)
+        outcome.subsidy = _whole(tier.ceiling)
     elif green is False:
         app.findings.append(Finding("no-green-threshold", "warning", field=st.green_field, clause=st.clause_subsidy,
                                     params={"tier": tier.name, "ceiling": _num(tier.ceiling)},
@@ -890,7 +926,7 @@ def rank_applications(apps: list[Application], st: Settings) -> None:
     order = {c: i for i, c in enumerate(cities())}
 
     def key(app: Application) -> tuple[Any, ...]:
-        detail = app.extra.get("score_detail") or {}
+        detail = outcome_of(app).score_detail or {}
         return (-(app.score or 0.0), -len(detail.get("excellent_aspects", [])), order.get(app.city or "", 99),
                 app.name or "", app.id)
 
@@ -898,7 +934,7 @@ def rank_applications(apps: list[Application], st: Settings) -> None:
     per_type: dict[str, int] = {}
     for i, app in enumerate(ranked, 1):
         app.rank = i
-        ptype = app.extra.get("park_type") or ""
+        ptype = outcome_of(app).park_type or ""
         per_type[ptype] = per_type.get(ptype, 0) + 1
         app.industry_rank = per_type[ptype]
     for app in apps:
@@ -936,22 +972,23 @@ def allocate(ceilings: list[float], budget: float, leftover: str = "largest_rema
 
 def allocation_for(apps: list[Application], budget: float, st: Settings) -> dict[str, Any]:
     """第十一条 资金分配意见: rows, totals and the method in Chinese; proposals also on each app."""
-    candidates = sorted((a for a in apps if a.extra.get("subsidy")),
+    candidates = sorted((a for a in apps if outcome_of(a).subsidy),
                         key=lambda a: (a.rank or 10**9, a.id))
-    proposals = allocate([float(a.extra["subsidy"]) for a in candidates], budget, st.leftover)
+    proposals = allocate([float(outcome_of(a).subsidy or 0) for a in candidates], budget, st.leftover)
     for app in apps:
-        app.extra["subsidy_proposed"] = None
+        outcome_of(app).subsidy_proposed = None
     rows = []
     for app, proposed in zip(candidates, proposals, strict=True):
-        app.extra["subsidy_proposed"] = proposed
+        outcome = outcome_of(app)
+        outcome.subsidy_proposed = proposed
         app.findings.append(Finding("subsidy-proposed", "info", clause=st.clause_allocation,
-                                    params={"proposed": _num(proposed), "ceiling": _num(app.extra["subsidy"]),
+                                    params={"proposed": _num(proposed), "ceiling": _num(outcome.subsidy or 0),
                                             "budget": _num(budget)}, source=_at(app, "name")))
-        rows.append({"id": app.id, "city": app.city, "name": app.name, "park_type": app.extra.get("park_type"),
-                     "tier": app.extra.get("tier"), "score": app.score, "rank": app.rank, "status": app.status,
-                     "provisional": app.status != "eligible", "ceiling": app.extra["subsidy"],
+        rows.append({"id": app.id, "city": app.city, "name": app.name, "park_type": outcome.park_type,
+                     "tier": outcome.tier, "score": app.score, "rank": app.rank, "status": app.status,
+                     "provisional": app.status != "eligible", "ceiling": outcome.subsidy,
                      "proposed": proposed})
-    ceilings = sum(float(a.extra["subsidy"]) for a in candidates)
+    ceilings = sum(float(outcome_of(a).subsidy or 0) for a in candidates)
     proposed_total = sum(proposals)
     return {
         "allocation": rows,
@@ -980,3 +1017,121 @@ def _status_from_findings(app: Application) -> str:
         effects = {f.effect for f in app.findings if f.effect}
         return next((s for s in _STATUS_ORDER if s in effects), "eligible")
     return str(status_from_findings(app))
+
+
+# ---------------------------------------------------------------------------------------- the program
+class ParkProgram(Program):
+    """Provincial digital economy parks: score sheets, tiers, subsidies (第六条–第十一条)."""
+
+    kind = "park"
+    section = "park"
+    options = (ProgramOption("budget", float, "options.budget", minimum=0),)
+
+    def claims_sheet(self, sheet: RawSheet) -> bool:
+        return claims_sheet(sheet, self.rules)
+
+    def claim_file(self, raw: RawWorkbook) -> ScoreFile | None:
+        return claim_file(raw, self.rules)
+
+    def check_application(self, app: Application) -> list[Finding]:
+        return check_application(app, self.rules)
+
+    def decide(self, apps: list[Application], claimed: Sequence[tuple[FileRecord, Any]],
+               options: Mapping[str, Any]) -> ProgramReport:
+        data = decide(apps, self.rules, list(claimed), dict(options))
+        return ProgramReport(data=data, department_only=frozenset({"park_scoring", "allocation",
+                                                                   "allocation_summary"}))
+
+    # ------------------------------------------------------------------ outputs
+    def outcome_columns(self) -> list[OutcomeColumn]:
+        tiers = tuple(t.name for t in settings_of(self.rules).tiers)
+        return [
+            OutcomeColumn("tier", text("programs.park.columns.tier"), lambda a: outcome_of(a).tier,
+                          where=("list", "review", "mail"), summary="count", values=tiers,
+                          summary_label="programs.park.summary.tier", phrase="programs.park.phrases.tier"),
+            OutcomeColumn("subsidy", text("programs.park.columns.subsidy"), lambda a: outcome_of(a).subsidy,
+                          number_format="0", where=("list", "review", "mail"), summary="sum",
+                          summary_label="programs.park.summary.subsidy", phrase="programs.park.phrases.subsidy"),
+            OutcomeColumn("subsidy_proposed", text("programs.park.columns.subsidy_proposed"),
+                          lambda a: outcome_of(a).subsidy_proposed, number_format="0",
+                          where=("list", "review", "mail"), summary="sum", optional=True,
+                          summary_label="programs.park.summary.subsidy_proposed",
+                          phrase="programs.park.phrases.subsidy_proposed"),
+            OutcomeColumn("excellent", text("programs.park.columns.excellent"), _excellent_text,
+                          audience="department", where=("list",), optional=True),
+        ]
+
+    def list_sheets(self, result: RunResult, apps: list[Application]) -> list[SheetSpec]:
+        report = result.report(self.rules.name)
+        summary = report.get("allocation_summary")
+        if summary is None:
+            return []
+        keys = ["city", "name", "park_type", "tier", "score", "rank", "status", "provisional", "ceiling", "proposed"]
+        rows: list[list[Any]] = []
+        for row in report.get("allocation") or []:
+            rows.append([_shown(k, row.get(k)) for k in keys])
+        total: list[Any] = [text("programs.park.allocation.total"),
+                            text("programs.park.allocation.count", count=len(rows))]
+        total += [None] * (len(keys) - 4) + [_whole(sum(float(r[-2] or 0) for r in rows)),
+                                             _whole(sum(float(r[-1] or 0) for r in rows))]
+        notes = [pair(text(f"programs.park.allocation.{key}"), _num(summary[key]))
+                 for key in ("budget", "ceilings_total", "proposed_total", "unallocated")]
+        notes.append(pair(text("programs.park.allocation.scaled"), text(
+            "programs.park.allocation.scaled_yes" if summary.get("scaled") else "programs.park.allocation.scaled_no")))
+        if report.get("allocation_method"):
+            notes.append(pair(text("programs.park.allocation.method"), report["allocation_method"]))
+        return [SheetSpec(
+            name=text("programs.park.allocation.sheet"),
+            headers=[text(f"programs.park.allocation.columns.{k}") for k in keys],
+            rows=[*rows, total] if rows else [[text("programs.park.allocation.empty")]],
+            notes=notes, number_formats={keys.index("ceiling"): "0", keys.index("proposed"): "0"},
+        )]
+
+    def notes(self, result: RunResult, apps: list[Application], audience: str) -> list[Note]:
+        st = settings_of(self.rules)
+        scored = any(outcome_of(a).score_detail for a in apps)
+        out: list[Note] = []
+        points = Note(text("programs.park.notes.points_label"),
+                      (text("programs.park.notes.points_default_mark") if st.points_defaulted else "")
+                      + st.points_note(), emphasis=st.points_defaulted)
+        if audience == "city":
+            return [points] if scored and st.points_defaulted else []
+        out.append(Note(text("notes.ranking_label"), text("programs.park.notes.ranking")))
+        out.append(points)
+        out.append(Note(text("programs.park.notes.aggregation_label"), st.aggregation_text()))
+        if st.aspects:
+            aspects = join(text("programs.park.notes.aspect", aspect=k, groups=join(st.groups.get(g, g) for g in v))
+                           for k, v in st.aspects.items())
+            out.append(Note(text("programs.park.notes.excellent_label"), text(
+                "programs.park.notes.excellent_text", aspects=aspects, share=f"{st.excellent_share:.0%}")))
+        report = result.report(self.rules.name)
+        summary = report.get("allocation_summary")
+        if summary:
+            out.append(Note(text("programs.park.notes.budget_label"),
+                            text("programs.park.notes.budget_text", budget=_num(summary["budget"]))))
+        if report.get("allocation_method"):
+            out.append(Note(text("programs.park.notes.method_label"), str(report["allocation_method"])))
+        return out
+
+
+def _excellent_text(app: Application) -> str | None:
+    """The aspects judged 表现优异 (第九条), e.g. ``聚集水平、创新能力、发展潜力（3项）``."""
+    detail = outcome_of(app).score_detail
+    if not isinstance(detail, dict) or "aspects" not in detail:
+        return None
+    names = detail.get("excellent_aspects")
+    if names is None:
+        names = [k for k, v in (detail.get("aspects") or {}).items() if isinstance(v, dict) and v.get("excellent")]
+    if not names:
+        return text("programs.park.columns.excellent_none")
+    return text("programs.park.columns.excellent_value", names=join(names), count=len(names))
+
+
+def _shown(key: str, value: Any) -> Any:
+    if key == "status":
+        from sdbatch.catalogue import label
+
+        return label("status", value)
+    if isinstance(value, bool):
+        return text("values.yes") if value else text("values.no")
+    return value

@@ -157,3 +157,25 @@ def time_text(iso: str | None) -> str:
         return dt.datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M")
     except ValueError:
         return iso
+
+
+def program_of(result: RunResult, name: str | None) -> Any:
+    """The Program object of one program of the run (the generic one when unknown)."""
+    from sdbatch.programs import program_for
+    from sdbatch.programs.base import Program
+
+    rules = rules_for(result, name)
+    return program_for(rules) if rules is not None else Program(rules)  # type: ignore[arg-type]
+
+
+def outcome_columns(program: Any, apps: list[Application], where: str, audience: str) -> list[Any]:
+    """The columns a program declares for one table (``where``) and reader (``audience``);
+    optional ones only when some application has a value."""
+    out = []
+    for column in program.outcome_columns():
+        if where not in column.where or (audience == "city" and column.audience != "city"):
+            continue
+        if column.optional and all(column.value(a) is None for a in apps):
+            continue
+        out.append(column)
+    return out

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from sdbatch import settings
-from sdbatch.catalogue import render
+from sdbatch.catalogue import pair, render, text
 from sdbatch.model import STATUSES, Application, Finding, RunResult, Source
 from sdbatch.rules import cities as all_cities
 from sdbatch.writers._common import (
@@ -34,8 +34,11 @@ from sdbatch.writers._common import (
     city_key,
     finding_rank,
     one_line,
+    outcome_columns,
+    program_of,
     programs_of,
     rules_for,
+    show,
     status_label,
     time_text,
 )
@@ -163,6 +166,8 @@ def _context(result: RunResult, city: str, review: Path, book: AddressBook) -> d
         p_apps = [a for a in apps if a.program == name or (len(programs_of(result)) == 1 and not a.program)]
         if not p_apps:
             continue
+        program = program_of(result, name)
+        columns = outcome_columns(program, p_apps, "mail", "city")
         counts = [{"status": s, "label": status_label(s), "count": sum(1 for a in p_apps if a.status == s)}
                   for s in reversed(STATUSES)]
         programs.append({
@@ -174,17 +179,16 @@ def _context(result: RunResult, city: str, review: Path, book: AddressBook) -> d
             "expert_items": [f"{i.get('clause', '')} {i.get('text', '')}" for i in rules.expert_items]
             if getattr(rules, "expert_items", None) else [],
             "counts": [c for c in counts if c["count"]],
-            "scoring_note": _scoring_note(result, p_apps),
+            "notes": [pair(n.label, one_line(n.text)) for n in program.notes(result, p_apps, "city")],
             "apps": [{
                 "name": one_line(a.name or "") or "（名称未填写）",
                 "industry": one_line(a.industry or ""),
                 "status": a.status,
                 "status_label": status_label(a.status),
                 "score": a.score,
-                "tier": a.extra.get("tier"),
-                "subsidy": a.extra.get("subsidy"),  # the ceiling of the tier (第十条), 万元
-                # with --budget: the proposed share (第十一条); absent without a budget
-                "proposed": a.extra.get("subsidy_proposed"),
+                # the program's released outcome (a park's tier, subsidy ceiling…), as phrases
+                "outcome": [text(c.phrase, value=show(v)) if c.phrase else f"{c.label}{show(v)}"
+                            for c in columns if (v := c.value(a)) is not None],
                 "problems": _problem_lines(a, rules_for(result, a.program))[:MAX_PROBLEMS_PER_APP],
                 "more": max(0, len(_problem_lines(a, rules_for(result, a.program))) - MAX_PROBLEMS_PER_APP),
             } for a in p_apps],
@@ -212,16 +216,6 @@ def _context(result: RunResult, city: str, review: Path, book: AddressBook) -> d
         "needs_fix": needs_fix,
         "any_review": any(a.status == "needs_review" for a in apps),
     }
-
-
-def _scoring_note(result: RunResult, apps: list[Application]) -> str:
-    """SPEC §3.2: say when the default points per indicator were used (programs that score by sheets)."""
-    info = result.extra.get("park_scoring")
-    if not isinstance(info, dict) or not info.get("points_default"):
-        return ""
-    if not any(a.extra.get("score_detail") for a in apps):
-        return ""
-    return one_line(str(info.get("note") or ""))
 
 
 def _parse_time(iso: str | None) -> dt.datetime | None:

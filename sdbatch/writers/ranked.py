@@ -9,12 +9,12 @@ statuses are read from the result, never recomputed. Written with xlsxwriter wit
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import xlsxwriter
 
+from sdbatch.catalogue import text
 from sdbatch.model import STATUSES, Application, RunResult
 from sdbatch.rules import cities as all_cities
 from sdbatch.writers._common import (
@@ -22,7 +22,9 @@ from sdbatch.writers._common import (
     HEADER_FILL,
     city_key,
     header_with_unit,
+    outcome_columns,
     plain,
+    program_of,
     programs_of,
     reason,
     status_label,
@@ -38,28 +40,14 @@ CHANGES_SHEET = "变更情况"
 RANKED_STATUSES = ("eligible", "needs_review")
 CHANGE_COLUMNS = [("kind", "变更类型"), ("city", "城市"), ("name", "名称"), ("old_status", "原状态"),
                   ("new_status", "新状态"), ("note", "说明")]
-_EXTRA_COLUMNS = {"park_type": "园区类型", "tier": "认定档次", "subsidy": "奖补资金（万元）",
-                  "subsidy_proposed": "建议分配（万元）", "excellent": "表现优异方面（第九条）"}
-_AMOUNT_KEYS = {"ceiling", "proposed", "subsidy", "amount", "cap", "requested"}
 _STATUS_COLOUR = {"over_quota": "red", "ineligible": "red", "incomplete": "red", "needs_review": "amber"}
-_ALLOCATION_LABELS = {
-    "id": "编号", "city": "城市", "name": "园区名称", "park_type": "园区类型", "tier": "认定档次",
-    "score": "得分", "rank": "排名", "cap": "奖补上限（万元）", "requested": "申请额（万元）",
-    "subsidy": "建议奖补（万元）", "proposed": "建议奖补（万元）", "amount": "建议奖补（万元）",
-    "green": "绿色门槛", "method": "分配方法", "note": "说明", "reason": "说明", "program": "批次",
-    "status": "审核结论", "provisional": "待专家认定", "ceiling": "奖补上限（万元）",
-}
 
-ExtraSheet = Callable[[Any, RunResult, str, Any], None]  # (workbook, result, program, rules)
-
-
-def write_ranked_list(result: RunResult, run_dir: Path, changes: list[dict[str, Any]] | None = None,
-                      extra_sheets: Sequence[ExtraSheet] = ()) -> list[Path]:
+def write_ranked_list(result: RunResult, run_dir: Path, changes: list[dict[str, Any]] | None = None) -> list[Path]:
     """Write one list workbook per program of the run; return their paths.
 
     ``changes`` (rows with keys kind, city, name, old_status, new_status, note — or the Chinese
-    column titles) adds a 变更情况 sheet; ``extra_sheets`` are called with the open xlsxwriter
-    workbook to add more sheets.
+    column titles) adds a 变更情况 sheet.  The program adds its declared columns
+    (``Program.outcome_columns``), sheets (``list_sheets``) and notes (``notes``).
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -73,7 +61,7 @@ def write_ranked_list(result: RunResult, run_dir: Path, changes: list[dict[str, 
         apps = [a for a in result.applications if a.program == name or len(programs) == 1 and not a.program]
         tmp = path.with_name(path.name + ".tmp")
         _write_program(tmp, result, name, rules, apps, changes if _changes_for(changes, name) else None,
-                       extra_sheets, single=len(programs) == 1)
+                       single=len(programs) == 1)
         os.replace(tmp, path)
         paths.append(path)
     return paths
@@ -162,75 +150,27 @@ def _status_fmt(f: dict[str, Any], status: str) -> Any:
 
 
 def _write_program(path: Path, result: RunResult, program: str, rules: Any, apps: list[Application],
-                   changes: list[dict[str, Any]] | None, extra_sheets: Sequence[ExtraSheet],
-                   single: bool) -> None:
+                   changes: list[dict[str, Any]] | None, single: bool) -> None:
     wb = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "strings_to_urls": False,
                                          "strings_to_numbers": False})
     wb.set_properties({"title": getattr(rules, "title", program), "comments": f"运行编号 {result.run_id}"})
     f = _formats(wb)
+    prog = program_of(result, program)
     key_ids = {fid for fid, _ in _key_fields(rules)}
-    group_field = _group_field(rules)
-    # An extra column already shown as a key field or as the grouping column is not repeated.
-    extras = [k for k in _EXTRA_COLUMNS if any(k in a.extra for a in apps) and k not in key_ids]
-    all_extras = [k for k in extras if k != group_field] + (["excellent"] if _has_aspects(apps) else [])
-    rank_extras = extras + (["excellent"] if _has_aspects(apps) else [])
+    # A program's column already shown as a key field is not repeated.
+    columns = [c for c in outcome_columns(prog, apps, "list", "department") if c.key not in key_ids]
+    notes = prog.notes(result, apps, "department")
     name_label = rules.label("name") if rules is not None else "名称"
-    scoring = _scoring_info(result, rules, apps)
-    _rank_sheet(wb, f, apps, rules, rank_extras, name_label, scoring)
-    _all_sheet(wb, f, apps, rules, all_extras, name_label)
-    _city_sheet(wb, f, result, program, rules, apps, single)
+    _rank_sheet(wb, f, apps, rules, columns, name_label, [n for n in notes if n.emphasis])
+    _all_sheet(wb, f, apps, rules, columns, name_label)
+    _city_sheet(wb, f, result, program, rules, apps, single, columns)
     _industry_sheet(wb, f, apps, rules, name_label)
-    allocation = result.extra.get("allocation")
-    summary = result.extra.get("allocation_summary")
-    is_park = getattr(rules, "kind", "") == "park"
-    if (allocation or (summary and (single or is_park))) and (
-            single or is_park or any(isinstance(r, dict) and r.get("program") == program for r in allocation or [])):
-        _allocation_sheet(wb, f, [r for r in allocation or [] if isinstance(r, dict)
-                                  and r.get("program") in (None, program)],
-                          result.extra.get("allocation_method"), summary)
+    for spec in prog.list_sheets(result, apps):
+        _spec_sheet(wb, f, spec)
     if changes is not None:
         _changes_sheet(wb, f, [c for c in changes if c.get("program") in (None, program)])
-    for hook in extra_sheets:
-        hook(wb, result, program, rules)
-    _notes(wb, f, result, program, rules, scoring)
+    _notes(wb, f, result, program, rules, notes)
     wb.close()
-
-
-def _has_aspects(apps: list[Application]) -> bool:
-    return any(isinstance(a.extra.get("score_detail"), dict) and "aspects" in a.extra["score_detail"]
-               for a in apps)
-
-
-def _excellent_text(app: Application) -> str | None:
-    """The aspects judged 表现优异 (第九条), e.g. ``聚集水平、创新能力、发展潜力（3项）``."""
-    detail = app.extra.get("score_detail")
-    if not isinstance(detail, dict) or "aspects" not in detail:
-        return None
-    names = detail.get("excellent_aspects")
-    if names is None:
-        names = [k for k, v in (detail.get("aspects") or {}).items() if isinstance(v, dict) and v.get("excellent")]
-    return f"{'、'.join(names)}（{len(names)}项）" if names else "无（0项）"
-
-
-def _extra_value(app: Application, key: str) -> Any:
-    return _excellent_text(app) if key == "excellent" else app.extra.get(key)
-
-
-def _scoring_info(result: RunResult, rules: Any, apps: list[Application]) -> dict[str, Any] | None:
-    """How scores were made (``result.extra["park_scoring"]``), for the program that scored them."""
-    info = result.extra.get("park_scoring")
-    if not isinstance(info, dict):
-        return None
-    if getattr(rules, "kind", "") == "park" or any("score_detail" in a.extra for a in apps):
-        return info
-    return None
-
-
-def _default_note(scoring: dict[str, Any] | None) -> str | None:
-    """The sentence saying that default points per indicator were used (SPEC §3.2), or None."""
-    if not scoring or not scoring.get("points_default"):
-        return None
-    return "注：" + str(scoring.get("note") or "评分标准未规定各指标分值，按规则文件中的默认分值计算。")
 
 
 def _key_fields(rules: Any) -> list[tuple[str, str]]:
@@ -249,26 +189,26 @@ def _rank_key(app: Application) -> tuple[Any, ...]:
     return (app.rank is None, app.rank or 0)
 
 
-def _rank_sheet(wb: Any, f: dict[str, Any], apps: list[Application], rules: Any, extras: list[str],
-                name_label: str, scoring: dict[str, Any] | None = None) -> None:
+def _rank_sheet(wb: Any, f: dict[str, Any], apps: list[Application], rules: Any, columns: list[Any],
+                name_label: str, caveats: list[Any]) -> None:
     sheet = _Sheet(wb, RANK_SHEET, f)
     ranked = sorted((a for a in apps if a.status in RANKED_STATUSES), key=_rank_key)
     keys = _key_fields(rules)
     headers = (["全省排名", "所在市", name_label, "综合得分"] + [h for _, h in keys]
-               + [_EXTRA_COLUMNS[k] for k in extras] + ["审核结论", "主要原因"])
+               + [c.label for c in columns] + ["审核结论", "主要原因"])
     rows = [[a.rank, a.city, a.name, a.score]
             + [(a.industry if fid == "industry" else a.values.get(fid)) for fid, _ in keys]
-            + [_extra_value(a, k) for k in extras] + [status_label(a.status), reason(a, rules)] for a in ranked]
+            + [c.value(a) for c in columns] + [status_label(a.status), reason(a, rules)] for a in ranked]
     last = sheet.table(headers, rows, fmts=[_status_fmt(f, a.status) for a in ranked])
     if not ranked:
         sheet.put(1, 2, "（没有可排名的申报项目）", f["wrap"])
-    note = _default_note(scoring)
-    if note:  # below the table, outside the filter range; also in 说明
-        sheet.ws.merge_range(last + 2, 0, last + 2, min(len(headers) - 1, 11), note, f["note"])
-        sheet.ws.set_row(last + 2, 36)
+    for i, note in enumerate(caveats):  # below the table, outside the filter range; also in 说明
+        row = last + 2 + i
+        sheet.ws.merge_range(row, 0, row, min(len(headers) - 1, 11), f"{note.label}：{note.text}", f["note"])
+        sheet.ws.set_row(row, 36)
 
 
-def _all_sheet(wb: Any, f: dict[str, Any], apps: list[Application], rules: Any, extras: list[str],
+def _all_sheet(wb: Any, f: dict[str, Any], apps: list[Application], rules: Any, columns: list[Any],
                name_label: str) -> None:
     sheet = _Sheet(wb, ALL_SHEET, f)
     order = {c: i for i, c in enumerate(all_cities())}
@@ -278,10 +218,10 @@ def _all_sheet(wb: Any, f: dict[str, Any], apps: list[Application], rules: Any, 
     _, group_rank = _group_words(rules)
     headers = (["所在市"] + (["推荐排序"] if with_order else []) + [name_label, _group_label(rules),
                 "审核结论", "主要原因", "综合得分", "全省排名", group_rank]
-               + [_EXTRA_COLUMNS[k] for k in extras] + ["来源文件", "行号"])
+               + [c.label for c in columns] + ["来源文件", "行号"])
     rows = [[city_key(a.city)] + ([a.city_order] if with_order else [])
             + [a.name, _group_value(a, rules), status_label(a.status), reason(a, rules),
-               a.score, a.rank, a.industry_rank] + [_extra_value(a, k) for k in extras]
+               a.score, a.rank, a.industry_rank] + [c.value(a) for c in columns]
             + [a.source.file, a.source.row] for a in rows_apps]
     sheet.table(headers, rows, fmts=[_status_fmt(f, a.status) for a in rows_apps])
 
@@ -290,25 +230,16 @@ def _has_quota(rules: Any) -> bool:
     return rules is None or getattr(rules, "quota_default", None) is not None or bool(getattr(rules, "quota_cities", None))
 
 
-def _tier_names(rules: Any, apps: list[Application]) -> list[str]:
-    """Tier names, highest first: from the rules' ``[[park.tiers]]``, else as found on the applications."""
-    raw = getattr(rules, "raw", {}) or {}
-    tiers = ((raw.get("park") or {}).get("tiers") or []) if isinstance(raw, dict) else []
-    names = [str(t["name"]) for t in sorted(tiers, key=lambda t: -float(t.get("min_score", 0))) if "name" in t]
-    names += sorted({a.extra["tier"] for a in apps if a.extra.get("tier")} - set(names))
-    return names if any("tier" in a.extra for a in apps) else []
-
-
 def _city_sheet(wb: Any, f: dict[str, Any], result: RunResult, program: str, rules: Any,
-                apps: list[Application], single: bool) -> None:
+                apps: list[Application], single: bool, columns: list[Any]) -> None:
     sheet = _Sheet(wb, CITY_SHEET, f)
     quota = _has_quota(rules)
     statuses = [s for s in reversed(STATUSES) if quota or s != "over_quota"]
-    tiers = _tier_names(rules, apps)
-    money = [k for k in ("subsidy", "subsidy_proposed") if any(k in a.extra for a in apps)]
-    money_labels = {"subsidy": "奖补上限合计（万元）", "subsidy_proposed": "建议分配合计（万元）"}
+    # A program's columns summed (奖补上限合计) or counted per value (认定示范型…) per city.
+    counted = [(c, v) for c in columns if c.summary == "count" for v in c.values]
+    summed = [c for c in columns if c.summary == "sum"]
     headers = (["城市"] + (["推荐名额"] if quota else []) + ["报送数"] + [status_label(s) for s in statuses]
-               + [f"认定{t}" for t in tiers] + [money_labels[k] for k in money]
+               + [_summary_label(c, v) for c, v in counted] + [_summary_label(c) for c in summed]
                + ["收到文件数", "退回文件数", "是否逾期", "备注"])
     rows: list[list[Any]] = []
     cities = list(all_cities())
@@ -327,11 +258,11 @@ def _city_sheet(wb: Any, f: dict[str, Any], result: RunResult, program: str, rul
             note = "文件均被退回"
         rows.append([city] + ([city_quota] if quota else []) + [len(city_apps)]
                     + [sum(1 for a in city_apps if a.status == s) for s in statuses]
-                    + [sum(1 for a in city_apps if a.extra.get("tier") == t) for t in tiers]
-                    + [_money(sum(float(a.extra.get(k) or 0) for a in city_apps)) for k in money]
+                    + [sum(1 for a in city_apps if c.value(a) == v) for c, v in counted]
+                    + [_money(sum(float(c.value(a) or 0) for a in city_apps)) for c in summed]
                     + [len(files), rejected, "是" if late else "否", note])
     first_count = 2 if quota else 1  # column of 报送数
-    n_sum = 1 + len(statuses) + len(tiers) + len(money) + 2  # 报送数 … 退回文件数
+    n_sum = 1 + len(statuses) + len(counted) + len(summed) + 2  # 报送数 … 退回文件数
     total = (["合计"] + ([None] if quota else [])
              + [_money(sum(r[first_count + i] for r in rows)) for i in range(n_sum)] + [None, None])
     last = sheet.table(headers, rows)
@@ -358,6 +289,10 @@ def _city_sheet(wb: Any, f: dict[str, Any], result: RunResult, program: str, rul
     chart.set_legend({"position": "bottom"})
     chart.set_size({"width": 900, "height": 420})
     sheet.ws.insert_chart(last + 3, 0, chart)
+
+
+def _summary_label(column: Any, value: str = "") -> str:
+    return text(column.summary_label, value=value) if column.summary_label else f"{column.label} {value}".strip()
 
 
 def _money(value: float) -> int | float:
@@ -423,55 +358,17 @@ def _industry_sheet(wb: Any, f: dict[str, Any], apps: list[Application], rules: 
     sheet.finish()
 
 
-def _allocation_sheet(wb: Any, f: dict[str, Any], allocation: list[dict[str, Any]], method: str | None = None,
-                      summary: dict[str, Any] | None = None) -> None:
-    sheet = _Sheet(wb, ALLOCATION_SHEET, f)
-    keys: list[str] = []
-    for row in allocation:
-        keys += [k for k in row if k not in keys and k != "program"]
-    if not keys and summary is not None:
-        keys = ["city", "name", "tier", "ceiling", "proposed"]
-    headers = [_ALLOCATION_LABELS.get(k, k) for k in keys]
-
-    def shown(key: str, value: Any) -> Any:
-        if key == "status":
-            return status_label(value)
-        if isinstance(value, bool):
-            return "是" if value else "否"
-        return value
-
-    last = sheet.table(headers, [[shown(k, row.get(k)) for k in keys] for row in allocation])
-    if not allocation:
-        sheet.put(1, 0, "（没有获得奖补资格的园区）", f["wrap"])
-    if method is None and summary is None:
-        return  # rows given without the program's method (e.g. by a hook): the table only
-    amounts = [k for k in keys if k in _AMOUNT_KEYS]
-    total_row = last + 1
-    sheet.put(total_row, 0, "合计", f["header"])
-    for c in range(1, len(keys)):
-        key = keys[c]
-        value: Any = _money(sum(float(r.get(key) or 0) for r in allocation)) if key in amounts else None
-        if key == "name":
-            value = f"{len(allocation)}个"
-        sheet.put(total_row, c, value, f["header"])
-    lines: list[tuple[str, Any]] = []
-    if summary:
-        lines.append(("资金预算（万元）", summary.get("budget")))
-        lines.append(("奖补上限合计（万元）", summary.get("ceilings_total")))
-        lines.append(("建议分配合计（万元）", summary.get("proposed_total")))
-        lines.append(("未分配（万元）", summary.get("unallocated")))
-        lines.append(("是否按比例压减", "是（奖补上限合计超出预算）" if summary.get("scaled") else "否（预算足以按上限安排）"))
-    if method:
-        lines.append(("分配方法", method))
-    width = max(len(keys) - 1, 1)
-    for i, (label, value) in enumerate(lines):
-        r = total_row + 2 + i
-        sheet.ws.write_string(r, 0, label, f["bold"])
-        if isinstance(value, str) and len(value) > 30:
-            sheet.ws.merge_range(r, 1, r, width, value, f["wrap"])
-            sheet.ws.set_row(r, 15 * (1 + len(value) // 60))
-        else:
-            sheet.put(r, 1, value, f["wrap"])
+def _spec_sheet(wb: Any, f: dict[str, Any], spec: Any) -> None:
+    """A sheet a program declared (programs.base.SheetSpec): title, table, notes below."""
+    sheet = _Sheet(wb, spec.name[:31], f)
+    first = 0
+    if spec.title:
+        sheet.ws.write_string(0, 0, spec.title, f["title"])
+        first = 2
+    last = sheet.table(spec.headers, [[c for c in row] for row in spec.rows], first_row=first)
+    for i, line in enumerate(spec.notes):
+        sheet.ws.merge_range(last + 2 + i, 0, last + 2 + i, max(len(spec.headers) - 1, 1), line, f["wrap"])
+        sheet.ws.set_row(last + 2 + i, 15 * (1 + len(line) // 60))
 
 
 def _changes_sheet(wb: Any, f: dict[str, Any], changes: list[dict[str, Any]]) -> None:
@@ -490,8 +387,7 @@ def _changes_sheet(wb: Any, f: dict[str, Any], changes: list[dict[str, Any]]) ->
         sheet.put(1, 0, "（与上次运行相比没有变更）", f["wrap"])
 
 
-def _notes(wb: Any, f: dict[str, Any], result: RunResult, program: str, rules: Any,
-           scoring: dict[str, Any] | None = None) -> None:
+def _notes(wb: Any, f: dict[str, Any], result: RunResult, program: str, rules: Any, notes: list[Any]) -> None:
     ws = wb.add_worksheet("说明")
     lines = [
         ("名单", f"{getattr(rules, 'title', program)}{getattr(rules, 'list_title', '')}"),
@@ -500,37 +396,18 @@ def _notes(wb: Any, f: dict[str, Any], result: RunResult, program: str, rules: A
         ("运行编号", result.run_id),
         ("审核时间", time_text(result.started)),
     ]
-    if scoring is None:
-        lines.append(("排名说明", "“排名”表只列审核结论为“符合条件”或“需专家研判”的项目，按综合得分排序；"
-                               "综合得分由规则文件中的指标权重计算，并列时按规则文件规定的次序确定。"))
-    else:
-        lines.append(("排名说明", "“排名”表只列审核结论为“符合条件”或“需专家研判”的项目，按综合得分（百分制）排序；"
-                               "并列时按表现优异方面的个数、各市次序、名称确定。"))
-        lines.append(("指标分值", ("【使用默认分值】" if scoring.get("points_default") else "")
-                      + str(scoring.get("note") or "")))
-        if scoring.get("aggregation"):
-            lines.append(("专家评分汇总", str(scoring["aggregation"])))
-        aspects = scoring.get("aspects") or {}
-        if aspects:
-            share = scoring.get("excellent_share")
-            share_text = f"{float(share):.0%}" if isinstance(share, (int, float)) else ""
-            lines.append(("表现优异", "、".join(f"{k}（{'、'.join(map(str, v))}）" for k, v in aspects.items())
-                          + (f"：得分达到该方面满分的{share_text}及以上为表现优异。" if share_text else "。")))
-    method = result.extra.get("allocation_method")
-    summary = result.extra.get("allocation_summary")
-    if scoring is not None and (method or summary):
-        if summary:
-            budget = summary.get("budget")
-            lines.append(("资金预算", f"{_money(float(budget))}万元" if isinstance(budget, (int, float)) else ""))
-        if method:
-            lines.append(("资金分配方法", str(method)))
+    emphasis = set()
+    for note in notes:
+        if note.emphasis:
+            emphasis.add(len(lines))
+        lines.append((note.label, note.text))
     for i, item in enumerate(getattr(rules, "expert_items", ()) or ()):
         lines.append(("专家评审事项" if i == 0 else "", f"{item.get('clause', '')} {item.get('text', '')}"))
     ws.set_column(0, 0, 16)
     ws.set_column(1, 1, 90)
     for r, (k, v) in enumerate(lines):
         ws.write_string(r, 0, k, f["bold"])
-        fmt = f["note"] if k == "指标分值" and scoring and scoring.get("points_default") else f["wrap"]
+        fmt = f["note"] if r in emphasis else f["wrap"]
         ws.write_string(r, 1, str(v or ""), fmt)
     ws.set_landscape()
     ws.set_paper(9)

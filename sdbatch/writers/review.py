@@ -40,7 +40,9 @@ from sdbatch.writers._common import (
     colour_of,
     finding_rank,
     header_with_unit,
+    outcome_columns,
     plain,
+    program_of,
     programs_of,
     reason,
     rules_for,
@@ -61,8 +63,6 @@ COMMENT_AUTHOR = "审核意见"
 _LEADING_FIELDS = ("city_order", "name", "industry", "city", "seq")
 _STATUS_COLOUR = {"over_quota": "red", "ineligible": "red", "incomplete": "red", "needs_review": "amber"}
 _ELIGIBLE_FILL = "C6EFCE"
-_EXTRA_COLUMNS = {"park_type": "园区类型", "tier": "认定档次", "subsidy": "奖补上限（万元）",
-                  "subsidy_proposed": "建议分配（万元）"}
 
 _THIN = Side(style="thin", color="BFBFBF")
 _BORDER = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
@@ -146,7 +146,7 @@ def _write_one(result: RunResult, city: str, path: Path) -> None:
     for program, program_apps in by_program.items():
         rules = rules_for(result, program)
         title = SUMMARY_SHEET if len(by_program) == 1 else f"{SUMMARY_SHEET}-{getattr(rules, 'entity', program)}"
-        _add_summary_sheet(wb, title[:31], program_apps, rules)
+        _add_summary_sheet(wb, title[:31], program_apps, rules, result)
     _add_problems_sheet(wb, result, city, apps, records, others)
     _add_notes_sheet(wb, result, city, apps)
     wb.active = 0
@@ -422,14 +422,14 @@ def _value_fields(apps: list[Application], rules: Any, skip: Iterable[str] = ())
     return out
 
 
-def _add_summary_sheet(wb: Workbook, title: str, apps: list[Application], rules: Any) -> None:
+def _add_summary_sheet(wb: Workbook, title: str, apps: list[Application], rules: Any, result: RunResult) -> None:
     ws = wb.create_sheet(title)
     name_label = rules.label("name") if rules is not None else "名称"
     group_field = _group_field(rules)
     group_label = rules.label(group_field) if rules is not None else "主导产业"
-    # The group field (园区类型 for parks) has its own leading column: not again as an extra or a value.
-    extras = [k for k in _EXTRA_COLUMNS if k != group_field and any(k in a.extra for a in apps)]
-    value_fields = _value_fields(apps, rules, skip=[group_field, *_EXTRA_COLUMNS])
+    # The group field (园区类型 for parks) has its own leading column: not again as a value.
+    columns = outcome_columns(program_of(result, rules.name if rules is not None else None), apps, "review", "city")
+    value_fields = _value_fields(apps, rules, skip=[group_field])
     with_order = any(a.city_order is not None for a in apps) or not apps
     with_score = any(a.score is not None for a in apps)
     unknown: list[str] = []
@@ -437,7 +437,7 @@ def _add_summary_sheet(wb: Workbook, title: str, apps: list[Application], rules:
         unknown += [h for h in app.unknown if h not in unknown]
     headers = (["序号"] + (["推荐排序"] if with_order else []) + [name_label, group_label, "审核结论", "主要原因"]
                + (["综合得分"] if with_score else [])
-               + [_EXTRA_COLUMNS[k] for k in extras]
+               + [c.label for c in columns]
                + [h for _, h in value_fields]
                + [f"{h}（未识别列）" for h in unknown]
                + ["来源文件", "行号"])
@@ -446,7 +446,7 @@ def _add_summary_sheet(wb: Workbook, title: str, apps: list[Application], rules:
         rows.append([i] + ([app.city_order] if with_order else [])
                     + [app.name, _group_value(app, group_field), status_label(app.status), reason(app, rules)]
                     + ([app.score] if with_score else [])
-                    + [app.extra.get(k) for k in extras]
+                    + [c.value(app) for c in columns]
                     + [app.values.get(fid) for fid, _ in value_fields]
                     + [app.unknown.get(h) for h in unknown]
                     + [app.source.file, app.source.row])
@@ -523,10 +523,9 @@ def _add_notes_sheet(wb: Workbook, result: RunResult, city: str, apps: list[Appl
         rows.append(("规则版本", f"{name} {getattr(rules, 'version', result.rules_version)}", None))
         if getattr(rules, "deadline", None):
             rows.append(("报送截止日期", rules.deadline.isoformat(), None))
-    scoring = result.extra.get("park_scoring")
-    if isinstance(scoring, dict) and scoring.get("points_default") and any(
-            a.extra.get("score_detail") for a in apps):
-        rows.append(("指标分值", f"【使用默认分值】{scoring.get('note') or ''}", "amber"))
+    for name in programs_of(result):
+        for note in program_of(result, name).notes(result, [a for a in apps if a.program == name], "city"):
+            rows.append((note.label, note.text, "amber" if note.emphasis else None))
     rows.append(("运行编号", result.run_id, None))
     rows.append(("审核时间", time_text(result.started), None))
     rows.append(("", None, None))
