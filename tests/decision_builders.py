@@ -3,7 +3,7 @@
 Headers are the canonical labels of ``cluster_2024.toml`` (amounts with ``（亿元）``, the ratio
 with ``（%）``); ``row(**overrides)`` is an eligible 高端软件 cluster with every threshold
 comfortably met.  ``decide(inbox)`` runs :func:`sdbatch.batch.evaluate` and checks the
-results.json it would write against ``shared/tools/check_results.py``.
+results.json it would write against the contract (``tests/contract.py``).
 """
 
 from __future__ import annotations
@@ -12,8 +12,6 @@ import datetime as dt
 import itertools
 import json
 import os
-import subprocess
-import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -24,9 +22,9 @@ from stdnum.cn import uscc
 from sdbatch import rules as rules_mod
 from sdbatch.batch import RunOptions, evaluate
 from sdbatch.model import Application, RunResult
+from tests.contract import check_contract
 
 ROOT = Path(__file__).resolve().parents[1]
-CHECKER = ROOT.parent / "shared" / "tools" / "check_results.py"
 BUNDLED_RULES = ROOT / "sdbatch" / "programs" / "cluster_2024.toml"
 CHINA = dt.timezone(dt.timedelta(hours=8))
 ON_TIME = dt.datetime(2024, 6, 20, 10, 0, tzinfo=CHINA)
@@ -104,13 +102,6 @@ def city_file(inbox: Path, city: str, rows: Iterable[dict[str, Any]], *, name: s
     """The workbook of ``city``: every row's 所在市 is set to ``city``."""
     rows = [{**r, "city": city} for r in rows]
     return write_workbook(inbox / (name or f"{city}数字产业集群申报信息汇总表.xlsx"), rows, **kwargs)
-
-
-def check_contract(results_json: Path) -> None:
-    """shared/tools/check_results.py, run as the department would run it."""
-    proc = subprocess.run([sys.executable, str(CHECKER), str(results_json)], capture_output=True, text=True,
-                          check=False)
-    assert proc.returncode == 0, f"check_results.py failed on {results_json}:\n{proc.stdout}{proc.stderr}"
 
 
 def decide(inbox: Path, **options: Any) -> RunResult:

@@ -1,7 +1,7 @@
 """Decisions of the 2024 cluster call (issue 3) on real workbooks written by the tests.
 
 Every inbox is decided by ``sdbatch.batch.evaluate`` and the results.json it would write is
-checked with ``shared/tools/check_results.py`` (see ``decision_builders.decide``).  Findings are
+checked against the results.json contract (``tests/contract.py``, see ``decision_builders.decide``).  Findings are
 asserted as ``(row, field, code)`` tuples, never on their Chinese wording.  Data rows start at
 sheet row 3 (row 1 title, row 2 header).
 """

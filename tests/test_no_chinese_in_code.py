@@ -21,6 +21,7 @@ CJK = re.compile(r"[\u3400-\u9fff\uff01-\uff5e\u3000-\u303f]")
 
 # module (relative to sdbatch/) -> (literals still allowed, why).  Counts only go down.
 ALLOWED: dict[str, tuple[int, str]] = {
+    "results_schema.py": (8, "JSON Schema descriptions for developers quote canonical Chinese values"),
     "atomic.py": (2, "to move (issue 11)"),
     "batch.py": (55, "to move (issue 11)"),
     "checks.py": (1, "to move (issue 11)"),

@@ -17,6 +17,7 @@ from openpyxl import Workbook
 
 from sdbatch.batch import RunOptions, run_batch
 from sdbatch.rules import load
+from tests.contract import check_contract
 
 ROOT = Path(__file__).resolve().parents[1]
 DIGITAL, INDUSTRIAL = "数字产业化园区", "产业数字化园区"
@@ -143,7 +144,7 @@ def run(inbox: Path, out: Path, **kw: Any) -> dict[str, Any]:
     outcome = run_batch(inbox, RunOptions(out_dir=out, run_id="test", now="2024-06-20T10:00:00", mail_mode="none",
                                           quiet=True, **kw))
     assert outcome.run_dir is not None, outcome.message
-    return json.loads((outcome.run_dir / "results.json").read_text(encoding="utf-8"))
+    return check_contract(outcome.run_dir / "results.json")
 
 
 def by_name(results: dict[str, Any]) -> dict[str, dict[str, Any]]:

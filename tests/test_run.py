@@ -1,6 +1,6 @@
 """``run_batch`` and ``sdbatch run``: results.json + run.json, exit codes, CLI = library, golden file.
 
-Every results.json written here is checked with ``shared/tools/check_results.py``.
+Every results.json written here is checked against the contract (``tests/contract.py``).
 Set ``SDBATCH_UPDATE_GOLDEN=1`` to rewrite ``tests/golden/samples_results.json`` (then review it
 by hand against samples/README.md).
 """
