@@ -276,6 +276,9 @@ class RunResult:
     rules: Any = None  # the Rules object(s) used; writers read wording and quotas from it
     programs: dict[str, Any] = dc_field(default_factory=dict)  # program name -> Rules
     reports: dict[str, Any] = dc_field(default_factory=dict)  # program name -> programs.base.ProgramReport
+    # Sheets shared stages add to the outputs (programs.base.SheetSpec), e.g. evidence checks:
+    review_sheets: dict[str, list[Any]] = dc_field(default_factory=dict)  # city -> sheets of its review
+    list_sheets: dict[str, list[Any]] = dc_field(default_factory=dict)  # program -> sheets of the list
 
     @property
     def rejected(self) -> list[FileRecord]:

@@ -165,7 +165,7 @@ def _write_program(path: Path, result: RunResult, program: str, rules: Any, apps
     _all_sheet(wb, f, apps, rules, columns, name_label)
     _city_sheet(wb, f, result, program, rules, apps, single, columns)
     _industry_sheet(wb, f, apps, rules, name_label)
-    for spec in prog.list_sheets(result, apps):
+    for spec in [*prog.list_sheets(result, apps), *result.list_sheets.get(program, [])]:
         _spec_sheet(wb, f, spec)
     if changes is not None:
         _changes_sheet(wb, f, [c for c in changes if c.get("program") in (None, program)])

@@ -148,6 +148,11 @@ def _write_one(result: RunResult, city: str, path: Path) -> None:
         title = SUMMARY_SHEET if len(by_program) == 1 else f"{SUMMARY_SHEET}-{getattr(rules, 'entity', program)}"
         _add_summary_sheet(wb, title[:31], program_apps, rules, result)
     _add_problems_sheet(wb, result, city, apps, records, others)
+    for program, program_apps in by_program.items():
+        for spec in program_of(result, program).review_sheets(result, city, program_apps):
+            _add_spec_sheet(wb, spec)
+    for spec in result.review_sheets.get(city, []):
+        _add_spec_sheet(wb, spec)
     _add_notes_sheet(wb, result, city, apps)
     wb.active = 0
     tmp = path.with_name(path.name + ".tmp")
@@ -458,6 +463,34 @@ def _add_summary_sheet(wb: Workbook, title: str, apps: list[Application], rules:
     name_col = get_column_letter(headers.index(name_label) + 1)
     ws.column_dimensions[name_col].width = max(ws.column_dimensions[name_col].width or 0, 24)
     ws.column_dimensions[get_column_letter(headers.index("主要原因") + 1)].width = 40
+
+
+def _add_spec_sheet(wb: Workbook, spec: Any) -> None:
+    """A sheet declared by a program or a shared stage (programs.base.SheetSpec); city audience only."""
+    if spec.audience != "city":
+        return
+    ws = wb.create_sheet(_sheet_title(wb, spec.name))
+    first = 1
+    if spec.title:
+        ws.cell(row=1, column=1, value=spec.title).font = _HEADER_FONT
+        first = 3
+    for c, header in enumerate(spec.headers, start=1):
+        cell = ws.cell(row=first, column=c, value=header)
+        cell.font = _HEADER_FONT
+        _fill(cell, HEADER_FILL)
+        cell.border = _BORDER
+        cell.alignment = _WRAP
+    for r, row in enumerate(spec.rows, start=first + 1):
+        for c, value in enumerate(row, start=1):
+            cell = ws.cell(row=r, column=c)
+            set_value(cell, value)
+            cell.border = _BORDER
+            cell.alignment = _WRAP
+            if (c - 1) in spec.number_formats:
+                cell.number_format = spec.number_formats[c - 1]
+    for i, line in enumerate(spec.notes):
+        set_value(ws.cell(row=first + len(spec.rows) + 2 + i, column=1), line)
+    page_setup(ws)
 
 
 def _problem_rows(result: RunResult, city: str, apps: list[Application], records: list[FileRecord],
