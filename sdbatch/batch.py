@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sdbatch import __version__, checks, decide, header, ingest, normalise, rank, settings
+from sdbatch import __version__, checks, decide, header, normalise, rank, settings
+from sdbatch import reading as ingest  # the reading stage, sdbatch/reading/
 from sdbatch import rules as rules_mod
 from sdbatch.catalogue import label, render
 from sdbatch.model import Application, FileRecord, FileRejected, Finding, RawWorkbook, RunResult, Source
