@@ -20,6 +20,9 @@ from typing import Any
 
 import openpyxl
 import pytest
+from hypothesis import given
+from hypothesis import settings as hyp_settings
+from hypothesis import strategies as st
 
 from sdbatch import settings
 from sdbatch.batch import RunOptions, run_batch
@@ -487,3 +490,32 @@ def test_scan_of_a_damaged_member_leaves_the_verdict_to_the_reader(tmp_path: Pat
     path.write_bytes(bytes(data))
     with pytest.raises(FileRejected):
         read_workbook(path)
+
+
+# ----------------------------------------------------------------------------- merged_value by row
+boxes = st.tuples(st.integers(0, 8), st.integers(0, 8), st.integers(0, 8), st.integers(0, 8))
+
+
+@hyp_settings(max_examples=200, deadline=None)
+@given(merged=st.lists(boxes, max_size=12), filled=st.sets(st.tuples(st.integers(0, 9), st.integers(0, 9))),
+       grow=st.lists(boxes, max_size=3))
+def test_merged_value_by_row_answers_as_walking_every_range(
+        merged: list[tuple[int, int, int, int]], filled: set[tuple[int, int]],
+        grow: list[tuple[int, int, int, int]]) -> None:
+    rows: list[list[Any]] = [[f"{r},{c}" if (r, c) in filled else None for c in range(10)] for r in range(10)]
+    sheet = RawSheet(name="S", rows=rows, merged=list(merged))
+
+    def walked(row: int, col: int) -> Any:  # the lookup as it was: every range, in order
+        value = sheet.value(row, col)
+        if value is None:
+            for r0, c0, r1, c1 in sheet.merged:
+                if r0 <= row <= r1 and c0 <= col <= c1:
+                    return sheet.value(r0, c0)
+        return value
+
+    cells = [(r, c) for r in range(12) for c in range(12)]
+    assert [sheet.merged_value(r, c) for r, c in cells] == [walked(r, c) for r, c in cells]
+    sheet.merged.extend(grow)  # a list that grows, or is replaced, is looked at again
+    assert [sheet.merged_value(r, c) for r, c in cells] == [walked(r, c) for r, c in cells]
+    sheet.merged = list(reversed(sheet.merged))
+    assert [sheet.merged_value(r, c) for r, c in cells] == [walked(r, c) for r, c in cells]
