@@ -519,3 +519,33 @@ def test_merged_value_by_row_answers_as_walking_every_range(
     assert [sheet.merged_value(r, c) for r, c in cells] == [walked(r, c) for r, c in cells]
     sheet.merged = list(reversed(sheet.merged))
     assert [sheet.merged_value(r, c) for r, c in cells] == [walked(r, c) for r, c in cells]
+
+
+# ----------------------------------------------------------------------------- the worksheet scan
+SPELLINGS = {
+    "excel": b'<row r="7"><c r="B7" s="1"><v>1</v></c><c r="AB7" t="s"><v>0</v></c><c r="AC9" s="2"/></row>',
+    "reference-last": b'<row r="7"><c s="1" r="B7"><v>1</v></c><c t="s" r="AB7"><v>0</v></c><c s="2" r="AC9"/></row>',
+    "prefixed": b'<x:row r="7"><x:c r="B7"><x:v>1</x:v></x:c><x:c r="AB7" t="s"><x:v>0</x:v></x:c>'
+                b'<x:c r="AC9" s="2"/></x:row>',
+    "lower-case": b'<row r="7"><c r="b7"><v>1</v></c><c r="ab7" t="s"><v>0</v></c><c r="ac9" s="2"/></row>',
+    "line-breaks": b'<row r="7"><c\nr="B7"><v>1</v></c><c\tt="s" r="AB7"><v>0</v></c><c r="AC9"\n/></row>',
+}
+
+
+@pytest.mark.parametrize("spelling", SPELLINGS)
+@pytest.mark.parametrize("every_cell", [True, False], ids=["small-part", "big-part"])
+@pytest.mark.parametrize("chunk", [1 << 22, 64, 7])
+def test_the_scan_finds_the_value_extent_in_any_spelling_and_any_chunking(
+        spelling: str, every_cell: bool, chunk: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sdbatch.reading import limits
+
+    monkeypatch.setattr(limits, "_CHUNK", chunk)
+    xml = (b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+           + SPELLINGS[spelling] * 50 + b'</sheetData><mergeCells count="2"><mergeCell ref="A1:AB1"/>'
+           b'<mergeCell ref="$C$3:$XFD$9"/></mergeCells></worksheet>')
+    scan = limits._scan_part(io.BytesIO(xml), every_cell)
+    assert (scan.value_rows, scan.value_cols) == (7, 28)  # AB7 holds something; AC9 is styled and empty
+    if every_cell:
+        assert (scan.cell_rows, scan.cell_cols) == (9, 29)
+    assert scan.merged == [(0, 0, 0, 27), (2, 2, 8, 16383)] and scan.merged_count == 2
+    assert scan.merged_cells == 28 + 7 * 16382

@@ -25,10 +25,12 @@ from sdbatch.text import display_name
 Box = tuple[int, int, int, int]
 
 
-def read(path: Path, merged_for: Callable[[str], list[Box] | None] | None = None
+def read(path: Path, merged_for: Callable[[str], list[Box] | None] | None = None, *, ods: bool = False
          ) -> tuple[list[RawSheet], list[Finding]]:
     """Every sheet of ``path``.  ``merged_for(sheet name)``: the merged ranges to use instead of
-    calamine's (the xlsx reader's own scan, bounded), None to ask calamine."""
+    calamine's (the xlsx reader's own scan, bounded), None to ask calamine.  ``ods``: calamine
+    hands over an ODS time value as its ISO text (PT36H15M00S), read as a duration."""
+    value_of = _ods_value if ods else _value
     import python_calamine
 
     path = Path(path)
@@ -56,7 +58,7 @@ def read(path: Path, merged_for: Callable[[str], list[Box] | None] | None = None
                 continue
             check_position(path, r, start_col + end - 1)
             line = [None] * start_col
-            line += [clean(_value(v), r, start_col + c) for c, v in enumerate(row[:end])]
+            line += [None if v == "" else clean(value_of(v), r, start_col + c) for c, v in enumerate(row[:end])]
             rows.append(line)
         sheet = RawSheet(name=strip_illegal(name), rows=trim_rows(rows), hidden=name in hidden_names)
         declared = merged_for(name) if merged_for else None
@@ -73,18 +75,22 @@ def read(path: Path, merged_for: Callable[[str], list[Box] | None] | None = None
     return sheets, notes
 
 
-_ISO_DURATION = re.compile(r"(-?)PT(\d+)H(\d+)M(\d+(?:\.\d*)?)S")  # how calamine hands over an ODS time value
-
-
 def _value(value: Any) -> Any:
     if value == "":
         return None
     if isinstance(value, dt.time):
         return value.isoformat()
+    return value
+
+
+_ISO_DURATION = re.compile(r"(-?)PT(\d+)H(\d+)M(\d+(?:\.\d*)?)S")
+
+
+def _ods_value(value: Any) -> Any:
     if isinstance(value, str) and value.startswith(("PT", "-PT")):
         found = _ISO_DURATION.fullmatch(value)
         if found:
             sign, hours, minutes, seconds = found.groups()
             duration = dt.timedelta(hours=int(hours), minutes=int(minutes), seconds=float(seconds))
             return dt.timedelta(0) - duration if sign else duration  # cells.duration_text shows it
-    return value
+    return _value(value)

@@ -67,10 +67,15 @@ class CellCleaner:
         self.sheet = sheet
         self.changed: list[tuple[int, int]] = []
         self.changed_count = 0
+        self.limit = settings.MAX_CELL_CHARS
 
     def __call__(self, value: Any, row: int, col: int) -> Any:
         if value is None:
             return None
+        if type(value) is str:  # the common case first: most cells are plain text
+            if len(value) <= self.limit and value.isprintable():
+                return value if value and not value.isspace() else None
+            return self._text(value, row, col)
         if isinstance(value, str):
             return self._text(value, row, col)
         if isinstance(value, float):

@@ -304,8 +304,8 @@ class PartScan:
 
     value_rows: int = 0  # last row / column of a cell that holds something
     value_cols: int = 0
-    cell_rows: int = 0  # last row / column of any cell element, styled empty ones too
-    cell_cols: int = 0
+    cell_rows: int = 0  # last row / column of any cell element, styled empty ones too (only for
+    cell_cols: int = 0  # a part small enough for full mode: others are never loaded whole)
     merged: list[tuple[int, int, int, int]] = field(default_factory=list)
     merged_count: int = 0  # mergeCell elements
     merged_cells: int = 0  # cells covered by them, as declared
@@ -318,12 +318,19 @@ class PartScan:
 
 
 _PREFIX = rb"(?:[A-Za-z_][\w.-]*:)?"
-# A cell element with its reference; group 3 is "/" for a self-closing (empty, styled) cell.
+# A cell element with its reference, in any spelling (attributes in any order, a namespace
+# prefix); group 3 is "/" for a self-closing (empty, styled) cell.
 _CELL = re.compile(
     rb"<" + _PREFIX + rb"c\s(?:[^>]*?\s)?r\s*=\s*[\"']\$?([A-Za-z]{1,3})\$?([0-9]{1,9})[\"'][^>]*?(/?)>")
+# Excel's own spelling (the reference first, no prefix): found faster, cells holding something only.
+_VALUE_ROW = re.compile(rb'<c r="[A-Za-z]{1,3}([0-9]{1,9})"[^>/]*>')
+_VALUE_COL = re.compile(rb'<c r="([A-Za-z]{1,3})[0-9]{1,9}"[^>/]*>')
+_OTHER_CELL = re.compile(rb'<c\s(?!r=")')  # a cell element spelt otherwise: attributes in another order
+_PREFIXED_CELL = re.compile(rb"<[A-Za-z_][\w.-]*:c\s")
 _MERGE = re.compile(rb"<" + _PREFIX + rb"mergeCell\s(?:[^>]*?\s)?ref\s*=\s*[\"']([^\"']{1,40})[\"']")
 _REF = re.compile(r"\$?([A-Za-z]{1,3})\$?([0-9]{1,9})")
 _CARRY_LIMIT = 1 << 20  # a text node longer than this holds no tag: not carried to the next chunk
+_CHUNK = 1 << 22  # bytes of a worksheet part looked at at once
 
 
 def column_number(letters: str | bytes) -> int:
@@ -346,30 +353,40 @@ def parse_range(ref: str) -> tuple[int, int, int, int] | None:
     return min(ra, rb), min(ca, cb), max(ra, rb), max(ca, cb)
 
 
-def _scan_part(fh: Any) -> PartScan:
+def _scan_part(fh: Any, every_cell: bool) -> PartScan:
+    """``every_cell``: also find where the cell elements end (styled empty ones too), which only
+    matters for a part small enough for openpyxl's full mode."""
     scan = PartScan()
     carry = b""
     while True:
-        chunk = fh.read(1 << 22)
+        chunk = fh.read(_CHUNK)
         data = carry + chunk
         if chunk:  # keep an unfinished tag for the next chunk
             cut = data.rfind(b"<")
             cut = cut if cut >= 0 and len(data) - cut <= _CARRY_LIMIT else len(data)
             data, carry = data[:cut], data[cut:]
-        _scan_chunk(data, scan)
+        _scan_chunk(data, scan, every_cell)
         if not chunk:
             return scan
 
 
-def _scan_chunk(data: bytes, scan: PartScan) -> None:
-    found = _CELL.findall(data)
-    if found:
-        scan.cell_rows = max(scan.cell_rows, max(int(digits) for _, digits, _ in found))
-        scan.cell_cols = max(scan.cell_cols, max(column_number(c) for c in {letters for letters, _, _ in found}))
-        values = [(letters, digits) for letters, digits, closed in found if not closed]
-        if values:
-            scan.value_rows = max(scan.value_rows, max(int(digits) for _, digits in values))
-            scan.value_cols = max(scan.value_cols, max(column_number(c) for c in {letters for letters, _ in values}))
+def _scan_chunk(data: bytes, scan: PartScan, every_cell: bool) -> None:
+    if every_cell or _OTHER_CELL.search(data) or _PREFIXED_CELL.search(data):
+        found = _CELL.findall(data)
+        if found:
+            scan.cell_rows = max(scan.cell_rows, max(int(digits) for _, digits, _ in found))
+            scan.cell_cols = max(scan.cell_cols, max(map(column_number, {letters for letters, _, _ in found})))
+            values = [(letters, digits) for letters, digits, closed in found if not closed]
+            if values:
+                scan.value_rows = max(scan.value_rows, max(int(digits) for _, digits in values))
+                scan.value_cols = max(scan.value_cols, max(map(column_number, {letters for letters, _ in values})))
+    else:  # every cell element spelt as Excel does: two plain passes
+        value_rows = _VALUE_ROW.findall(data)
+        if value_rows:
+            scan.value_rows = max(scan.value_rows, max(map(int, value_rows)))
+            scan.value_cols = max(scan.value_cols, max(map(column_number, set(_VALUE_COL.findall(data)))))
+    if b"mergeCell" not in data:
+        return
     for ref in _MERGE.findall(data):
         box = parse_range(ref.decode("ascii", "replace"))
         if box is None:
@@ -403,7 +420,8 @@ def _scan_cached(path: str, _size: int, _mtime: int) -> tuple[tuple[str, PartSca
             for info in zf.infolist():
                 if re.fullmatch(r"xl/worksheets/[^/]+\.xml", info.filename, re.I):
                     with zf.open(info) as fh:
-                        parts.append((info.filename, _scan_part(fh)))
+                        every_cell = info.file_size <= settings.FULL_READ_MAX_SHEET_XML_BYTES
+                        parts.append((info.filename, _scan_part(fh, every_cell)))
     except (OSError, zipfile.BadZipFile, RuntimeError, NotImplementedError, EOFError, ValueError):
         return ()  # the reader reports what is wrong with the archive
     except Exception:  # noqa: BLE001 - zlib errors in a damaged member: the reader reports them
