@@ -549,3 +549,12 @@ def test_the_scan_finds_the_value_extent_in_any_spelling_and_any_chunking(
         assert (scan.cell_rows, scan.cell_cols) == (9, 29)
     assert scan.merged == [(0, 0, 0, 27), (2, 2, 8, 16383)] and scan.merged_count == 2
     assert scan.merged_cells == 28 + 7 * 16382
+
+
+def test_the_characters_removed_are_those_openpyxl_refuses() -> None:
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE as OPENPYXL
+
+    from sdbatch.reading.cells import ILLEGAL_CHARACTERS_RE as OURS
+
+    every = "".join(chr(i) for i in range(0x3000))
+    assert OURS.sub("", every) == OPENPYXL.sub("", every)

@@ -23,9 +23,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from typing import Any
-
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from sdbatch import settings
 from sdbatch.catalogue import default_severity, text
@@ -33,6 +32,9 @@ from sdbatch.model import Finding, Source, cell_address
 from sdbatch.reading.sniff import reject
 
 NUM_ERROR = "#NUM!"  # what Excel shows for a number it cannot represent
+# openpyxl's ILLEGAL_CHARACTERS_RE (what it refuses to write into a cell), without importing
+# openpyxl here; a test holds the two equal.
+ILLEGAL_CHARACTERS_RE = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")
 
 
 def cap_text(value: str) -> tuple[str, bool]:
