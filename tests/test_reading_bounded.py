@@ -178,6 +178,33 @@ def test_review_writer_does_not_load_a_file_whose_merges_are_too_costly(tmp_path
     assert not full_read_ok(patch_sheet(city_xlsx(tmp_path / "merged.xlsx"), with_merges("A1:XFD1048576")))
 
 
+@pytest.mark.parametrize(("rows", "cols", "outcome", "kept"), [
+    (65535, 255, "merged-range-ignored", []),                   # the whole sheet, over the table
+    (0, 255, "merged-range-clipped", [(0, 0, 0, 1)]),           # the title, across every column
+])
+def test_a_far_merge_in_an_xls(tmp_path: Path, rows: int, cols: int, outcome: str,
+                               kept: list[tuple[int, int, int, int]]) -> None:
+    import struct
+
+    import xlwt
+
+    book = xlwt.Workbook(encoding="utf-8")
+    sheet = book.add_sheet("汇总表")
+    sheet.write_merge(0, 0, 0, 1, "济南市汇总表")
+    for r, line in enumerate([["所在市", "集群名称"], ["济南市", "某集群"]], start=1):
+        for c, value in enumerate(line):
+            sheet.write(r, c, value)
+    book.save(str(tmp_path / "m.xls"))
+    record = struct.pack("<HHHHHHH", 0xE5, 10, 1, 0, 0, 0, 1)  # MERGEDCELLS: one range, A1:B1
+    data = (tmp_path / "m.xls").read_bytes()
+    assert data.count(record) == 1
+    (tmp_path / "m.xls").write_bytes(data.replace(record, struct.pack("<HHHHHHH", 0xE5, 10, 1, 0, rows, 0, cols)))
+    sheet_read = only_sheet(raw := read_workbook(tmp_path / "m.xls"))
+    assert sheet_read.rows == [["济南市汇总表"], ["所在市", "集群名称"], ["济南市", "某集群"]]
+    assert sheet_read.merged == kept
+    assert codes(raw) == [outcome]
+
+
 def test_an_html_table_with_huge_spans_fills_only_the_values_rectangle(tmp_path: Path) -> None:
     path = tmp_path / "网页.xls"
     path.write_text(
