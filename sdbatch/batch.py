@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sdbatch import __version__, checks, decide, header, ingest, normalise, settings
+from sdbatch import __version__, checks, decide, header, normalise, reading, settings
 from sdbatch import rules as rules_mod
 from sdbatch.catalogue import label, render
 from sdbatch.model import Application, FileRecord, FileRejected, Finding, RawWorkbook, RunResult, Source
@@ -129,7 +129,7 @@ def read_record(record: FileRecord, candidates: list[Rules], *, debug: bool = Fa
                                        source=Source(record.file)))
         return
     try:
-        raw = ingest.read_workbook(path, debug=debug)
+        raw = reading.read_workbook(path, debug=debug)
     except FileRejected as exc:
         _reject(record, exc.code, exc.params)
         return

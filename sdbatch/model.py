@@ -114,6 +114,10 @@ class RawSheet:
     formula_without_value: set[tuple[int, int]] = dc_field(default_factory=set)
     hidden_rows: set[int] = dc_field(default_factory=set)
     merged: list[tuple[int, int, int, int]] = dc_field(default_factory=list)  # r0, c0, r1, c1 inclusive
+    # merged ranges by row, built on first use (a lookup per cell must not walk every range);
+    # rebuilt when ``merged`` is replaced or grows
+    _merged_rows: tuple[list[Any], int, dict[int, list[tuple[int, int, int, int]]]] | None = dc_field(
+        default=None, init=False, repr=False, compare=False)
 
     def value(self, row: int, col: int) -> Any:
         if row < len(self.rows) and col < len(self.rows[row]):
@@ -123,11 +127,21 @@ class RawSheet:
     def merged_value(self, row: int, col: int) -> Any:
         """The value shown in a cell: a merged range shows its top-left value in every cell."""
         value = self.value(row, col)
-        if value is None:
-            for r0, c0, r1, c1 in self.merged:
-                if r0 <= row <= r1 and c0 <= col <= c1:
+        if value is None and self.merged:
+            for r0, c0, _r1, c1 in self._ranges_in_row(row):
+                if c0 <= col <= c1:
                     return self.value(r0, c0)
         return value
+
+    def _ranges_in_row(self, row: int) -> list[tuple[int, int, int, int]]:
+        cache = self._merged_rows
+        if cache is None or cache[0] is not self.merged or cache[1] != len(self.merged):
+            by_row: dict[int, list[tuple[int, int, int, int]]] = {}
+            for box in self.merged:  # in list order: the first range holding a cell wins
+                for r in range(box[0], box[2] + 1):  # readers bound ranges (reading.merges)
+                    by_row.setdefault(r, []).append(box)
+            cache = self._merged_rows = (self.merged, len(self.merged), by_row)
+        return cache[2].get(row, [])
 
 
 @dataclass

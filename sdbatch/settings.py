@@ -35,13 +35,29 @@ ADDRESS_BOOK = "config/address_book.toml"  # relative to the working folder, els
 SPREADSHEET_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods", ".csv", ".et", ".xltx")
 IGNORED_PREFIXES = ("~$", ".~lock", ".")  # Excel/WPS/LibreOffice lock files, hidden files
 
-# --- more limits before work (issue 8, sdbatch/safety.py) --------------------------------
+# --- more limits before work (issue 8, sdbatch/reading/limits.py) ------------------------
 MAX_ZIP_DIRECTORY_BYTES = 4 * 1024 * 1024  # central directory size, checked before zipfile loads it
 ZIP_RATIO_MIN_BYTES = 1024 * 1024  # members smaller than this (uncompressed) skip the ratio check
 XML_PROLOG_SCAN_BYTES = 64 * 1024  # XML parts are read up to their root element to refuse DTDs
 MAX_CELLS = 5_000_000  # cells read from one file (spans expanded in HTML / XML 2003 tables)
 MAX_SHEET_XML_BYTES = 256 * 1024 * 1024  # one worksheet part (xl/worksheets/*.xml, ods content.xml), declared size;
 # sheets above FULL_READ_MAX_SHEET_XML_BYTES are streamed, and reading stops past MAX_CELLS cells
-# ingest: read .xlsx in full mode only when its largest sheet part is at most this (safety.sheet_xml_bytes);
+# reading: read .xlsx in full mode only when its largest sheet part is at most this (limits.sheet_xml_bytes);
 # full mode holds every cell twice (values + formulas): ~700 bytes a cell, a 600 KB file can hold 5 M cells.
 FULL_READ_MAX_SHEET_XML_BYTES = 8 * 1024 * 1024
+
+# --- work in proportion to content (issue 15, sdbatch/reading/) --------------------------
+# The review writer copies a city's sheet from its .xlsx (styles and all) only when openpyxl
+# would lay out at most this many cells for it (rows x columns up to the farthest cell element
+# or merged range, styled empty ones too); otherwise it rebuilds the sheet from the values read.
+FULL_READ_MAX_GRID_CELLS = 250_000
+# Merged ranges of one sheet: a range reaching more than MERGED_RANGE_SLACK rows or columns past
+# the last value is clipped to the values (or ignored when it starts past them), with a finding;
+# past MAX_MERGED_RANGES ranges or MAX_MERGED_CELLS covered cells the rest are ignored.  openpyxl
+# makes one object per covered cell, and the review writer merges the same ranges again.
+MERGED_RANGE_SLACK = 100
+MAX_MERGED_RANGES = 10_000
+MAX_MERGED_CELLS = 250_000
+# Reading findings about single cells or ranges (illegal-characters-removed, merged-range-*): at
+# most this many per sheet, then one finding for the rest.
+MAX_CELL_NOTES = 20

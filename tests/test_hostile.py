@@ -19,8 +19,9 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 
-from sdbatch import safety, settings
+from sdbatch import reading, settings
 from sdbatch.model import FileRejected
+from sdbatch.reading import cells, html, limits, sniff, xml2003
 
 # ------------------------------------------------------------------------- builders
 HEADERS = ["推荐排序", "所在市", "集群名称", "申报主体", "主导产业"]
@@ -321,7 +322,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory, bomb: bytes) -> tuple[Path,
 
 def _outcome(path: Path) -> str:
     try:
-        return safety.preflight(path)
+        return limits.preflight(path)
     except FileRejected as exc:
         return exc.code
 
@@ -339,7 +340,7 @@ def test_every_rejection_renders_in_chinese(corpus: tuple[Path, dict[str, str]])
     folder, expected = corpus
     for name in expected:
         try:
-            safety.preflight(folder / name)
+            limits.preflight(folder / name)
         except FileRejected as exc:
             record = FileRecord(file=name, path=str(folder / name), sha256="", size=0, mtime=0,
                                 status="rejected", error_code=exc.code, error_params=exc.params)  # fmt: skip
@@ -359,7 +360,7 @@ def test_bomb_detail_names_the_ratio(tmp_path: Path, bomb: bytes) -> None:
     path = tmp_path / "b.xlsx"
     path.write_bytes(bomb)
     with pytest.raises(FileRejected) as caught:
-        safety.preflight(path)
+        limits.preflight(path)
     assert "压缩比" in caught.value.params["detail"]
 
 
@@ -368,7 +369,7 @@ def test_total_uncompressed_size_limit(tmp_path: Path, monkeypatch: pytest.Monke
     path = tmp_path / "big.xlsx"
     path.write_bytes(xlsx_bytes([[f"文本{i}" * 5 for i in range(20)] for _ in range(50)]))
     with pytest.raises(FileRejected) as caught:
-        safety.preflight(path)
+        limits.preflight(path)
     assert caught.value.code == "archive-bomb" and "解压后共" in caught.value.params["detail"]
 
 
@@ -410,7 +411,7 @@ def test_billion_laughs_would_be_refused_by_openpyxl_too(tmp_path: Path) -> None
     with pytest.raises(ValueError) as caught:  # openpyxl wraps defusedxml's EntitiesForbidden
         openpyxl.load_workbook(path)
     assert isinstance(caught.value.__cause__, DefusedXmlException)
-    assert safety.rejection_for(caught.value, path).code == "unsafe-xml"
+    assert reading.rejection_for(caught.value, path).code == "unsafe-xml"
 
 
 @pytest.mark.parametrize(
@@ -432,7 +433,7 @@ def test_dtd_hidden_in_the_prolog(tmp_path: Path, prolog: bytes) -> None:
 
 
 def test_comment_mentioning_doctype_after_root_is_fine() -> None:
-    assert safety.xml_prolog_problem(b'<?xml version="1.0"?><!-- c --><sst><!-- <!DOCTYPE --></sst>') is None
+    assert limits.xml_prolog_problem(b'<?xml version="1.0"?><!-- c --><sst><!-- <!DOCTYPE --></sst>') is None
 
 
 # ------------------------------------------------------------------------- other containers
@@ -486,7 +487,7 @@ def test_other_rejections(tmp_path: Path, content: bytes, code: str, detail: str
     path = tmp_path / "x.xls"
     path.write_bytes(content)
     with pytest.raises(FileRejected) as caught:
-        safety.preflight(path)
+        limits.preflight(path)
     assert caught.value.code == code
     if detail:
         assert detail in caught.value.params["detail"]
@@ -500,7 +501,7 @@ def test_zip_of_a_workbook_and_xlsb_and_pptx(tmp_path: Path) -> None:
     (tmp_path / "b.xlsb").write_bytes(replace_members(docx_bytes(), {}, {"xl/workbook.bin": b"x"}))
     (tmp_path / "c.xlsx").write_bytes(replace_members(docx_bytes(), {}, {"ppt/presentation.xml": b"<p/>"}))
     with pytest.raises(FileRejected) as caught:
-        safety.preflight(tmp_path / "a.zip")
+        limits.preflight(tmp_path / "a.zip")
     assert caught.value.code == "not-a-spreadsheet" and "解压" in caught.value.params["detail"]
     assert _outcome(tmp_path / "b.xlsb") == "file-unreadable"
     assert _outcome(tmp_path / "c.xlsx") == "not-a-spreadsheet"  # word/document.xml wins: a Word file
@@ -541,35 +542,35 @@ def test_workbook_notes_macros_and_external_links(tmp_path: Path) -> None:
     )
     path = tmp_path / "m.xlsm"
     path.write_bytes(data)
-    kind = safety.preflight(path)
+    kind = limits.preflight(path)
     assert kind == "xlsm"
-    notes = {n.code: n for n in safety.workbook_notes(path, kind)}
+    notes = {n.code: n for n in sniff.workbook_notes(path, kind)}
     assert set(notes) == {"macros-present", "external-links"}
     assert "济南数据.xlsx" in notes["external-links"].params["detail"]
     assert notes["macros-present"].severity == "warning"
     clean = tmp_path / "c.xlsx"
     clean.write_bytes(xlsx_bytes())
-    assert safety.workbook_notes(clean, "xlsx") == []
+    assert sniff.workbook_notes(clean, "xlsx") == []
 
 
 def test_cap_text() -> None:
-    assert safety.cap_text("短") == ("短", False)
+    assert cells.cap_text("短") == ("短", False)
     long = "长" * (settings.MAX_CELL_CHARS + 5)
-    cut, was_cut = safety.cap_text(long)
+    cut, was_cut = cells.cap_text(long)
     assert was_cut and len(cut) == settings.MAX_CELL_CHARS
 
 
 def test_rejection_for() -> None:
     p = Path("x.xls")
-    assert safety.rejection_for(zipfile.BadZipFile("File is not a zip file"), p).code == "file-truncated"
-    assert safety.rejection_for(Exception("Workbook is encrypted"), p).code == "file-encrypted"
-    assert safety.rejection_for(KeyError("xl/styles.xml"), p).code == "file-unreadable"
+    assert reading.rejection_for(zipfile.BadZipFile("File is not a zip file"), p).code == "file-truncated"
+    assert reading.rejection_for(Exception("Workbook is encrypted"), p).code == "file-encrypted"
+    assert reading.rejection_for(KeyError("xl/styles.xml"), p).code == "file-unreadable"
 
 
 # ------------------------------------------------------------------------- HTML / XML 2003 tables
 def test_html_xls_is_read(corpus: tuple[Path, dict[str, str]]) -> None:
     folder, _ = corpus
-    rows = safety.read_html_table(folder / "网页另存.xls")
+    rows = html.read_html_table(folder / "网页另存.xls")
     assert rows[0] == ["淄博市数字产业集群申报信息汇总表"] * 5
     assert rows[1] == ["推荐排序", "所在市", "集群名称", "研发投入", "研发投入"]
     assert rows[2] == ["推荐排序", "所在市", "集群名称", "金额（亿元）", "比重（%）"]
@@ -580,7 +581,7 @@ def test_html_xls_is_read(corpus: tuple[Path, dict[str, str]]) -> None:
 
 def test_html_sheet_keeps_merges(corpus: tuple[Path, dict[str, str]]) -> None:
     folder, _ = corpus
-    sheet = safety.read_html_sheet(folder / "网页另存.xls")
+    sheet = html.read_html_sheet(folder / "网页另存.xls")
     assert sheet.value(0, 0) == "淄博市数字产业集群申报信息汇总表" and sheet.value(0, 1) is None
     assert (0, 0, 0, 4) in sheet.merged and (1, 3, 1, 4) in sheet.merged and (3, 1, 4, 1) in sheet.merged
     assert sheet.value(4, 1) is None and sheet.value(4, 2) == "淄博先进计算集群"
@@ -598,15 +599,15 @@ def test_html_encodings(tmp_path: Path) -> None:
     ):
         path = tmp_path / f"{i}.xls"
         path.write_bytes(data)
-        assert safety.preflight(path) == "html", i
-        assert safety.read_html_table(path) == [["济南市", "集成电路"]], i
+        assert limits.preflight(path) == "html", i
+        assert html.read_html_table(path) == [["济南市", "集成电路"]], i
 
 
 def test_html_without_table(tmp_path: Path) -> None:
     path = tmp_path / "x.xls"
     path.write_text("<html><body><p>请查收附件</p></body></html>", encoding="utf-8")
     with pytest.raises(FileRejected) as caught:
-        safety.read_html_table(path)
+        html.read_html_table(path)
     assert caught.value.code == "not-a-spreadsheet"
 
 
@@ -616,21 +617,21 @@ def test_html_limits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path.write_text("<table>" + "<tr><td colspan=100000 rowspan=100000>x</td></tr>" * 300 + "</table>")
     monkeypatch.setattr(settings, "MAX_CELLS", 100_000)
     with pytest.raises(FileRejected) as caught:
-        safety.read_html_table(path)
+        html.read_html_table(path)
     assert caught.value.code == "file-too-large"
     path.write_text("<table><tr>" + "<td>1</td>" * (settings.MAX_COLS + 1) + "</tr></table>")
     with pytest.raises(FileRejected):
-        safety.read_html_table(path)
+        html.read_html_table(path)
     long = "长" * (settings.MAX_CELL_CHARS * 2)
     path.write_text(f"<table><tr><td>{long}</td></tr></table>")
-    cell = safety.read_html_table(path)[0][0]
-    assert safety.cap_text(cell)[1] is True and len(cell) <= settings.MAX_CELL_CHARS + 1
+    cell = html.read_html_table(path)[0][0]
+    assert cells.cap_text(cell)[1] is True and len(cell) <= settings.MAX_CELL_CHARS + 1
 
 
 def test_xml2003_is_read(tmp_path: Path) -> None:
     path = tmp_path / "x.xls"
     path.write_text(XML2003, encoding="utf-8")
-    [sheet] = safety.read_xml2003_sheets(path)
+    [sheet] = xml2003.read_xml2003_sheets(path)
     assert sheet.name == "汇总表"
     assert sheet.rows[0][0] == "日照市汇总表" and (0, 0, 0, 2) in sheet.merged
     assert sheet.rows[1] == ["推荐排序", "所在市", None, "营业收入"]
@@ -641,7 +642,7 @@ def test_xml2003_with_entities_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "x.xls"
     path.write_text(XML2003.replace("<?mso", '<!DOCTYPE W [<!ENTITY a "b">]><?mso'), encoding="utf-8")
     with pytest.raises(FileRejected) as caught:
-        safety.read_xml2003_sheets(path)
+        xml2003.read_xml2003_sheets(path)
     assert caught.value.code == "unsafe-xml"
 
 
@@ -672,7 +673,7 @@ def test_preflight_random_bytes_only_rejects(tmp_path: Path, prefix: bytes, body
     path = tmp_path / f"r{suffix}"
     path.write_bytes(prefix + body)
     try:
-        kind = safety.preflight(path)
+        kind = limits.preflight(path)
     except FileRejected as exc:
         assert exc.code in {
             "file-empty", "file-truncated", "file-unreadable", "not-a-spreadsheet", "file-encrypted",
@@ -693,7 +694,7 @@ def test_preflight_mutated_workbook_only_rejects(tmp_path: Path, data: st.DataOb
     path = tmp_path / "m.xlsx"
     path.write_bytes(bytes(raw[:cut]))
     try:
-        safety.preflight(path)
+        limits.preflight(path)
     except FileRejected:
         pass
 
@@ -711,7 +712,7 @@ def test_read_html_table_random_text_only_rejects(tmp_path: Path, parts: list[st
     path = tmp_path / "h.xls"
     path.write_text("".join(parts), encoding="utf-8", errors="surrogatepass")
     try:
-        rows = safety.read_html_table(path)
+        rows = html.read_html_table(path)
     except FileRejected as exc:
         assert exc.code in {"not-a-spreadsheet", "file-unreadable", "file-too-large"}
     else:
@@ -724,7 +725,7 @@ def test_read_html_table_random_bytes_only_rejects(tmp_path: Path, body: bytes) 
     path = tmp_path / "h.xls"
     path.write_bytes(b"<table><tr><td>" + body)
     try:
-        safety.read_html_table(path)
+        html.read_html_table(path)
     except FileRejected:
         pass
 
@@ -735,7 +736,7 @@ def test_read_xml2003_random_bytes_only_rejects(tmp_path: Path, body: bytes) -> 
     path = tmp_path / "x.xls"
     path.write_bytes(XML2003.encode()[: len(XML2003) // 2] + body)
     try:
-        safety.read_xml2003_sheets(path)
+        xml2003.read_xml2003_sheets(path)
     except FileRejected:
         pass
 
@@ -747,7 +748,7 @@ def test_html_percent_keeps_shown_text_and_wrong_charset_declaration(tmp_path: P
     )
     path = tmp_path / "p.xls"
     path.write_bytes(page.encode("gb18030"))  # declared utf-8, written in GBK: the bytes win
-    assert safety.read_html_table(path) == [["3.5%", "3.456", "济南市"]]
+    assert html.read_html_table(path) == [["3.5%", "3.456", "济南市"]]
 
 
 def test_xml2003_hidden_sheet(tmp_path: Path) -> None:
@@ -758,7 +759,7 @@ def test_xml2003_hidden_sheet(tmp_path: Path) -> None:
     )
     path = tmp_path / "x.xls"
     path.write_text(XML2003.replace("</Workbook>", hidden), encoding="utf-8")
-    sheets = safety.read_xml2003_sheets(path)
+    sheets = xml2003.read_xml2003_sheets(path)
     assert [(s.name, s.hidden) for s in sheets] == [("汇总表", False), ("隐藏", True)]
 
 
@@ -771,7 +772,7 @@ def test_workbook_part_found_through_content_types(tmp_path: Path) -> None:
             zf.writestr(name, content)
     path = tmp_path / "moved.xlsx"
     path.write_bytes(buf.getvalue())
-    assert safety.preflight(path) == "xlsx"
+    assert limits.preflight(path) == "xlsx"
 
 
 def test_ods_grid_limits(tmp_path: Path) -> None:
@@ -783,15 +784,15 @@ def test_ods_grid_limits(tmp_path: Path) -> None:
         '<table:table-cell table:number-columns-repeated="16384"/></table:table-row></table:table>'
     )
     (tmp_path / "fine.ods").write_bytes(fine)
-    assert safety.preflight(tmp_path / "fine.ods") == "ods"
+    assert limits.preflight(tmp_path / "fine.ods") == "ods"
     (tmp_path / "bomb.ods").write_bytes(ods_repeat_bomb_bytes())
     with pytest.raises(FileRejected) as caught:
-        safety.preflight(tmp_path / "bomb.ods")
+        limits.preflight(tmp_path / "bomb.ods")
     assert caught.value.code == "file-too-large" and "99000 行" in caught.value.params["detail"]
 
 
 def test_sheet_xml_bytes(tmp_path: Path) -> None:
     path = tmp_path / "c.xlsx"
     path.write_bytes(cell_bomb_xlsx_bytes(rows=1000))
-    assert 80_000 < safety.sheet_xml_bytes(path) < 100_000
-    assert safety.sheet_xml_bytes(tmp_path / "missing.xlsx") == 0
+    assert 80_000 < limits.sheet_xml_bytes(path) < 100_000
+    assert limits.sheet_xml_bytes(tmp_path / "missing.xlsx") == 0

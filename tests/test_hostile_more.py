@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from sdbatch.batch import RunOptions, evaluate, scan_inbox
-from sdbatch.ingest import read_workbook
 from sdbatch.model import FileRejected
+from sdbatch.reading import read_workbook
 from tests.decision_builders import COLUMNS, city_file, header_label, row
 from tests.test_hostile import replace_members, xlsx_bytes, zipfile_members
 

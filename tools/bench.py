@@ -7,7 +7,7 @@ of attachment 2, then measures, each in its own fresh process, the wall time and
 resident memory of
 
   (a) python-calamine reading every row raw (the floor: no types, no formats);
-  (b) ``sdbatch.ingest.read_workbook(path)`` (streamed: the file is above FULL_READ_MAX_BYTES);
+  (b) ``sdbatch.reading.read_workbook(path)`` (streamed: the file is above FULL_READ_MAX_BYTES);
   (c) ``sdbatch.batch.check_file(path)``: read + header + normalise + checks.
 
 Peak memory is ``resource.getrusage(RUSAGE_CHILDREN).ru_maxrss`` read by a small runner process
@@ -38,7 +38,7 @@ DEFAULT_MAX_MB = 6144  # address-space cap per measured process: a runaway step 
 MODES = {
     "baseline": "Python 空进程（基线）",
     "calamine": "(a) python-calamine 原始读取",
-    "ingest": "(b) sdbatch.ingest.read_workbook",
+    "ingest": "(b) sdbatch.reading.read_workbook",
     "check": "(c) sdbatch.batch.check_file",
 }
 
@@ -127,7 +127,7 @@ def work(mode: str, path: str) -> dict[str, Any]:
         return {"rows": len(sheet.to_python(skip_empty_area=False))}
     if mode == "ingest":
         try:
-            from sdbatch.ingest import read_workbook
+            from sdbatch.reading import read_workbook
         except Exception as exc:  # noqa: BLE001 - the lead's module may not exist yet
             return {"na": f"无法导入：{type(exc).__name__}: {exc}"}
         raw = read_workbook(Path(path))

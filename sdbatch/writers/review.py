@@ -28,9 +28,10 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from sdbatch import safety, settings
+from sdbatch import settings
 from sdbatch.catalogue import label, render
 from sdbatch.model import STATUSES, Application, FileRecord, Finding, RunResult
+from sdbatch.reading import limits as safety  # full_read_ok: the reading stage's rule
 from sdbatch.rules import cities as all_cities
 from sdbatch.writers._common import (
     COLOURS,

@@ -1,0 +1,96 @@
+"""python-calamine (Rust): values of big .xlsx sheets, of .ods files and of .xls files xlrd
+cannot open.  An order of magnitude faster than openpyxl's streaming mode; hidden rows,
+number formats and formulas are not available.
+
+calamine lays a sheet out densely from its first to its last used cell; the callers bound
+that rectangle before (``limits.check_extent`` for xlsx, the ODS grid check in preflight)
+and reading stops past ``MAX_CELLS`` cells.  Rows that hold nothing become ``[]`` at once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sdbatch import settings
+from sdbatch.catalogue import text
+from sdbatch.model import Finding, RawSheet
+from sdbatch.reading.cells import CellCleaner, check_position, strip_illegal, trim_rows
+from sdbatch.reading.sniff import reject
+from sdbatch.text import display_name
+
+Box = tuple[int, int, int, int]
+
+
+def read(path: Path, merged_for: Callable[[str], list[Box] | None] | None = None, *, ods: bool = False
+         ) -> tuple[list[RawSheet], list[Finding]]:
+    """Every sheet of ``path``.  ``merged_for(sheet name)``: the merged ranges to use instead of
+    calamine's (the xlsx reader's own scan, bounded), None to ask calamine.  ``ods``: calamine
+    hands over an ODS time value as its ISO text (PT36H15M00S), read as a duration."""
+    value_of = _ods_value if ods else _value
+    import python_calamine
+
+    path = Path(path)
+    file = display_name(path.name)
+    wb = python_calamine.CalamineWorkbook.from_path(str(path))
+    hidden_names = {m.name for m in wb.sheets_metadata if str(m.visible).lower().rsplit(".", 1)[-1] != "visible"}
+    sheets = []
+    notes: list[Finding] = []
+    cells_read = 0
+    for name in wb.sheet_names:
+        cs = wb.get_sheet_by_name(name)
+        start_col = (cs.start or (0, 0))[1]  # calamine's rows start at the first used column
+        clean = CellCleaner(file, strip_illegal(name))
+        rows: list[list[Any]] = []
+        for r, row in enumerate(cs.iter_rows()):
+            cells_read += len(row)
+            if cells_read > settings.MAX_CELLS:
+                raise reject("file-too-large", path, text("reading.too_many_cells", limit=settings.MAX_CELLS))
+            end = len(row)
+            while end and row[end - 1] == "":
+                end -= 1
+            if not end:
+                if r < settings.MAX_ROWS:  # empty rows past the limit cost nothing; a value there is refused
+                    rows.append([])
+                continue
+            check_position(path, r, start_col + end - 1)
+            line = [None] * start_col
+            line += [None if v == "" else clean(value_of(v), r, start_col + c) for c, v in enumerate(row[:end])]
+            rows.append(line)
+        sheet = RawSheet(name=strip_illegal(name), rows=trim_rows(rows), hidden=name in hidden_names)
+        declared = merged_for(name) if merged_for else None
+        if declared is None:
+            try:
+                ranges = cs.merged_cell_ranges or []
+            except Exception:  # noqa: BLE001 - not every format carries merges
+                ranges = []
+            declared = [(a[0], a[1], b[0], b[1]) for a, b in ranges]
+        sheet.merged = declared
+        sheets.append(sheet)
+        notes += clean.notes()
+    wb.close()
+    return sheets, notes
+
+
+def _value(value: Any) -> Any:
+    if value == "":
+        return None
+    if isinstance(value, dt.time):
+        return value.isoformat()
+    return value
+
+
+_ISO_DURATION = re.compile(r"(-?)PT(\d+)H(\d+)M(\d+(?:\.\d*)?)S")
+
+
+def _ods_value(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith(("PT", "-PT")):
+        found = _ISO_DURATION.fullmatch(value)
+        if found:
+            sign, hours, minutes, seconds = found.groups()
+            duration = dt.timedelta(hours=int(hours), minutes=int(minutes), seconds=float(seconds))
+            return dt.timedelta(0) - duration if sign else duration  # cells.duration_text shows it
+    return _value(value)

@@ -1,0 +1,475 @@
+"""Limits before work (issue 8) and the scans that let work stay in proportion to content.
+
+:func:`preflight` looks at a file's name, size, first bytes and (for zip containers) the
+central directory, and either returns the reader kind (see :mod:`sdbatch.reading.sniff`) or
+raises :class:`FileRejected`.  It never decompresses a whole member: archive limits are
+checked on the *declared* sizes, which ``zipfile`` also enforces when a reader later opens a
+member (it never returns more bytes than declared).  XML parts may not declare a DTD or
+entities (billion laughs, external entities); the readers parse with defusedxml as well.
+
+:func:`scan_workbook` reads each worksheet part of an xlsx once, in bounded chunks, for what
+the XML declares beyond its cells: where the values really end, where the cell elements end
+(styled empty cells too) and the merged ranges.  A 7 KB file may declare a merged range over
+a whole sheet or a single value in row 99,999; readers and writers use the scan to keep their
+work in proportion to the cells that hold something (:func:`check_extent`,
+:func:`merges_fit`, :func:`full_read_ok`).  Every limit is in :mod:`sdbatch.settings`.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+import zipfile
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from sdbatch import settings
+from sdbatch.catalogue import text
+from sdbatch.model import FileRejected
+from sdbatch.reading import sniff
+from sdbatch.reading.sniff import reject
+from sdbatch.text import display_name
+
+
+def _mb(n: float) -> str:
+    return f"{n / 1024 / 1024:.0f}"
+
+
+# ------------------------------------------------------------------------------ preflight
+def preflight(path: Path) -> str:
+    """Return the reader kind for ``path`` or raise FileRejected.
+
+    Kinds: xlsx, xlsm, xls, ods, csv, html, xml2003.  Decided by content, not by the file
+    name's suffix (a .xls may be an HTML page, an .xlsx may be a Word document).
+    """
+    path = Path(path)
+    sniff.check_name(path)
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise reject("file-unreadable", path, text("reading.cannot_access", error=type(exc).__name__)) from None
+    if size == 0:
+        raise FileRejected("file-empty", file=display_name(path.name))
+    if size > settings.MAX_FILE_BYTES:
+        raise reject("file-too-large", path,
+                     text("reading.file_too_large", size=_mb(size), limit=_mb(settings.MAX_FILE_BYTES)))
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(sniff.SNIFF_BYTES)
+    except OSError as exc:
+        raise reject("file-unreadable", path, text("reading.cannot_read", error=type(exc).__name__)) from None
+    kind = sniff.container(path, head)
+    if kind == "zip":
+        return _inspect_zip(path, size)
+    if kind == "ole":
+        return sniff.ole_kind(path)
+    return sniff.text_kind(path, head)
+
+
+# ------------------------------------------------------------------------------------ zip
+def _read_eocd(path: Path, size: int) -> tuple[int, int]:
+    """(entry count, central directory size) from the end-of-central-directory record.
+
+    Read by hand before ``zipfile`` builds one object per entry, so that a directory of
+    millions of tiny entries is refused without being loaded.
+    """
+    tail_len = min(size, 22 + 65535 + 20 + 56)
+    with path.open("rb") as fh:
+        fh.seek(size - tail_len)
+        tail = fh.read(tail_len)
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or len(tail) - at < 22:
+        raise reject("file-truncated", path)
+    (_sig, _disk, _cd_disk, _n_disk, count, cd_size, _cd_off, _clen) = struct.unpack(
+        "<IHHHHIIH", tail[at : at + 22]
+    )
+    locator = tail.rfind(b"PK\x06\x07", 0, at)
+    if locator >= 0 and (count == 0xFFFF or cd_size == 0xFFFFFFFF):
+        zip64 = tail.rfind(b"PK\x06\x06", 0, locator)
+        if zip64 >= 0 and len(tail) - zip64 >= 56:
+            count, cd_size = struct.unpack("<QQ", tail[zip64 + 32 : zip64 + 48])
+    return count, cd_size
+
+
+def _inspect_zip(path: Path, size: int) -> str:
+    count, cd_size = _read_eocd(path, size)
+    if count > settings.MAX_ZIP_MEMBERS or cd_size > settings.MAX_ZIP_DIRECTORY_BYTES:
+        raise reject("archive-bomb", path, text("reading.too_many_members", count=count))
+    try:
+        zf = zipfile.ZipFile(path)
+    except zipfile.BadZipFile:
+        raise reject("file-truncated", path) from None
+    except (OSError, EOFError, ValueError, struct.error, NotImplementedError, RuntimeError) as exc:
+        raise reject("file-unreadable", path, text("reading.zip_structure_damaged", error=type(exc).__name__)) from None
+    with zf:
+        infos = zf.infolist()
+        _check_archive_limits(path, infos)
+        lower = {info.filename.lower(): info.filename for info in infos}
+        kind = sniff.zip_kind(path, zf, lower)
+        _check_sheet_sizes(path, infos, kind)
+        _check_xml_members(path, zf, infos)
+        if kind == "ods":
+            _check_ods_grid(path, zf, lower["content.xml"])
+        return kind
+
+
+def _check_archive_limits(path: Path, infos: list[zipfile.ZipInfo]) -> None:
+    if len(infos) > settings.MAX_ZIP_MEMBERS:
+        raise reject("archive-bomb", path, text("reading.too_many_members", count=len(infos)))
+    total = 0
+    for info in infos:
+        total += info.file_size
+        if info.file_size > settings.ZIP_RATIO_MIN_BYTES:
+            ratio = info.file_size / max(info.compress_size, 1)
+            if ratio > settings.MAX_COMPRESSION_RATIO:
+                raise reject("archive-bomb", path, text(
+                    "reading.compression_ratio", ratio=f"{ratio:.0f}", limit=settings.MAX_COMPRESSION_RATIO))
+    if total > settings.MAX_UNCOMPRESSED_BYTES:
+        raise reject("archive-bomb", path, text(
+            "reading.uncompressed_too_large", size=_mb(total), limit=_mb(settings.MAX_UNCOMPRESSED_BYTES)))
+
+
+def is_sheet_part(name: str, kind: str) -> bool:
+    """Whether a zip member holds cells: xl/worksheets/*.xml, or an ODS's content.xml."""
+    lower = name.lower()
+    if kind == "ods":
+        return lower == "content.xml"
+    return lower.startswith("xl/worksheets/") and lower.endswith(".xml")
+
+
+def sheet_xml_bytes(path: Path) -> int:
+    """Declared uncompressed size of the largest sheet part of an xlsx/xlsm/ods (0 if none).
+
+    For the xlsx reader to choose between full and streaming reads: the file size says little,
+    a 600 KB xlsx may hold 80 MB of sheet XML (5 million cells) within every archive limit.
+    """
+    kind = "ods" if Path(path).suffix.lower() == ".ods" else "xlsx"
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+    except (zipfile.BadZipFile, OSError):
+        return 0
+    if kind != "ods" and any(i.filename == "content.xml" for i in infos):
+        kind = "ods"
+    return max((i.file_size for i in infos if is_sheet_part(i.filename, kind)), default=0)
+
+
+def _check_sheet_sizes(path: Path, infos: list[zipfile.ZipInfo], kind: str) -> None:
+    for info in infos:
+        if is_sheet_part(info.filename, kind) and info.file_size > settings.MAX_SHEET_XML_BYTES:
+            raise reject("file-too-large", path, text(
+                "reading.sheet_too_large", size=_mb(info.file_size), limit=_mb(settings.MAX_SHEET_XML_BYTES)))
+
+
+_ODS_TABLE = "urn:oasis:names:tc:opendocument:xmlns:table:1.0"
+_ODS_OFFICE = "urn:oasis:names:tc:opendocument:xmlns:office:1.0"
+
+
+def _check_ods_grid(path: Path, zf: zipfile.ZipFile, name: str) -> None:
+    """Refuse an ODS whose repeated rows/columns expand to a huge grid.
+
+    ``table:number-rows-repeated`` / ``number-columns-repeated`` let a 1 KB file describe a
+    billion cells; calamine builds the dense grid up to the last non-empty cell and aborts the
+    whole process when memory runs out. Empty repeats (LibreOffice writes them for every
+    file) cost nothing and are allowed.
+    """
+    from xml.parsers import expat
+
+    state = {"row": 0, "height": 0, "width": 0, "rows_rep": 1, "col": 0, "row_width": 0}
+    t_row, t_cell, t_cov = (f"{_ODS_TABLE} {n}" for n in ("table-row", "table-cell", "covered-table-cell"))
+    t_table = f"{_ODS_TABLE} table"
+    value_type = f"{_ODS_OFFICE} value-type"
+
+    def repeat(attrs: dict[str, str], key: str) -> int:
+        try:
+            return max(int(attrs.get(f"{_ODS_TABLE} {key}", "1")), 1)
+        except ValueError:
+            return 1
+
+    def start(tag: str, attrs: dict[str, str]) -> None:
+        if tag == t_table:
+            state.update(row=0, height=0, width=0)
+        elif tag == t_row:
+            state.update(rows_rep=repeat(attrs, "number-rows-repeated"), col=0, row_width=0)
+        elif tag in (t_cell, t_cov):
+            cols = repeat(attrs, "number-columns-repeated")
+            state["col"] += cols
+            if value_type in attrs:
+                state["row_width"] = state["col"]
+
+    def end(tag: str) -> None:
+        if tag == t_row:
+            if state["row_width"]:
+                state["height"] = state["row"] + state["rows_rep"]
+                state["width"] = max(state["width"], state["row_width"])
+            state["row"] += state["rows_rep"]
+        elif tag == t_table:
+            cells = state["height"] * state["width"]
+            if (
+                state["height"] > settings.MAX_ROWS
+                or state["width"] > settings.MAX_COLS
+                or cells > settings.MAX_CELLS
+            ):
+                raise reject("file-too-large", path,
+                             text("reading.ods_grid_too_large", rows=state["height"], cols=state["width"]))
+
+    def refuse(*_: Any) -> None:
+        raise reject("unsafe-xml", path, text("reading.ods_entities"))
+
+    parser = expat.ParserCreate(namespace_separator=" ")
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    parser.EntityDeclHandler = refuse
+    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    try:
+        with zf.open(name) as member:
+            while chunk := member.read(1 << 20):
+                parser.Parse(chunk, False)
+            parser.Parse(b"", True)
+    except FileRejected:
+        raise
+    except expat.ExpatError:
+        raise reject("file-unreadable", path, text("reading.ods_not_xml")) from None
+    except Exception as exc:  # noqa: BLE001 - zlib/CRC errors in a damaged member
+        raise reject("file-unreadable", path, text("reading.zip_data_damaged", error=type(exc).__name__)) from None
+
+
+# ------------------------------------------------------------------------------------ XML
+_XML_SUFFIXES = (".xml", ".rels", ".vml")
+
+
+def _check_xml_members(path: Path, zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo]) -> None:
+    """Refuse DTDs and entity declarations (billion laughs, external entities) in any XML part.
+
+    A DTD may only stand in the prolog, before the root element, so reading up to the root
+    element (at most ``XML_PROLOG_SCAN_BYTES``) is enough.
+    """
+    for info in infos:
+        if info.is_dir() or not info.filename.lower().endswith(_XML_SUFFIXES):
+            continue
+        head = sniff.read_member_head(zf, info.filename, 4096)  # the prolog is short in every real file
+        problem = xml_prolog_problem(head, complete=info.file_size <= len(head))
+        if problem and len(head) < info.file_size:  # "too long to tell" on 4 KB: look further
+            head = sniff.read_member_head(zf, info.filename, settings.XML_PROLOG_SCAN_BYTES)
+            problem = xml_prolog_problem(head, complete=info.file_size <= len(head))
+        if problem:
+            raise reject("unsafe-xml", path, text(
+                "reading.xml_member_problem", member=PurePosixPath(info.filename).name, problem=problem))
+
+
+def xml_prolog_problem(data: bytes, complete: bool = False) -> str | None:
+    """Chinese reason when the XML prolog in ``data`` declares a DTD or entities, else None."""
+    head = sniff.decode_markup_head(data)
+    i, n = 0, len(head)
+    while i < n:
+        ch = head[i]
+        if ch in " \t\r\n\ufeff":
+            i += 1
+            continue
+        if ch != "<":
+            return None  # not well-formed XML: the parser will say so, it cannot expand entities
+        if head.startswith("<?", i):
+            end = head.find("?>", i + 2)
+            if end < 0:
+                break
+            i = end + 2
+            continue
+        if head.startswith("<!--", i):
+            end = head.find("-->", i + 4)
+            if end < 0:
+                break
+            i = end + 3
+            continue
+        if head.startswith("<!", i):
+            word = head[i + 2 : i + 9].upper()
+            if word.startswith("ENTITY"):
+                return text("reading.xml_entity")
+            return text("reading.xml_doctype")
+        return None  # the root element: the prolog is over
+    if complete:
+        return None
+    return text("reading.xml_prolog_too_long")
+
+
+# ------------------------------------------------------------------ what a worksheet declares
+@dataclass
+class PartScan:
+    """What one worksheet part declares, found without building any cell.
+
+    Extents are 1-based counts (a value in B5 gives rows 5, cols 2); ``merged`` holds the
+    first ``MAX_MERGED_RANGES + 1`` declared ranges as 0-based (r0, c0, r1, c1).
+    """
+
+    value_rows: int = 0  # last row / column of a cell that holds something
+    value_cols: int = 0
+    cell_rows: int = 0  # last row / column of any cell element, styled empty ones too (only for
+    cell_cols: int = 0  # a part small enough for full mode: others are never loaded whole)
+    merged: list[tuple[int, int, int, int]] = field(default_factory=list)
+    merged_count: int = 0  # mergeCell elements
+    merged_cells: int = 0  # cells covered by them, as declared
+
+    def grid_cells(self) -> int:
+        """Cells of the rectangle openpyxl lays out for this sheet (cells and merged ranges)."""
+        rows = max([self.cell_rows, *(r1 + 1 for _, _, r1, _ in self.merged)])
+        cols = max([self.cell_cols, *(c1 + 1 for _, _, _, c1 in self.merged)])
+        return rows * cols
+
+
+_PREFIX = rb"(?:[A-Za-z_][\w.-]*:)?"
+# A cell element with its reference, in any spelling (attributes in any order, a namespace
+# prefix); group 3 is "/" for a self-closing (empty, styled) cell.
+_CELL = re.compile(
+    rb"<" + _PREFIX + rb"c\s(?:[^>]*?\s)?r\s*=\s*[\"']\$?([A-Za-z]{1,3})\$?([0-9]{1,9})[\"'][^>]*?(/?)>")
+# Excel's own spelling (the reference first, no prefix): found faster, cells holding something only.
+_VALUE_ROW = re.compile(rb'<c r="[A-Za-z]{1,3}([0-9]{1,9})"[^>/]*>')
+_VALUE_COL = re.compile(rb'<c r="([A-Za-z]{1,3})[0-9]{1,9}"[^>/]*>')
+_OTHER_CELL = re.compile(rb'<c\s(?!r=")')  # a cell element spelt otherwise: attributes in another order
+_PREFIXED_CELL = re.compile(rb"<[A-Za-z_][\w.-]*:c\s")
+_MERGE = re.compile(rb"<" + _PREFIX + rb"mergeCell\s(?:[^>]*?\s)?ref\s*=\s*[\"']([^\"']{1,40})[\"']")
+_REF = re.compile(r"\$?([A-Za-z]{1,3})\$?([0-9]{1,9})")
+_CARRY_LIMIT = 1 << 20  # a text node longer than this holds no tag: not carried to the next chunk
+_CHUNK = 1 << 22  # bytes of a worksheet part looked at at once
+
+
+def column_number(letters: str | bytes) -> int:
+    """``A`` -> 1, ``XFD`` -> 16384."""
+    n = 0
+    for ch in letters.upper() if isinstance(letters, str) else letters.upper().decode("ascii"):
+        n = n * 26 + ord(ch) - 64
+    return n
+
+
+def parse_range(ref: str) -> tuple[int, int, int, int] | None:
+    """``A1:C3`` (or ``B2``) as 0-based (r0, c0, r1, c1), corners in order; None if not a reference."""
+    corners = [_REF.fullmatch(part.strip()) for part in ref.split(":")]
+    if not 1 <= len(corners) <= 2 or not all(corners):
+        return None
+    points = [(int(m.group(2)) - 1, column_number(m.group(1)) - 1) for m in corners if m]
+    (ra, ca), (rb, cb) = points[0], points[-1]
+    if min(ra, ca, rb, cb) < 0:
+        return None
+    return min(ra, rb), min(ca, cb), max(ra, rb), max(ca, cb)
+
+
+def _scan_part(fh: Any, every_cell: bool) -> PartScan:
+    """``every_cell``: also find where the cell elements end (styled empty ones too), which only
+    matters for a part small enough for openpyxl's full mode."""
+    scan = PartScan()
+    carry = b""
+    while True:
+        chunk = fh.read(_CHUNK)
+        data = carry + chunk
+        if chunk:  # keep an unfinished tag for the next chunk
+            cut = data.rfind(b"<")
+            cut = cut if cut >= 0 and len(data) - cut <= _CARRY_LIMIT else len(data)
+            data, carry = data[:cut], data[cut:]
+        _scan_chunk(data, scan, every_cell)
+        if not chunk:
+            return scan
+
+
+def _scan_chunk(data: bytes, scan: PartScan, every_cell: bool) -> None:
+    if every_cell or _OTHER_CELL.search(data) or _PREFIXED_CELL.search(data):
+        found = _CELL.findall(data)
+        if found:
+            scan.cell_rows = max(scan.cell_rows, max(int(digits) for _, digits, _ in found))
+            scan.cell_cols = max(scan.cell_cols, max(map(column_number, {letters for letters, _, _ in found})))
+            values = [(letters, digits) for letters, digits, closed in found if not closed]
+            if values:
+                scan.value_rows = max(scan.value_rows, max(int(digits) for _, digits in values))
+                scan.value_cols = max(scan.value_cols, max(map(column_number, {letters for letters, _ in values})))
+    else:  # every cell element spelt as Excel does: two plain passes
+        value_rows = _VALUE_ROW.findall(data)
+        if value_rows:
+            scan.value_rows = max(scan.value_rows, max(map(int, value_rows)))
+            scan.value_cols = max(scan.value_cols, max(map(column_number, set(_VALUE_COL.findall(data)))))
+    if b"mergeCell" not in data:
+        return
+    for ref in _MERGE.findall(data):
+        box = parse_range(ref.decode("ascii", "replace"))
+        if box is None:
+            continue
+        r0, c0, r1, c1 = box
+        scan.merged_count += 1
+        scan.merged_cells += (r1 - r0 + 1) * (c1 - c0 + 1)
+        if len(scan.merged) <= settings.MAX_MERGED_RANGES:
+            scan.merged.append(box)
+
+
+def scan_workbook(path: Path) -> dict[str, PartScan]:
+    """Every worksheet part of an xlsx/xlsm (member name -> PartScan); {} when unreadable.
+
+    Scanned in bounded chunks; the members passed the archive limits in preflight.  Cached
+    per file version: the reader and the review writer ask about the same file.
+    """
+    path = Path(path)
+    try:
+        stat = path.stat()
+    except OSError:
+        return {}
+    return dict(_scan_cached(str(path), stat.st_size, stat.st_mtime_ns))
+
+
+@lru_cache(maxsize=16)
+def _scan_cached(path: str, _size: int, _mtime: int) -> tuple[tuple[str, PartScan], ...]:
+    parts = []
+    try:
+        with zipfile.ZipFile(path) as zf:
+            for info in zf.infolist():
+                if re.fullmatch(r"xl/worksheets/[^/]+\.xml", info.filename, re.I):
+                    with zf.open(info) as fh:
+                        every_cell = info.file_size <= settings.FULL_READ_MAX_SHEET_XML_BYTES
+                        parts.append((info.filename, _scan_part(fh, every_cell)))
+    except (OSError, zipfile.BadZipFile, RuntimeError, NotImplementedError, EOFError, ValueError):
+        return ()  # the reader reports what is wrong with the archive
+    except Exception:  # noqa: BLE001 - zlib errors in a damaged member: the reader reports them
+        return ()
+    return tuple(parts)
+
+
+def check_extent(path: Path, scan: PartScan) -> None:
+    """Refuse a sheet whose values span more rows, columns or cells than the limits.
+
+    Readers that lay a sheet out densely (calamine) would build every cell of the rectangle;
+    a value in XFD1048576 would make 17 billion.  Checked on the declared references, before
+    any reader starts.
+    """
+    rows, cols = scan.value_rows, scan.value_cols
+    if rows > settings.MAX_ROWS or cols > settings.MAX_COLS or rows * cols > settings.MAX_CELLS:
+        raise reject("file-too-large", path, text("reading.extent_too_large", rows=rows, cols=cols))
+
+
+def merges_fit(scan: PartScan) -> bool:
+    """Whether openpyxl's full mode may see this sheet's merged ranges as declared.
+
+    Not when they would cost more than the limits (openpyxl makes one object per covered cell:
+    a range over a whole sheet is 17 billion), nor when one reaches far past the values
+    (openpyxl would also drop the values under it, before :mod:`.merges` can judge it).
+    """
+    if scan.merged_count > settings.MAX_MERGED_RANGES or scan.merged_cells > settings.MAX_MERGED_CELLS:
+        return False
+    slack = settings.MERGED_RANGE_SLACK
+    return not any(r1 >= scan.value_rows + slack or c1 >= scan.value_cols + slack for _, _, r1, c1 in scan.merged)
+
+
+def full_read_ok(path: Path) -> bool:
+    """Whether an xlsx may be loaded whole, as it is, by openpyxl's full mode.
+
+    By file size, the uncompressed size of its largest sheet (full mode holds every cell
+    object), the merged ranges it declares and the rectangle openpyxl lays out when a sheet
+    is walked (styled empty cells and merged ranges far away count).  The xlsx reader streams
+    files that fail the size rule; the review writer copies the city's sheet from the file
+    only when this holds, and rebuilds it from the values read otherwise.
+    """
+    path = Path(path)
+    try:
+        if path.stat().st_size > settings.FULL_READ_MAX_BYTES:
+            return False
+    except OSError:
+        return False
+    if sheet_xml_bytes(path) > settings.FULL_READ_MAX_SHEET_XML_BYTES:
+        return False
+    return all(merges_fit(part) and part.grid_cells() <= settings.FULL_READ_MAX_GRID_CELLS
+               for part in scan_workbook(path).values())

@@ -1,0 +1,170 @@
+"""Excel 2007+ workbooks (.xlsx, .xlsm): openpyxl's full mode for ordinary city workbooks,
+python-calamine for big ones.
+
+Full mode (file up to ``FULL_READ_MAX_BYTES``, largest sheet XML up to
+``FULL_READ_MAX_SHEET_XML_BYTES``) gives merged cells, hidden rows, percent formats and
+formulas without a cached value; it loads the workbook twice (cached values, formulas).
+Only the cells the file holds are visited (openpyxl's cell store), never the rectangle up to
+the farthest one: a single value in B99999 costs one cell and 99,998 empty rows, not two
+million cells.  A sheet whose declared merged ranges openpyxl must not see
+(``limits.merges_fit``: too costly, or reaching far past the values) is loaded from an
+in-memory copy without them, and its ranges come from the scan, settled against the values
+like every other sheet's (:mod:`sdbatch.reading.merges`).
+
+Bigger files are read by :mod:`sdbatch.reading.calamine` with a ``streamed-read`` note.
+Before either, ``limits.check_extent`` refuses a sheet whose values span more than the limits.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import shutil
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from sdbatch import settings
+from sdbatch.model import Finding, RawSheet
+from sdbatch.reading import calamine, limits, merges
+from sdbatch.reading.cells import CellCleaner, check_position, trim_rows
+from sdbatch.text import display_name
+
+Box = tuple[int, int, int, int]
+_MERGE_CELLS = re.compile(
+    rb"<(?:[A-Za-z_][\w.-]*:)?mergeCells\b(?:[^>]*/>|.*?</(?:[A-Za-z_][\w.-]*:)?mergeCells\s*>)", re.S)
+
+
+def read(path: Path) -> tuple[list[RawSheet], list[Finding]]:
+    """The reader of ``xlsx`` and ``xlsm`` files."""
+    path = Path(path)
+    scans = limits.scan_workbook(path)
+    for scan in scans.values():
+        limits.check_extent(path, scan)
+    if not _full_mode(path):
+        parts = sheet_parts(path)
+        sheets, notes = calamine.read(path, merged_for=lambda name: _declared(scans, parts.get(name)))
+        for sheet in sheets:
+            notes += _settle(path, sheet, scans.get(parts.get(sheet.name, "")))
+        return sheets, [*notes, Finding("streamed-read", "info")]
+    return _read_full(path, scans)
+
+
+def _full_mode(path: Path) -> bool:
+    """Full mode holds every cell twice: the sheet XML size (not the file size) says how many."""
+    return (path.stat().st_size <= settings.FULL_READ_MAX_BYTES
+            and limits.sheet_xml_bytes(path) <= settings.FULL_READ_MAX_SHEET_XML_BYTES)
+
+
+def _declared(scans: dict[str, limits.PartScan], part: str | None) -> list[Box] | None:
+    scan = scans.get(part or "")
+    return None if scan is None else list(scan.merged)
+
+
+def _settle(path: Path, sheet: RawSheet, scan: limits.PartScan | None) -> list[Finding]:
+    extra = max(scan.merged_count - len(scan.merged), 0) if scan is not None else 0
+    return merges.settle_sheet(sheet, display_name(path.name), extra=extra)
+
+
+def sheet_parts(source: Path | io.BytesIO) -> dict[str, str]:
+    """Sheet title -> worksheet part name, as openpyxl resolves them ({} when it cannot)."""
+    try:
+        if isinstance(source, Path):
+            with source.open("rb") as fh:
+                return _parts_of(fh)
+        return _parts_of(source)
+    except Exception:  # noqa: BLE001 - the load itself will report what is wrong
+        return {}
+
+
+def _parts_of(fh: Any) -> dict[str, str]:
+    from openpyxl.reader.excel import ExcelReader
+
+    reader = ExcelReader(fh, read_only=True, keep_links=False)
+    try:
+        reader.read_manifest()
+        reader.read_workbook()
+        return {sheet.name: rel.target for sheet, rel in reader.parser.find_sheets()}
+    finally:
+        reader.archive.close()
+
+
+def _without_merges(path: Path, parts: set[str]) -> io.BytesIO:
+    """An in-memory copy of the package whose ``parts`` declare no merged ranges."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as out:
+        for info in src.infolist():
+            if info.filename in parts:
+                out.writestr(info.filename, _MERGE_CELLS.sub(b"", src.read(info)))
+            else:
+                with src.open(info) as fin, out.open(info.filename, "w") as fout:
+                    shutil.copyfileobj(fin, fout, 1 << 20)
+    buf.seek(0)
+    return buf
+
+
+def _read_full(path: Path, scans: dict[str, limits.PartScan]) -> tuple[list[RawSheet], list[Finding]]:
+    import openpyxl
+
+    file = display_name(path.name)
+    costly = {part for part, scan in scans.items() if not limits.merges_fit(scan)}
+    source: Any = path
+    parts: dict[str, str] = {}
+    if costly:
+        source = _without_merges(path, costly)
+        parts = sheet_parts(source)
+    values_wb = openpyxl.load_workbook(source, data_only=True, keep_links=False)
+    formulas_wb = openpyxl.load_workbook(source, data_only=False, keep_links=False)
+    sheets = []
+    notes: list[Finding] = []
+    for ws in values_wb.worksheets:
+        clean = CellCleaner(file, ws.title)
+        sheet = _sheet(path, ws, formulas_wb[ws.title], clean)
+        part = parts.get(ws.title)
+        if part in costly:
+            sheet.merged = list(scans[part].merged)
+        else:
+            sheet.merged = [(m.min_row - 1, m.min_col - 1, m.max_row - 1, m.max_col - 1)
+                            for m in ws.merged_cells.ranges]
+        notes += clean.notes()
+        notes += _settle(path, sheet, scans.get(part or "") if part in costly else None)
+        sheets.append(sheet)
+    values_wb.close()
+    formulas_wb.close()
+    return sheets, notes
+
+
+def _sheet(path: Path, ws: Any, fws: Any, clean: CellCleaner) -> RawSheet:
+    """One sheet from the cells openpyxl holds (``_cells``: only those in the file)."""
+    rows: list[list[Any]] = []
+    sheet = RawSheet(name=ws.title, rows=rows, hidden=ws.sheet_state != "visible")
+    formulas = fws._cells
+    for (r1, c1), cell in ws._cells.items():
+        fcell = formulas.get((r1, c1))
+        raw = cell.value
+        if raw is None and (fcell is None or fcell.value is None):
+            continue  # styled empty cells and merged cells hold nothing
+        r, c = r1 - 1, c1 - 1
+        value = clean(raw, r, c)
+        if fcell is not None and (fcell.data_type == "f" or (isinstance(fcell.value, str)
+                                                            and fcell.value.startswith("="))):
+            sheet.formula_cells.add((r, c))
+            if value is None:
+                sheet.formula_without_value.add((r, c))
+                value = clean(str(getattr(fcell.value, "text", fcell.value)), r, c)
+        if value is None:
+            continue
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and "%" in (cell.number_format or ""):
+            sheet.percent_cells.add((r, c))
+        check_position(path, r, c)
+        while len(rows) <= r:
+            rows.append([])
+        line = rows[r]
+        if c >= len(line):
+            line.extend([None] * (c + 1 - len(line)))
+        line[c] = value
+    for r1, dim in ws.row_dimensions.items():
+        if dim.hidden and r1 - 1 < len(rows):
+            sheet.hidden_rows.add(r1 - 1)
+    sheet.rows = trim_rows(rows)
+    return sheet
