@@ -96,8 +96,13 @@ def load(name_or_path: str | Path, relative_to: Path | None = None) -> Jurisdict
     ``relative_to``, the folder of the rules file naming it).  :class:`FileInvalid` when it cannot
     be used."""
     text = str(name_or_path)
-    if not text.endswith(".toml") and text in bundled():
-        return _load_bundled(text)
+    if not text.endswith(".toml"):
+        if text in bundled():
+            return _load_bundled(text)
+        from sdbatch.catalogue import text as ui_text
+
+        raise FileInvalid([ui_text("rules_check.jurisdiction.unknown", name=text, known=", ".join(bundled()))],
+                          text)
     path = Path(text)
     if not path.is_absolute() and relative_to is not None:
         path = relative_to / path
@@ -112,9 +117,6 @@ def _load_bundled(name: str) -> Jurisdiction:
 def _load_file(path: Path) -> Jurisdiction:
     from sdbatch.catalogue import text
 
-    if path.suffix != ".toml":
-        raise FileInvalid([text("rules_check.jurisdiction.unknown", name=str(path), known=", ".join(bundled()))],
-                          str(path))
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:

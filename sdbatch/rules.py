@@ -245,11 +245,11 @@ def from_dict(raw: dict[str, Any], path: str = "<rules>") -> Rules:
     for key in list(core):
         owner = _section_owner(key) if key not in RulesFile.model_fields else None
         if owner is not None:
-            problems.append(Problem((key,), "refs.foreign_section", {
-                "section": key, "owner": owner, "kind": program_raw.get("kind", "")}))
+            problems.append(Problem((key,), "refs.foreign_section", {"owner": owner, "kind": program_raw.get("kind", "")}))
+            extra_root[key] = dict
             del core[key]
 
-    model, errors = validate(core, extra_root)
+    model, errors = validate(core, {k: v for k, v in extra_root.items() if k == section})
     problems += errors
     parts = parse_parts(core)
     roles = resolve_roles(parts.get("program"), parts.field_ids)

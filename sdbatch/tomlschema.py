@@ -99,8 +99,7 @@ def problems_of(exc: ValidationError, root: Mapping[str, Any], prefix: Loc = ())
         loc = tuple(err["loc"])
         kind = str(err["type"])
         params: dict[str, Any] = {"input": show(err.get("input"))}
-        params.update({k: show(v) if not isinstance(v, (int, float)) else v
-                       for k, v in (err.get("ctx") or {}).items()})
+        params.update({k: v if isinstance(v, (str, int, float)) else show(v) for k, v in (err.get("ctx") or {}).items()})
         full = prefix + loc
         expected = schema_at(root, loc)
         if kind == "missing":
@@ -221,7 +220,7 @@ def is_model(annotation: Any) -> bool:
 def is_table(annotation: Any) -> bool:
     """A model, or a mapping of models (``[fields.<id>]``): written as TOML tables."""
     annotation = strip_annotation(annotation)
-    if is_model(annotation) or isinstance(annotation, Mapping):
+    if is_model(annotation) or isinstance(annotation, Mapping) or annotation is dict:
         return True
     if typing.get_origin(annotation) in (dict, Mapping):
         args = typing.get_args(annotation)
