@@ -32,8 +32,11 @@ class Jurisdiction(Strict):
 
     province: Text
     department: Text
+    """The department that issues the calls; it signs the e-mails and the templates."""
     cities: list[Text] = Field(min_length=1)
+    """In the customary order; recognised with or without their last character (the city suffix)."""
     legacy: dict[str, str] = {}
+    """A former name as written -> the city it belongs to now."""
 
     @field_validator("cities")
     @classmethod

@@ -27,6 +27,7 @@ A default applies only when a field of that id exists.
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -42,7 +43,6 @@ from sdbatch.tomlschema import (
     Scalar,
     Strict,
     Text,
-    is_model,
     problems_of,
     root_of,
     strip_annotation,
@@ -72,43 +72,75 @@ _MODULE = r"^[A-Za-z_][A-Za-z0-9_.]*(:[A-Za-z_][A-Za-z0-9_]*)?$"
 
 # ----------------------------------------------------------------------------- tables
 class Roles(Strict):
-    """``[program.roles]``: role -> field id (see the module's table)."""
+    """``[program.roles]``: which field plays which part in the shared stages (role -> field id).
+    A role left out takes the field of its default id when there is one (see the module's table)."""
 
     name: Text | None = None
+    """The application's name (results.json ``name``); findings without a cell of their own are
+    shown on its cell.  Default ``name``; required."""
     city: Text | None = None
+    """The city an application belongs to (a ``city`` field); the file's city when the column is
+    absent.  Default ``city``; required."""
     order: Text | None = None
+    """The city's own order (an ``int`` field), counted by the quota.  Default ``city_order``."""
     seq: Text | None = None
+    """The printed row number (an ``int`` field): kept, not checked.  Default ``seq``."""
     group: Text | None = None
+    """Applications are grouped and ranked by it in the province list (a ``choice`` or ``text``
+    field); relaxable industries are its values.  Default ``industry``, else the type role."""
     type: Text | None = None
+    """The application's type (a ``choice`` field), matched by ``applies_to``.  No default."""
     city_score: Text | None = None
+    """The city's own preliminary score (a number field).  Default ``city_score``."""
 
 
 class ProgramTable(Strict):
-    """``[program]``: what the round is and how it is found."""
+    """``[program]``: what the round is, how its workbooks are recognised and where it applies."""
 
     name: Text
+    """The round's name, e.g. ``cluster_2025`` (the rules file's name)."""
     kind: Text
+    """The program: a built-in kind (``park``) brings its own steps; any other kind is generic."""
     title: Text
+    """The round's title in Chinese, used in every output."""
     version: Text
+    """The rules' version, recorded with every result."""
     notice: str = ""
-    entity: Text | None = None  # what one application is called (集群, 园区); default: ui.toml
-    list_title: Text | None = None  # the province list's file name (推荐名单); default: ui.toml
-    form: Text | None = None  # the summary form cities fill (附件2 申报信息汇总表); default: ui.toml
-    module: str | None = Field(default=None, pattern=_MODULE)  # "package.module:Class" of a program outside sdbatch
-    jurisdiction: Text | None = None  # a jurisdiction name (sdbatch/jurisdictions/) or a .toml path
+    """The reference of the notice the round applies."""
+    entity: Text | None = None
+    """What one application is called in messages (a cluster, a park); default from ui.toml."""
+    list_title: Text | None = None
+    """The province list's title and file name; default from ui.toml."""
+    form: Text | None = None
+    """The summary form the cities fill, named in messages (the notice's attachment); default
+    from ui.toml."""
+    module: str | None = Field(default=None, pattern=_MODULE)
+    """``package.module:Class`` of a Program that lives outside sdbatch."""
+    jurisdiction: Text | None = None
+    """A bundled jurisdiction (``sdbatch/jurisdictions/<name>.toml``) or the path of a jurisdiction
+    file, relative to the rules file; default :data:`sdbatch.settings.JURISDICTION`."""
     detect_fields: list[str] = []
+    """Fields only this round has: a table naming them is this round's."""
     roles: Roles = Roles()
+    """See ``[program.roles]``."""
 
 
 class DeadlineTable(Strict):
+    """``[deadline]``: a file received later is flagged, not dropped."""
+
     date: Date
+    """The last day (``2024-06-28``, as a TOML date or as text)."""
     clause: Text
 
 
 class QuotaTable(Strict):
+    """``[quota]``: how many applications a city may recommend, counted in its own order."""
+
     clause: Text
     default: int = Field(ge=0)
+    """Every city not listed in ``cities``."""
     cities: dict[str, int] = {}
+    """City -> its quota (cities of the jurisdiction)."""
 
     @field_validator("cities")
     @classmethod
@@ -120,15 +152,24 @@ class QuotaTable(Strict):
 
 
 class RelaxationTable(Strict):
+    """``[relaxation]``: when a *relaxable* condition that fails needs expert judgement instead."""
+
     clause: Text | None = None
-    industries: list[str] = []  # values of the group role's choices for which relaxable conditions relax
-    field: Text | None = None  # a yes/no field: the application asks for relaxation
+    """Required when ``industries`` or ``field`` is given."""
+    industries: list[str] = []
+    """Values of the group role's choices (core and frontier industries)."""
+    field: Text | None = None
+    """A yes/no field: the application asks for relaxation."""
     note: str = ""
-    remarks_field: Text | None = None  # a request written only in this text field counts too
+    """Said with each relaxed condition."""
+    remarks_field: Text | None = None
+    """A text field: a request written there (one of ``remarks_words``) counts too, with a warning."""
     remarks_words: list[str] = []
 
 
 class WordingTable(Strict):
+    """``[wording]``: sentences the findings of conditions carry."""
+
     soft_note: str = ""
     conflict_note: str = ""
     hard_note: str = ""
@@ -137,39 +178,56 @@ class WordingTable(Strict):
 
 
 class ChoiceTable(Strict):
-    """``[choices.<name>]``: the values a choice field may take."""
+    """``[choices.<name>]``: the values a choice field (``choices = "<name>"``) may take."""
 
     clause: Text | None = None
+    """Cited when a value is outside the list and the field has no clause of its own."""
     allowed: list[Text] = Field(min_length=1)
+    """The canonical values."""
     variants: dict[str, list[str]] = {}
-    #: finding code for a value outside the list (default: unknown-choice)
+    """Canonical value -> other ways cities write it."""
     unknown_code: Text | None = None
+    """The finding code of a value outside the list (default ``unknown-choice``)."""
 
 
 class Derive(Strict):
+    """A ratio computed from two amounts, cross-checked when both are written."""
+
     numerator: Text
     denominator: Text
 
 
 class FieldSpec(Strict):
-    """``[fields.<id>]``: one canonical field and how its header is recognised."""
+    """``[fields.<id>]``: one canonical field (the id is the results.json key) and how its column
+    is recognised."""
 
     label: Text
+    """The field's name in every output."""
     type: FieldType
     unit: Text | None = None
+    """Amounts: the canonical unit (a unit of vocabulary.toml [units.amounts]); ratios: %."""
     aliases: list[str] = []
+    """Header texts that name the field (compared after NFKC, without spaces, brackets or units)."""
     keywords: list[list[str]] = []
+    """Groups of words that must all appear in a header."""
     exclude: list[str] = []
+    """Words that must not appear in its header."""
     required: bool = False
     clause: Text | None = None
     parts: list[str] = []
+    """Numeric fields whose sum is this field when it is missing (split columns)."""
     derive: Derive | None = None
     choices: Text | None = None
+    """For ``type = "choice"``: the name of a ``[choices.<name>]`` table."""
     applies_to: list[str] = []
+    """Types (values of the type role) the field applies to; empty: all."""
     plausible_max: float | None = Field(default=None, gt=0)
+    """Above this (in the field's unit) a value is queried."""
 
 
 class AlternativeSpec(Strict):
+    """One alternative of a condition's ``any_of``."""
+
     field: Text
     op: Op
     threshold: float | None = None
@@ -177,30 +235,44 @@ class AlternativeSpec(Strict):
 
 
 class ConditionSpec(Strict):
-    """``[[conditions]]``: one rule of the round."""
+    """``[[conditions]]``: one rule of the round, with its clause and wording."""
 
     id: Text
+    """Unique in the file; cited by findings (``rule``)."""
     severity: Severity
+    """hard: fails -> ineligible; soft ("in principle"): needs review; relaxable: needs review where
+    ``[relaxation]`` applies, else ineligible; warning: no effect on the status."""
     clause: Text
     text: Text
+    """The rule in the notice's words."""
     field: Text | None = None
     op: Op | None = None
+    """``>=``, ``>``, ``<=``, ``<`` (with ``threshold``), ``==`` (with ``value``), ``present``,
+    ``valid`` (a well-formed credit code, phone, e-mail), ``in_scope`` (a value of the list)."""
     threshold: float | None = None
     value: Scalar | None = None
     any_of: list[AlternativeSpec] = []
+    """Instead of field/op: the condition holds when one alternative holds."""
     applies_to: list[str] = []
+    """Types (values of the type role) the condition applies to; empty: all."""
     fix: str | None = None
+    """What to do when it fails (default: ``[wording]``)."""
 
 
 class ExpertItem(Strict):
+    """``[[expert_items]]``: a qualitative condition listed for the experts, no automatic verdict."""
+
     clause: Text
     text: Text
 
 
 class ScoreIndicator(Strict):
+    """One indicator of the composite score."""
+
     field: Text
     weight: float = Field(gt=0)
     ref: float = Field(gt=0)
+    """The value that earns the indicator's full weight ÷ ``cap``."""
 
 
 class ScoreTable(Strict):
@@ -208,11 +280,15 @@ class ScoreTable(Strict):
 
     cap: float = Field(default=1.0, gt=0)
     tie_break: list[str] = []
+    """Numeric fields compared (higher first) when scores are equal."""
     indicators: list[ScoreIndicator] = []
 
 
 class ReportTable(Strict):
+    """``[report]``: what the province list shows."""
+
     key_fields: list[str] = []
+    """Fields shown beside the score."""
 
 
 class RulesFile(Strict):
@@ -235,70 +311,50 @@ ROOT = root_of(RulesFile)
 
 
 # ----------------------------------------------------------------------------- parsing in parts
-_INVALID = object()
-
-
 @dataclass
 class Parts:
-    """The tables of a file that parsed, each on its own, for the checks across tables (a table
-    with a type error is left out, so that one mistake is not reported twice)."""
+    """The tables of a file that parsed, each on its own (a mapping or array of tables entry by
+    entry), for the checks across tables: a table with a type error is left out, so that one
+    mistake is reported once, at its place, and does not hide the other problems."""
 
     raw: Mapping[str, Any]
-    tables: dict[str, Any] = field(default_factory=dict)
-    fields: dict[str, FieldSpec] = field(default_factory=dict)  # the fields that parsed
+    tables: dict[str, Any] = field(default_factory=dict)  # name -> parsed table (None: it did not parse)
+    items: dict[str, list[tuple[int, Any]]] = field(default_factory=dict)  # arrays: (index, parsed item)
     field_ids: set[str] = field(default_factory=set)  # every field named, parsed or not
-    conditions: list[tuple[int, ConditionSpec]] = field(default_factory=list)
 
     def get(self, name: str) -> Any:
-        value = self.tables.get(name, _INVALID)
-        return None if value is _INVALID else value
+        return self.tables.get(name)
 
-    def valid(self, name: str) -> bool:
-        return self.tables.get(name, _INVALID) is not _INVALID
+    @property
+    def fields(self) -> dict[str, FieldSpec]:
+        return self.tables.get("fields") or {}
+
+    @property
+    def conditions(self) -> list[tuple[int, ConditionSpec]]:
+        return self.items.get("conditions", [])
 
 
 def parse_parts(raw: Mapping[str, Any]) -> Parts:
     parts = Parts(raw)
+    fields = raw.get("fields")
+    parts.field_ids = {str(k) for k in fields} if isinstance(fields, dict) else set()
     for name, info in RulesFile.model_fields.items():
-        model = _model_of(name)
         if name not in raw:
-            parts.tables[name] = info.get_default(call_default_factory=True) if not info.is_required() else _INVALID
+            parts.tables[name] = None if info.is_required() else info.get_default(call_default_factory=True)
             continue
-        value = raw[name]
-        if name == "fields":
-            if isinstance(value, dict):
-                parts.field_ids = {str(k) for k in value}
-                for fid, spec in value.items():
-                    parsed = _try(FieldSpec, spec)
-                    if parsed is not None:
-                        parts.fields[str(fid)] = parsed
-            parts.tables[name] = parts.fields
-        elif name == "conditions":
-            if isinstance(value, list):
-                for i, spec in enumerate(value):
-                    parsed = _try(ConditionSpec, spec)
-                    if parsed is not None:
-                        parts.conditions.append((i, parsed))
-            parts.tables[name] = [c for _, c in parts.conditions]
-        elif name == "choices":
-            out = {}
-            if isinstance(value, dict):
-                for key, spec in value.items():
-                    parsed = _try(ChoiceTable, spec)
-                    if parsed is not None:
-                        out[str(key)] = parsed
-            parts.tables[name] = out
-        elif model is not None:
-            parsed = _try(model, value)
-            parts.tables[name] = parsed if parsed is not None else _INVALID
+        value, annotation = raw[name], strip_annotation(info.annotation)
+        origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+        if origin is dict:
+            entries = value.items() if isinstance(value, dict) else ()
+            parsed = {str(k): _try(args[1], v) for k, v in entries}
+            parts.tables[name] = {k: v for k, v in parsed.items() if v is not None}
+        elif origin is list:
+            items = [(i, _try(args[0], v)) for i, v in enumerate(value)] if isinstance(value, list) else []
+            parts.items[name] = [(i, v) for i, v in items if v is not None]
+            parts.tables[name] = [v for _, v in parts.items[name]]
         else:
-            parts.tables[name] = _INVALID if not isinstance(value, list) else _try_list(name, value)
+            parts.tables[name] = _try(annotation, value)
     return parts
-
-
-def _model_of(name: str) -> Any:
-    annotation = RulesFile.model_fields[name].annotation
-    return strip_annotation(annotation) if is_model(annotation) else None
 
 
 def _try(model: Any, value: Any) -> Any:
@@ -306,14 +362,6 @@ def _try(model: Any, value: Any) -> Any:
         return model.model_validate(value)
     except ValidationError:
         return None
-
-
-def _try_list(name: str, value: list[Any]) -> Any:
-    item = {"expert_items": ExpertItem}.get(name)
-    if item is None:
-        return _INVALID
-    parsed = [_try(item, v) for v in value]
-    return _INVALID if any(p is None for p in parsed) else parsed
 
 
 def validate(raw: Mapping[str, Any], extra_root: Mapping[str, Any]) -> tuple[RulesFile | None, list[Problem]]:

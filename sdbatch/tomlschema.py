@@ -36,7 +36,8 @@ Loc = tuple[str | int, ...]
 class Strict(BaseModel):
     """A table of a hand-edited TOML file: unknown keys, wrong types, NaN and infinity are errors."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, frozen=True,
+                              use_attribute_docstrings=True)
 
 
 # ----------------------------------------------------------------------------- field types

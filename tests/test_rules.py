@@ -137,6 +137,10 @@ BAD = {
         lambda: TEXT.replace("[[conditions]]", "[conditions]", 1).split("[[conditions]]")[0],
         ["[[conditions]]: 应为表的数组"],
     ),
+    "threshold-as-text": (  # the example of docs/new-round.md
+        lambda: changed(REVENUE, REVENUE.replace("threshold = 50", 'threshold = "50"')),
+        ['[[conditions]] 第6条（revenue-total）.threshold: 应为数字（写的是 "50"）'],
+    ),
     "bool-value-not-bool": (
         lambda: changed('field = "legal_person"\nop = "=="\nvalue = true', 'field = "legal_person"\nop = "=="\nvalue = "是"'),
         ["[[conditions]] 第3条（legal-person）.value: “legal_person”是 是/否 字段，value 应为 true 或 false"],

@@ -58,8 +58,11 @@ class TierSpec(Strict):
 
     name: Text
     min_score: float = Field(ge=0, le=100)
+    """The score line (of 100)."""
     min_aspects: int = Field(default=0, ge=0)
-    ceiling: float = Field(default=0.0, ge=0)  # 万元; 0: no subsidy
+    """How many aspects must be excellent (at most the number of ``[park.aspects]``)."""
+    ceiling: float = Field(default=0.0, ge=0)
+    """The subsidy ceiling in 10,000 yuan; 0: no subsidy."""
 
 
 class WholeZone(Strict):
@@ -68,7 +71,9 @@ class WholeZone(Strict):
     clause: str = ""
     severity: Literal["error", "warning", "info"] = "warning"
     effect: Literal["", "needs_review", "ineligible", "incomplete"] = ""
+    """The status the finding gives; empty: none (a warning only)."""
     zone_words: list[Text] = []
+    """A name ending with one of these (after ``generic_endings`` are removed) packs a whole zone."""
     generic_endings: list[Text] = []
 
 
@@ -76,14 +81,22 @@ class Scoring(Strict):
     """``[park.scoring]``: reading score sheets and aggregating the raters (第六条、第八条)."""
 
     default_max: float = Field(default=10.0, gt=0)
+    """The points of an indicator without ``max`` (totals are then brought to 100)."""
     decimals: int = Field(default=2, ge=0, le=6)
+    """Totals and aspect shares are rounded to this before any comparison."""
     code_pattern: str = "^L([1-9])P([0-9]{1,2})"
+    """An indicator code; its first group is the indicator's group number (``L<n>``)."""
     min_codes: int = Field(default=5, ge=1)
+    """A sheet naming at least this many codes is a score sheet."""
     trim_min_experts: int = Field(default=5, ge=1)
+    """With at least this many experts the highest and lowest ``trim_each`` values are dropped."""
     trim_each: int = Field(default=1, ge=0)
     disagreement_share: float = Field(default=0.5, ge=0)
+    """Experts disagree on an indicator when highest − lowest exceeds this share of its maximum."""
     disagreement_total_points: float = Field(default=20.0, ge=0)
+    """...or on the totals when they differ by more than this."""
     city_gap_points: float = Field(default=10.0, ge=0)
+    """A gap between the experts' total and the city's preliminary score above this is reported."""
     city_markers: list[Text] = Field(default_factory=_words("city_markers"))
     expert_markers: list[Text] = Field(default_factory=_words("expert_markers"))
     max_words: list[Text] = Field(default_factory=_words("max_words"))
@@ -94,6 +107,7 @@ class Scoring(Strict):
     city_headers: list[Text] = Field(default_factory=_words("city_headers"))
     total_words: list[Text] = Field(default_factory=_words("total_words"))
     missing_codes: list[Text] = []
+    """Codes the scoring standard skips (a score given for one is reported, not counted)."""
 
     @field_validator("code_pattern")
     @classmethod
@@ -111,16 +125,21 @@ class Excellent(Strict):
     """``[park.excellent]``: 第九条 表现优异 = an aspect's points ÷ its maximum at least ``share``."""
 
     share: float = Field(default=0.75, gt=0, le=1)
+    """An aspect is excellent when its points ÷ its maximum reach this."""
 
 
 class Subsidy(Strict):
     """``[park.subsidy]``: 第十条 ceilings and the 绿色门槛; 第十一条 the allocation method."""
 
     green_field: Text = "green_threshold"
+    """A yes/no field: no subsidy unless it is yes."""
     statuses: list[Status] = ["eligible", "needs_review"]
+    """The statuses that are given a tier and a subsidy."""
     method: Literal["proportional"] = "proportional"
     leftover: Literal["largest_remainder", "none"] = "largest_remainder"
+    """Whole units lost to rounding: one each to the largest remainders, or left unallocated."""
     method_text: str = ""
+    """The method in Chinese, shown with the allocation."""
 
 
 class IndicatorSpec(Strict):
@@ -128,9 +147,12 @@ class IndicatorSpec(Strict):
 
     code: Text
     name: Text | None = None
-    group: Text | None = None  # default: L<n> from the code
-    types: list[Text] = []  # default: every park type
+    group: Text | None = None
+    """Default: ``L<n>`` from the code."""
+    types: list[Text] = []
+    """The park types it applies to (the √ of the standard); default: every type."""
     max: Maximum | None = None
+    """Its points: one number, or one per park type; default ``[park.scoring].default_max``."""
 
 
 class Standard(Strict):
@@ -141,14 +163,17 @@ class ParkSection(Strict):
     """``[park]``: everything the park program reads from the rules file."""
 
     clause_scoring: str = ""
-    clause_city_score: str = ""  # 第六条: the city's preliminary score
+    clause_city_score: str = ""
+    """The clause of the city's preliminary score."""
     clause_tier: str = ""
     clause_subsidy: str = ""
     clause_allocation: str = ""
     whole_zone: WholeZone | None = None
     scoring: Scoring = Scoring()
     groups: dict[str, Text] = {}
+    """Group (``L<n>``) -> its name."""
     aspects: dict[str, list[Text]] = {}
+    """Aspect -> the groups it is made of."""
     excellent: Excellent = Excellent()
     tiers: list[TierSpec] = []
     subsidy: Subsidy = Subsidy()
