@@ -24,7 +24,7 @@ from typing import Any
 from pydantic import Field, ValidationError, field_validator
 from pydantic_core import PydanticCustomError
 
-from sdbatch.tomlschema import FileInvalid, Strict, Text, problems_of, render_all, root_of
+from sdbatch.tomlschema import FileInvalid, Strict, Text, problems_of, render_all, root_of, syntax_message
 
 
 class Jurisdiction(Strict):
@@ -125,7 +125,7 @@ def _load_file(path: Path) -> Jurisdiction:
     except OSError as exc:
         raise FileInvalid([text("rules_check.unreadable", detail=exc.strerror or exc)], str(path)) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise FileInvalid([text("rules_check.syntax", detail=exc)], str(path)) from None
+        raise FileInvalid([syntax_message(exc)], str(path)) from None
     try:
         return Jurisdiction.model_validate(raw)
     except ValidationError as exc:

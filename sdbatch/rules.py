@@ -44,7 +44,7 @@ from sdbatch.rules_schema import (
     section_problems,
     validate,
 )
-from sdbatch.tomlschema import FileInvalid, Problem, render_all, root_of
+from sdbatch.tomlschema import FileInvalid, Problem, render_all, root_of, syntax_message
 
 __all__ = ["NUMERIC_TYPES", "ROLE_TYPES", "Alternative", "Choices", "Condition", "FieldRule", "Rules", "bundled",
            "from_dict", "load"]
@@ -226,7 +226,7 @@ def _load(path: Path, name_or_path: str | Path) -> Rules:
     try:
         raw = tomllib.loads(source)
     except tomllib.TOMLDecodeError as exc:
-        raise RulesInvalid([text("rules_check.syntax", detail=exc)], str(path)) from None
+        raise RulesInvalid([syntax_message(exc)], str(path)) from None
     return from_dict(raw, str(path))
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import math
+import re
 import types
 import typing
 from collections.abc import Iterable, Mapping, Sequence
@@ -28,7 +29,7 @@ from typing import Annotated, Any, Union
 from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints, ValidationError
 from pydantic_core import PydanticCustomError
 
-from sdbatch.catalogue import join, text
+from sdbatch.catalogue import join, lookup, text
 
 Loc = tuple[str | int, ...]
 
@@ -135,13 +136,23 @@ def problems_of(exc: ValidationError, root: Mapping[str, Any], prefix: Loc = ())
 
 
 def _exists(key: str) -> bool:
-    from sdbatch.catalogue import lookup
-
     try:
         lookup(f"rules_check.{key}")
     except KeyError:
         return False
     return True
+
+
+def syntax_message(exc: Exception) -> str:
+    """A TOML syntax error in Chinese: where (line and column) and, for the usual mistakes, what."""
+    detail = str(exc)
+    where = re.search(r"\(at line (\d+), column (\d+)\)", detail)
+    what = re.sub(r"\s*\(at (?:line \d+, column \d+|end of document)\)\s*$", "", detail)
+    known: dict[str, str] = dict(lookup("rules_check.toml_errors"))
+    said = next((v for k, v in known.items() if what.startswith(k)), what)
+    place = (text("rules_check.toml_at", line=where.group(1), column=where.group(2)) if where
+             else text("rules_check.toml_end"))
+    return text("rules_check.syntax", place=place, detail=said)
 
 
 def render(problem: Problem, raw: Mapping[str, Any], root: Mapping[str, Any]) -> str:

@@ -52,7 +52,7 @@ def test_bundled_rules_load() -> None:
 BAD = {
     "toml-syntax": (
         lambda: changed('version = "2024.1"', 'version = "2024.1'),
-        ["TOML 语法错误", "line 11"],
+        ["TOML 语法错误（第11行", "引号没有配对"],
     ),
     "unknown-key-in-field": (
         lambda: changed('[fields.revenue_total]\nlabel', '[fields.revenue_total]\ntreshold = 5\nlabel'),
