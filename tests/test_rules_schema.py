@@ -372,3 +372,22 @@ def test_a_maximum_per_type_scores_each_type_out_of_its_own_points(tmp_path: Pat
     # each type's total is out of its own maxima: 45 × 10 + 4 and 55 × 10 + 2
     assert digital.score == round(100 * 3 / (45 * 10 + 4), 2)
     assert industrial.score == round(100 * 2 / (55 * 10 + 2), 2)
+
+
+def test_a_round_without_indicators_runs(tmp_path: Path) -> None:
+    """Found by mutating the rules file: an empty indicator list passes the check; the run must not
+    divide by the sum of no maxima when the city's preliminary sheet and the experts' are compared."""
+    from sdbatch.model import RawSheet
+    from tests.test_parks import DIGITAL, make_app, run, sheet_rows
+
+    start, end = PARK_TEXT.index("[park.standard]\nindicators = ["), PARK_TEXT.index("\n]", PARK_TEXT.index(
+        "[park.standard]\nindicators = ["))
+    path = tmp_path / "no_indicators.toml"
+    path.write_text(PARK_TEXT[:start] + "[park.standard]\nindicators = []" + PARK_TEXT[end + 2:], encoding="utf-8")
+    rules = load(path)
+    assert park.settings_of(rules).indicators == {}
+    app = make_app("甲园区", DIGITAL)
+    points = {"甲园区": {f"L1P{i}": 5 for i in range(1, 7)}}
+    run([app], rules, [("园区_专家1.xlsx", [RawSheet("专家1", sheet_rows(points))]),
+                       ("园区_济南市_市级初审评分.xlsx", [RawSheet("市级初审", sheet_rows(points, title="市级初审评分"))])])
+    assert app.score == 0.0 and "city-score-gap" not in {f.code for f in app.findings}

@@ -857,8 +857,9 @@ def _compare_city(app: Application, city_rows: list[ScoreRow], applicable: list[
     if city_rows:
         total_max = sum(ind.max_for(ptype) for ind in applicable)
         pts = city_rows[0].points
-        city_total = 100 * sum(min(max(_number(pts.get(ind.code))[1] or 0.0, 0.0), ind.max_for(ptype))
-                               for ind in applicable) / total_max
+        if total_max:  # no indicator applies (an empty list in the rules file): no total to compare
+            city_total = 100 * sum(min(max(_number(pts.get(ind.code))[1] or 0.0, 0.0), ind.max_for(ptype))
+                                   for ind in applicable) / total_max
     else:
         declared = app.values.get(st.city_score_field) if st.city_score_field else None
         if isinstance(declared, (int, float)) and not isinstance(declared, bool):
