@@ -27,27 +27,17 @@ from dataclasses import field as dc_field
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sdbatch.catalogue import text
-from sdbatch.jurisdiction import Jurisdiction
 from sdbatch.model import RulesInvalid
-from sdbatch.rules_schema import (
-    NUMERIC_TYPES,
-    ROLE_TYPES,
-    Context,
-    RelaxationTable,
-    RulesFile,
-    check,
-    parse_parts,
-    resolve_roles,
-    section_problems,
-    validate,
-)
-from sdbatch.tomlschema import FileInvalid, Problem, render_all, root_of, syntax_message
 
-__all__ = ["NUMERIC_TYPES", "ROLE_TYPES", "Alternative", "Choices", "Condition", "FieldRule", "Rules", "bundled",
-           "from_dict", "load"]
+if TYPE_CHECKING:  # the schema (pydantic) is imported when a rules file is loaded, not by `sdbatch --help`
+    from sdbatch.jurisdiction import Jurisdiction
+    from sdbatch.rules_schema import RelaxationTable, RulesFile
+    from sdbatch.tomlschema import Problem
+
+NUMERIC_TYPES = frozenset({"int", "count", "amount", "ratio", "number"})
 
 
 @dataclass(frozen=True, eq=False)  # identity equality: a FieldRule can key caches
@@ -226,6 +216,8 @@ def _load(path: Path, name_or_path: str | Path) -> Rules:
     try:
         raw = tomllib.loads(source)
     except tomllib.TOMLDecodeError as exc:
+        from sdbatch.tomlschema import syntax_message
+
         raise RulesInvalid([syntax_message(exc)], str(path)) from None
     return from_dict(raw, str(path))
 
@@ -234,6 +226,17 @@ def _load(path: Path, name_or_path: str | Path) -> Rules:
 def from_dict(raw: dict[str, Any], path: str = "<rules>") -> Rules:
     """Validate a parsed rules file and build its :class:`Rules`; :class:`RulesInvalid` lists every
     problem with its place."""
+    from sdbatch.rules_schema import (
+        Context,
+        RulesFile,
+        check,
+        parse_parts,
+        resolve_roles,
+        section_problems,
+        validate,
+    )
+    from sdbatch.tomlschema import Problem, render_all, root_of
+
     problems: list[Problem] = []
     program_raw = raw.get("program") if isinstance(raw.get("program"), dict) else {}
     assert isinstance(program_raw, dict)
@@ -255,7 +258,7 @@ def from_dict(raw: dict[str, Any], path: str = "<rules>") -> Rules:
     roles = resolve_roles(parts.get("program"), parts.field_ids)
     jurisdiction = _jurisdiction(parts.get("program"), path, problems)
     ctx = Context(parts, roles, tuple(jurisdiction.cities) if jurisdiction else None,
-                  jurisdiction.province if jurisdiction else "")
+                  jurisdiction.province if jurisdiction else "", section or "")
     problems += check(ctx)
 
     section_value: Any = None
@@ -276,6 +279,7 @@ def from_dict(raw: dict[str, Any], path: str = "<rules>") -> Rules:
 
 def _program_class(program: dict[str, Any], problems: list[Problem]) -> Any:
     from sdbatch.programs import ProgramNotFound, program_class
+    from sdbatch.tomlschema import Problem
 
     kind, module = program.get("kind"), program.get("module")
     try:
@@ -302,6 +306,7 @@ def _section_owner(key: str) -> str | None:
 def _jurisdiction(program: Any, path: str, problems: list[Problem]) -> Jurisdiction | None:
     from sdbatch import settings
     from sdbatch.jurisdiction import load as load_jurisdiction
+    from sdbatch.tomlschema import FileInvalid, Problem
 
     name = getattr(program, "jurisdiction", None) or settings.JURISDICTION
     try:

@@ -36,6 +36,7 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_core import PydanticCustomError
 
 from sdbatch.catalogue import join
+from sdbatch.rules import NUMERIC_TYPES
 from sdbatch.tomlschema import (
     Date,
     Loc,
@@ -52,7 +53,6 @@ FieldType = Literal["int", "count", "amount", "ratio", "number", "bool", "text",
                     "phone", "email", "date"]
 Severity = Literal["hard", "soft", "relaxable", "warning"]
 Op = Literal[">=", ">", "<=", "<", "==", "present", "valid", "in_scope"]
-NUMERIC_TYPES = frozenset({"int", "count", "amount", "ratio", "number"})
 COMPARISONS = frozenset({">=", ">", "<=", "<"})
 
 ROLE_TYPES: dict[str, frozenset[str]] = {
@@ -396,6 +396,7 @@ class Context:
     roles: dict[str, str]
     cities: tuple[str, ...] | None  # the jurisdiction's cities (None: the jurisdiction did not load)
     province: str = ""
+    section: str = ""  # the program's own table, for its checks' places
     problems: list[Problem] = field(default_factory=list)
 
     @property

@@ -255,7 +255,8 @@ def _model_sections(model: Any, heading: str, title: str | None = None) -> list[
 
 def rules_file_markdown() -> str:
     from sdbatch.jurisdiction import Jurisdiction
-    from sdbatch.programs.park_rules import SECTION, ParkSection
+    from sdbatch.programs.park import ParkProgram
+    from sdbatch.programs.park_rules import ParkSection
     from sdbatch.rules_schema import RulesFile
 
     out = ["# Rules file reference", "", GENERATED, "",
@@ -266,8 +267,8 @@ def rules_file_markdown() -> str:
            "place.  How to write a new round: [new-round.md](new-round.md).", "",
            "## The tables of every rules file", ""]
     out += _model_sections(RulesFile, "", title="The top level")
-    out += [f"## The parks' own table `[{SECTION}]` (kind `park`)", ""]
-    out += _model_sections(ParkSection, f"[{SECTION}]")
+    out += [f"## The parks' own table `[{ParkProgram.section}]` (kind `{ParkProgram.kind}`)", ""]
+    out += _model_sections(ParkSection, f"[{ParkProgram.section}]")
     out += ["## A jurisdiction file (`sdbatch/jurisdictions/<name>.toml`)", "",
             "Named by `[program].jurisdiction` (a bundled name, or a path relative to the rules file).", ""]
     out += _model_sections(Jurisdiction, "", title="The top level of a jurisdiction file")

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from dataclasses import field as dc_field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sdbatch.catalogue import join, pair, text
 from sdbatch.model import (
@@ -38,9 +38,11 @@ from sdbatch.model import (
     cell_address,
 )
 from sdbatch.programs.base import Note, OutcomeColumn, Program, ProgramOption, ProgramReport, SheetSpec
-from sdbatch.programs.park_rules import SECTION, ParkSection
 from sdbatch.rules import Rules
 from sdbatch.text import cell_text, nfkc, squash
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 RANKED_STATUSES = ("eligible", "needs_review")
 _STATUS_ORDER = ("over_quota", "ineligible", "incomplete", "needs_review", "eligible")
@@ -160,6 +162,8 @@ class Settings:
 @functools.cache
 def settings_of(rules: Rules) -> Settings:
     """The park settings of a loaded rules file (cached per Rules object)."""
+    from sdbatch.programs.park_rules import ParkSection
+
     park = rules.section if isinstance(rules.section, ParkSection) else ParkSection()
     scoring = park.scoring
     park_types = tuple(rules.choices[f.choices].allowed) if (
@@ -1036,12 +1040,22 @@ def _status_from_findings(app: Application) -> str:
 
 
 # ---------------------------------------------------------------------------------------- the program
+class _SectionModel:
+    """:class:`~sdbatch.programs.park_rules.ParkSection`, imported when a rules file is loaded (the
+    schema needs pydantic, which ``sdbatch --help`` does not)."""
+
+    def __get__(self, obj: object, owner: type | None = None) -> type[BaseModel]:
+        from sdbatch.programs.park_rules import ParkSection
+
+        return ParkSection
+
+
 class ParkProgram(Program):
     """Provincial digital economy parks: score sheets, tiers, subsidies (第六条–第十一条)."""
 
     kind = "park"
-    section = SECTION
-    section_model = ParkSection
+    section = "park"
+    section_model = _SectionModel()  # type: ignore[assignment]
     options = (ProgramOption("budget", float, "options.budget", minimum=0),)
 
     def claims_sheet(self, sheet: RawSheet) -> bool:

@@ -28,7 +28,6 @@ from sdbatch.tomlschema import Loc, Problem, Strict, Text
 if TYPE_CHECKING:
     from sdbatch.rules_schema import Context
 
-SECTION = "park"
 Status = Literal["eligible", "needs_review", "incomplete", "ineligible", "over_quota"]
 
 
@@ -188,7 +187,7 @@ class ParkSection(Strict):
         out: list[Problem] = []
 
         def add(loc: Loc, key: str, **params: Any) -> None:
-            out.append(Problem((SECTION, *loc), f"refs.{key}", params))
+            out.append(Problem((ctx.section, *loc), f"refs.{key}", params))
 
         names: set[str] = set()
         for i, tier in enumerate(self.tiers):
@@ -228,6 +227,6 @@ class ParkSection(Strict):
                         if ptype in types and ptype not in ind.max:
                             add((*where, "max"), "max_missing_type", type=ptype)
         if "green_field" in self.subsidy.model_fields_set:
-            out += ctx.field_problems((SECTION, "subsidy", "green_field"), self.subsidy.green_field,
+            out += ctx.field_problems((ctx.section, "subsidy", "green_field"), self.subsidy.green_field,
                                       frozenset({"bool"}))
         return out
