@@ -22,7 +22,8 @@ from typing import Any
 
 from sdbatch import __version__, checks, decide, header, normalise, reading, settings
 from sdbatch import rules as rules_mod
-from sdbatch.catalogue import label, render
+from sdbatch.catalogue import join, label, render
+from sdbatch.jurisdiction import Jurisdiction, jurisdiction_of
 from sdbatch.model import Application, FileRecord, FileRejected, Finding, RawWorkbook, RunResult, Source
 from sdbatch.programs import program_for
 from sdbatch.rules import Rules
@@ -131,7 +132,7 @@ def read_record(record: FileRecord, candidates: list[Rules], *, debug: bool = Fa
     try:
         raw = reading.read_workbook(path, debug=debug)
     except FileRejected as exc:
-        _reject(record, exc.code, exc.params)
+        _reject(record, exc.code, exc.params, jurisdiction_of(candidates))
         return
     record.kind = raw.kind
     record.findings.extend(raw.notes)
@@ -150,7 +151,8 @@ def read_record(record: FileRecord, candidates: list[Rules], *, debug: bool = Fa
                 "file": path.name, "program_title": other.title}, source=Source(record.file)))
             return
         expected = "、".join(f"“{f.label}”" for f in list(candidates[0].fields.values())[1:4]) if candidates else ""
-        _reject(record, "no-table-found", {"file": path.name, "expected": expected})
+        _reject(record, "no-table-found", {"file": path.name, "expected": expected,
+                                           "form": join(dict.fromkeys(r.form for r in candidates))}, jurisdiction_of(candidates))
         return
     rules, table = located.rules, located.table
     record.program, record.sheet, record.table = rules.name, table.sheet.name, table
@@ -158,11 +160,11 @@ def read_record(record: FileRecord, candidates: list[Rules], *, debug: bool = Fa
     others = [s for s in raw.sheets if s is not table.sheet and not s.hidden]
     if others:
         record.claimed = program_for(rules).claim_file(RawWorkbook(raw.path, raw.kind, others))
-    file_city = normalise.city_of_file(table, record.file)
+    file_city = normalise.city_of_file(table, record.file, rules.jurisdiction)
     apps, notes = normalise.build_applications(table, rules, record.file, file_city)
     record.findings.extend(notes)
     if not apps:
-        _reject(record, "no-applications", {"file": path.name, "sheet": table.sheet.name})
+        _reject(record, "no-applications", {"file": path.name, "sheet": table.sheet.name}, rules.jurisdiction)
         return
     cities = Counter(a.city for a in apps if a.city)
     record.city = cities.most_common(1)[0][0] if cities else file_city.city
@@ -188,12 +190,12 @@ def _other_program(raw: Any, candidates: list[Rules]) -> Rules | None:
     return None
 
 
-def _reject(record: FileRecord, code: str, params: dict[str, Any]) -> None:
+def _reject(record: FileRecord, code: str, params: dict[str, Any], jurisdiction: Jurisdiction | None = None) -> None:
     record.status = "rejected"
     record.error_code = code
     record.error_params = {"file": Path(record.path).name, **params}
     if record.city is None:  # so that the city is told why (its review and e-mail carry the reason)
-        hit = normalise.find_city(Path(record.file).stem)
+        hit = (jurisdiction or jurisdiction_of(None)).find_city(Path(record.file).stem)
         record.city = hit[0] if hit else None
 
 
@@ -255,10 +257,11 @@ def _describe_changes(older: FileRecord, newer: FileRecord) -> None:
         before = old.get(key)
         if before is None:
             continue
+        roles = app.extra.get("_roles", {})
         diffs = [f for f in sorted(set(app.values) | set(before.values))
-                 if app.values.get(f) != before.values.get(f) and f not in ("city_order", "seq")]
+                 if app.values.get(f) != before.values.get(f) and f not in (roles.get("order"), roles.get("seq"))]
         if app.city_order != before.city_order:
-            diffs.append("city_order")
+            diffs.append(roles.get("order", ""))
         if diffs:
             changed += 1
             parts = [f"{f}：{cell_text(before.values.get(f)) or '（空）'}→{cell_text(app.values.get(f)) or '（空）'}"

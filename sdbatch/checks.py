@@ -40,7 +40,7 @@ def check_application(app: Application, rules: Rules) -> list[Finding]:
     invalid = app.extra.get("_invalid", set())
     for f in rules.fields.values():
         if f.required and f.id not in covered and app.values.get(f.id) is None and f.id not in invalid:
-            if f.type == "city":
+            if f.id == rules.role("city"):
                 out.append(Finding("city-not-found", "error", field=f.id, clause=f.clause, source=app.source,
                                    effect="incomplete"))
             else:
@@ -55,22 +55,24 @@ def relaxed(app: Application, rules: Rules) -> bool:
     """Whether relaxable conditions are relaxed for this application."""
     if app.industry and app.industry in rules.relaxable_industries:
         return True
-    flag = rules.raw.get("relaxation", {}).get("field")
+    flag = rules.relaxation.field if rules.relaxation else None
     return bool(flag and app.values.get(flag) is True) or bool(app.extra.get("_relaxed_by_remarks"))
 
 
 def _relaxation_from_remarks(app: Application, rules: Rules) -> list[Finding]:
     """A relaxation request written only in 备注 (第五条(五)) counts, and the city is told so."""
-    spec = rules.raw.get("relaxation", {})
-    flag, remarks_field = spec.get("field"), spec.get("remarks_field")
+    spec = rules.relaxation
+    if spec is None:
+        return []
+    flag, remarks_field = spec.field, spec.remarks_field
     text = app.values.get(remarks_field) if remarks_field else None
     if not flag or app.values.get(flag) is True or not isinstance(text, str):
         return []
     written = nfkc(text)
-    if not any(nfkc(word) in written for word in spec.get("remarks_words", ())):
+    if not any(nfkc(word) in written for word in spec.remarks_words):
         return []
     app.extra["_relaxed_by_remarks"] = True
-    return [Finding("relaxation-from-remarks", "warning", field=flag, clause=spec.get("clause"),
+    return [Finding("relaxation-from-remarks", "warning", field=flag, clause=spec.clause,
                     params={"text": text[:40], "label": rules.label(flag)}, source=_source(app, remarks_field))]
 
 
@@ -136,7 +138,7 @@ def _evaluate(cond: Condition, app: Application, rules: Rules) -> Iterator[Findi
         if cond.op == "in_scope" and app.originals.get(fid) is not None:
             # Written but not among the allowed choices: out of scope.
             for i, finding in enumerate(app.findings):
-                if finding.field == fid and finding.code in ("unknown-industry", "unknown-choice"):
+                if finding.field == fid and finding.code == _unknown_code(rules, f):
                     app.findings[i] = Finding(finding.code, _severity(effect, "error"), field=fid,
                                               clause=cond.clause, params={**finding.params, **base},
                                               source=finding.source, effect=effect, original=finding.original)
@@ -208,6 +210,12 @@ def _soften(app: Application, field_id: str) -> None:
             app.findings[i] = Finding(finding.code, "warning", field=finding.field, clause=finding.clause,
                                       params=finding.params, source=finding.source, effect=None,
                                       original=finding.original)
+
+
+def _unknown_code(rules: Rules, f: Any) -> str:
+    """The finding code of a value outside a choice field's list (``[choices.<name>].unknown_code``)."""
+    choices = rules.choices.get(f.choices or "")
+    return choices.unknown_code if choices is not None else "unknown-choice"
 
 
 def _holds(op: str, value: Any, threshold: float | None, expected: Any) -> bool:

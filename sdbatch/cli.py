@@ -40,7 +40,7 @@ def _guard(ctx: click.Context, func: Any, *args: Any, **kwargs: Any) -> Any:
         raise Failure(str(exc)) from None
     except RulesInvalid as exc:
         lines = "\n".join(f"  - {p}" for p in exc.problems)
-        raise Failure(f"规则文件 {exc.path} 有误：\n{lines}") from None
+        raise Failure(_ui_text("rules_check.invalid", path=exc.path) + "\n" + lines) from None
     except click.ClickException:
         raise
     except KeyboardInterrupt:
@@ -57,6 +57,12 @@ def _ui(key: str) -> str:
     from sdbatch.catalogue import text
 
     return text(key)
+
+
+def _ui_text(key: str, **params: Any) -> str:
+    from sdbatch.catalogue import text
+
+    return text(key, **params)
 
 
 def _program_options(command: Any) -> Any:
@@ -254,7 +260,7 @@ def rules_check(ctx: click.Context, file: Path) -> None:
     from sdbatch.rules import load
 
     loaded = _guard(ctx, load, file)
-    click.echo(f"规则文件有效：{loaded.title}（{loaded.name}，版本 {loaded.version}）")
+    click.echo(_ui_text("rules_check.valid", title=loaded.title, name=loaded.name, version=loaded.version))
 
 
 @main.group()

@@ -31,12 +31,13 @@ def apply_quota(apps: list[Application], rules: Rules) -> None:
     """
     if rules.quota_default is None and not rules.quota_cities:
         return
+    order_field = rules.role("order")
     by_city: dict[str, list[Application]] = defaultdict(list)
     for app in apps:
         if app.city:
             by_city[app.city].append(app)
     for city, group in by_city.items():
-        has_order_column = any("city_order" in a.cells for a in group)
+        has_order_column = any((order_field or "") in a.cells for a in group)
         counts: dict[int, int] = defaultdict(int)
         for a in group:
             if a.city_order is not None:
@@ -52,20 +53,20 @@ def apply_quota(apps: list[Application], rules: Rules) -> None:
         quota = rules.quota_for(city)
         for position, a in enumerate(ordered, start=1):
             a.quota_position = position
-            src = Source(a.source.file, a.source.sheet, a.source.row, a.cells.get("city_order"))
+            src = Source(a.source.file, a.source.sheet, a.source.row, a.cells.get(order_field or ""))
             if not has_order_column:
-                a.findings.append(Finding("no-city-order", "warning", field="city_order", clause=rules.quota_clause,
+                a.findings.append(Finding("no-city-order", "warning", field=order_field, clause=rules.quota_clause,
                                           params={"position": position}, source=src))
             elif a.city_order is None:
-                a.findings.append(Finding("missing-city-order", "warning", field="city_order",
+                a.findings.append(Finding("missing-city-order", "warning", field=order_field,
                                           clause=rules.quota_clause, params={"position": position}, source=src,
-                                          original=a.originals.get("city_order")))
+                                          original=a.originals.get(order_field or "")))
             elif counts[a.city_order] > 1:
-                a.findings.append(Finding("duplicate-city-order", "warning", field="city_order",
+                a.findings.append(Finding("duplicate-city-order", "warning", field=order_field,
                                           clause=rules.quota_clause, params={"order": a.city_order, "position": position},
-                                          source=src, original=a.originals.get("city_order")))
+                                          source=src, original=a.originals.get(order_field or "")))
             if quota is not None and position > quota:
-                a.findings.append(Finding("over-quota", "error", field="city_order", clause=rules.quota_clause,
+                a.findings.append(Finding("over-quota", "error", field=order_field, clause=rules.quota_clause,
                                           params={"city": city, "quota": quota, "position": position},
                                           source=src, effect="over_quota"))
 
@@ -84,16 +85,17 @@ def name_key(name: str | None, city: str | None = None) -> str:
 
 def mark_duplicates(apps: list[Application], rules: Rules) -> None:
     """The same application twice in a file, and the same one submitted by two cities."""
+    name_field = rules.role("name")
     by_file: dict[tuple[str, str], list[Application]] = defaultdict(list)
     for app in apps:
         if app.name:
             by_file[(app.source.file, name_key(app.name))].append(app)
     for group in by_file.values():
         for later in group[1:]:
-            later.findings.append(Finding("duplicate-in-file", "warning", field="name",
+            later.findings.append(Finding("duplicate-in-file", "warning", field=name_field,
                                           params={"other_row": group[0].source.row},
                                           source=Source(later.source.file, later.source.sheet, later.source.row,
-                                                        later.cells.get("name"))))
+                                                        later.cells.get(name_field or ""))))
     keys: dict[str, list[Application]] = defaultdict(list)
     code_fields = [f.id for f in rules.fields.values() if f.type == "uscc"]  # the applicant's credit code
     for app in apps:
@@ -117,8 +119,8 @@ def mark_duplicates(apps: list[Application], rules: Rules) -> None:
                     continue
                 flagged.add((app.id, other.city))
                 app.findings.append(Finding(
-                    "cross-city-duplicate", "warning", field="name", params={
-                        "key": key.split(":", 1)[1] if key.startswith("信用代码") else app.name,
+                    "cross-city-duplicate", "warning", field=name_field, params={
+                        "key": key.split(":", 1)[1] if key.startswith("信用代码") else app.name, "entity": rules.entity,
                         "other_city": other.city, "other_file": other.source.file},
-                    source=Source(app.source.file, app.source.sheet, app.source.row, app.cells.get("name")),
+                    source=Source(app.source.file, app.source.sheet, app.source.row, app.cells.get(name_field or "")),
                     effect="needs_review"))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import weakref
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -304,11 +305,14 @@ def preamble(sheet: RawSheet, header_row: int) -> list[tuple[int, int, str]]:
 
 
 # ----------------------------------------------------------------------------- data rows
-def classify_rows(table: Table, file: str) -> tuple[list[int], list[Finding]]:
-    """Which rows below the header are applications; the others are reported, never lost."""
+def classify_rows(table: Table, file: str, order_fields: Collection[str] = ()) -> tuple[list[int], list[Finding]]:
+    """Which rows below the header are applications; the others are reported, never lost.
+
+    ``order_fields``: the numbering columns (the rules' ``order`` and ``seq`` roles); a row that
+    holds nothing else is a blank template row or a group title."""
     sheet = table.sheet
     mapped = {c.index: c.field for c in table.columns if c.field}
-    order_cols = {i for i, f in mapped.items() if f in ("seq", "city_order")}
+    order_cols = {i for i, f in mapped.items() if f in order_fields}
     header_texts = {header_key(cell_text(sheet.value(r, c.index))) for r in table.header_rows for c in table.columns}
     rows: list[int] = []
     notes: list[Finding] = []

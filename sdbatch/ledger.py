@@ -404,7 +404,9 @@ class Ledger:
                          "old_status": status_label(p["status"]), "old_status_code": p["status"],
                          "new_status": "", "new_status_code": None,
                          "note": f"上次来自文件 {p['file']}，本次已无此项"})
-        order = _city_order()
+        from sdbatch.jurisdiction import jurisdiction_of
+
+        order = jurisdiction_of(result).order
         rows.sort(key=lambda r: (order.get(r["city"], len(order)), r["city"] or "",
                                  CHANGE_KINDS.index(r["kind"]), r["name"] or ""))
         return rows
@@ -433,7 +435,7 @@ class Ledger:
         未报送: no file yet (also after the deadline: the city still has to send one).
         ``deadline`` defaults to the one recorded by the last run.
         """
-        from sdbatch.rules import cities
+        from sdbatch.jurisdiction import default
 
         last = self._last_complete()
         if deadline is None and last is not None and last["deadline"]:
@@ -442,7 +444,7 @@ class Ledger:
         corrected = {r[0] for r in self.conn.execute(
             "SELECT DISTINCT city FROM run_files WHERE status = 'superseded' AND city IS NOT NULL")}
         states = {}
-        for city in cities():
+        for city in default().cities:
             mine = [f for f in files if f["city"] == city and f["status"] in ("processed", "superseded")]
             if not mine:
                 states[city] = STATE_MISSING
@@ -502,12 +504,6 @@ def _after(mtime: float | None, deadline: dt.date | None) -> bool:
     if mtime is None or deadline is None:
         return False
     return dt.datetime.fromtimestamp(mtime, tz=CHINA).date() > deadline  # the run's clock (UTC+8)
-
-
-def _city_order() -> dict[str, int]:
-    from sdbatch.rules import cities
-
-    return {c: i for i, c in enumerate(cities())}
 
 
 def _norm_name(name: str | None) -> str:

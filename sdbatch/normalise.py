@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sdbatch import rules as rules_mod
 from sdbatch import settings
 from sdbatch.header import classify_rows, preamble
+from sdbatch.jurisdiction import Jurisdiction
 from sdbatch.model import Application, Finding, Source, Table, cell_address, column_letter
 from sdbatch.rules import Choices, FieldRule, Rules
 from sdbatch.text import AMOUNT_UNITS, cell_text, nfkc, squash, vocabulary
@@ -218,34 +218,21 @@ def parse_bool(value: Any) -> Parsed:
 
 
 # ----------------------------------------------------------------------------- cities
-def parse_city(value: Any) -> Parsed:
-    """One of the 16 cities in any common writing; 莱芜 -> 济南市 with code legacy-city."""
+def parse_city(value: Any, jurisdiction: Jurisdiction) -> Parsed:
+    """One of the jurisdiction's cities in any common writing; 莱芜 -> 济南市 with code legacy-city."""
     if is_blank(value):
         return MISSING
     text = squash(value)
-    found = find_city(text)
+    found = find_city(text, jurisdiction)
     if found is None:
         return Parsed(code="unknown-city")
     city, legacy = found
     return Parsed(city, code=None, how="legacy" if legacy else None)
 
 
-def find_city(text: str) -> tuple[str, bool] | None:
+def find_city(text: str, jurisdiction: Jurisdiction) -> tuple[str, bool] | None:
     """The first city named in ``text`` (earliest position), and whether it was a legacy name."""
-    hits: list[tuple[int, str, bool]] = []
-    for city in rules_mod.cities():
-        short = city[:-1]
-        pos = text.find(short)
-        if pos >= 0:
-            hits.append((pos, city, False))
-    for old, city in rules_mod.shandong().get("legacy", {}).items():
-        pos = text.find(old)
-        if pos >= 0:
-            hits.append((pos, city, True))
-    if not hits:
-        return None
-    hits.sort(key=lambda h: (h[0], h[2]))
-    return hits[0][1], hits[0][2]
+    return jurisdiction.find_city(text)
 
 
 # ----------------------------------------------------------------------------- choices (industries…)
@@ -417,7 +404,7 @@ def normalise_value(f: FieldRule, value: Any, *, column_unit: str | None, percen
     if kind == "bool":
         return parse_bool(value)
     if kind == "city":
-        return parse_city(value)
+        return parse_city(value, rules.jurisdiction)
     if kind == "choice":
         return parse_choice(value, rules.choices[f.choices or ""])
     if kind == "uscc":
@@ -447,7 +434,7 @@ class FileCity:
     findings: list[Finding] = field(default_factory=list)
 
 
-def city_of_file(table: Table, file_name: str) -> FileCity:
+def city_of_file(table: Table, file_name: str, jurisdiction: Jurisdiction) -> FileCity:
     """The city a file speaks for, from a 填报单位 line, the title, the file name or sheet name."""
     lines = preamble(table.sheet, table.header_rows[0])
     # Notes below the table may carry 填报单位 too.
@@ -464,7 +451,7 @@ def city_of_file(table: Table, file_name: str) -> FileCity:
     sources.append(("文件名", Path(file_name).stem))
     sources.append(("工作表名", table.sheet.name))
     for where, text in sources:
-        hit = find_city(squash(text))
+        hit = find_city(squash(text), jurisdiction)
         if hit:
             return FileCity(hit[0], where, text, hit[1])
     return FileCity(None)
@@ -474,7 +461,7 @@ def build_applications(table: Table, rules: Rules, file: str, file_city: FileCit
     """Every data row of the table as an Application with canonical values and findings."""
     sheet = table.sheet
     file_findings: list[Finding] = []
-    rows, row_notes = classify_rows(table, file)
+    rows, row_notes = classify_rows(table, file, _order_fields(rules))
     file_findings.extend(row_notes)
     by_field = {c.field: c for c in table.columns if c.field}
     defaults = _values_from_title(table, rules, file, by_field)
@@ -491,7 +478,7 @@ def build_applications(table: Table, rules: Rules, file: str, file_city: FileCit
     for f in rules.fields.values():
         covered = f.id in by_field or (f.parts and any(p in by_field for p in f.parts)) or \
             (f.derive and f.derive["numerator"] in by_field and f.derive["denominator"] in by_field)
-        if f.required and not covered and f.type != "city" and f.id not in defaults:
+        if f.required and not covered and f.id != rules.role("city") and f.id not in defaults:
             file_findings.append(Finding("missing-column", "error", field=f.id, clause=f.clause,
                                          params={"label": f.label}, source=Source(file, sheet.name)))
         if f.type == "amount" and f.id in by_field and by_field[f.id].unit is None:
@@ -511,6 +498,11 @@ def build_applications(table: Table, rules: Rules, file: str, file_city: FileCit
                 app.industry = value
         apps.append(app)
     return apps, file_findings
+
+
+def _order_fields(rules: Rules) -> frozenset[str]:
+    """The numbering columns (the city's own order, 序号): a row holding only these is blank."""
+    return frozenset(fid for fid in (rules.role("order"), rules.role("seq")) if fid)
 
 
 def _values_from_title(table: Table, rules: Rules, file: str, by_field: dict[str, Any]) -> dict[str, tuple[Any, str]]:
@@ -541,6 +533,7 @@ def _application(table: Table, rules: Rules, file: str, file_city: FileCity, r: 
     invalid: set[str] = set()
     fraction_candidates: set[str] = set()
     row_source = Source(file, sheet.name, r + 1)
+    name_field, city_field, order_field = rules.role("name"), rules.role("city") or "", rules.role("order")
     for fid, col in by_field.items():
         f = rules.fields[fid]
         raw = sheet.merged_value(r, col.index)  # 所在市 merged down several rows applies to each
@@ -581,9 +574,9 @@ def _application(table: Table, rules: Rules, file: str, file_city: FileCity, r: 
         if parsed.code == "unknown-choice":
             invalid.add(fid)
             values[fid] = None
-            allowed = "、".join(rules.choices[f.choices or ""].allowed)
-            code = "unknown-industry" if f.choices == "industries" else "unknown-choice"
-            findings.append(Finding(code, "error", field=fid, clause=f.clause or rules.choices[f.choices or ""].clause,
+            choices = rules.choices[f.choices or ""]
+            allowed = "、".join(choices.allowed)
+            findings.append(Finding(choices.unknown_code, "error", field=fid, clause=f.clause or choices.clause,
                                     params={**params, "allowed": allowed}, source=src, original=raw))
             continue
         if parsed.code == "unknown-city":
@@ -615,7 +608,7 @@ def _application(table: Table, rules: Rules, file: str, file_city: FileCity, r: 
         if isinstance(raw, str) and len(raw) >= settings.MAX_CELL_CHARS:
             findings.append(Finding("text-truncated", "warning", field=fid, clause=f.clause,
                                     params={**params, "limit": settings.MAX_CELL_CHARS}, source=src))
-        if r in sheet.hidden_rows and fid == "name":
+        if r in sheet.hidden_rows and fid == name_field:
             findings.append(Finding("hidden-row", "warning", field=None, params={"row": r + 1}, source=src))
 
     derived = _derive(rules, values, invalid, findings, cells, by_field, row_source, fraction_candidates)
@@ -629,29 +622,31 @@ def _application(table: Table, rules: Rules, file: str, file_city: FileCity, r: 
                 unknown[col.header] = value
 
     # The city: the row's own city column, else the file's.
-    city = values.get("city")
-    if city is None and "city" not in invalid:
+    city = values.get(city_field)
+    if city is None and city_field not in invalid:
         city = file_city.city
         if city is not None and file_city.where:
-            findings.append(Finding("city-source", "info", field="city", params={
+            findings.append(Finding("city-source", "info", field=city_field, params={
                 "where": file_city.where, "text": (file_city.text or "")[:40], "city": city},
                 source=row_source))
             if file_city.legacy:
-                findings.append(Finding("legacy-city", "warning", field="city", params={"original": file_city.text},
-                                        source=row_source))
-        values["city"] = city
+                findings.append(Finding("legacy-city", "warning", field=city_field,
+                                        params={"original": file_city.text}, source=row_source))
+        values[city_field] = city
     elif city is not None and file_city.city and city != file_city.city and file_city.where != "文件名":
-        findings.append(Finding("city-mismatch", "warning", field="city", params={"city": city, "file_city": file_city.city},
-                                source=Source(file, sheet.name, r + 1, cells.get("city"))))
+        findings.append(Finding("city-mismatch", "warning", field=city_field,
+                                params={"city": city, "file_city": file_city.city},
+                                source=Source(file, sheet.name, r + 1, cells.get(city_field))))
 
-    name = values.get("name")
-    order = values.get("city_order")
+    name = values.get(name_field) if name_field else None
+    order = values.get(order_field) if order_field else None
     app = Application(
         id="", program=rules.name, city=city, name=name, industry=values.get(rules.group_field),
         city_order=order if isinstance(order, int) else None, values=values,
         source=row_source, findings=findings, cells=cells, originals=originals, unknown=unknown,
     )
     app.extra["_invalid"] = invalid
+    app.extra["_roles"] = rules.roles  # role -> field id, for later stages that see only the application
     app.extra["_row_index"] = n
     app.extra["_derived"] = derived  # ratios recomputed from their amounts, for the checks
     return app

@@ -6,16 +6,14 @@ The method and weights are in the rules file's ``[score]`` table::
 
 A missing value counts 0.  Only applications with status eligible or needs_review are
 ranked.  Ties are broken deterministically: higher score, then the ``tie_break`` fields
-(higher first), then the cities in the province's order, then 推荐排序, then the name.
+(higher first), then the cities in the jurisdiction's order, then 推荐排序, then the name.
 """
 
 from __future__ import annotations
 
-import functools
 from collections import defaultdict
 from typing import Any
 
-from sdbatch import rules as rules_mod
 from sdbatch.model import Application
 from sdbatch.rules import Rules
 
@@ -38,16 +36,10 @@ def composite_score(values: dict[str, Any], rules: Rules) -> float | None:
 
 
 def sort_key(app: Application, rules: Rules) -> tuple[Any, ...]:
-    city_order = _city_positions()
     ties = tuple(-(app.values.get(f) or 0) if isinstance(app.values.get(f), (int, float)) else 0
                  for f in rules.score.get("tie_break", ()))
-    return (-(app.score or 0), *ties, city_order.get(app.city or "", 99),
+    return (-(app.score or 0), *ties, rules.jurisdiction.position(app.city),
             app.city_order if app.city_order is not None else 10**6, app.name or "", app.source.row or 0)
-
-
-@functools.cache
-def _city_positions() -> dict[str, int]:
-    return {c: i for i, c in enumerate(rules_mod.cities())}
 
 
 def score_and_rank(apps: list[Application], rules: Rules) -> None:

@@ -1,7 +1,19 @@
 """Load and validate the rules file of a program round (SPEC §4).
 
-A rules file is TOML. Problems are collected, each with its place in the file, and raised
-together as :class:`RulesInvalid`, so that ``sdbatch rules check`` can list them all.
+A rules file is TOML, validated by the schema in :mod:`sdbatch.rules_schema` (pydantic, strict):
+every problem of the file is collected with its place and raised together as
+:class:`~sdbatch.model.RulesInvalid`, so that ``sdbatch rules check`` lists them all and
+``sdbatch run`` stops before any work.
+
+The result is a :class:`Rules` object, what the stages read:
+
+- ``rules.fields``, ``rules.conditions``, ``rules.choices`` (``[choices.<name>]``), quotas, deadline,
+  score, wording — as before;
+- ``rules.role("order")`` — the field id playing a role (``[program.roles]``), e.g. the city's own
+  order; ``rules.group_field`` and ``rules.type_field`` are the ``group`` and ``type`` roles;
+- ``rules.jurisdiction`` — the province's cities, former cities and issuing department;
+- ``rules.section`` — the program's own table (``[park]``) as validated by its program's model;
+- ``rules.spec`` — the whole validated file (:class:`~sdbatch.rules_schema.RulesFile`).
 """
 
 from __future__ import annotations
@@ -9,30 +21,23 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from sdbatch.catalogue import text
 from sdbatch.model import RulesInvalid
 
-FIELD_TYPES = {"int", "count", "amount", "ratio", "number", "bool", "text", "city", "choice", "uscc",
-               "phone", "email", "date"}
-SEVERITIES = {"hard", "soft", "relaxable", "warning"}
-OPS = {">=", ">", "<=", "<", "==", "present", "valid", "in_scope"}
-NUMERIC_TYPES = {"int", "count", "amount", "ratio", "number"}
-# Keys of the tables whose schema this loader owns; anything else is a typo (issue 6: unknown keys).
-PROGRAM_KEYS = {"name", "kind", "title", "notice", "version", "entity", "list_title", "detect_fields", "type_field",
-                "group_field"}
-QUOTA_KEYS = {"clause", "default", "cities"}
-DEADLINE_KEYS = {"date", "clause"}
-CHOICES_KEYS = {"clause", "allowed", "variants"}
-ALTERNATIVE_KEYS = {"field", "op", "threshold", "value"}
-EXPERT_ITEM_KEYS = {"clause", "text"}
-KNOWN_TOP = {"program", "deadline", "quota", "relaxation", "wording", "industries", "fields",
-             "conditions", "expert_items", "score", "report", "park", "park_types", "choices"}
+if TYPE_CHECKING:  # the schema (pydantic) is imported when a rules file is loaded, not by `sdbatch --help`
+    from sdbatch.jurisdiction import Jurisdiction
+    from sdbatch.rules_schema import RelaxationTable, RulesFile
+    from sdbatch.tomlschema import Problem
+
+NUMERIC_TYPES = frozenset({"int", "count", "amount", "ratio", "number"})
 
 
 @dataclass(frozen=True, eq=False)  # identity equality: a FieldRule can key caches
@@ -49,7 +54,7 @@ class FieldRule:
     parts: tuple[str, ...] = ()
     derive: dict[str, str] | None = None
     choices: str | None = None
-    applies_to: tuple[str, ...] = ()  # park types a field applies to (empty: all)
+    applies_to: tuple[str, ...] = ()  # types (values of the type role) a field applies to (empty: all)
     plausible_max: float | None = None  # above this (in the field's unit) a value is queried
 
 
@@ -82,6 +87,7 @@ class Choices:
     clause: str | None
     allowed: tuple[str, ...]
     variants: dict[str, tuple[str, ...]]
+    unknown_code: str = "unknown-choice"  # the finding code of a value outside the list
 
 
 @dataclass(frozen=True, eq=False)  # identity equality: a Rules object can key caches
@@ -110,6 +116,17 @@ class Rules:
     report: dict[str, Any]
     detect_fields: tuple[str, ...]
     raw: dict[str, Any] = dc_field(repr=False, default_factory=dict)
+    #: role -> field id (``[program.roles]`` with its defaults), see :mod:`sdbatch.rules_schema`
+    roles: Mapping[str, str] = dc_field(default_factory=dict)
+    jurisdiction: Jurisdiction = dc_field(default_factory=lambda: _default_jurisdiction())
+    #: the summary form cities fill (附件2 申报信息汇总表), for messages
+    form: str = ""
+    #: ``[program].module``: "package.module:Class" of a program that lives outside sdbatch
+    module: str | None = None
+    relaxation: RelaxationTable | None = None
+    #: the program's own table (``[park]``), validated by its program's ``section_model``
+    section: Any = None
+    spec: RulesFile | None = dc_field(default=None, repr=False)
 
     @functools.cached_property
     def needed_fields(self) -> frozenset[str]:
@@ -125,16 +142,25 @@ class Rules:
                     needed.update((f.derive["numerator"], f.derive["denominator"]))
         return frozenset(needed)
 
+    def role(self, name: str) -> str | None:
+        """The field id playing role ``name`` (``name``, ``city``, ``order``, ``seq``, ``group``,
+        ``type``, ``city_score``), or None when the round has no such field."""
+        return self.roles.get(name)
+
+    @property
+    def role_fields(self) -> frozenset[str]:
+        """Every field id that plays a role."""
+        return frozenset(self.roles.values())
+
     @property
     def group_field(self) -> str:
         """The field applications are grouped and ranked by within the province list (industry)."""
-        return str(self.raw.get("program", {}).get("group_field", "industry"))
+        return self.roles.get("group", "")
 
     @property
     def type_field(self) -> str | None:
         """The field holding an application's type, matched by conditions' ``applies_to``."""
-        value = self.raw.get("program", {}).get("type_field")
-        return str(value) if value else None
+        return self.roles.get("type")
 
     def quota_for(self, city: str) -> int | None:
         return self.quota_cities.get(city, self.quota_default)
@@ -145,35 +171,10 @@ class Rules:
         return field_id or ""
 
 
-def _unknown_keys(table: Any, known: set[str], where: str, problems: list[str]) -> None:
-    if not isinstance(table, dict):
-        return
-    for key in sorted(set(table) - known):
-        problems.append(f"{where}: 未知的键“{key}”（可用：{', '.join(sorted(known))}）")
+def _default_jurisdiction() -> Jurisdiction:
+    from sdbatch.jurisdiction import default
 
-
-def _shape(raw: dict[str, Any], problems: list[str]) -> None:
-    """Tables written with the wrong brackets (``[conditions]`` for ``[[conditions]]``…)."""
-    for key in ("program", "deadline", "quota", "relaxation", "wording", "industries", "park_types", "fields",
-                "score", "report"):
-        if key in raw and not isinstance(raw[key], dict):
-            problems.append(f"[{key}]: 应为一个表（写作 [{key}]）")
-    for key in ("conditions", "expert_items"):
-        value = raw.get(key)
-        if value is None:
-            continue
-        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-            problems.append(f"[[{key}]]: 应为表的数组（每一条写作 [[{key}]]）")
-
-
-@cache
-def shandong() -> dict[str, Any]:
-    raw = resources.files("sdbatch").joinpath("shandong.toml").read_text(encoding="utf-8")
-    return tomllib.loads(raw)
-
-
-def cities() -> list[str]:
-    return list(shandong()["cities"])
+    return default()
 
 
 def bundled() -> dict[str, Path]:
@@ -203,276 +204,154 @@ def _load(path: Path, name_or_path: str | Path) -> Rules:
     if not path.suffix:
         programs = bundled()
         if str(name_or_path) not in programs:
-            raise RulesInvalid([f"没有名为“{name_or_path}”的规则文件；可用：{', '.join(programs)}"], str(name_or_path))
+            raise RulesInvalid([text("rules_check.unknown_name", name=name_or_path, known=", ".join(programs))],
+                               str(name_or_path))
         path = programs[str(name_or_path)]
     try:
-        text = path.read_text(encoding="utf-8")
+        source = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise RulesInvalid([f"无法读取规则文件：{exc.strerror or exc}"], str(path)) from None
+        raise RulesInvalid([text("rules_check.unreadable", detail=exc.strerror or exc)], str(path)) from None
+    except UnicodeDecodeError as exc:
+        raise RulesInvalid([text("rules_check.encoding", detail=exc.reason)], str(path)) from None
     try:
-        raw = tomllib.loads(text)
+        raw = tomllib.loads(source)
     except tomllib.TOMLDecodeError as exc:
-        raise RulesInvalid([f"TOML 语法错误：{exc}"], str(path)) from None
+        from sdbatch.tomlschema import syntax_message
+
+        raise RulesInvalid([syntax_message(exc)], str(path)) from None
     return from_dict(raw, str(path))
 
 
+# ----------------------------------------------------------------------------- validation
 def from_dict(raw: dict[str, Any], path: str = "<rules>") -> Rules:
-    problems: list[str] = []
+    """Validate a parsed rules file and build its :class:`Rules`; :class:`RulesInvalid` lists every
+    problem with its place."""
+    from sdbatch.rules_schema import (
+        Context,
+        RulesFile,
+        check,
+        parse_parts,
+        resolve_roles,
+        section_problems,
+        validate,
+    )
+    from sdbatch.tomlschema import Problem, render_all, root_of
 
-    def need(table: dict[str, Any], key: str, where: str, kind: type | tuple[type, ...] = str) -> Any:
-        if key not in table:
-            problems.append(f"{where}: 缺少“{key}”")
-            return None
-        value = table[key]
-        if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
-            problems.append(f"{where}.{key}: 类型不对（{type(value).__name__}）")
-            return None
-        return value
+    problems: list[Problem] = []
+    program_raw = raw.get("program") if isinstance(raw.get("program"), dict) else {}
+    assert isinstance(program_raw, dict)
+    cls = _program_class(program_raw, problems)
+    section = getattr(cls, "section", None) if cls is not None else None
+    section_model = getattr(cls, "section_model", None) if cls is not None else None
+    extra_root: dict[str, Any] = {section: section_model or dict} if section else {}
+    core = {k: v for k, v in raw.items() if k != section}
+    for key in list(core):
+        owner = _section_owner(key) if key not in RulesFile.model_fields else None
+        if owner is not None:
+            problems.append(Problem((key,), "refs.foreign_section", {"owner": owner, "kind": program_raw.get("kind", "")}))
+            extra_root[key] = dict
+            del core[key]
 
-    for key in raw:
-        if key not in KNOWN_TOP:
-            problems.append(f"顶层: 未知的表“[{key}]”（可用：{', '.join(sorted(KNOWN_TOP))}）")
+    model, errors = validate(core, {k: v for k, v in extra_root.items() if k == section})
+    problems += errors
+    parts = parse_parts(core)
+    roles = resolve_roles(parts.get("program"), parts.field_ids)
+    jurisdiction = _jurisdiction(parts.get("program"), path, problems)
+    ctx = Context(parts, roles, tuple(jurisdiction.cities) if jurisdiction else None,
+                  jurisdiction.province if jurisdiction else "", section or "")
+    problems += check(ctx)
 
-    program = raw.get("program", {})
-    if not isinstance(program, dict):
-        raise RulesInvalid(["[program] 必须是一个表"], path)
-    _shape(raw, problems)
-    if problems:  # tables of the wrong shape: say so before reading them
-        raise RulesInvalid(problems, path)
-    _unknown_keys(program, PROGRAM_KEYS, "[program]", problems)
-    _unknown_keys(raw.get("quota") or {}, QUOTA_KEYS, "[quota]", problems)
-    _unknown_keys(raw.get("deadline") or {}, DEADLINE_KEYS, "[deadline]", problems)
-    name = need(program, "name", "[program]")
-    kind = need(program, "kind", "[program]")
-    title = need(program, "title", "[program]")
-    version = need(program, "version", "[program]")
+    section_value: Any = None
+    if section and section_model is not None:
+        section_value, errors = section_problems(section_model, raw.get(section, {}), section)
+        problems += errors
+        own_checks = getattr(section_value, "check_references", None)
+        if callable(own_checks):
+            problems += own_checks(ctx)
+    elif section:
+        section_value = raw.get(section)
 
-    # -------------------------------------------------------------- choices (industries, park types…)
-    choices: dict[str, Choices] = {}
-    for cname in ("industries", "park_types"):
-        table = raw.get(cname)
-        if table is None:
+    if problems or model is None or jurisdiction is None:
+        root = root_of(RulesFile, extra_root)
+        raise RulesInvalid(render_all(problems, raw, root), path)
+    return _build(model, raw, path, roles, jurisdiction, section_value)
+
+
+def _program_class(program: dict[str, Any], problems: list[Problem]) -> Any:
+    from sdbatch.programs import ProgramNotFound, program_class
+    from sdbatch.tomlschema import Problem
+
+    kind, module = program.get("kind"), program.get("module")
+    try:
+        return program_class(kind if isinstance(kind, str) else "", module if isinstance(module, str) else None)
+    except ProgramNotFound as exc:
+        where = "module" if isinstance(module, str) else "kind"
+        problems.append(Problem(("program", where), "refs.program_not_found", {"target": exc.target}))
+        return None
+
+
+def _section_owner(key: str) -> str | None:
+    """The kind of the built-in program whose own table is ``[key]``, if any."""
+    from sdbatch.programs import BUILTIN, ProgramNotFound, program_class
+
+    for kind in BUILTIN:
+        try:
+            if program_class(kind).section == key:
+                return kind
+        except ProgramNotFound:
             continue
-        _unknown_keys(table, CHOICES_KEYS, f"[{cname}]", problems)
-        allowed = table.get("allowed")
-        if not isinstance(allowed, list) or not allowed or not all(isinstance(a, str) for a in allowed):
-            problems.append(f"[{cname}].allowed: 应为非空的文字列表")
-            continue
-        variants: dict[str, tuple[str, ...]] = {}
-        for canon, forms in (table.get("variants") or {}).items():
-            if canon not in allowed:
-                problems.append(f"[{cname}.variants].{canon}: 不在 allowed 中")
-            variants[canon] = tuple(str(f) for f in forms)
-        choices[cname] = Choices(cname, table.get("clause"), tuple(allowed), variants)
+    return None
 
-    # -------------------------------------------------------------- fields
-    fields: dict[str, FieldRule] = {}
-    for fid, spec in (raw.get("fields") or {}).items():
-        where = f"[fields.{fid}]"
-        if not isinstance(spec, dict):
-            problems.append(f"{where}: 必须是一个表")
-            continue
-        ftype = spec.get("type")
-        if ftype not in FIELD_TYPES:
-            problems.append(f"{where}.type: “{ftype}”不是可用类型（{', '.join(sorted(FIELD_TYPES))}）")
-            continue
-        if "label" not in spec:
-            problems.append(f"{where}: 缺少“label”")
-        unknown = set(spec) - {"label", "type", "unit", "aliases", "keywords", "exclude", "required", "clause",
-                               "parts", "derive", "choices", "applies_to", "plausible_max"}
-        for key in sorted(unknown):
-            problems.append(f"{where}: 未知的键“{key}”")
-        if ftype == "choice" and spec.get("choices") not in choices:
-            problems.append(f"{where}.choices: 应指向 [industries] 或 [park_types] 等已定义的选项表")
-        if ftype == "amount" and spec.get("unit") not in ("亿元", "万元", "元"):
-            problems.append(f"{where}.unit: 金额单位应为 亿元、万元 或 元")
-        if ftype == "ratio" and spec.get("unit", "%") != "%":
-            problems.append(f"{where}.unit: 比重单位应为 %")
-        fields[fid] = FieldRule(
-            id=fid,
-            label=str(spec.get("label", fid)),
-            type=ftype,
-            unit=spec.get("unit"),
-            aliases=tuple(spec.get("aliases", ())),
-            keywords=tuple(tuple(group) for group in spec.get("keywords", ())),
-            exclude=tuple(spec.get("exclude", ())),
-            required=bool(spec.get("required", False)),
-            clause=spec.get("clause"),
-            parts=tuple(spec.get("parts", ())),
-            derive=spec.get("derive"),
-            choices=spec.get("choices"),
-            applies_to=tuple(spec.get("applies_to", ())),
-            plausible_max=spec.get("plausible_max"),
-        )
-    if not fields:
-        problems.append("[fields]: 至少需要定义一个字段")
-    for f in fields.values():
-        for part in f.parts:
-            if part not in fields:
-                problems.append(f"[fields.{f.id}].parts: 字段“{part}”未定义")
-        if f.derive:
-            for key in ("numerator", "denominator"):
-                if f.derive.get(key) not in fields:
-                    problems.append(f"[fields.{f.id}].derive.{key}: 字段“{f.derive.get(key)}”未定义")
 
-    # -------------------------------------------------------------- conditions
-    conditions: list[Condition] = []
-    seen_ids: set[str] = set()
-    for i, spec in enumerate(raw.get("conditions") or []):
-        where = f"[[conditions]] 第{i + 1}条（{spec.get('id', '?')}）"
-        cid = spec.get("id")
-        if not cid:
-            problems.append(f"{where}: 缺少“id”")
-        elif cid in seen_ids:
-            problems.append(f"{where}: id 重复")
-        seen_ids.add(cid or "")
-        if not spec.get("clause"):
-            problems.append(f"{where}: 缺少条款引用“clause”（如 \"三(二)\"）")
-        if not spec.get("text"):
-            problems.append(f"{where}: 缺少中文表述“text”")
-        severity = spec.get("severity")
-        if severity not in SEVERITIES:
-            problems.append(f"{where}.severity: “{severity}”应为 {', '.join(sorted(SEVERITIES))} 之一")
-        unknown = set(spec) - {"id", "field", "op", "threshold", "value", "severity", "clause", "text", "any_of",
-                               "applies_to", "fix"}
-        for key in sorted(unknown):
-            problems.append(f"{where}: 未知的键“{key}”")
-        alternatives = []
-        targets = spec.get("any_of") or [spec]
-        if not spec.get("any_of") and "field" not in spec:
-            problems.append(f"{where}: 缺少“field”（或用 any_of 列出几个可选条件）")
-            targets = []
-        for j, alt in enumerate(targets):
-            if spec.get("any_of"):
-                if not isinstance(alt, dict):
-                    problems.append(f"{where}.any_of 第{j + 1}项: 应为 {{ field = …, op = …, threshold = … }}")
-                    continue
-                _unknown_keys(alt, ALTERNATIVE_KEYS, f"{where}.any_of 第{j + 1}项", problems)
-            fid, op = alt.get("field"), alt.get("op")
-            if fid not in fields:
-                problems.append(f"{where}: 字段“{fid}”未在 [fields] 中定义")
-                continue
-            if op not in OPS:
-                problems.append(f"{where}: 运算“{op}”应为 {', '.join(sorted(OPS))} 之一")
-                continue
-            if op in (">=", ">", "<=", "<"):
-                thr = alt.get("threshold")
-                if not isinstance(thr, (int, float)) or isinstance(thr, bool):
-                    problems.append(f"{where}: “{fid}”的门槛 threshold 应为数字")
-                elif fields[fid].type not in NUMERIC_TYPES:
-                    problems.append(f"{where}: “{fid}”不是数值字段，不能比较大小")
-                elif thr < 0:
-                    problems.append(f"{where}: 门槛 {thr} 不可能（不应为负）")
-                elif fields[fid].type == "ratio" and thr > 100:
-                    problems.append(f"{where}: 比重门槛 {thr}% 超过100%，不可能达到")
-                elif op == "<" and thr == 0:
-                    problems.append(f"{where}: 门槛“< 0”不可能达到（数值不应为负）")
-                elif fields[fid].type == "ratio" and op == ">" and thr >= 100:
-                    problems.append(f"{where}: 比重门槛“> {thr}%”不可能达到")
-            if op == "==" and "value" not in alt:
-                problems.append(f"{where}: 运算“==”需要“value”")
-            elif op == "==" and fields[fid].type == "bool" and not isinstance(alt.get("value"), bool):
-                problems.append(f"{where}: “{fid}”是 是/否 字段，value 应为 true 或 false")
-            if spec.get("any_of"):
-                alternatives.append(Alternative(fid, op, alt.get("threshold"), alt.get("value")))
-        conditions.append(Condition(
-            id=str(cid), severity=str(severity), clause=str(spec.get("clause", "")), text=str(spec.get("text", "")),
-            field=spec.get("field"), op=spec.get("op"), threshold=spec.get("threshold"), value=spec.get("value"),
-            any_of=tuple(alternatives), applies_to=tuple(spec.get("applies_to", ())), fix=spec.get("fix"),
-        ))
+def _jurisdiction(program: Any, path: str, problems: list[Problem]) -> Jurisdiction | None:
+    from sdbatch import settings
+    from sdbatch.jurisdiction import load as load_jurisdiction
+    from sdbatch.tomlschema import FileInvalid, Problem
 
-    # -------------------------------------------------------------- quota, deadline, relaxation
-    quota = raw.get("quota") or {}
-    quota_cities = dict(quota.get("cities") or {})
-    known_cities = set(cities())
-    for city, n in quota_cities.items():
-        if city not in known_cities:
-            problems.append(f"[quota].cities: “{city}”不是山东省16市之一")
-        if not isinstance(n, int) or n < 0:
-            problems.append(f"[quota].cities.{city}: 名额应为非负整数")
-    quota_default = quota.get("default")
-    if quota and (not isinstance(quota_default, int) or quota_default < 0):
-        problems.append("[quota].default: 名额应为非负整数")
-    if quota and not quota.get("clause"):
-        problems.append("[quota]: 缺少条款引用“clause”")
-    for i, item in enumerate(raw.get("expert_items") or []):
-        where = f"[[expert_items]] 第{i + 1}条"
-        _unknown_keys(item, EXPERT_ITEM_KEYS, where, problems)
-        if not item.get("clause"):
-            problems.append(f"{where}: 缺少条款引用“clause”")
-        if not item.get("text"):
-            problems.append(f"{where}: 缺少中文表述“text”")
+    name = getattr(program, "jurisdiction", None) or settings.JURISDICTION
+    try:
+        return load_jurisdiction(name, relative_to=Path(path).parent)
+    except FileInvalid as exc:
+        problems += [Problem(("program", "jurisdiction"), "refs.jurisdiction_invalid", {"name": name, "detail": p})
+                     for p in exc.problems]
+        return None
 
-    deadline = None
-    dl = raw.get("deadline") or {}
-    if dl:
-        value = dl.get("date")
-        if isinstance(value, dt.date):
-            deadline = value
-        else:
-            try:
-                deadline = dt.date.fromisoformat(str(value))
-            except ValueError:
-                problems.append(f"[deadline].date: “{value}”不是日期（如 2024-06-28）")
-        if not dl.get("clause"):
-            problems.append("[deadline]: 缺少条款引用“clause”")
 
-    relax = raw.get("relaxation") or {}
-    relaxable = tuple(relax.get("industries", ()))
-    allowed_industries = choices["industries"].allowed if "industries" in choices else ()
-    for ind in relaxable:
-        if allowed_industries and ind not in allowed_industries:
-            problems.append(f"[relaxation].industries: “{ind}”不在 [industries].allowed 中")
-    if relaxable and not relax.get("clause"):
-        problems.append("[relaxation]: 缺少条款引用“clause”")
-    if "park_types" in choices:
-        park_types = choices["park_types"].allowed
-        for f in fields.values():
-            for t in f.applies_to:
-                if t not in park_types:
-                    problems.append(f"[fields.{f.id}].applies_to: “{t}”不在 [park_types].allowed 中")
-        for c in conditions:
-            for t in c.applies_to:
-                if t not in park_types:
-                    problems.append(f"[[conditions]]（{c.id}）.applies_to: “{t}”不在 [park_types].allowed 中")
-
-    # -------------------------------------------------------------- score
-    score = raw.get("score") or {}
-    for i, ind in enumerate(score.get("indicators", [])):
-        fid = ind.get("field")
-        if fid not in fields:
-            problems.append(f"[score].indicators 第{i + 1}项: 字段“{fid}”未定义")
-        weight, ref = ind.get("weight"), ind.get("ref")
-        if not isinstance(weight, (int, float)) or weight <= 0:
-            problems.append(f"[score].indicators 第{i + 1}项: 权重 weight 应为正数")
-        if not isinstance(ref, (int, float)) or ref <= 0:
-            problems.append(f"[score].indicators 第{i + 1}项: 参照值 ref 应为正数")
-    if score.get("indicators") is not None and not isinstance(score.get("cap", 1), (int, float)):
-        problems.append("[score].cap: 应为数字")
-    for fid in score.get("tie_break", []) or []:
-        if fid not in fields:
-            problems.append(f"[score].tie_break: 字段“{fid}”未定义")
-    report_table = raw.get("report") or {}
-    for fid in report_table.get("key_fields", []) if isinstance(report_table, dict) else []:
-        if fid not in fields:
-            problems.append(f"[report].key_fields: 字段“{fid}”未定义")
-
-    detect = tuple(program.get("detect_fields", ()))
-    for fid in detect:
-        if fid not in fields:
-            problems.append(f"[program].detect_fields: 字段“{fid}”未定义")
-
-    if problems:
-        raise RulesInvalid(problems, path)
-
+def _build(model: RulesFile, raw: dict[str, Any], path: str, roles: dict[str, str], jurisdiction: Jurisdiction,
+           section: Any) -> Rules:
+    program = model.program
+    choices = {name: Choices(name, c.clause, tuple(c.allowed), {k: tuple(v) for k, v in c.variants.items()},
+                             c.unknown_code or "unknown-choice")
+               for name, c in model.choices.items()}
+    fields = {fid: FieldRule(
+        id=fid, label=f.label, type=f.type, unit=f.unit, aliases=tuple(f.aliases),
+        keywords=tuple(tuple(group) for group in f.keywords), exclude=tuple(f.exclude), required=f.required,
+        clause=f.clause, parts=tuple(f.parts), derive=f.derive.model_dump() if f.derive else None,
+        choices=f.choices, applies_to=tuple(f.applies_to), plausible_max=f.plausible_max,
+    ) for fid, f in model.fields.items()}
+    conditions = tuple(Condition(
+        id=c.id, severity=c.severity, clause=c.clause, text=c.text, field=c.field, op=c.op, threshold=c.threshold,
+        value=c.value, any_of=tuple(Alternative(a.field, a.op, a.threshold, a.value) for a in c.any_of),
+        applies_to=tuple(c.applies_to), fix=c.fix,
+    ) for c in model.conditions)
+    relax = model.relaxation
+    quota = model.quota
     return Rules(
-        name=name, kind=kind, title=title, version=str(version), notice=str(program.get("notice", "")),
-        entity=str(program.get("entity", "项目")), list_title=str(program.get("list_title", "推荐名单")),
-        path=path, fields=fields, conditions=tuple(conditions),
-        expert_items=tuple(raw.get("expert_items", ())), choices=choices,
-        quota_default=quota_default if quota else None, quota_cities=quota_cities,
-        quota_clause=quota.get("clause"), deadline=deadline, deadline_clause=dl.get("clause"),
-        relaxable_industries=relaxable, relaxation_clause=relax.get("clause"),
-        wording={**(raw.get("wording") or {}), "relax_note": relax.get("note", "")},
-        score=score, report=raw.get("report") or {}, detect_fields=detect, raw=raw,
+        name=program.name, kind=program.kind, title=program.title, version=program.version, notice=program.notice,
+        entity=program.entity or text("rules_check.defaults.entity"),
+        list_title=program.list_title or text("rules_check.defaults.list_title"),
+        path=path, fields=fields, conditions=conditions,
+        expert_items=tuple(item.model_dump() for item in model.expert_items), choices=choices,
+        quota_default=quota.default if quota else None, quota_cities=dict(quota.cities) if quota else {},
+        quota_clause=quota.clause if quota else None,
+        deadline=model.deadline.date if model.deadline else None,
+        deadline_clause=model.deadline.clause if model.deadline else None,
+        relaxable_industries=tuple(relax.industries) if relax else (),
+        relaxation_clause=relax.clause if relax else None,
+        wording={**model.wording.model_dump(), "relax_note": relax.note if relax else ""},
+        score=model.score.model_dump() if model.score else {},
+        report=model.report.model_dump() if "report" in raw else {},
+        detect_fields=tuple(program.detect_fields), raw=raw,
+        roles=roles, jurisdiction=jurisdiction, form=program.form or text("rules_check.defaults.form"),
+        module=program.module, relaxation=relax, section=section, spec=model,
     )

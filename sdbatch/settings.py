@@ -28,6 +28,11 @@ MAX_CSV_LINE_BYTES = 1024 * 1024
 # --- decisions ---------------------------------------------------------------------------
 RATIO_TOLERANCE_POINTS = 0.1  # declared vs derived ratio, in percentage points
 
+# --- jurisdiction ------------------------------------------------------------------------
+# The jurisdiction (sdbatch/jurisdictions/<name>.toml) of a rules file that names none, and of
+# the commands that read no rules file (sdbatch status, mail send).
+JURISDICTION = "shandong"
+
 # --- e-mail ------------------------------------------------------------------------------
 ADDRESS_BOOK = "config/address_book.toml"  # relative to the working folder, else to the inbox's parent
 

@@ -25,8 +25,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from sdbatch.catalogue import text as ui_text
 from sdbatch.model import column_letter
-from sdbatch.rules import NUMERIC_TYPES, FieldRule, Rules, bundled, cities, load
+from sdbatch.rules import NUMERIC_TYPES, FieldRule, Rules, bundled, load
 
 # Fixed so that two runs of the generator give the same file.
 CREATED = dt.datetime(2024, 1, 1, 0, 0, 0)
@@ -34,7 +35,6 @@ TITLE_ROW, UNIT_ROW, HEADER_ROW, FIRST_DATA_ROW = 0, 1, 2, 3  # 0-based rows of 
 ROWS_WITHOUT_QUOTA = 20  # data rows prepared when a round has no quota
 DATA_SHEET = "汇总表"
 NOTES_SHEET = "填表说明"
-ORDER_FIELD = "city_order"  # the city's own order (results.json key), limited by the quota
 INLINE_LIST_MAX = 255  # Excel's limit for a list written into the validation itself
 
 INTEGER_TYPES = {"int", "count"}
@@ -91,19 +91,20 @@ def template_fields(rules: Rules) -> list[FieldRule]:
     Left out, decided from the rules data: the split parts of another field (the city fills the
     total, e.g. ``ip_total`` rather than its ``parts``), and numeric helper fields that carry no
     unit, no clause and that nothing in the rules uses (the printed row number 序号). The city's
-    own order (``city_order``) comes first, as the quota counts in it.
+    own order (the ``order`` role, ``city_order``) comes first, as the quota counts in it.
     """
+    order = rules.role("order")
     parts = {p for f in rules.fields.values() for p in f.parts}
     used = _referenced_fields(rules)
     out = []
     for f in rules.fields.values():
         if f.id in parts:
             continue
-        if (f.id != ORDER_FIELD and f.type in NUMERIC_TYPES and not f.unit and not f.clause
+        if (f.id != order and f.type in NUMERIC_TYPES and not f.unit and not f.clause
                 and f.id not in used):
             continue
         out.append(f)
-    out.sort(key=lambda f: f.id != ORDER_FIELD)  # stable: the order column first, the rest as written
+    out.sort(key=lambda f: f.id != order)  # stable: the order column first, the rest as written
     return out
 
 
@@ -148,7 +149,7 @@ def bool_choices(field: FieldRule) -> list[str]:
 def choice_list(rules: Rules, field: FieldRule) -> list[str] | None:
     """The dropdown of a field, or None when it has none."""
     if field.type == "city":
-        return cities()
+        return list(rules.jurisdiction.cities)
     if field.type == "choice" and field.choices in rules.choices:
         return list(rules.choices[field.choices].allowed)
     if field.type == "bool":
@@ -172,8 +173,8 @@ def write_template(rules: Rules, target: Path) -> Path:
     wb.set_properties({
         "title": title_text(rules),
         "subject": rules.notice,
-        "author": "山东省工业和信息化厅",
-        "company": "山东省工业和信息化厅",
+        "author": rules.jurisdiction.department,
+        "company": rules.jurisdiction.department,
         "comments": f"由 sdbatch 按规则文件 {rules.name}（版本 {rules.version}）生成",
         "created": CREATED,
     })
@@ -189,7 +190,8 @@ def write_template(rules: Rules, target: Path) -> Path:
     ws.set_row(TITLE_ROW, 36)
     ws.merge_range(TITLE_ROW, 0, TITLE_ROW, 1, "", fmt["city"])
     ws.data_validation(TITLE_ROW, 0, TITLE_ROW, 0, _list_validation(
-        lists, "city", cities(), "请选择本市", "请先在此选择本市，再逐行填写。", "请从下拉列表中选择山东省16市之一。"))
+        lists, "city", list(rules.jurisdiction.cities), "请选择本市", "请先在此选择本市，再逐行填写。",
+        ui_text("template.city_error", province=rules.jurisdiction.province, count=len(rules.jurisdiction.cities))))
     if last_col >= 2:
         ws.merge_range(TITLE_ROW, 2, TITLE_ROW, last_col, title_text(rules), fmt["title"])
     else:
@@ -212,7 +214,7 @@ def write_template(rules: Rules, target: Path) -> Path:
         for row in range(first, last + 1):
             ws.write_blank(row, col, None, cell_fmt)
         validation = _field_validation(rules, f, lists)
-        if validation and f.id == ORDER_FIELD:
+        if validation and f.id == rules.role("order"):
             validation["maximum"] = _quota_formula(rules, fields, first) or validation["maximum"]
         if validation:
             ws.data_validation(first, col, last, col, validation)
@@ -348,7 +350,7 @@ def _field_validation(rules: Rules, field: FieldRule, lists: _ListSource) -> dic
         hint = f"{TYPE_HINTS[field.type]}：{'、'.join(items)}。" if len(items) <= 4 else f"{TYPE_HINTS[field.type]}。"
         return _list_validation(lists, field.choices or field.type, items, title, _prompt(rules, field, hint),
                                 f"“{field.label}”请从下拉列表中选择。")
-    if field.id == ORDER_FIELD:
+    if field.id == rules.role("order"):
         top = data_rows(rules)
         quota = _quota_sentence(rules)
         return {
@@ -388,7 +390,7 @@ def _field_validation(rules: Rules, field: FieldRule, lists: _ListSource) -> dic
 def _quota_formula(rules: Rules, fields: list[FieldRule], first_row: int) -> str | None:
     """推荐排序 at most the quota of the row's city (or of the city chosen above the table):
     =IF(OR(city="济南市",city="青岛市"),3,2) built from [quota] of the rules file."""
-    city_col = next((i for i, f in enumerate(fields) if f.type == "city"), None)
+    city_col = next((i for i, f in enumerate(fields) if f.id == rules.role("city")), None)
     if city_col is None or rules.quota_default is None or not rules.quota_cities:
         return None
     ref = f"${column_letter(city_col)}{first_row + 1}"
@@ -420,7 +422,7 @@ def _fill_hint(rules: Rules, field: FieldRule) -> str:
     items = choice_list(rules, field)
     if items is not None:
         return "下拉选择：" + "、".join(items)
-    if field.id == ORDER_FIELD:
+    if field.id == rules.role("order"):
         return f"整数 1～{data_rows(rules)}"
     if field.type == "ratio":
         return "数字 0～100（百分数的数值）"
@@ -504,7 +506,7 @@ def _instructions(rules: Rules, fields: list[FieldRule]) -> Iterable[str]:
     if units:
         yield (f"数值按表头所示单位填写（{'、'.join(units)}），只填数字，不要填写单位、千分位或文字；"
                "比重填写百分数的数值（如 3.5 表示 3.5%）。")
-    if any(f.id == ORDER_FIELD for f in fields):
+    if any(f.id == rules.role("order") for f in fields):
         yield f"推荐排序填写本市推荐的先后次序（1、2、3…）。{_quota_sentence(rules)}超出名额的按推荐排序靠后者不予受理。"
     for f in fields:
         parts = [rules.fields[p].label for p in f.parts if p in rules.fields]

@@ -47,10 +47,10 @@ def breaches(doc: dict[str, Any], cities: set[str] | None = None) -> list[str]:
 
 def check_contract(results_json: Path) -> dict[str, Any]:
     """Load a results.json strictly (no NaN/Infinity) and assert it holds the contract."""
-    from sdbatch.rules import cities
+    from sdbatch.jurisdiction import default
 
     doc = json.loads(results_json.read_text(encoding="utf-8"), parse_constant=_reject_constant)
-    found = breaches(doc, set(cities()))
+    found = breaches(doc, set(default().cities))
     assert not found, f"{results_json} breaks the results.json contract:\n" + "\n".join(found[:30])
     assert not any(isinstance(v, float) and not math.isfinite(v) for v in _numbers(doc))
     return doc

@@ -12,6 +12,7 @@ from sdbatch.model import RawSheet, RawWorkbook
 from tests.builders import TYPICAL_COLUMNS, valid_row
 
 RULES = rules_mod.load("cluster_2024")
+ORDER_FIELDS = {RULES.role("order"), RULES.role("seq")}
 
 
 def sheet_of(rows: list[list[Any]], **kw: Any) -> RawSheet:
@@ -183,7 +184,7 @@ def test_classify_rows_skips_summary_notes_blank_template_and_repeated_header() 
     rows.append(["联系人：王某某", "电话：0531-12345678"])
     table = find_table(sheet_of(rows), RULES)
     assert table is not None
-    data, notes = classify_rows(table, "f.xlsx")
+    data, notes = classify_rows(table, "f.xlsx", ORDER_FIELDS)
     assert data == [1, 3]
     codes = {(f.code, f.source.row) for f in notes}
     assert ("blank-template-row", 5) in codes
@@ -198,7 +199,7 @@ def test_classify_rows_data_after_notes_is_read_and_reported() -> None:
     row = valid_row(2)
     rows.append([row[k] for k, _ in TYPICAL_COLUMNS])
     table = find_table(sheet_of(rows), RULES)
-    data, notes = classify_rows(table, "f.xlsx")
+    data, notes = classify_rows(table, "f.xlsx", ORDER_FIELDS)
     assert data == [1, 3]  # a 说明 row between applications does not end the table
     assert [(f.code, f.source.row) for f in notes if f.code == "row-after-notes"] == [("row-after-notes", 4)]
 

@@ -12,9 +12,14 @@ from types import SimpleNamespace
 import pytest
 
 from sdbatch import ledger as L
+from sdbatch.jurisdiction import default as _jurisdiction
 from sdbatch.ledger import FileSnap, Ledger, LedgerError, snapshot_inbox, status_text
 from sdbatch.model import Application, FileRecord, RunResult, Source
-from sdbatch.rules import cities
+
+
+def cities() -> list[str]:
+    return list(_jurisdiction().cities)
+
 
 FP = "cluster_2024@1|opts=a"
 

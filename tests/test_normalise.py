@@ -37,7 +37,7 @@ from tests.builders import make_uscc
 
 RULES = rules_mod.load("cluster_2024")
 INDUSTRIES = RULES.choices["industries"]
-CITIES = rules_mod.cities()
+CITIES = list(RULES.jurisdiction.cities)
 
 
 # ----------------------------------------------------------------------------- parse_number
@@ -180,25 +180,25 @@ def test_parse_bool_nan_is_not_no() -> None:
     ("青岛西海岸新区", "青岛市"), ("临沂市工业和信息化局", "临沂市"), ("菏泽", "菏泽市"),
 ])
 def test_parse_city(written: str, expected: str) -> None:
-    parsed = parse_city(written)
+    parsed = parse_city(written, RULES.jurisdiction)
     assert (parsed.value, parsed.code, parsed.how) == (expected, None, None)
 
 
 @pytest.mark.parametrize("city", CITIES)
 def test_parse_city_every_city(city: str) -> None:
-    assert parse_city(city).value == city
-    assert parse_city(city[:-1]).value == city
+    assert parse_city(city, RULES.jurisdiction).value == city
+    assert parse_city(city[:-1], RULES.jurisdiction).value == city
 
 
 @pytest.mark.parametrize("written", ["莱芜", "莱芜市", "莱芜市工业和信息化局"])
 def test_parse_city_laiwu(written: str) -> None:
-    parsed = parse_city(written)
+    parsed = parse_city(written, RULES.jurisdiction)
     assert (parsed.value, parsed.how) == ("济南市", "legacy")
 
 
 @pytest.mark.parametrize("written", ["北京市", "江苏省", "山东省"])
 def test_parse_city_unknown(written: str) -> None:
-    assert parse_city(written) == Parsed(code="unknown-city")
+    assert parse_city(written, RULES.jurisdiction) == Parsed(code="unknown-city")
 
 
 def test_sixteen_cities() -> None:
@@ -387,7 +387,7 @@ def test_property_parse_bool(value: Any) -> None:
 @PROPERTY
 @given(ANY_CELL)
 def test_property_parse_city(value: Any) -> None:
-    parsed = parse_city(value)
+    parsed = parse_city(value, RULES.jurisdiction)
     assert_total(parsed, value)
     assert parsed.value is None or parsed.value in CITIES
 

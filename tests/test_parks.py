@@ -116,7 +116,7 @@ def test_conditions_reference_real_fields_and_types(rules):
     assert by_id["digital-firms"].severity == "soft" and by_id["stat-firms"].severity == "soft"
     assert by_id["rd-ratio-digital"].threshold == 5 and by_id["rd-ratio-digital"].applies_to == (DIGITAL,)
     assert by_id["rd-ratio-industrial"].threshold == 3 and by_id["rd-ratio-industrial"].applies_to == (INDUSTRIAL,)
-    assert rules.raw["relaxation"]["field"] == "relax_request" and rules.fields["relax_request"].type == "bool"
+    assert rules.relaxation is not None and rules.relaxation.field == "relax_request" and rules.fields["relax_request"].type == "bool"
     assert rules.fields["cloud_ratio"].derive == {"numerator": "cloud_firms", "denominator": "firms_total"}
 
 

@@ -52,7 +52,7 @@ def test_bundled_rules_load() -> None:
 BAD = {
     "toml-syntax": (
         lambda: changed('version = "2024.1"', 'version = "2024.1'),
-        ["TOML 语法错误", "line 11"],
+        ["TOML 语法错误（第11行", "引号没有配对"],
     ),
     "unknown-key-in-field": (
         lambda: changed('[fields.revenue_total]\nlabel', '[fields.revenue_total]\ntreshold = 5\nlabel'),
@@ -84,25 +84,25 @@ BAD = {
     ),
     "negative-threshold": (
         lambda: changed(REVENUE, REVENUE.replace("50", "-50")),
-        ["[[conditions]] 第6条（revenue-total）: 门槛 -50 不可能（不应为负）"],
+        ["[[conditions]] 第6条（revenue-total）.threshold: 门槛 -50 不可能（不应为负）"],
     ),
     "ratio-over-100": (
         lambda: changed(RD_RATIO, RD_RATIO.replace("= 3", "= 120")),
-        ["[[conditions]] 第12条（rd-ratio）: 比重门槛 120% 超过100%，不可能达到"],
+        ["[[conditions]] 第12条（rd-ratio）.threshold: 比重门槛 120% 超过100%，不可能达到"],
     ),
     "negative-threshold-in-any-of": (
         lambda: changed('{ field = "provincial_platforms", op = ">=", threshold = 3 }',
                         '{ field = "provincial_platforms", op = ">=", threshold = -3 }'),
-        ["[[conditions]] 第10条（platforms）: 门槛 -3 不可能（不应为负）"],
+        ["[[conditions]] 第10条（platforms）.any_of 第2项.threshold: 门槛 -3 不可能（不应为负）"],
     ),
     "unknown-field-in-condition": (
         lambda: changed(REVENUE, REVENUE.replace('field = "revenue_total"', 'field = "revenue_totl"')),
-        ["[[conditions]] 第6条（revenue-total）: 字段“revenue_totl”未在 [fields] 中定义"],
+        ["[[conditions]] 第6条（revenue-total）.field: 字段“revenue_totl”未在 [fields] 中定义"],
     ),
     "unknown-field-in-any-of": (
         lambda: changed('{ field = "national_platforms", op = ">=", threshold = 1 }',
                         '{ field = "national_platform", op = ">=", threshold = 1 }'),
-        ["[[conditions]] 第10条（platforms）: 字段“national_platform”未在 [fields] 中定义"],
+        ["[[conditions]] 第10条（platforms）.any_of 第1项.field: 字段“national_platform”未在 [fields] 中定义"],
     ),
     "unknown-key-in-any-of": (
         lambda: changed('{ field = "national_platforms", op = ">=", threshold = 1 }',
@@ -111,35 +111,39 @@ BAD = {
     ),
     "unknown-field-in-score": (
         lambda: changed('{ field = "ip_total", weight = 15', '{ field = "ip_totals", weight = 15'),
-        ["[score].indicators 第7项: 字段“ip_totals”未定义"],
+        ["[score].indicators 第7项.field: 字段“ip_totals”未在 [fields] 中定义"],
     ),
     "unknown-field-in-tie-break": (
         lambda: changed('tie_break = ["revenue_total", "ip_total"]', 'tie_break = ["revenue", "ip_total"]'),
-        ["[score].tie_break: 字段“revenue”未定义"],
+        ["[score].tie_break 第1项: 字段“revenue”未在 [fields] 中定义"],
     ),
     "unknown-relaxable-industry": (
         lambda: changed('industries = ["集成电路", "人工智能"]', 'industries = ["集成电路", "人工智慧"]'),
-        ["[relaxation].industries: “人工智慧”不在 [industries].allowed 中"],
+        ["[relaxation].industries 第2项: “人工智慧”不在分组字段“industry”的选项中"],
     ),
     "unknown-city-in-quota": (
         lambda: changed('"济南市" = 3, "青岛市" = 3', '"济南市" = 3, "莱芜市" = 1'),
-        ["[quota].cities: “莱芜市”不是山东省16市之一"],
+        ["[quota].cities.莱芜市: “莱芜市”不是山东省16市之一"],
     ),
     "bad-deadline": (
         lambda: changed('date = "2024-06-28"', 'date = "2024-06-31"'),
-        ["[deadline].date: “2024-06-31”不是日期"],
+        ['[deadline].date: "2024-06-31" 不是日期'],
     ),
     "bad-severity": (
         lambda: changed('severity = "soft"   # 三(二)', 'severity = "mild"   # 三(二)'),
-        ["[[conditions]] 第7条（leading-firms）.severity: “mild”应为"],
+        ['[[conditions]] 第7条（leading-firms）.severity: "mild" 不是可用的值'],
     ),
     "conditions-as-table": (
         lambda: TEXT.replace("[[conditions]]", "[conditions]", 1).split("[[conditions]]")[0],
         ["[[conditions]]: 应为表的数组"],
     ),
+    "threshold-as-text": (  # the example of docs/new-round.md
+        lambda: changed(REVENUE, REVENUE.replace("threshold = 50", 'threshold = "50"')),
+        ['[[conditions]] 第6条（revenue-total）.threshold: 应为数字（写的是 "50"）'],
+    ),
     "bool-value-not-bool": (
         lambda: changed('field = "legal_person"\nop = "=="\nvalue = true', 'field = "legal_person"\nop = "=="\nvalue = "是"'),
-        ["[[conditions]] 第3条（legal-person）: “legal_person”是 是/否 字段，value 应为 true 或 false"],
+        ["[[conditions]] 第3条（legal-person）.value: “legal_person”是 是/否 字段，value 应为 true 或 false"],
     ),
 }
 

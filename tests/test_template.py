@@ -9,7 +9,7 @@ import openpyxl
 import pytest
 from python_calamine import CalamineWorkbook
 
-from sdbatch.rules import bundled, cities, load
+from sdbatch.rules import bundled, load
 from sdbatch.template import (
     DATA_SHEET,
     FIRST_DATA_ROW,
@@ -102,10 +102,10 @@ def test_opens_in_calamine(cluster_template: Path) -> None:
 def test_city_dropdowns(cluster_template: Path, cluster_rules) -> None:
     ws = openpyxl.load_workbook(cluster_template)[DATA_SHEET]
     dv = _field_validation(ws, cluster_rules, "city")
-    assert dv.type == "list" and dv.formula1 == _inline(cities())
-    assert len(cities()) == 16
+    assert dv.type == "list" and dv.formula1 == _inline(list(load("cluster_2024").jurisdiction.cities))
+    assert len(load("cluster_2024").jurisdiction.cities) == 16
     title_city = [d for d in ws.data_validations.dataValidation if str(d.sqref) == "A1"]
-    assert title_city and title_city[0].type == "list" and title_city[0].formula1 == _inline(cities())
+    assert title_city and title_city[0].type == "list" and title_city[0].formula1 == _inline(list(load("cluster_2024").jurisdiction.cities))
 
 
 def test_industry_and_bool_dropdowns(cluster_template: Path, cluster_rules) -> None:
@@ -217,7 +217,10 @@ kind = "park"
 title = "测试园区申报"
 version = "1"
 
-[park_types]
+[program.roles]
+type = "park_type"
+
+[choices.park_types]
 clause = "第四条"
 allowed = ["甲类园区", "乙类园区"]
 

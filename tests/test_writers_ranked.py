@@ -7,9 +7,13 @@ import zipfile
 import openpyxl
 import pytest
 
-from sdbatch.rules import cities
+from sdbatch.jurisdiction import default as _jurisdiction
 from sdbatch.writers import write_ranked_list
 from tests.test_writers_review import EVIL_NAME, build_result
+
+
+def cities() -> list[str]:
+    return list(_jurisdiction().cities)
 
 
 @pytest.fixture()

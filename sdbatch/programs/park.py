@@ -16,6 +16,7 @@ pure apart from appending findings to the objects they are given.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 from dataclasses import field as dc_field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sdbatch.catalogue import join, pair, text
 from sdbatch.model import (
@@ -37,14 +38,14 @@ from sdbatch.model import (
     cell_address,
 )
 from sdbatch.programs.base import Note, OutcomeColumn, Program, ProgramOption, ProgramReport, SheetSpec
-from sdbatch.rules import Rules, cities
+from sdbatch.rules import Rules
 from sdbatch.text import cell_text, nfkc, squash
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 RANKED_STATUSES = ("eligible", "needs_review")
 _STATUS_ORDER = ("over_quota", "ineligible", "incomplete", "needs_review", "eligible")
-_EXPERT_MARKERS = ("专家", "复核", "评委")
-_MAX_WORDS = ("满分", "分值", "最高分", "标准分", "指标分值", "满分值")
-_BLANKS = {"", "/", "／", "-", "—", "——", "无", "空", "n/a", "na", "×", "x"}
 
 
 # ---------------------------------------------------------------------------------------- settings
@@ -54,8 +55,13 @@ class Indicator:
     name: str
     group: str
     types: tuple[str, ...]
-    max: float
+    max: float  # the maximum (with one per type: the highest of them)
     explicit: bool  # max written in the rules file (False: the documented default)
+    max_by_type: Mapping[str, float] = dc_field(default_factory=dict)  # park type -> maximum, when they differ
+
+    def max_for(self, park_type: str | None) -> float:
+        """The indicator's maximum for a park of ``park_type``."""
+        return self.max_by_type.get(park_type or "", self.max)
 
 
 @dataclass(frozen=True)
@@ -92,11 +98,16 @@ def outcome_of(app: Application) -> ParkOutcome:
 
 @dataclass(frozen=True)
 class Settings:
-    """The ``[park]`` tables of a rules file, read once per call."""
+    """The ``[park]`` tables of a rules file (:class:`~sdbatch.programs.park_rules.ParkSection`, as
+    validated by the loader) with the round's roles, in the shape the steps below use."""
 
     type_field: str
+    name_field: str
+    city_score_field: str | None
+    cities: tuple[str, ...]
     park_types: tuple[str, ...]
     clause_scoring: str
+    clause_city_score: str
     clause_tier: str
     clause_subsidy: str
     clause_allocation: str
@@ -117,9 +128,11 @@ class Settings:
     city_markers: tuple[str, ...]
     expert_markers: tuple[str, ...]
     max_words: tuple[str, ...]
+    blank_words: frozenset[str]
     name_headers: tuple[str, ...]
     rater_headers: tuple[str, ...]
     label_headers: tuple[str, ...]
+    city_headers: tuple[str, ...]
     total_words: tuple[str, ...]
     missing_codes: tuple[str, ...]
     whole_zone: dict[str, Any]
@@ -146,64 +159,67 @@ class Settings:
                 f"总分按该类型适用指标的满分之和折算为百分制。")
 
 
+@functools.cache
 def settings_of(rules: Rules) -> Settings:
-    park = rules.raw.get("park") or {}
-    scoring = park.get("scoring") or {}
-    default_max = float(scoring.get("default_max", 10))
-    park_types = rules.choices["park_types"].allowed if "park_types" in rules.choices else ()
-    groups = dict(park.get("groups") or {})
-    code_re = re.compile(str(scoring.get("code_pattern", r"^L([1-9])P([0-9]{1,2})")))
+    """The park settings of a loaded rules file (cached per Rules object)."""
+    from sdbatch.programs.park_rules import ParkSection
+
+    park = rules.section if isinstance(rules.section, ParkSection) else ParkSection()
+    scoring = park.scoring
+    park_types = tuple(rules.choices[f.choices].allowed) if (
+        (f := rules.fields.get(rules.type_field or "")) is not None and f.choices in rules.choices) else ()
+    code_re = re.compile(scoring.code_pattern)
     indicators: dict[str, Indicator] = {}
-    for spec in (park.get("standard") or {}).get("indicators", []):
-        code = str(spec["code"]).upper()
-        m = code_re.match(code)
-        group = str(spec.get("group") or (f"L{m.group(1)}" if m else ""))
-        explicit = "max" in spec
+    for spec in park.standard.indicators:
+        code = spec.code.upper()
+        by_type = dict(spec.max) if isinstance(spec.max, dict) else {}
+        single = spec.max if isinstance(spec.max, float) else scoring.default_max
         indicators[code] = Indicator(
-            code=code, name=str(spec.get("name", code)), group=group,
-            types=tuple(spec.get("types") or park_types),
-            max=float(spec["max"]) if explicit else default_max, explicit=explicit,
+            code=code, name=spec.name or code, group=park.group_of(spec), types=tuple(spec.types or park_types),
+            max=max(by_type.values()) if by_type else single, explicit=spec.max is not None, max_by_type=by_type,
         )
-    subsidy = park.get("subsidy") or {}
+    subsidy = park.subsidy
     return Settings(
-        type_field=str(park.get("type_field") or (rules.raw.get("program") or {}).get("type_field") or "park_type"),
-        park_types=tuple(park_types),
-        clause_scoring=str(park.get("clause_scoring", "")),
-        clause_tier=str(park.get("clause_tier", "")),
-        clause_subsidy=str(park.get("clause_subsidy", "")),
-        clause_allocation=str(park.get("clause_allocation", "")),
+        type_field=rules.type_field or "",
+        name_field=rules.role("name") or "",
+        city_score_field=rules.role("city_score"),
+        cities=tuple(rules.jurisdiction.cities),
+        park_types=park_types,
+        clause_scoring=park.clause_scoring,
+        clause_city_score=park.clause_city_score,
+        clause_tier=park.clause_tier,
+        clause_subsidy=park.clause_subsidy,
+        clause_allocation=park.clause_allocation,
         indicators=indicators,
-        groups=groups,
-        aspects={k: tuple(v) for k, v in (park.get("aspects") or {}).items()},
-        excellent_share=float((park.get("excellent") or {}).get("share", 0.75)),
-        tiers=tuple(sorted((Tier(str(t["name"]), float(t["min_score"]), int(t.get("min_aspects", 0)),
-                                 float(t.get("ceiling", 0))) for t in park.get("tiers", [])),
+        groups=dict(park.groups),
+        aspects={k: tuple(v) for k, v in park.aspects.items()},
+        excellent_share=park.excellent.share,
+        tiers=tuple(sorted((Tier(t.name, t.min_score, t.min_aspects, t.ceiling) for t in park.tiers),
                            key=lambda t: -t.min_score)),
-        default_max=default_max,
-        decimals=int(scoring.get("decimals", 2)),
+        default_max=scoring.default_max,
+        decimals=scoring.decimals,
         code_re=code_re,
-        min_codes=int(scoring.get("min_codes", 5)),
-        trim_min_experts=int(scoring.get("trim_min_experts", 5)),
-        trim_each=int(scoring.get("trim_each", 1)),
-        disagreement_share=float(scoring.get("disagreement_share", 0.5)),
-        disagreement_total_points=float(scoring.get("disagreement_total_points", 20)),
-        city_gap_points=float(scoring.get("city_gap_points", 10)),
-        city_markers=tuple(scoring.get("city_markers", ())),
-        # 第八条 专家复核: a sheet, title or file naming these is an expert's, even when it also says
-        # 市级 (“各市市级推荐园区” names the parks, not the rater).
-        expert_markers=tuple(scoring.get("expert_markers", _EXPERT_MARKERS)),
-        # A row (or, transposed, a column) of maxima: not a park.
-        max_words=tuple(scoring.get("max_words", _MAX_WORDS)),
-        name_headers=tuple(scoring.get("name_headers", ("园区名称", "名称"))),
-        rater_headers=tuple(scoring.get("rater_headers", ("专家",))),
-        label_headers=tuple(scoring.get("label_headers", ("指标",))),
-        total_words=tuple(scoring.get("total_words", ("合计", "总分"))),
-        missing_codes=tuple(scoring.get("missing_codes", ())),
-        whole_zone=dict(park.get("whole_zone") or {}),
-        green_field=str(subsidy.get("green_field", "green_threshold")),
-        statuses=tuple(subsidy.get("statuses", RANKED_STATUSES)),
-        leftover=str(subsidy.get("leftover", "largest_remainder")),
-        method_text=str(subsidy.get("method_text", "")),
+        min_codes=scoring.min_codes,
+        trim_min_experts=scoring.trim_min_experts,
+        trim_each=scoring.trim_each,
+        disagreement_share=scoring.disagreement_share,
+        disagreement_total_points=scoring.disagreement_total_points,
+        city_gap_points=scoring.city_gap_points,
+        city_markers=tuple(scoring.city_markers),
+        expert_markers=tuple(scoring.expert_markers),
+        max_words=tuple(scoring.max_words),
+        blank_words=frozenset(scoring.blank_words),
+        name_headers=tuple(scoring.name_headers),
+        rater_headers=tuple(scoring.rater_headers),
+        label_headers=tuple(scoring.label_headers),
+        city_headers=tuple(scoring.city_headers),
+        total_words=tuple(scoring.total_words),
+        missing_codes=tuple(scoring.missing_codes),
+        whole_zone=park.whole_zone.model_dump() if park.whole_zone is not None else {},
+        green_field=subsidy.green_field,
+        statuses=tuple(subsidy.statuses),
+        leftover=subsidy.leftover,
+        method_text=subsidy.method_text,
     )
 
 
@@ -373,7 +389,7 @@ def _parse_rows(sheet: RawSheet, file: str, hr: int, code_cols: dict[int, str], 
     headers = {c: _header_of(rows, hr, c) for c in range(width) if c not in code_cols}
     rater_col = _find_col(headers, st.rater_headers)
     name_col = _find_col(headers, st.name_headers, avoid=st.rater_headers + ("指标",))
-    city_col = _find_col(headers, ("所在市", "城市", "地市", "推荐单位"))
+    city_col = _find_col(headers, st.city_headers)
     if name_col is None:  # the first text column left of the codes
         first_code = min(code_cols)
         for c in range(first_code):
@@ -393,7 +409,7 @@ def _parse_rows(sheet: RawSheet, file: str, hr: int, code_cols: dict[int, str], 
             continue
         if any(_is_max_label(line[c], st) for c in range(len(line)) if c not in code_cols):
             continue  # the 满分 row: the maxima of the indicators, not a park
-        points = {code: line[c] for c, code in code_cols.items() if c < len(line) and not _blank(line[c])}
+        points = {code: line[c] for c, code in code_cols.items() if c < len(line) and not _blank(line[c], st)}
         if not points:
             continue
         rater, label, named = f"{file}#{out.sheet}", out.rater_label, out.named
@@ -431,7 +447,7 @@ def _parse_columns(sheet: RawSheet, file: str, cc: int, code_rows: dict[int, str
                 continue
             # a park column holds numbers (or blanks) against the codes
             values = [rows[r][c] for r in code_rows if c < len(rows[r])]
-            if any(isinstance(v, str) and not _blank(v) and not _number(v)[0] for v in values):
+            if any(isinstance(v, str) and not _blank(v, st) and not _number(v)[0] for v in values):
                 continue
             park_cols[c] = text
         if park_cols:
@@ -440,7 +456,8 @@ def _parse_columns(sheet: RawSheet, file: str, cc: int, code_rows: dict[int, str
     else:
         return
     for c, name in park_cols.items():
-        points = {code: rows[r][c] for r, code in code_rows.items() if c < len(rows[r]) and not _blank(rows[r][c])}
+        points = {code: rows[r][c] for r, code in code_rows.items()
+                  if c < len(rows[r]) and not _blank(rows[r][c], st)}
         if not points:
             continue
         out.rows.append(ScoreRow(
@@ -464,8 +481,8 @@ def _is_note(text: str) -> bool:
     return bool(re.match(r"^(注|说明|填表说明|备注|评分说明)[:：]?", text.strip()))
 
 
-def _blank(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and squash(value) in _BLANKS)
+def _blank(value: Any, st: Settings) -> bool:
+    return value is None or (isinstance(value, str) and squash(value) in st.blank_words)
 
 
 def _number(value: Any) -> tuple[bool, float | None]:
@@ -520,9 +537,9 @@ def check_application(app: Application, rules: Rules) -> list[Finding]:
     for word in sorted(zone.get("zone_words", ()), key=len, reverse=True):
         if name.endswith(word):
             return [Finding(
-                "whole-zone-package", str(zone.get("severity", "warning")), field="name",
+                "whole-zone-package", str(zone.get("severity", "warning")), field=st.name_field,
                 clause=str(zone.get("clause", "")), params={"name": app.name, "zone": word},
-                source=_at(app, "name"), effect=zone.get("effect") or None, original=app.name,
+                source=_at(app, st.name_field), effect=zone.get("effect") or None, original=app.name,
             )]
     return []
 
@@ -538,7 +555,7 @@ def decide(apps: list[Application], rules: Rules, claimed: list[tuple[FileRecord
         for sheet in data.sheets:
             sheets.append(sheet)
             record.findings.append(Finding(
-                "score-sheet-read", "info", clause=st.clause_scoring if sheet.kind == "expert" else "第六条",
+                "score-sheet-read", "info", clause=st.clause_scoring if sheet.kind == "expert" else st.clause_city_score,
                 params={"sheet": sheet.sheet, "rater": sheet.rater_label, "parks": len(sheet.rows),
                         "kind": "专家复核评分" if sheet.kind == "expert" else "市级初审评分",
                         "layout": "园区为行" if sheet.layout == "rows" else "园区为列"},
@@ -556,7 +573,7 @@ def decide(apps: list[Application], rules: Rules, claimed: list[tuple[FileRecord
     by_file = {rec.file: rec for rec, _ in claimed}
     by_file.update({Path(rec.file).name: rec for rec, _ in claimed})
     rows = latest_per_rater([r for s in sheets for r in s.rows], by_file, st)
-    rows_by_app, unmatched = match_scores(apps, rows)
+    rows_by_app, unmatched = match_scores(apps, rows, st.cities)
     for row, why in unmatched:
         target = by_file.get(row.source.file)
         if target is not None:
@@ -573,9 +590,9 @@ def decide(apps: list[Application], rules: Rules, claimed: list[tuple[FileRecord
         app.rank = None
         for row, how in rows_by_app.get(app.id, {}).get("loose", []):
             app.findings.append(Finding(
-                "score-name-matched", "info", field="name", clause=st.clause_scoring,
+                "score-name-matched", "info", field=st.name_field, clause=st.clause_scoring,
                 params={"written": row.park, "name": app.name, "file": row.source.file, "how": how},
-                source=_at(app, "name"),
+                source=_at(app, st.name_field),
             ))
         score_application(app, [r for r, _ in rows_by_app.get(app.id, {}).get("rows", [])], st)
     if any(f.effect for app in apps for f in app.findings):
@@ -630,43 +647,43 @@ def _norm_name(name: str | None) -> str:
     return text.removesuffix("试点")
 
 
-def _strip_city(name: str) -> str:
-    for city in cities():
+def _strip_city(name: str, cities: Sequence[str]) -> str:
+    for city in cities:
         for form in (city, city.removesuffix("市")):
             if name.startswith(form):
                 return name[len(form):]
     return name
 
 
-def _city_in_name(name: str) -> str | None:
+def _city_in_name(name: str, cities: Sequence[str]) -> str | None:
     """The city a (normalised) park name starts with, e.g. 滨州数字经济产业园 -> 滨州市."""
-    for city in cities():
+    for city in cities:
         if name.startswith((city, city.removesuffix("市"))):
             return city
     return None
 
 
-def match_scores(apps: list[Application], rows: list[ScoreRow]
+def match_scores(apps: list[Application], rows: list[ScoreRow], cities: Sequence[str]
                  ) -> tuple[dict[str, dict[str, list[tuple[ScoreRow, str]]]], list[tuple[ScoreRow, str]]]:
     """Score rows -> applications by normalised name (city prefix optional); the rest unmatched."""
     index: dict[str, list[Application]] = {}
     for app in apps:
-        for key in {_norm_name(app.name), _strip_city(_norm_name(app.name))}:
+        for key in {_norm_name(app.name), _strip_city(_norm_name(app.name), cities)}:
             if key:
                 index.setdefault(key, []).append(app)
     matched: dict[str, dict[str, list[tuple[ScoreRow, str]]]] = {}
     unmatched: list[tuple[ScoreRow, str]] = []
     for row in rows:
         key = _norm_name(row.park)
-        candidates = _unique(index.get(key, []) or index.get(_strip_city(key), []))
+        candidates = _unique(index.get(key, []) or index.get(_strip_city(key, cities), []))
         how = ""
         if not candidates:  # one name inside the other, e.g. with or without 有限公司/园区 words
-            short = _strip_city(key)
+            short = _strip_city(key, cities)
             candidates = _unique([a for a in apps if len(short) >= 4 and a.name and (
-                short in _norm_name(a.name) or (len(_strip_city(_norm_name(a.name))) >= 4
-                                                and _strip_city(_norm_name(a.name)) in key))])
+                short in _norm_name(a.name) or (len(_strip_city(_norm_name(a.name), cities)) >= 4
+                                                and _strip_city(_norm_name(a.name), cities) in key))])
             how = "名称包含"
-        named_city = _city_in_name(key)
+        named_city = _city_in_name(key, cities)
         if named_city:  # 滨州数字经济产业园 is never 菏泽数字经济产业园
             candidates = [a for a in candidates if a.city in (None, named_city)]
         if len(candidates) > 1 and row.city:
@@ -724,11 +741,11 @@ def score_application(app: Application, rows: list[ScoreRow], st: Settings) -> N
     used, basis = (experts, "expert") if experts else (city_rows, "city")
     if not used:
         app.findings.append(Finding("no-score-sheet", "warning", clause=st.clause_scoring,
-                                    params={"name": app.name}, source=_at(app, "name")))
+                                    params={"name": app.name}, source=_at(app, st.name_field)))
         return
     if basis == "city":
         app.findings.append(Finding("score-from-city", "warning", clause=st.clause_scoring,
-                                    params={"raters": len(used)}, source=_at(app, "name")))
+                                    params={"raters": len(used)}, source=_at(app, st.name_field)))
     per_rater, rater_rows = _clean_points(app, used, ptype, st)
     applicable = st.applicable(ptype)
     agg: dict[str, float] = {}
@@ -738,13 +755,13 @@ def score_application(app: Application, rows: list[ScoreRow], st: Settings) -> N
         if not vals:
             missing.append(ind.code)
         agg[ind.code] = aggregate(vals, st)
-        if len(vals) > 1 and max(vals) - min(vals) > st.disagreement_share * ind.max + 1e-9:
+        if len(vals) > 1 and max(vals) - min(vals) > st.disagreement_share * ind.max_for(ptype) + 1e-9:
             disagree.append(f"{ind.code}（{_num(min(vals))}～{_num(max(vals))}）")
     if missing:
         app.findings.append(Finding("indicator-not-scored", "warning", clause=st.clause_scoring,
                                     params={"indicators": "、".join(missing), "count": len(missing)},
-                                    source=_at(app, "name")))
-    total_max = sum(ind.max for ind in applicable)
+                                    source=_at(app, st.name_field)))
+    total_max = sum(ind.max_for(ptype) for ind in applicable)
     total = round(100 * sum(agg.values()) / total_max, st.decimals) if total_max else 0.0
     rater_totals = {key: round(100 * sum(pts.get(ind.code, 0.0) for ind in applicable) / total_max, st.decimals)
                     for key, pts in per_rater.items()} if total_max else {}
@@ -755,12 +772,12 @@ def score_application(app: Application, rows: list[ScoreRow], st: Settings) -> N
             params={"indicators": "、".join(disagree) or "无", "share": f"{st.disagreement_share:.0%}",
                     "spread": _num(spread), "limit": _num(st.disagreement_total_points),
                     "totals": "、".join(f"{rater_rows[k].rater_label} {_num(v)}" for k, v in rater_totals.items())},
-            source=_at(app, "name"),
+            source=_at(app, st.name_field),
         ))
     aspects = {}
     for aspect, groups in st.aspects.items():
         inds = [ind for ind in applicable if ind.group in groups]
-        amax = sum(ind.max for ind in inds)
+        amax = sum(ind.max_for(ptype) for ind in inds)
         share = round(sum(agg[ind.code] for ind in inds) / amax, st.decimals + 2) if amax else 0.0
         aspects[aspect] = {"share": share, "excellent": bool(amax) and share >= st.excellent_share - 1e-12}
     app.score = total
@@ -779,13 +796,13 @@ def score_application(app: Application, rows: list[ScoreRow], st: Settings) -> N
         params={"raters": len(per_rater), "kind": "专家" if basis == "expert" else "市级初审",
                 "method": "去掉最高分和最低分后取平均" if trimmed else "取平均", "score": _num(total),
                 "count": len(applicable), "park_type": ptype},
-        source=_at(app, "name"),
+        source=_at(app, st.name_field),
     ))
     if st.points_defaulted:
         app.findings.append(Finding("score-default-points", "info", clause=st.clause_scoring,
                                     params={"note": st.points_note(), "count": len(applicable),
                                             "park_type": ptype, "max": _num(st.default_max)},
-                                    source=_at(app, "name")))
+                                    source=_at(app, st.name_field)))
     if basis == "expert":
         _compare_city(app, city_rows, applicable, total, st)
 
@@ -799,7 +816,7 @@ def _clean_points(app: Application, rows: list[ScoreRow], ptype: str, st: Settin
         if row.rater in per_rater:
             app.findings.append(Finding("score-duplicate", "warning", clause=st.clause_scoring,
                                         params={"rater": row.rater_label, "file": row.source.file,
-                                                "row": row.source.row}, source=_at(app, "name")))
+                                                "row": row.source.row}, source=_at(app, st.name_field)))
             continue
         pts: dict[str, float] = {}
         for code, value in row.points.items():
@@ -824,12 +841,13 @@ def _clean_points(app: Application, rows: list[ScoreRow], ptype: str, st: Settin
                 app.findings.append(Finding("score-negative", "warning", clause=st.clause_scoring,
                                             params={**common, "points": _num(number)}, source=row.source))
                 number = 0.0
-            if number > ind.max + 1e-9:
+            top = ind.max_for(ptype)
+            if number > top + 1e-9:
                 app.findings.append(Finding(
                     "score-above-max", "warning", clause=st.clause_scoring,
-                    params={**common, "name": ind.name, "points": _num(number), "max": _num(ind.max)},
+                    params={**common, "name": ind.name, "points": _num(number), "max": _num(top)},
                     source=row.source))
-                number = ind.max
+                number = top
             pts[code] = number
         per_rater[row.rater] = pts
         rater_rows[row.rater] = row
@@ -839,19 +857,21 @@ def _clean_points(app: Application, rows: list[ScoreRow], ptype: str, st: Settin
 def _compare_city(app: Application, city_rows: list[ScoreRow], applicable: list[Indicator], total: float,
                   st: Settings) -> None:
     city_total: float | None = None
+    ptype = outcome_of(app).park_type
     if city_rows:
-        total_max = sum(ind.max for ind in applicable)
+        total_max = sum(ind.max_for(ptype) for ind in applicable)
         pts = city_rows[0].points
-        city_total = 100 * sum(min(max(_number(pts.get(ind.code))[1] or 0.0, 0.0), ind.max)
-                               for ind in applicable) / total_max
+        if total_max:  # no indicator applies (an empty list in the rules file): no total to compare
+            city_total = 100 * sum(min(max(_number(pts.get(ind.code))[1] or 0.0, 0.0), ind.max_for(ptype))
+                                   for ind in applicable) / total_max
     else:
-        declared = app.values.get("city_score")
+        declared = app.values.get(st.city_score_field) if st.city_score_field else None
         if isinstance(declared, (int, float)) and not isinstance(declared, bool):
             city_total = float(declared)
     if city_total is not None and abs(city_total - total) > st.city_gap_points:
         app.findings.append(Finding("city-score-gap", "info", clause=st.clause_scoring,
                                     params={"city_score": _num(city_total), "score": _num(total),
-                                            "limit": _num(st.city_gap_points)}, source=_at(app, "name")))
+                                            "limit": _num(st.city_gap_points)}, source=_at(app, st.name_field)))
 
 
 # ---------------------------------------------------------------------------------------- tiers, rank
@@ -877,14 +897,14 @@ def assign_tier(app: Application, st: Settings) -> None:
         if by_score is not None:
             app.findings.append(Finding("tier-withheld", "info", clause=st.clause_tier,
                                         params={"score": _num(app.score), "tier": by_score.name},
-                                        source=_at(app, "name")))
+                                        source=_at(app, st.name_field)))
         return
     lowest = min((t.min_score for t in st.tiers), default=0)
     aspects_text = "、".join(excellent) or "无"
     if by_score is None:
         app.findings.append(Finding("tier-not-recognised", "info", clause=st.clause_tier,
                                     params={"score": _num(app.score), "line": _num(lowest)},
-                                    source=_at(app, "name")))
+                                    source=_at(app, st.name_field)))
         return
     if tier is not by_score:
         app.findings.append(Finding(
@@ -892,16 +912,16 @@ def assign_tier(app: Application, st: Settings) -> None:
             params={"score": _num(app.score), "by_score": by_score.name, "needed": by_score.min_aspects,
                     "count": len(excellent), "aspects": aspects_text, "share": f"{st.excellent_share:.0%}",
                     "tier": tier.name if tier else "不予认定"},
-            source=_at(app, "name")))
+            source=_at(app, st.name_field)))
     if tier is None:
         return
     outcome.tier = tier.name
     app.findings.append(Finding("tier-assigned", "info", clause=st.clause_tier,
                                 params={"tier": tier.name, "score": _num(app.score), "count": len(excellent),
-                                        "aspects": aspects_text}, source=_at(app, "name")))
+                                        "aspects": aspects_text}, source=_at(app, st.name_field)))
     if app.status == "needs_review":
         app.findings.append(Finding("tier-provisional", "info", clause=st.clause_tier,
-                                    params={"tier": tier.name}, source=_at(app, "name")))
+                                    params={"tier": tier.name}, source=_at(app, st.name_field)))
     if tier.ceiling <= 0:
         return
     green = app.values.get(st.green_field)
@@ -923,7 +943,7 @@ def rank_applications(apps: list[Application], st: Settings) -> None:
 
     Ties: more excellent aspects, then the cities in the province's order, then name, then id.
     """
-    order = {c: i for i, c in enumerate(cities())}
+    order = {c: i for i, c in enumerate(st.cities)}
 
     def key(app: Application) -> tuple[Any, ...]:
         detail = outcome_of(app).score_detail or {}
@@ -983,7 +1003,7 @@ def allocation_for(apps: list[Application], budget: float, st: Settings) -> dict
         outcome.subsidy_proposed = proposed
         app.findings.append(Finding("subsidy-proposed", "info", clause=st.clause_allocation,
                                     params={"proposed": _num(proposed), "ceiling": _num(outcome.subsidy or 0),
-                                            "budget": _num(budget)}, source=_at(app, "name")))
+                                            "budget": _num(budget)}, source=_at(app, st.name_field)))
         rows.append({"id": app.id, "city": app.city, "name": app.name, "park_type": outcome.park_type,
                      "tier": outcome.tier, "score": app.score, "rank": app.rank, "status": app.status,
                      "provisional": app.status != "eligible", "ceiling": outcome.subsidy,
@@ -1020,11 +1040,22 @@ def _status_from_findings(app: Application) -> str:
 
 
 # ---------------------------------------------------------------------------------------- the program
+class _SectionModel:
+    """:class:`~sdbatch.programs.park_rules.ParkSection`, imported when a rules file is loaded (the
+    schema needs pydantic, which ``sdbatch --help`` does not)."""
+
+    def __get__(self, obj: object, owner: type | None = None) -> type[BaseModel]:
+        from sdbatch.programs.park_rules import ParkSection
+
+        return ParkSection
+
+
 class ParkProgram(Program):
     """Provincial digital economy parks: score sheets, tiers, subsidies (第六条–第十一条)."""
 
     kind = "park"
     section = "park"
+    section_model = _SectionModel()  # type: ignore[assignment]
     options = (ProgramOption("budget", float, "options.budget", minimum=0),)
 
     def claims_sheet(self, sheet: RawSheet) -> bool:

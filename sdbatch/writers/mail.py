@@ -27,8 +27,8 @@ from typing import Any
 
 from sdbatch import settings
 from sdbatch.catalogue import pair, render, text
+from sdbatch.jurisdiction import jurisdiction_of
 from sdbatch.model import STATUSES, Application, Finding, RunResult, Source
-from sdbatch.rules import cities as all_cities
 from sdbatch.writers._common import (
     UNKNOWN_CITY,
     city_key,
@@ -200,6 +200,7 @@ def _context(result: RunResult, city: str, review: Path, book: AddressBook) -> d
     reply_by = (started.date() + dt.timedelta(days=book.reply_days)) if started else None
     return {
         "city": city,
+        "department": jurisdiction_of(result).department,
         "run_id": result.run_id,
         "run_time": time_text(result.started),
         "run_date": started.date().isoformat() if started else "",
@@ -246,7 +247,7 @@ def write_mail_drafts(result: RunResult, run_dir: Path, reviews: dict[str, Path]
     subject_t = env.get_template("subject.j2")
     body_t = env.get_template("body.txt.j2")
     mail_dir = run_dir / "mail"
-    order = {c: i for i, c in enumerate(all_cities())}
+    order = jurisdiction_of(result).order
     for city in sorted(reviews, key=lambda c: (order.get(c, 99), c)):
         if city == UNKNOWN_CITY or (cities is not None and city not in cities):
             continue
@@ -307,7 +308,7 @@ def list_drafts(run_dir: Path) -> list[Draft]:
     mail_dir = Path(run_dir) / "mail"
     if not mail_dir.is_dir():
         return []
-    order = {c: i for i, c in enumerate(all_cities())}
+    order = jurisdiction_of(None).order  # the default jurisdiction: a run folder holds no rules
     drafts = []
     for path in sorted(mail_dir.glob("*.eml"), key=lambda p: (order.get(p.stem, 99), p.stem)):
         msg = _read(path)

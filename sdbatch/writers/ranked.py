@@ -15,8 +15,8 @@ from typing import Any
 import xlsxwriter
 
 from sdbatch.catalogue import text
+from sdbatch.jurisdiction import jurisdiction_of
 from sdbatch.model import STATUSES, Application, RunResult
-from sdbatch.rules import cities as all_cities
 from sdbatch.writers._common import (
     COLOURS,
     HEADER_FILL,
@@ -211,7 +211,7 @@ def _rank_sheet(wb: Any, f: dict[str, Any], apps: list[Application], rules: Any,
 def _all_sheet(wb: Any, f: dict[str, Any], apps: list[Application], rules: Any, columns: list[Any],
                name_label: str) -> None:
     sheet = _Sheet(wb, ALL_SHEET, f)
-    order = {c: i for i, c in enumerate(all_cities())}
+    order = jurisdiction_of(rules).order
     rows_apps = sorted(apps, key=lambda a: (order.get(a.city or "", 99), a.city_order is None,
                                             a.city_order or 0, a.source.file, a.source.row or 0))
     with_order = any(a.city_order is not None for a in apps) or not apps
@@ -242,7 +242,7 @@ def _city_sheet(wb: Any, f: dict[str, Any], result: RunResult, program: str, rul
                + [_summary_label(c, v) for c, v in counted] + [_summary_label(c) for c in summed]
                + ["收到文件数", "退回文件数", "是否逾期", "备注"])
     rows: list[list[Any]] = []
-    cities = list(all_cities())
+    cities = list(jurisdiction_of(rules).cities)
     extra_cities = sorted({city_key(a.city) for a in apps} - set(cities))
     for city in cities + extra_cities:
         city_apps = [a for a in apps if city_key(a.city) == city]

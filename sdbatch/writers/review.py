@@ -30,9 +30,10 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from sdbatch import settings
 from sdbatch.catalogue import label, render
+from sdbatch.jurisdiction import jurisdiction_of
 from sdbatch.model import STATUSES, Application, FileRecord, Finding, RunResult
 from sdbatch.reading import limits as safety  # full_read_ok: the reading stage's rule
-from sdbatch.rules import cities as all_cities
+from sdbatch.rules_schema import ROLE_DEFAULTS
 from sdbatch.writers._common import (
     COLOURS,
     HEADER_FILL,
@@ -61,7 +62,7 @@ RESERVED_SHEETS = {SUMMARY_SHEET, PROBLEMS_SHEET, NOTES_SHEET}
 COMMENT_AUTHOR = "审核意见"
 
 # Fields shown in their own leading columns of 审核结论, not again among the values.
-_LEADING_FIELDS = ("city_order", "name", "industry", "city", "seq")
+_LEADING_ROLES = ("order", "name", "group", "city", "seq")  # fields shown in columns of their own
 _STATUS_COLOUR = {"over_quota": "red", "ineligible": "red", "incomplete": "red", "needs_review": "amber"}
 _ELIGIBLE_FILL = "C6EFCE"
 
@@ -103,7 +104,7 @@ def _review_cities(result: RunResult) -> list[str]:
             wanted.add(city_key(record.city))
     for app in result.applications:
         wanted.add(city_key(app.city))
-    order = [c for c in all_cities() if c in wanted]
+    order = [c for c in jurisdiction_of(result).cities if c in wanted]
     order += sorted(c for c in wanted if c not in order and c != UNKNOWN_CITY)
     if UNKNOWN_CITY in wanted:
         order.append(UNKNOWN_CITY)
@@ -292,7 +293,7 @@ def _finding_cell(finding: Finding, app: Application | None) -> str | None:
     if finding.field and app.cells.get(finding.field):
         return app.cells[finding.field]
     if finding.effect or finding.severity in ("error", "warning"):
-        return app.cells.get("name")
+        return app.cells.get(app.extra.get("_roles", ROLE_DEFAULTS).get("name", ""))
     return None
 
 
@@ -415,7 +416,7 @@ def _value_fields(apps: list[Application], rules: Any, skip: Iterable[str] = ())
     present: set[str] = set()
     for app in apps:
         present.update(k for k, v in app.values.items() if v is not None)
-    leading = set(_LEADING_FIELDS) | set(skip)
+    leading = {rules.role(r) for r in _LEADING_ROLES} | set(skip) if rules is not None else set(skip)
     out: list[tuple[str, str]] = []
     fields = getattr(rules, "fields", {}) or {}
     for fid, spec in fields.items():

@@ -1,0 +1,630 @@
+"""The schema of a rules file (one program round), and the checks across its tables.
+
+:class:`RulesFile` and the models under it say what each table may hold, its types and defaults
+(pydantic, strict: see :mod:`sdbatch.tomlschema`).  :func:`check` runs after parsing and checks
+what types alone cannot: a condition's field exists and is numeric for ``>=``, a choice field
+names a ``[choices.<name>]`` table, quota cities belong to the jurisdiction, roles point to fields
+of the right type, and so on.  A program's own table (``[park]``) is validated by the model its
+:class:`~sdbatch.programs.base.Program` class declares (``section``/``section_model``); a model
+may add checks of its own by defining ``check_references(context) -> list[Problem]``.
+
+Field roles (``[program.roles]``) tell the shared stages which field plays which part:
+
+======== ============================================= ============== =================
+role     used for                                       field type     default field id
+======== ============================================= ============== =================
+name     the application's name (results.json ``name``) text           ``name``
+city     the city it belongs to                         city           ``city``
+order    the city's own order, counted by the quota     int            ``city_order``
+seq      the printed row number (序号), not checked      int            ``seq``
+group    grouped and ranked by in the province list     choice, text   ``industry``, else the type role
+type     matched by ``applies_to`` of fields/conditions choice         (none)
+city_score the city's own preliminary score             number types   ``city_score``
+======== ============================================= ============== =================
+
+A default applies only when a field of that id exists.
+"""
+
+from __future__ import annotations
+
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
+
+from sdbatch.catalogue import join
+from sdbatch.rules import NUMERIC_TYPES
+from sdbatch.tomlschema import (
+    Date,
+    Loc,
+    Problem,
+    Scalar,
+    Strict,
+    Text,
+    problems_of,
+    root_of,
+    strip_annotation,
+)
+
+FieldType = Literal["int", "count", "amount", "ratio", "number", "bool", "text", "city", "choice", "uscc",
+                    "phone", "email", "date"]
+Severity = Literal["hard", "soft", "relaxable", "warning"]
+Op = Literal[">=", ">", "<=", "<", "==", "present", "valid", "in_scope"]
+COMPARISONS = frozenset({">=", ">", "<=", "<"})
+
+ROLE_TYPES: dict[str, frozenset[str]] = {
+    "name": frozenset({"text"}),
+    "city": frozenset({"city"}),
+    "order": frozenset({"int"}),
+    "seq": frozenset({"int"}),
+    "group": frozenset({"choice", "text"}),
+    "type": frozenset({"choice"}),
+    "city_score": NUMERIC_TYPES,
+}
+ROLE_DEFAULTS = {"name": "name", "city": "city", "order": "city_order", "seq": "seq", "group": "industry",
+                 "city_score": "city_score"}
+REQUIRED_ROLES = ("name", "city")
+_MODULE = r"^[A-Za-z_][A-Za-z0-9_.]*(:[A-Za-z_][A-Za-z0-9_]*)?$"
+
+
+# ----------------------------------------------------------------------------- tables
+class Roles(Strict):
+    """``[program.roles]``: which field plays which part in the shared stages (role -> field id).
+    A role left out takes the field of its default id when there is one (see the module's table)."""
+
+    name: Text | None = None
+    """The application's name (results.json ``name``); findings without a cell of their own are
+    shown on its cell.  Default ``name``; required."""
+    city: Text | None = None
+    """The city an application belongs to (a ``city`` field); the file's city when the column is
+    absent.  Default ``city``; required."""
+    order: Text | None = None
+    """The city's own order (an ``int`` field), counted by the quota.  Default ``city_order``."""
+    seq: Text | None = None
+    """The printed row number (an ``int`` field): kept, not checked.  Default ``seq``."""
+    group: Text | None = None
+    """Applications are grouped and ranked by it in the province list (a ``choice`` or ``text``
+    field); relaxable industries are its values.  Default ``industry``, else the type role."""
+    type: Text | None = None
+    """The application's type (a ``choice`` field), matched by ``applies_to``.  No default."""
+    city_score: Text | None = None
+    """The city's own preliminary score (a number field).  Default ``city_score``."""
+
+
+class ProgramTable(Strict):
+    """``[program]``: what the round is, how its workbooks are recognised and where it applies."""
+
+    name: Text
+    """The round's name, e.g. ``cluster_2025`` (the rules file's name)."""
+    kind: Text
+    """The program: a built-in kind (``park``) brings its own steps; any other kind is generic."""
+    title: Text
+    """The round's title in Chinese, used in every output."""
+    version: Text
+    """The rules' version, recorded with every result."""
+    notice: str = ""
+    """The reference of the notice the round applies."""
+    entity: Text | None = None
+    """What one application is called in messages (a cluster, a park); default from ui.toml."""
+    list_title: Text | None = None
+    """The province list's title and file name; default from ui.toml."""
+    form: Text | None = None
+    """The summary form the cities fill, named in messages (the notice's attachment); default
+    from ui.toml."""
+    module: str | None = Field(default=None, pattern=_MODULE)
+    """``package.module:Class`` of a Program that lives outside sdbatch."""
+    jurisdiction: Text | None = None
+    """A bundled jurisdiction (``sdbatch/jurisdictions/<name>.toml``) or the path of a jurisdiction
+    file, relative to the rules file; default :data:`sdbatch.settings.JURISDICTION`."""
+    detect_fields: list[str] = []
+    """Fields only this round has: a table naming them is this round's."""
+    roles: Roles = Roles()
+    """See ``[program.roles]``."""
+
+
+class DeadlineTable(Strict):
+    """``[deadline]``: a file received later is flagged, not dropped."""
+
+    date: Date
+    """The last day (``2024-06-28``, as a TOML date or as text)."""
+    clause: Text
+
+
+class QuotaTable(Strict):
+    """``[quota]``: how many applications a city may recommend, counted in its own order."""
+
+    clause: Text
+    default: int = Field(ge=0)
+    """Every city not listed in ``cities``."""
+    cities: dict[str, int] = {}
+    """City -> its quota (cities of the jurisdiction)."""
+
+    @field_validator("cities")
+    @classmethod
+    def _non_negative(cls, value: dict[str, int]) -> dict[str, int]:
+        for city, n in value.items():
+            if n < 0:
+                raise PydanticCustomError("quota_negative", "quota", {"city": city, "value": n})
+        return value
+
+
+class RelaxationTable(Strict):
+    """``[relaxation]``: when a *relaxable* condition that fails needs expert judgement instead."""
+
+    clause: Text | None = None
+    """Required when ``industries`` or ``field`` is given."""
+    industries: list[str] = []
+    """Values of the group role's choices (core and frontier industries)."""
+    field: Text | None = None
+    """A yes/no field: the application asks for relaxation."""
+    note: str = ""
+    """Said with each relaxed condition."""
+    remarks_field: Text | None = None
+    """A text field: a request written there (one of ``remarks_words``) counts too, with a warning."""
+    remarks_words: list[str] = []
+
+
+class WordingTable(Strict):
+    """``[wording]``: sentences the findings of conditions carry."""
+
+    soft_note: str = ""
+    conflict_note: str = ""
+    hard_note: str = ""
+    fix_below: str = ""
+    fix_review: str = ""
+
+
+class ChoiceTable(Strict):
+    """``[choices.<name>]``: the values a choice field (``choices = "<name>"``) may take."""
+
+    clause: Text | None = None
+    """Cited when a value is outside the list and the field has no clause of its own."""
+    allowed: list[Text] = Field(min_length=1)
+    """The canonical values."""
+    variants: dict[str, list[str]] = {}
+    """Canonical value -> other ways cities write it."""
+    unknown_code: Text | None = None
+    """The finding code of a value outside the list (default ``unknown-choice``)."""
+
+
+class Derive(Strict):
+    """A ratio computed from two amounts, cross-checked when both are written."""
+
+    numerator: Text
+    denominator: Text
+
+
+class FieldSpec(Strict):
+    """``[fields.<id>]``: one canonical field (the id is the results.json key) and how its column
+    is recognised."""
+
+    label: Text
+    """The field's name in every output."""
+    type: FieldType
+    unit: Text | None = None
+    """Amounts: the canonical unit (a unit of vocabulary.toml [units.amounts]); ratios: %."""
+    aliases: list[str] = []
+    """Header texts that name the field (compared after NFKC, without spaces, brackets or units)."""
+    keywords: list[list[str]] = []
+    """Groups of words that must all appear in a header."""
+    exclude: list[str] = []
+    """Words that must not appear in its header."""
+    required: bool = False
+    clause: Text | None = None
+    parts: list[str] = []
+    """Numeric fields whose sum is this field when it is missing (split columns)."""
+    derive: Derive | None = None
+    choices: Text | None = None
+    """For ``type = "choice"``: the name of a ``[choices.<name>]`` table."""
+    applies_to: list[str] = []
+    """Types (values of the type role) the field applies to; empty: all."""
+    plausible_max: float | None = Field(default=None, gt=0)
+    """Above this (in the field's unit) a value is queried."""
+
+
+class AlternativeSpec(Strict):
+    """One alternative of a condition's ``any_of``."""
+
+    field: Text
+    op: Op
+    threshold: float | None = None
+    value: Scalar | None = None
+
+
+class ConditionSpec(Strict):
+    """``[[conditions]]``: one rule of the round, with its clause and wording."""
+
+    id: Text
+    """Unique in the file; cited by findings (``rule``)."""
+    severity: Severity
+    """hard: fails -> ineligible; soft ("in principle"): needs review; relaxable: needs review where
+    ``[relaxation]`` applies, else ineligible; warning: no effect on the status."""
+    clause: Text
+    text: Text
+    """The rule in the notice's words."""
+    field: Text | None = None
+    op: Op | None = None
+    """``>=``, ``>``, ``<=``, ``<`` (with ``threshold``), ``==`` (with ``value``), ``present``,
+    ``valid`` (a well-formed credit code, phone, e-mail), ``in_scope`` (a value of the list)."""
+    threshold: float | None = None
+    value: Scalar | None = None
+    any_of: list[AlternativeSpec] = []
+    """Instead of field/op: the condition holds when one alternative holds."""
+    applies_to: list[str] = []
+    """Types (values of the type role) the condition applies to; empty: all."""
+    fix: str | None = None
+    """What to do when it fails (default: ``[wording]``)."""
+
+
+class ExpertItem(Strict):
+    """``[[expert_items]]``: a qualitative condition listed for the experts, no automatic verdict."""
+
+    clause: Text
+    text: Text
+
+
+class ScoreIndicator(Strict):
+    """One indicator of the composite score."""
+
+    field: Text
+    weight: float = Field(gt=0)
+    ref: float = Field(gt=0)
+    """The value that earns the indicator's full weight ÷ ``cap``."""
+
+
+class ScoreTable(Strict):
+    """``[score]``: score = 100 × Σ weight × min(value / ref, cap) / (cap × Σ weight)."""
+
+    cap: float = Field(default=1.0, gt=0)
+    tie_break: list[str] = []
+    """Numeric fields compared (higher first) when scores are equal."""
+    indicators: list[ScoreIndicator] = []
+
+
+class ReportTable(Strict):
+    """``[report]``: what the province list shows."""
+
+    key_fields: list[str] = []
+    """Fields shown beside the score."""
+
+
+class RulesFile(Strict):
+    """A whole rules file (a program's own table is validated apart, by its program's model)."""
+
+    program: ProgramTable
+    deadline: DeadlineTable | None = None
+    quota: QuotaTable | None = None
+    relaxation: RelaxationTable | None = None
+    wording: WordingTable = WordingTable()
+    choices: dict[str, ChoiceTable] = {}
+    fields: dict[str, FieldSpec] = Field(min_length=1)
+    conditions: list[ConditionSpec] = []
+    expert_items: list[ExpertItem] = []
+    score: ScoreTable | None = None
+    report: ReportTable = ReportTable()
+
+
+ROOT = root_of(RulesFile)
+
+
+# ----------------------------------------------------------------------------- parsing in parts
+@dataclass
+class Parts:
+    """The tables of a file that parsed, each on its own (a mapping or array of tables entry by
+    entry), for the checks across tables: a table with a type error is left out, so that one
+    mistake is reported once, at its place, and does not hide the other problems."""
+
+    raw: Mapping[str, Any]
+    tables: dict[str, Any] = field(default_factory=dict)  # name -> parsed table (None: it did not parse)
+    items: dict[str, list[tuple[int, Any]]] = field(default_factory=dict)  # arrays: (index, parsed item)
+    field_ids: set[str] = field(default_factory=set)  # every field named, parsed or not
+
+    def get(self, name: str) -> Any:
+        return self.tables.get(name)
+
+    @property
+    def fields(self) -> dict[str, FieldSpec]:
+        return self.tables.get("fields") or {}
+
+    @property
+    def conditions(self) -> list[tuple[int, ConditionSpec]]:
+        return self.items.get("conditions", [])
+
+
+def parse_parts(raw: Mapping[str, Any]) -> Parts:
+    parts = Parts(raw)
+    fields = raw.get("fields")
+    parts.field_ids = {str(k) for k in fields} if isinstance(fields, dict) else set()
+    for name, info in RulesFile.model_fields.items():
+        if name not in raw:
+            parts.tables[name] = None if info.is_required() else info.get_default(call_default_factory=True)
+            continue
+        value, annotation = raw[name], strip_annotation(info.annotation)
+        origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+        if origin is dict:
+            entries = value.items() if isinstance(value, dict) else ()
+            parsed = {str(k): _try(args[1], v) for k, v in entries}
+            parts.tables[name] = {k: v for k, v in parsed.items() if v is not None}
+        elif origin is list:
+            items = [(i, _try(args[0], v)) for i, v in enumerate(value)] if isinstance(value, list) else []
+            parts.items[name] = [(i, v) for i, v in items if v is not None]
+            parts.tables[name] = [v for _, v in parts.items[name]]
+        else:
+            parts.tables[name] = _try(annotation, value)
+    return parts
+
+
+def _try(model: Any, value: Any) -> Any:
+    try:
+        return model.model_validate(value)
+    except ValidationError:
+        return None
+
+
+def validate(raw: Mapping[str, Any], extra_root: Mapping[str, Any]) -> tuple[RulesFile | None, list[Problem]]:
+    """The file validated as a whole: the model, or None and pydantic's problems."""
+    try:
+        return RulesFile.model_validate(raw), []
+    except ValidationError as exc:
+        return None, problems_of(exc, root_of(RulesFile, extra_root))
+
+
+# ----------------------------------------------------------------------------- roles
+def resolve_roles(program: ProgramTable | None, field_ids: set[str]) -> dict[str, str]:
+    """role -> field id: as written in ``[program.roles]``, else the default id when it is a field."""
+    out: dict[str, str] = {}
+    for role in ROLE_TYPES:
+        explicit = getattr(program.roles, role) if program is not None else None
+        if explicit:
+            out[role] = explicit
+        elif role in ROLE_DEFAULTS and ROLE_DEFAULTS[role] in field_ids:
+            out[role] = ROLE_DEFAULTS[role]
+    if "group" not in out and "type" in out:
+        out["group"] = out["type"]
+    return out
+
+
+# ----------------------------------------------------------------------------- checks across tables
+@dataclass
+class Context:
+    """What a check across tables may look at (also given to a program section's own checks)."""
+
+    parts: Parts
+    roles: dict[str, str]
+    cities: tuple[str, ...] | None  # the jurisdiction's cities (None: the jurisdiction did not load)
+    province: str = ""
+    section: str = ""  # the program's own table, for its checks' places
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def fields(self) -> dict[str, FieldSpec]:
+        return self.parts.fields
+
+    @property
+    def field_ids(self) -> set[str]:
+        return self.parts.field_ids
+
+    @property
+    def choices(self) -> dict[str, ChoiceTable]:
+        return self.parts.get("choices") or {}
+
+    def add(self, loc: Loc, key: str, **params: Any) -> None:
+        self.problems.append(Problem(loc, f"refs.{key}", params))
+
+    def choices_of(self, field_id: str | None) -> tuple[str, ...] | None:
+        """The allowed values of a choice field (None when unknown)."""
+        spec = self.fields.get(field_id or "")
+        if spec is None or spec.type != "choice" or spec.choices not in self.choices:
+            return None
+        return tuple(self.choices[spec.choices or ""].allowed)
+
+    def role_choices(self, role: str) -> tuple[str, ...] | None:
+        return self.choices_of(self.roles.get(role))
+
+    def field_problems(self, loc: Loc, field_id: str, types: frozenset[str] | None = None) -> list[Problem]:
+        """``field_id`` must be a field (of one of ``types``)."""
+        if field_id not in self.field_ids:
+            return [Problem(loc, "refs.unknown_field", {"field": field_id})]
+        spec = self.fields.get(field_id)
+        if types is not None and spec is not None and spec.type not in types:
+            return [Problem(loc, "refs.field_type", {"field": field_id, "type": spec.type,
+                                                     "expected": ", ".join(sorted(types))})]
+        return []
+
+    def need_field(self, loc: Loc, field_id: str, types: frozenset[str] | None = None) -> None:
+        self.problems += self.field_problems(loc, field_id, types)
+
+
+def check(ctx: Context) -> list[Problem]:
+    """Every check across tables, on the tables that parsed."""
+    for step in _CHECKS:
+        step(ctx)
+    return ctx.problems
+
+
+def _check_program(ctx: Context) -> None:
+    program: ProgramTable | None = ctx.parts.get("program")
+    if program is None or not ctx.parts.field_ids:
+        return
+    for i, fid in enumerate(program.detect_fields):
+        ctx.need_field(("program", "detect_fields", i), fid)
+    for role, fid in program.roles.model_dump(exclude_none=True).items():
+        ctx.need_field(("program", "roles", role), fid, ROLE_TYPES[role])
+    for role in REQUIRED_ROLES:
+        if role not in ctx.roles:
+            ctx.add(("program", "roles"), "role_missing", role=role, default=ROLE_DEFAULTS[role])
+    type_field = ctx.roles.get("type")
+    if type_field and type_field in ctx.fields and ctx.choices_of(type_field) is None:
+        ctx.add(("program", "roles", "type"), "type_without_choices", field=type_field)
+
+
+def _check_choices(ctx: Context) -> None:
+    from sdbatch.catalogue import codes
+
+    known = set(codes())
+    for name, table in ctx.choices.items():
+        seen: set[str] = set()
+        for i, value in enumerate(table.allowed):
+            if value in seen:
+                ctx.add(("choices", name, "allowed", i), "duplicate", value=value)
+            seen.add(value)
+        for canon in table.variants:
+            if canon not in table.allowed:
+                ctx.add(("choices", name, "variants", canon), "variant_not_allowed", value=canon, table=name)
+        if table.unknown_code and table.unknown_code not in known:
+            ctx.add(("choices", name, "unknown_code"), "unknown_code", code=table.unknown_code)
+
+
+def _check_fields(ctx: Context) -> None:
+    from sdbatch.text import AMOUNT_UNITS
+
+    types = ctx.role_choices("type")
+    for fid, spec in ctx.fields.items():
+        where: Loc = ("fields", fid)
+        if spec.type == "choice" and spec.choices not in ctx.choices:
+            ctx.add((*where, "choices"), "choices_missing", table=spec.choices or "",
+                    known=", ".join(ctx.choices) or "-")
+        if spec.type == "amount" and spec.unit not in AMOUNT_UNITS:
+            ctx.add((*where, "unit"), "amount_unit", unit=spec.unit or "", units=join(AMOUNT_UNITS))
+        if spec.type == "ratio" and spec.unit not in (None, "%"):
+            ctx.add((*where, "unit"), "ratio_unit", unit=spec.unit)
+        for i, part in enumerate(spec.parts):
+            ctx.need_field((*where, "parts", i), part, NUMERIC_TYPES)
+        if spec.parts and spec.type not in NUMERIC_TYPES:
+            ctx.add((*where, "parts"), "parts_not_numeric", type=spec.type)
+        if spec.derive is not None:
+            for key in ("numerator", "denominator"):
+                ctx.need_field((*where, "derive", key), getattr(spec.derive, key), NUMERIC_TYPES)
+            if spec.type != "ratio":
+                ctx.add((*where, "derive"), "derive_not_ratio", type=spec.type)
+        _check_applies_to(ctx, (*where, "applies_to"), spec.applies_to, types)
+
+
+def _check_applies_to(ctx: Context, loc: Loc, values: list[str], types: tuple[str, ...] | None) -> None:
+    if not values:
+        return
+    if "type" not in ctx.roles:
+        ctx.add(loc, "applies_to_without_type")
+        return
+    if types is None:
+        return  # the type role's own problem is reported there
+    for i, value in enumerate(values):
+        if value not in types:
+            ctx.add((*loc, i), "not_a_type", value=value, types=join(types))
+
+
+def _check_conditions(ctx: Context) -> None:
+    types = ctx.role_choices("type")
+    seen: set[str] = set()
+    for i, cond in ctx.parts.conditions:
+        where: Loc = ("conditions", i)
+        if cond.id in seen:
+            ctx.add((*where, "id"), "duplicate", value=cond.id)
+        seen.add(cond.id)
+        _check_applies_to(ctx, (*where, "applies_to"), cond.applies_to, types)
+        if cond.any_of:
+            if cond.field is not None or cond.op is not None:
+                ctx.add(where, "field_and_any_of")
+            for j, alt in enumerate(cond.any_of):
+                _check_test(ctx, (*where, "any_of", j), alt.field, alt.op, alt.threshold, alt.value)
+            continue
+        if cond.field is None:
+            ctx.add(where, "no_field")
+            continue
+        if cond.op is None:
+            ctx.add(where, "no_op", field=cond.field)
+            continue
+        _check_test(ctx, where, cond.field, cond.op, cond.threshold, cond.value)
+
+
+def _check_test(ctx: Context, where: Loc, fid: str, op: str, threshold: float | None, value: Any) -> None:
+    ctx.need_field((*where, "field"), fid)
+    spec = ctx.fields.get(fid)
+    if spec is None:
+        return
+    if op in COMPARISONS:
+        if threshold is None:
+            ctx.add(where, "no_threshold", field=fid, op=op)
+        elif spec.type not in NUMERIC_TYPES:
+            ctx.add((*where, "op"), "not_numeric", field=fid, type=spec.type)
+        elif threshold < 0:
+            ctx.add((*where, "threshold"), "negative_threshold", threshold=_num(threshold))
+        elif spec.type == "ratio" and threshold > 100:
+            ctx.add((*where, "threshold"), "ratio_over_100", threshold=_num(threshold))
+        elif op == "<" and threshold == 0:
+            ctx.add((*where, "threshold"), "below_zero")
+        elif spec.type == "ratio" and op == ">" and threshold >= 100:
+            ctx.add((*where, "threshold"), "ratio_unreachable", threshold=_num(threshold))
+    elif op == "==":
+        if value is None:
+            ctx.add(where, "no_value", field=fid)
+        elif spec.type == "bool" and not isinstance(value, bool):
+            ctx.add((*where, "value"), "bool_value", field=fid)
+        elif spec.type in NUMERIC_TYPES and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            ctx.add((*where, "value"), "number_value", field=fid)
+    elif op == "in_scope" and spec.type not in ("choice", "city"):
+        ctx.add((*where, "op"), "in_scope_type", field=fid, type=spec.type)
+
+
+def _check_quota(ctx: Context) -> None:
+    quota: QuotaTable | None = ctx.parts.get("quota")
+    if quota is None or ctx.cities is None:
+        return
+    for city in quota.cities:
+        if city not in ctx.cities:
+            ctx.add(("quota", "cities", city), "unknown_city", city=city, province=ctx.province,
+                    count=len(ctx.cities))
+
+
+def _check_relaxation(ctx: Context) -> None:
+    relax: RelaxationTable | None = ctx.parts.get("relaxation")
+    if relax is None:
+        return
+    if (relax.industries or relax.field) and not relax.clause:
+        ctx.add(("relaxation",), "missing_clause")
+    if relax.industries:
+        group = ctx.roles.get("group")
+        allowed = ctx.choices_of(group)
+        if allowed is None and ctx.parts.field_ids:
+            ctx.add(("relaxation", "industries"), "group_without_choices", field=group or "")
+        for i, value in enumerate(relax.industries):
+            if allowed is not None and value not in allowed:
+                ctx.add(("relaxation", "industries", i), "not_in_group", value=value, field=group or "")
+    if relax.field:
+        ctx.need_field(("relaxation", "field"), relax.field, frozenset({"bool"}))
+    if relax.remarks_field:
+        ctx.need_field(("relaxation", "remarks_field"), relax.remarks_field, frozenset({"text"}))
+    if relax.remarks_field and not relax.field:
+        ctx.add(("relaxation", "remarks_field"), "remarks_without_field")
+
+
+def _check_score(ctx: Context) -> None:
+    score: ScoreTable | None = ctx.parts.get("score")
+    if score is not None:
+        for i, ind in enumerate(score.indicators):
+            ctx.need_field(("score", "indicators", i, "field"), ind.field, NUMERIC_TYPES)
+        for i, fid in enumerate(score.tie_break):
+            ctx.need_field(("score", "tie_break", i), fid, NUMERIC_TYPES)
+    report: ReportTable | None = ctx.parts.get("report")
+    if report is not None:
+        for i, fid in enumerate(report.key_fields):
+            ctx.need_field(("report", "key_fields", i), fid)
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+_CHECKS: list[Callable[[Context], None]] = [_check_program, _check_choices, _check_fields, _check_conditions,
+                                            _check_quota, _check_relaxation, _check_score]
+
+
+def section_problems(model: Any, value: Any, section: str) -> tuple[Any, list[Problem]]:
+    """A program's own table validated by its model: (the instance or None, problems)."""
+    try:
+        return model.model_validate(value), []
+    except ValidationError as exc:
+        return None, problems_of(exc, root_of(model), prefix=(section,))
