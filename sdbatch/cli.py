@@ -27,6 +27,7 @@ class Failure(click.ClickException):
 
 def _guard(ctx: click.Context, func: Any, *args: Any, **kwargs: Any) -> Any:
     """Turn library exceptions into one readable sentence; tracebacks only with --debug."""
+    from sdbatch.address_book import AddressBookInvalid
     from sdbatch.ledger import LedgerError
     from sdbatch.lock import LockHeld
     from sdbatch.model import RulesInvalid
@@ -38,6 +39,8 @@ def _guard(ctx: click.Context, func: Any, *args: Any, **kwargs: Any) -> Any:
         raise Failure(exc.message) from None
     except MailError as exc:
         raise Failure(str(exc)) from None
+    except AddressBookInvalid as exc:
+        raise Failure(exc.message) from None
     except RulesInvalid as exc:
         lines = "\n".join(f"  - {p}" for p in exc.problems)
         raise Failure(f"规则文件 {exc.path} 有误：\n{lines}") from None

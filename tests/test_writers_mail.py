@@ -132,14 +132,6 @@ def test_missing_address_book_is_a_warning_not_a_crash(tmp_path):
     assert codes[0] == "address-book-invalid" and codes.count("mail-no-recipient") == 3
 
 
-def test_sample_address_book_covers_fifteen_cities():
-    from sdbatch.writers.mail import load_address_book
-
-    book = load_address_book(Path(__file__).parent.parent / "config" / "address_book.toml")
-    assert not book.problems and book.sender
-    assert len(book.cities) == 15 and "菏泽市" not in book.cities
-
-
 def test_list_drafts(run):
     _, run_dir, _, _ = run
     drafts = list_drafts(run_dir)

@@ -16,7 +16,6 @@ import os
 import re
 import smtplib
 import ssl
-import tomllib
 from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
@@ -25,7 +24,8 @@ from email.utils import format_datetime, getaddresses, make_msgid, parseaddr
 from pathlib import Path
 from typing import Any
 
-from sdbatch import settings
+from sdbatch.address_book import AddressBook, load_address_book
+from sdbatch.address_book import valid_address as _valid_address
 from sdbatch.catalogue import pair, render, text
 from sdbatch.model import STATUSES, Application, Finding, RunResult, Source
 from sdbatch.rules import cities as all_cities
@@ -43,8 +43,6 @@ from sdbatch.writers._common import (
     time_text,
 )
 
-DEFAULT_ADDRESS_BOOK = Path(settings.ADDRESS_BOOK)
-DEFAULT_REPLY_DAYS = 5
 MAX_PROBLEMS_PER_APP = 6
 XLSX_TYPE = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 SENT_LOG = "sent.json"
@@ -55,67 +53,6 @@ DRAFT_POLICY = policy.SMTP.clone(max_line_length=250)
 
 class MailError(ValueError):
     """A mail option or draft that cannot be used; the message is one Chinese sentence."""
-
-
-# ----------------------------------------------------------------------------- address book
-@dataclass
-class AddressBook:
-    sender: str | None
-    reply_days: int
-    cities: dict[str, dict[str, list[str]]]
-    path: str
-    problems: list[str] = field(default_factory=list)
-
-    def recipients(self, city: str) -> tuple[list[str], list[str]]:
-        entry = self.cities.get(city) or {}
-        return list(entry.get("to", [])), list(entry.get("cc", []))
-
-
-def _valid_address(text: str) -> bool:
-    if any(ch in text for ch in "\r\n"):
-        return False
-    _, addr = parseaddr(text)
-    local, _, domain = addr.rpartition("@")
-    return bool(local) and "." in domain and " " not in addr
-
-
-def load_address_book(path: Path | None) -> AddressBook:
-    """Read the TOML address book; problems are collected, never raised (the run goes on)."""
-    path = Path(path) if path is not None else DEFAULT_ADDRESS_BOOK
-    book = AddressBook(None, DEFAULT_REPLY_DAYS, {}, str(path))
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        book.problems.append("不存在")
-        return book
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        book.problems.append(f"无法读取（{exc}）")
-        return book
-    sender = raw.get("from")
-    if isinstance(sender, str) and _valid_address(sender):
-        book.sender = sender
-    elif sender is not None:
-        book.problems.append(f"发件人地址“{sender}”格式不正确")
-    days = raw.get("reply_days", DEFAULT_REPLY_DAYS)
-    book.reply_days = days if isinstance(days, int) and days >= 0 else DEFAULT_REPLY_DAYS
-    for city, entry in (raw.get("cities") or {}).items():
-        if not isinstance(entry, dict):
-            book.problems.append(f"[cities.\"{city}\"] 应为一个表（to、cc）")
-            continue
-        clean: dict[str, list[str]] = {}
-        for key in ("to", "cc"):
-            values = entry.get(key, [])
-            if isinstance(values, str):
-                values = [values]
-            good = []
-            for value in values:
-                if isinstance(value, str) and _valid_address(value):
-                    good.append(value.strip())
-                else:
-                    book.problems.append(f"{city}的地址“{value}”格式不正确，已忽略")
-            clean[key] = good
-        book.cities[city] = clean
-    return book
 
 
 # ----------------------------------------------------------------------------- templates
