@@ -22,6 +22,7 @@ from typing import Any
 
 from sdbatch import __version__, checks, decide, header, normalise, reading, settings
 from sdbatch import rules as rules_mod
+from sdbatch.address_book import AddressBook, check_for_run, cities_to_redraft
 from sdbatch.catalogue import join, label, render
 from sdbatch.jurisdiction import Jurisdiction, jurisdiction_of
 from sdbatch.model import Application, FileRecord, FileRejected, Finding, RawWorkbook, RunResult, Source
@@ -373,14 +374,15 @@ def evaluate(inbox: Path, options: RunOptions, *, run_id: str = "", started: str
     )
 
 
-def fingerprint(candidates: list[Rules], options: RunOptions) -> str:
-    """What, besides the inbox, decides a run's outputs: a change here is a change to re-run for."""
+def fingerprint(candidates: list[Rules], options: RunOptions, book: AddressBook | None = None) -> str:
+    """What, besides the inbox, decides a run's outputs: a change here is a change to re-run for
+    (the address book by its content: fixing it makes the next run redraft)."""
     digest = hashlib.sha256(__version__.encode())
     for rules in candidates:
         digest.update(rules.name.encode() + rules.version.encode())
         with open(rules.path, "rb") as fh:
             digest.update(fh.read())
-    digest.update(json.dumps([sorted(options.program_options.items()), options.mail_mode, str(options.address_book)],
+    digest.update(json.dumps([sorted(options.program_options.items()), options.mail_mode, book and book.digest],
                              default=str).encode())
     return digest.hexdigest()
 
@@ -398,12 +400,14 @@ def run_batch(inbox: Path, options: RunOptions) -> Outcome:
 
     t0 = time.perf_counter()
     logger = setup_logging(None, options.quiet, options.verbose)
+    # a broken address book stops the run before any work (AddressBookInvalid: exit 2)
+    book = check_for_run(address_book(inbox, options), options.address_book is not None, options.mail_mode)
     options.out_dir.mkdir(parents=True, exist_ok=True)
     candidates = load_programs(options.programs, options.rules_files)
     with RunLock(options.out_dir / LOCK_NAME):
         clean_stale_tmp(options.out_dir)
         snapshot = snapshot_inbox(inbox)
-        print_ = fingerprint(candidates, options)
+        print_ = fingerprint(candidates, options, book)
         with Ledger.open(options.ledger_path or default_path(options.out_dir)) as ledger:
             if not options.force and ledger.unchanged_since_last_run(snapshot, print_):
                 logger.info("无新增或变更文件")
@@ -418,12 +422,13 @@ def run_batch(inbox: Path, options: RunOptions) -> Outcome:
                 result = evaluate(inbox, options, run_id=run_id, started=started)
                 t_decide = time.perf_counter()
                 changes = ledger.changes(result)
-                changed = ledger.changed_cities(result, changes)
+                changed = ledger.changed_cities(result, changes) | cities_to_redraft(book, _last_run_info(ledger))
                 _write_outputs(result, tmp, options, changes, changed, address_book(inbox, options))
                 result.finished = started if options.now else _now(options).isoformat(timespec="seconds")
                 timings = {"decide_s": round(t_decide - t0, 3), "write_s": round(time.perf_counter() - t_decide, 3)}
                 write_json(tmp / "results.json", result.to_dict())
-                write_json(tmp / "run.json", run_info(result, inbox, options, timings))
+                write_json(tmp / "run.json", {**run_info(result, inbox, options, timings),
+                                              "address_book": book.record() if book else None})
                 for record in result.rejected:
                     logger.warning("退回 %s：%s", record.file, record.error)
                 logger.info("完成：%d 个文件，%d 个申报项目", len(result.files), len(result.applications))
@@ -431,6 +436,15 @@ def run_batch(inbox: Path, options: RunOptions) -> Outcome:
             final = options.out_dir / run_id
             ledger.record_run(result, snapshot, print_, final, started, result.finished, result.exit_code())
     return Outcome(result, final, result.exit_code(), timings=timings)
+
+
+def _last_run_info(ledger: Any) -> dict[str, Any] | None:
+    """``run.json`` of the last complete run (what its drafts were written with), if still there."""
+    last = next((r for r in ledger.last_runs(20) if r["complete"]), None)
+    try:
+        return dict(json.loads((Path(last["run_dir"]) / "run.json").read_text(encoding="utf-8"))) if last else None
+    except (OSError, TypeError, ValueError):
+        return None
 
 
 def address_book(inbox: Path, options: RunOptions) -> Path:

@@ -27,10 +27,11 @@ class Failure(click.ClickException):
 
 def _guard(ctx: click.Context, func: Any, *args: Any, **kwargs: Any) -> Any:
     """Turn library exceptions into one readable sentence; tracebacks only with --debug."""
+    from sdbatch.address_book import AddressBookInvalid
     from sdbatch.ledger import LedgerError
     from sdbatch.lock import LockHeld
     from sdbatch.model import RulesInvalid
-    from sdbatch.writers.mail import MailError
+    from sdbatch.sending import MailError
 
     try:
         return func(*args, **kwargs)
@@ -38,6 +39,8 @@ def _guard(ctx: click.Context, func: Any, *args: Any, **kwargs: Any) -> Any:
         raise Failure(exc.message) from None
     except MailError as exc:
         raise Failure(str(exc)) from None
+    except AddressBookInvalid as exc:
+        raise Failure(exc.message) from None
     except RulesInvalid as exc:
         lines = "\n".join(f"  - {p}" for p in exc.problems)
         raise Failure(_ui_text("rules_check.invalid", path=exc.path) + "\n" + lines) from None
@@ -275,36 +278,43 @@ def mail() -> None:
 
 @mail.command("send")
 @click.argument("run_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
-@click.option("--smtp", required=True, help="SMTP 服务器，HOST:PORT。")
-@click.option("--ssl", "security", flag_value="ssl", help="使用 SSL（通常端口 465）。")
-@click.option("--starttls", "security", flag_value="starttls", help="使用 STARTTLS（通常端口 587）。")
-@click.option("--plain", "security", flag_value="plain", default=True, help="不加密（仅限内网测试）。")
-@click.option("--user", default=None, help="登录用户名。")
+@click.option("--smtp", required=True, help=_ui("sending.cli.smtp"))
+@click.option("--ssl", "security", flag_value="ssl", help=_ui("sending.cli.ssl"))
+@click.option("--starttls", "security", flag_value="starttls", help=_ui("sending.cli.starttls"))
+@click.option("--plain", "security", flag_value="plain", default=True, help=_ui("sending.cli.plain"))
+@click.option("--user", default=None, help=_ui("sending.cli.user"))
 @click.option("--password-env", default="SDBATCH_SMTP_PASSWORD", show_default=True,
-              help="保存登录密码的环境变量名。")
-@click.option("--sender", "sender", default=None, help="发件人地址（默认取通讯录中的 from）。")
-@click.option("--yes", "-y", is_flag=True, help="不再确认，直接发送（供脚本使用）。")
+              help=_ui("sending.cli.password_env"))
+@click.option("--sender", "sender", default=None, help=_ui("sending.cli.sender"))
+@click.option("--resend-unknown", is_flag=True, help=_ui("sending.cli.resend_unknown"))
+@click.option("--yes", "-y", is_flag=True, help=_ui("sending.cli.yes"))
 @click.pass_context
 def mail_send(ctx: click.Context, run_dir: Path, smtp: str, security: str, user: str | None, password_env: str,
-              sender: str | None, yes: bool) -> None:
-    """把 RUN_DIR/mail/ 中的邮件草稿逐一发送，并记录发送情况。
+              sender: str | None, resend_unknown: bool, yes: bool) -> None:
+    """把 RUN_DIR/mail/ 中的邮件草稿逐一发送，每封只发一次。
+
+    每封邮件发送前后都记入 RUN_DIR/mail/journal.sqlite3；再次运行时跳过已发送的，重试失败的；
+    正文已传出但未收到服务器确认的（如发送中途被终止）列为“结果不明”，核实后可加
+    --resend-unknown 重发。同一运行目录同时只能有一个发送。
 
     \b
     示例：
       sdbatch mail send output/20240629-2200 --smtp 127.0.0.1:1025 --yes
+    退出码：0 全部已发送；1 有邮件发送失败、结果不明或无收件人；2 无法发送（连接、登录、锁）。
     """
-    from sdbatch.writers.mail import SmtpOptions, list_drafts, send_drafts
+    from sdbatch.sending import SmtpOptions, plan, preview_line, send_drafts
 
-    drafts = _guard(ctx, list_drafts, run_dir)
-    if not drafts:
-        raise Failure(f"{run_dir} 中没有邮件草稿。")
     if not yes:
-        click.echo("将发送以下邮件：")
-        for d in drafts:
-            click.echo(f"  {d.city}  →  {', '.join(d.recipients) or '（无收件人，将跳过）'}")
-        click.confirm("确认发送？", abort=True)
+        items = _guard(ctx, plan, run_dir, resend_unknown)
+        click.echo(_ui("sending.preview.title"))
+        for item in items:
+            click.echo(preview_line(item))
+        if not any(item.action == "send" for item in items):
+            click.echo(_ui("sending.preview.nothing"))
+        else:
+            click.confirm(_ui("sending.preview.confirm"), abort=True)
     options = _guard(ctx, SmtpOptions.from_cli, smtp, security, user, password_env, sender)
-    report = _guard(ctx, send_drafts, run_dir, options)
+    report = _guard(ctx, send_drafts, run_dir, options, resend_unknown=resend_unknown)
     click.echo(report.summary())
     ctx.exit(report.exit_code)
 

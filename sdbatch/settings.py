@@ -35,6 +35,17 @@ JURISDICTION = "shandong"
 
 # --- e-mail ------------------------------------------------------------------------------
 ADDRESS_BOOK = "config/address_book.toml"  # relative to the working folder, else to the inbox's parent
+# `mail send` (sdbatch/sending.py): SMTP transactions tried per message in one send when the server
+# answers 4xx or the connection drops before the message was sent; the wait before the second
+# attempt, doubled for each further one; the socket timeout of one SMTP command.
+MAIL_SEND_ATTEMPTS = 3
+MAIL_RETRY_BACKOFF_S = 5.0
+MAIL_TIMEOUT_S = 60.0
+MAIL_JOURNAL = "journal.sqlite3"  # in <run>/mail/: every SMTP transaction, before and after (mail_journal.py)
+MAIL_SEND_LOCK = ".send.lock"  # in <run>/mail/: one `mail send` per run folder at a time
+
+# --- time --------------------------------------------------------------------------------
+TIMEZONE = "Asia/Shanghai"  # every time a person reads (China time); UTC+8 without daylight saving
 
 # --- files in the inbox ------------------------------------------------------------------
 SPREADSHEET_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods", ".csv", ".et", ".xltx")

@@ -25,7 +25,7 @@ ALLOWED: dict[str, tuple[int, str]] = {
     "atomic.py": (2, "to move (issue 11)"),
     "batch.py": (55, "to move (issue 11)"),
     "checks.py": (1, "to move (issue 11)"),
-    "cli.py": (34, "to move (issue 11)"),
+    "cli.py": (22, "to move (issue 11)"),
     "decide.py": (7, "to move (issue 11)"),
     "errors.py": (9, "to move (issue 11)"),
     "header.py": (10, "to move (issue 11)"),
@@ -38,7 +38,7 @@ ALLOWED: dict[str, tuple[int, str]] = {
     "template.py": (137, "to move (issue 11)"),
     "text.py": (24, "to move (issue 11)"),
     "writers/_common.py": (15, "to move (issue 11)"),
-    "writers/mail.py": (55, "to move (issue 11)"),
+    "writers/mail.py": (9, "to move (issue 11)"),
     "writers/ranked.py": (72, "to move (issue 11)"),
     "writers/review.py": (66, "to move (issue 11)"),
 }

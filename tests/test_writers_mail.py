@@ -1,23 +1,14 @@
-"""E-mail drafts mail/<city>.eml and `sdbatch mail send` against a real SMTP server (aiosmtpd)."""
+"""E-mail drafts mail/<city>.eml (sending them: tests/test_sending.py; the address book: tests/test_address_book.py)."""
 
 from __future__ import annotations
 
-import json
-import socket
 from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
 
 from sdbatch.catalogue import render
-from sdbatch.writers import (
-    MailError,
-    SmtpOptions,
-    list_drafts,
-    send_drafts,
-    write_city_reviews,
-    write_mail_drafts,
-)
+from sdbatch.writers import write_city_reviews, write_mail_drafts
 from tests.test_writers_review import EVIL_NAME, build_result
 
 BOOK = """
@@ -130,143 +121,6 @@ def test_missing_address_book_is_a_warning_not_a_crash(tmp_path):
     findings = write_mail_drafts(result, tmp_path / "run", reviews, tmp_path / "nope.toml")
     codes = [f.code for f in findings]
     assert codes[0] == "address-book-invalid" and codes.count("mail-no-recipient") == 3
-
-
-def test_sample_address_book_covers_fifteen_cities():
-    from sdbatch.writers.mail import load_address_book
-
-    book = load_address_book(Path(__file__).parent.parent / "config" / "address_book.toml")
-    assert not book.problems and book.sender
-    assert len(book.cities) == 15 and "菏泽市" not in book.cities
-
-
-def test_list_drafts(run):
-    _, run_dir, _, _ = run
-    drafts = list_drafts(run_dir)
-    assert [d.city for d in drafts] == ["济南市", "青岛市", "淄博市"]
-    assert drafts[0].recipients == ["a@jinan.example", "b@jinan.example", "c@jinan.example"]
-    assert drafts[2].recipients == []
-
-
-# ----------------------------------------------------------------------------- sending
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class _Handler:
-    def __init__(self) -> None:
-        self.envelopes: list = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd hook name
-        self.envelopes.append(envelope)
-        return "250 OK"
-
-
-@pytest.fixture()
-def smtp_server():
-    from aiosmtpd.controller import Controller
-    from aiosmtpd.smtp import AuthResult
-
-    def authenticator(server, session, envelope, mechanism, auth_data):
-        ok = auth_data.login == b"bgs" and auth_data.password == b"s3cret"
-        return AuthResult(success=ok, handled=False)
-
-    handler = _Handler()
-    controller = Controller(handler, hostname="127.0.0.1", port=_free_port(), authenticator=authenticator,
-                            auth_require_tls=False, auth_required=False)
-    controller.start()
-    try:
-        yield handler, controller.port
-    finally:
-        controller.stop()
-
-
-def _check_delivered(handler, reviews):
-    by_city = {}
-    for env in handler.envelopes:
-        msg = message_from_bytes(env.content, policy=policy.default)
-        city = str(msg["Subject"]).removeprefix("【审核意见】")[:3]
-        by_city[city] = (env, msg)
-    assert set(by_city) == {"济南市", "青岛市"}
-    env, msg = by_city["济南市"]
-    assert sorted(env.rcpt_tos) == ["a@jinan.example", "b@jinan.example", "c@jinan.example"]
-    assert env.mail_from == "shenhe@gxt.shandong.example"
-    assert msg["X-Unsent"] is None and msg["Message-ID"]
-    (part,) = list(msg.iter_attachments())
-    assert part.get_filename() == "济南市_审核意见.xlsx"
-    assert part.get_content() == reviews["济南市"].read_bytes()
-
-
-def test_send_drafts_to_a_real_smtp_server_and_record_it(run, smtp_server):
-    _, run_dir, reviews, _ = run
-    handler, port = smtp_server
-    report = send_drafts(run_dir, SmtpOptions.from_cli(f"127.0.0.1:{port}", "plain", None, None, None))
-    assert report.sent == ["济南市", "青岛市"]
-    assert [c for c, _ in report.skipped] == ["淄博市"]
-    assert report.exit_code == 1
-    assert "已发送 2 封" in report.summary() and "淄博市" in report.summary()
-    _check_delivered(handler, reviews)
-    log = json.loads((run_dir / "mail" / "sent.json").read_text(encoding="utf-8"))["messages"]
-    assert {(e["city"], e["status"]) for e in log} == {("济南市", "sent"), ("青岛市", "sent"), ("淄博市", "skipped")}
-    # a second send does not send the same drafts again
-    again = send_drafts(run_dir, SmtpOptions.from_cli(f"127.0.0.1:{port}", "plain", None, None, None))
-    assert again.sent == [] and again.already == ["济南市", "青岛市"]
-    assert len(handler.envelopes) == 2
-
-
-def test_cli_mail_send_with_login(run, smtp_server, monkeypatch):
-    from click.testing import CliRunner
-
-    from sdbatch.cli import main
-
-    _, run_dir, reviews, _ = run
-    handler, port = smtp_server
-    monkeypatch.setenv("SDBATCH_TEST_PW", "s3cret")
-    out = CliRunner().invoke(main, ["mail", "send", str(run_dir), "--smtp", f"127.0.0.1:{port}", "--user", "bgs",
-                                    "--password-env", "SDBATCH_TEST_PW", "--yes"])
-    assert out.exit_code == 1, out.output  # 淄博市 has no recipient
-    assert "已发送 2 封" in out.output
-    _check_delivered(handler, reviews)
-
-
-def test_wrong_password_is_one_sentence_and_exit_2(run, smtp_server, monkeypatch):
-    _, run_dir, _, _ = run
-    handler, port = smtp_server
-    monkeypatch.setenv("SDBATCH_TEST_PW", "wrong")
-    report = send_drafts(run_dir, SmtpOptions.from_cli(f"127.0.0.1:{port}", "plain", "bgs", "SDBATCH_TEST_PW",
-                                                       None))
-    assert report.exit_code == 2 and "用户名或密码不正确" in report.summary()
-    assert handler.envelopes == []
-
-
-def test_connection_refused(run):
-    _, run_dir, _, _ = run
-    report = send_drafts(run_dir, SmtpOptions.from_cli(f"127.0.0.1:{_free_port()}", "plain", None, None, None))
-    assert report.exit_code == 2 and "无法连接" in report.summary()
-
-
-@pytest.mark.parametrize("smtp, security, expected", [
-    ("mail.example.cn:465", "ssl", ("mail.example.cn", 465, "ssl")),
-    ("mail.example.cn", "starttls", ("mail.example.cn", 587, "starttls")),
-    ("[::1]:2525", "plain", ("::1", 2525, "plain")),
-])
-def test_smtp_options_from_cli(smtp, security, expected):
-    o = SmtpOptions.from_cli(smtp, security, None, None, None)
-    assert (o.host, o.port, o.security) == expected
-
-
-@pytest.mark.parametrize("smtp", ["host:abc", ":25", "host:70000"])
-def test_bad_smtp_address(smtp):
-    with pytest.raises(MailError):
-        SmtpOptions.from_cli(smtp, "plain", None, None, None)
-
-
-def test_login_without_password_in_env(monkeypatch):
-    monkeypatch.delenv("SDBATCH_NOPE", raising=False)
-    with pytest.raises(MailError, match="SDBATCH_NOPE"):
-        SmtpOptions.from_cli("h:25", "plain", "bgs", "SDBATCH_NOPE", None)
 
 
 # ---------------------------------------------------------------------------------------- parks

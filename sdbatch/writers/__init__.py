@@ -4,26 +4,12 @@ Writers render a decided :class:`~sdbatch.model.RunResult`; they never recompute
 a score or a rank.
 """
 
-from sdbatch.writers.mail import (
-    Draft,
-    MailError,
-    SendReport,
-    SmtpOptions,
-    list_drafts,
-    send_drafts,
-    write_mail_drafts,
-)
+from sdbatch.writers.mail import write_mail_drafts
 from sdbatch.writers.ranked import write_ranked_list
 from sdbatch.writers.review import review_file_name, write_city_reviews
 
 __all__ = [
-    "Draft",
-    "MailError",
-    "SendReport",
-    "SmtpOptions",
-    "list_drafts",
     "review_file_name",
-    "send_drafts",
     "write_city_reviews",
     "write_mail_drafts",
     "write_ranked_list",
