@@ -45,3 +45,12 @@ MAX_SHEET_XML_BYTES = 256 * 1024 * 1024  # one worksheet part (xl/worksheets/*.x
 # ingest: read .xlsx in full mode only when its largest sheet part is at most this (safety.sheet_xml_bytes);
 # full mode holds every cell twice (values + formulas): ~700 bytes a cell, a 600 KB file can hold 5 M cells.
 FULL_READ_MAX_SHEET_XML_BYTES = 8 * 1024 * 1024
+
+# --- printing (issue 14 Build 5; sdbatch/writers/printing.py) ----------------------------
+PRINT_FONT_PT = 11.0  # the body font of the lists and templates
+PRINT_MIN_FONT_PT = 8.0  # text never prints smaller than this …
+PRINT_MIN_SCALE = 60  # … nor at a scale below this (percent): wider tables are split into blocks
+PRINT_SPLIT_SCALE = 85  # the scale of a table printed in blocks of columns
+# Excel number formats (issue 14); by unit in ui.toml [number_formats] (亿元 and % with 2 decimals, 万元 whole).
+COUNT_NUMBER_FORMAT = "0"  # fields of type count / int
+DECIMAL_NUMBER_FORMAT = "0.00"  # other numbers (amounts in another unit, scores)
