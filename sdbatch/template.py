@@ -291,7 +291,7 @@ def _width(title: str, field: FieldRule) -> float:
     """A column wide enough for what is written in it (its type) and for its header on at most
     four lines."""
     wanted = {"uscc": 22, "text": 16, "email": 20, "phone": 14, "choice": 12, "city": 9}.get(field.type, 9)
-    return float(max(wanted, printing.header_width(title, lines=4, narrowest=8)))
+    return float(max(wanted, printing.header_width(title, lines=4)))
 
 
 class _ListSource:

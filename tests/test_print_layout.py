@@ -79,12 +79,13 @@ def test_row_height_grows_with_wrapped_text():
 
 # ----------------------------------------------------------------------------- checks on a written sheet
 def _widths(ws, last_col: int) -> list[float]:
-    out = []
-    for col in range(1, last_col + 1):
-        dim = ws.column_dimensions.get(openpyxl.utils.get_column_letter(col))
-        stored = dim.width if dim is not None and dim.width else 8.43
-        out.append(stored - XLSX_PADDING)  # the file stores the width plus the cell padding
-    return out
+    """Column widths in character units (openpyxl groups equal neighbours into one dimension)."""
+    stored = {}
+    for dim in ws.column_dimensions.values():
+        for col in range(dim.min or 1, (dim.max or dim.min or 1) + 1):
+            stored[col] = dim.width
+    # the file stores the width plus the cell padding
+    return [(stored.get(col) or 8.43) - XLSX_PADDING for col in range(1, last_col + 1)]
 
 
 def _area(ws) -> tuple[int, int]:

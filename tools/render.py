@@ -1,6 +1,6 @@
 """Render what people receive to PDF and PNG pages, to look at them as printed (``make render``).
 
-    python tools/render.py [RUN_DIR] [--out DIR] [--templates DIR] [--no-install] [--dpi N]
+    python tools/render.py [RUN_DIR] [--out DIR] [--templates DIR] [--only GLOB] [--no-install] [--dpi N]
 
 RUN_DIR defaults to the newest run folder under ``output/``.  Every workbook of the run (each
 city's review workbook, the department's lists), the body of every e-mail draft (``mail/*.eml``)
@@ -15,6 +15,7 @@ apt-get (root, or sudo when there is one); the command is printed before it runs
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import os
 import shutil
 import subprocess
@@ -140,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--templates", type=Path, default=ROOT / "templates" / "xlsx")
     parser.add_argument("--no-install", action="store_true")
     parser.add_argument("--dpi", type=int, default=80)
+    parser.add_argument("--only", help="only the files whose name matches this pattern (e.g. '*名单*')")
     args = parser.parse_args(argv)
 
     missing = missing_packages()
@@ -153,9 +155,15 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(target)
     pdf_dir, png_dir = target / "pdf", target / "png"
     workbooks = sorted(run_dir.glob("*.xlsx")) + sorted(args.templates.glob("*.xlsx"))
+    bodies = mail_bodies(run_dir, target / "mail")
+    if args.only:
+        workbooks = [p for p in workbooks if fnmatch.fnmatch(p.name, args.only)]
+        bodies = [p for p in bodies if fnmatch.fnmatch(p.name, args.only)]
+    if not (run_dir / "mail").is_dir():
+        say(f"提示：{run_dir} 没有邮件草稿（该次运行没有需要发信的城市）。")
     say(f"渲染 {run_dir} -> {target}")
     convert(workbooks, pdf_dir)
-    convert(mail_bodies(run_dir, target / "mail"), pdf_dir, "Text (encoded):UTF8,LF,,,")
+    convert(bodies, pdf_dir, "Text (encoded):UTF8,LF,,,")
     pages = to_png(pdf_dir, png_dir, args.dpi)
     pdfs = len(list(pdf_dir.glob("*.pdf")))
     say(f"完成：{pdfs} 个 PDF，{pages} 页 PNG，在 {target}/")

@@ -123,11 +123,13 @@ def fit_pages(layout: PrintPlan, height_pt: float, pages: int, font_pt: float = 
     return PrintPlan(landscape=layout.landscape, fit_width=False, scale=scale, pages_tall=pages)
 
 
-def header_width(title: str, lines: int = 4, narrowest: int = 12) -> float:
-    """The width a header needs to wrap into at most ``lines`` lines (never below ``narrowest``
-    unless the header is shorter)."""
+def header_width(title: str, lines: int = 5, narrowest: int = 12) -> float:
+    """The width a header needs: a short header (up to ``narrowest``) on one line, a longer one
+    wrapped into at most ``lines`` lines."""
     width = text_width(title)
-    return min(width + 1, max(math.ceil(width / lines) + 1, narrowest))
+    if width + 1 <= narrowest:
+        return width + 1
+    return max(math.ceil(width / lines) + 1, 6)
 
 
 def room_pixels(layout: PrintPlan) -> float:

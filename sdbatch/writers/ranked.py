@@ -51,7 +51,7 @@ _CHART_COLOURS = {"eligible": "#70AD47", "needs_review": "#FFC000", "incomplete"
                   "ineligible": "#C00000", "over_quota": "#FF7C80"}
 SCORE_FORMAT = "0.00"
 WHOLE_FORMAT = "0"
-DATA_CAP = 26  # a column grows with its content up to this width, then wraps
+DATA_CAP = 20  # a column grows with its content up to this width, then wraps
 MIN_WIDTH = 5
 CHART_SIZE = (900, 420)  # pixels; narrower when the printed page is
 CHART_ROWS = 22  # rows the chart covers below the city summary (420 px at 20 px a row)
