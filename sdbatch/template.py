@@ -34,7 +34,7 @@ from sdbatch.catalogue import join, lookup, text, words
 from sdbatch.model import column_letter
 from sdbatch.rules import NUMERIC_TYPES, FieldRule, Rules, bundled, cities, load
 from sdbatch.writers import printing
-from sdbatch.writers._common import department
+from sdbatch.writers._common import NEUTRAL_FILL, department
 
 # Fixed so that two runs of the generator give the same file.
 CREATED = dt.datetime(2024, 1, 1, 0, 0, 0)
@@ -270,17 +270,17 @@ def _formats(wb: Any) -> dict[str, Any]:
 
     return {
         "title": make(bold=True, font_size=16, align="left"),
-        "city": make(bold=True, font_size=16, align="center", bottom=1, locked=False, bg_color="#FFF2CC"),
+        "city": make(bold=True, font_size=16, align="center", bottom=1, locked=False, bg_color="#" + NEUTRAL_FILL),
         "label": make(bold=True),
-        "fill_line": make(bottom=1, locked=False, bg_color="#FFF2CC"),
+        "fill_line": make(bottom=1, locked=False, bg_color="#" + NEUTRAL_FILL),
         "hint": make(font_color="#7F7F7F"),
-        "header": make(bold=True, align="center", text_wrap=True, bg_color="#D9E1F2", **border),
+        "header": make(bold=True, align="center", text_wrap=True, bg_color="#" + NEUTRAL_FILL, **border),
         "cell": make(locked=False, text_wrap=True, **border),
         "text": make(locked=False, num_format="@", **border),
         "int": make(locked=False, num_format="0", **border),
         "decimal": make(locked=False, num_format="0.00", **border),
         "notes_title": make(bold=True, font_size=14, text_wrap=True, valign="top"),
-        "notes_head": make(bold=True, bg_color="#D9E1F2", text_wrap=True, **border),
+        "notes_head": make(bold=True, bg_color="#" + NEUTRAL_FILL, text_wrap=True, **border),
         "notes_cell": make(text_wrap=True, valign="top", **border),
         "notes_text": make(text_wrap=True, valign="top"),
         "notes_section": make(bold=True, font_size=12),

@@ -15,7 +15,7 @@ from sdbatch.catalogue import text
 from sdbatch.rules import load
 from sdbatch.template import NOTES_SHEET, NOTES_WIDTHS, write_templates
 from sdbatch.writers import printing, write_ranked_list
-from sdbatch.writers._common import COLOURS, HEADER_FILL, colour_legend
+from sdbatch.writers._common import COLOURS, NEUTRAL_FILL, colour_legend
 from tests.test_writers_review import build_result
 
 MIN_SCALE = printing.min_scale()
@@ -232,9 +232,10 @@ def test_colours_follow_the_one_legend(cluster_list):
         for row in ws.iter_rows(min_row=2):
             for cell in row:
                 rgb = _fill(cell)
-                if not rgb or rgb == HEADER_FILL:
+                if not rgb or rgb == NEUTRAL_FILL:
                     continue
-                assert by_colour.get(rgb) == wanted.get(cell.value), f"{ws.title}!{cell.coordinate} {cell.value}"
+                assert rgb in by_colour and by_colour[rgb] == wanted.get(cell.value), \
+                    f"{ws.title}!{cell.coordinate} {cell.value} {rgb}"
 
 
 # ----------------------------------------------------------------------------- the templates
@@ -303,3 +304,12 @@ def test_a_long_dropdown_list_goes_to_the_notes_sheet_outside_the_print_area(tmp
     _, last_col = _area(notes)
     heads = [c.value for c in notes[1][last_col:] if c.value]
     assert heads and heads[0].startswith("选项")
+
+
+def test_template_uses_no_colour_of_the_legend(template):
+    """Headers and cells to fill in are grey: no legend colour means anything in a blank form."""
+    _, wb = template
+    for ws in wb.worksheets:
+        for row in ws.iter_rows():
+            for cell in row:
+                assert _fill(cell) in ("", NEUTRAL_FILL), f"{ws.title}!{cell.coordinate}"

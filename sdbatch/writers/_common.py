@@ -21,6 +21,9 @@ UNKNOWN_CITY = "未识别城市"
 COLOURS = {"red": "FFC7CE", "amber": "FFEB9C", "blue": "DDEBF7"}
 COLOUR_STRENGTH = {"red": 3, "amber": 2, "blue": 1}
 HEADER_FILL = "D9E1F2"
+# Headers, totals and cells to fill in: grey, a colour outside the legend, so that a reader never
+# takes a header for a converted value (blue) or a cell to fill for one to review (amber).
+NEUTRAL_FILL = "E7E6E6"
 
 _RED_EFFECTS = {"ineligible", "incomplete", "over_quota"}
 _SEVERITY_STRENGTH = {"error": 3, "warning": 2, "info": 1}

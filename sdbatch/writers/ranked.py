@@ -29,7 +29,7 @@ from sdbatch.rules import cities as all_cities
 from sdbatch.writers import printing
 from sdbatch.writers._common import (
     COLOURS,
-    HEADER_FILL,
+    NEUTRAL_FILL,
     city_key,
     colour_legend,
     header_with_unit,
@@ -106,8 +106,8 @@ class _Book:
                 "font_size": settings.PRINT_FONT_PT}
         self._styles: dict[str, dict[str, Any]] = {
             "cell": base,
-            "header": {**base, "bold": True, "bg_color": "#" + HEADER_FILL, "align": "center", "valign": "vcenter"},
-            "total": {**base, "bold": True, "bg_color": "#" + HEADER_FILL},
+            "header": {**base, "bold": True, "bg_color": "#" + NEUTRAL_FILL, "align": "center", "valign": "vcenter"},
+            "total": {**base, "bold": True, "bg_color": "#" + NEUTRAL_FILL},
             "title": {"bold": True, "font_size": 14},
             "label": {"bold": True, "valign": "top", "text_wrap": True},
             "wrap": {"text_wrap": True, "valign": "top"},
