@@ -104,7 +104,7 @@ def mail_bodies(run_dir: Path, target: Path) -> list[Path]:
         body = msg.get_body(("plain",))
         content = body.get_content() if body is not None else ""
         attachments = [part.get_filename() or "" for part in msg.iter_attachments()]
-        head = [f"主题：{msg['Subject']}", f"收件人：{msg.get('To', '')}", f"附件：{'、'.join(attachments)}", ""]
+        head = [f"主题：{msg['Subject']}", f"收件人：{msg.get('To', '')}", f"附件：{'、'.join(attachments)}", "", ""]
         path = target / f"{eml.stem}_邮件.txt"
         path.write_text("\n".join(head) + content, encoding="utf-8")
         out.append(path)
