@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint bench templates samples docs clean
+.PHONY: install demo test lint bench templates samples docs render clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,15 @@ templates: $(STAMP)
 
 samples: $(STAMP)
 	$(BIN)/python tools/make_samples.py samples/inbox
+
+# What cities and the panel receive, as printed: every output of the demo's newest run (review
+# workbooks, lists, e-mail bodies) and the blank templates to PDF and PNG pages under
+# output/render/<run-id>/, with LibreOffice headless and pdftoppm.  Missing Debian packages
+# (libreoffice-calc-nogui, libreoffice-writer-nogui, poppler-utils, fonts-wqy-microhei and
+# fonts-crosextra-carlito, the Calibri metrics) are
+# installed with apt-get (as root, or with sudo); the commands are printed first.
+render: demo
+	$(BIN)/python tools/render.py
 
 docs: $(STAMP)
 	$(BIN)/python tools/gen_docs.py

@@ -77,3 +77,12 @@ MAX_MERGED_CELLS = 250_000
 # Reading findings about single cells or ranges (illegal-characters-removed, merged-range-*): at
 # most this many per sheet, then one finding for the rest.
 MAX_CELL_NOTES = 20
+
+# --- printing (issue 14 Build 5; sdbatch/writers/printing.py) ----------------------------
+PRINT_FONT_PT = 11.0  # the body font of the lists and templates
+PRINT_MIN_FONT_PT = 8.0  # text never prints smaller than this …
+PRINT_MIN_SCALE = 60  # … nor at a scale below this (percent): wider tables are split into blocks
+PRINT_SPLIT_SCALE = 85  # the scale of a table printed in blocks of columns
+# Excel number formats (issue 14); by unit in ui.toml [number_formats] (亿元 and % with 2 decimals, 万元 whole).
+COUNT_NUMBER_FORMAT = "0"  # fields of type count / int
+DECIMAL_NUMBER_FORMAT = "0.00"  # other numbers (amounts in another unit, scores)

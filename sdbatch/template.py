@@ -14,6 +14,11 @@ Layout of the first sheet (what ``sdbatch run`` expects of a city workbook, SPEC
 The header rows are protected (sheet protection without a password, data cells unlocked), so a
 city cannot break the header by accident but staff can still unprotect it.
 
+Both sheets are print-ready (issue 14): A4, the data sheet at a readable scale or split into
+blocks of columns with the order, city and name repeated, the 填表说明 on one or two portrait
+pages (text wrapped in four columns, row heights set), title and page x/y in the page header and
+footer.  Every word comes from ``ui.toml`` ``[template]`` or the rules file.
+
 The output is deterministic (fixed document properties and created date; xlsxwriter already
 stamps every zip member with a fixed date), so ``templates/xlsx/`` can be checked for drift.
 """
@@ -25,35 +30,39 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from sdbatch.catalogue import text as ui_text
+from sdbatch.catalogue import join, lookup, text, words
 from sdbatch.model import column_letter
 from sdbatch.rules import NUMERIC_TYPES, FieldRule, Rules, bundled, load
+from sdbatch.writers import printing
+from sdbatch.writers._common import NEUTRAL_FILL, department
 
 # Fixed so that two runs of the generator give the same file.
 CREATED = dt.datetime(2024, 1, 1, 0, 0, 0)
 TITLE_ROW, UNIT_ROW, HEADER_ROW, FIRST_DATA_ROW = 0, 1, 2, 3  # 0-based rows of the first sheet
 ROWS_WITHOUT_QUOTA = 20  # data rows prepared when a round has no quota
-DATA_SHEET = "汇总表"
-NOTES_SHEET = "填表说明"
 INLINE_LIST_MAX = 255  # Excel's limit for a list written into the validation itself
 
 INTEGER_TYPES = {"int", "count"}
 TEXT_TYPES = {"text", "uscc", "phone", "email"}
-TYPE_HINTS = {
-    "amount": "请填写数字",
-    "ratio": "请填写百分数的数值（如 3.5 表示 3.5%）",
-    "number": "请填写数字",
-    "int": "请填写整数",
-    "count": "请填写整数",
-    "bool": "请从下拉列表中选择",
-    "city": "请从下拉列表中选择",
-    "choice": "请从下拉列表中选择",
-    "uscc": "请填写18位统一社会信用代码",
-    "phone": "请填写手机号或带区号的固定电话",
-    "email": "请填写电子邮箱地址",
-    "date": "请填写日期（如 2024-06-28）",
-    "text": "请填写文字",
-}
+# 填表说明: four columns that print on portrait A4 (clause or number; condition or field;
+# nature or required; how to fill).
+NOTES_WIDTHS = (12.0, 42.0, 8.0, 28.0)
+HINT_ITEMS_MAX = 10  # a dropdown of more items is summarised by its count in 填表说明
+DATA_ROW_HEIGHT = 20  # points: room to write by hand on a printed blank
+NOTES_PAGES = 2  # 填表说明 prints on at most this many pages (while the scale stays readable)
+
+
+def _t(key: str, /, **params: Any) -> str:
+    return text(f"template.{key}", **params)
+
+
+DATA_SHEET = _t("data_sheet")
+NOTES_SHEET = _t("notes_sheet")
+
+
+def type_hint(field_type: str) -> str:
+    hints = lookup("template.type_hints")
+    return str(hints.get(field_type, ""))
 
 
 # ----------------------------------------------------------------------------- public API
@@ -71,7 +80,7 @@ def write_templates(program: str | None, output: Path) -> list[Path]:
     loaded = [r for r in loaded if r.fields]
     to_file = output.suffix.lower() == ".xlsx"
     if to_file and len(loaded) != 1:
-        raise ValueError(f"输出为单个文件 {output} 时只能生成一个批次的模板，请用 --program 指定。")
+        raise ValueError(_t("one_program", output=output))
     written = []
     for rules in loaded:
         target = output if to_file else output / template_name(rules)
@@ -82,7 +91,7 @@ def write_templates(program: str | None, output: Path) -> list[Path]:
 
 
 def template_name(rules: Rules) -> str:
-    return f"{rules.name}_汇总表模板.xlsx"
+    return _t("file_name", program=rules.name)
 
 
 def template_fields(rules: Rules) -> list[FieldRule]:
@@ -128,12 +137,12 @@ def _referenced_fields(rules: Rules) -> set[str]:
 
 
 def header_text(field: FieldRule) -> str:
-    return f"{field.label}（{field.unit}）" if field.unit else field.label
+    return _t("header_unit", label=field.label, unit=field.unit) if field.unit else field.label
 
 
 def title_text(rules: Rules) -> str:
     """``山东省数字产业集群（首批）申报信息汇总表`` from the title ``山东省数字产业集群申报（首批）``."""
-    return f"{rules.title.replace('申报', '')}申报信息汇总表"
+    return _t("title", title=rules.title.replace(_t("title_drop"), ""))
 
 
 def data_rows(rules: Rules) -> int:
@@ -143,7 +152,8 @@ def data_rows(rules: Rules) -> int:
 
 def bool_choices(field: FieldRule) -> list[str]:
     """``有/无`` for a field asked as 有无…, ``是/否`` otherwise (SPEC §2.1)."""
-    return ["有", "无"] if field.label.startswith("有无") else ["是", "否"]
+    have = list(words("template.bool_have"))
+    return have if field.label.startswith("".join(have)) else list(words("template.bool_yes"))
 
 
 def choice_list(rules: Rules, field: FieldRule) -> list[str] | None:
@@ -170,12 +180,13 @@ def write_template(rules: Rules, target: Path) -> Path:
     fields = template_fields(rules)
     rows = data_rows(rules)
     wb = xlsxwriter.Workbook(str(target), {"strings_to_numbers": False, "strings_to_formulas": False})
+    issuer = department([rules])
     wb.set_properties({
         "title": title_text(rules),
         "subject": rules.notice,
-        "author": rules.jurisdiction.department,
-        "company": rules.jurisdiction.department,
-        "comments": f"由 sdbatch 按规则文件 {rules.name}（版本 {rules.version}）生成",
+        "author": issuer,
+        "company": issuer,
+        "comments": _t("comments", program=rules.name, version=rules.version),
         "created": CREATED,
     })
     wb.set_custom_property("sdbatch_program", rules.name)
@@ -186,29 +197,36 @@ def write_template(rules: Rules, target: Path) -> Path:
     lists = _ListSource(notes)
     last_col = len(fields) - 1
 
-    # Row 1: the city to fill in, then the title.
+    widths = [_width(header_text(f), f) for f in fields]
+    ids = [f.id for f in fields]
+    name_field = rules.role("name")
+    key = ids.index(name_field) + 1 if name_field in ids and ids.index(name_field) < 3 else 1
+    layout = printing.plan(widths, key)
+
+    # Row 1: the city to fill in, then the title over the first printed block, right of the
+    # columns repeated on every block (so that no block shows a clipped piece of it).
     ws.set_row(TITLE_ROW, 36)
     ws.merge_range(TITLE_ROW, 0, TITLE_ROW, 1, "", fmt["city"])
     ws.data_validation(TITLE_ROW, 0, TITLE_ROW, 0, _list_validation(
-        lists, "city", list(rules.jurisdiction.cities), "请选择本市", "请先在此选择本市，再逐行填写。",
-        ui_text("template.city_error", province=rules.jurisdiction.province, count=len(rules.jurisdiction.cities))))
-    if last_col >= 2:
-        ws.merge_range(TITLE_ROW, 2, TITLE_ROW, last_col, title_text(rules), fmt["title"])
+        lists, "city", list(rules.jurisdiction.cities), _t("city_title"), _t("city_prompt"),
+        _t("city_error", province=rules.jurisdiction.province, count=len(rules.jurisdiction.cities))))
+    title_col = max(2, layout.repeat_columns) if layout.breaks else 2
+    title_end = max(layout.breaks[0] - 1 if layout.breaks else last_col, title_col)
+    if title_end > title_col:
+        ws.merge_range(TITLE_ROW, title_col, TITLE_ROW, title_end, title_text(rules), fmt["title"])
     else:
-        ws.write(TITLE_ROW, 2, title_text(rules), fmt["title"])
+        ws.write(TITLE_ROW, title_col, title_text(rules), fmt["title"])
 
     # Row 2: 填报单位.
-    ws.write(UNIT_ROW, 0, "填报单位：", fmt["label"])
+    ws.write(UNIT_ROW, 0, _t("unit_label"), fmt["label"])
     ws.merge_range(UNIT_ROW, 1, UNIT_ROW, min(max(last_col, 3), 4), "", fmt["fill_line"])
-    ws.write(UNIT_ROW, min(max(last_col, 3), 4) + 1, f"（请先阅读“{NOTES_SHEET}”工作表）", fmt["hint"])
+    ws.write(UNIT_ROW, min(max(last_col, 3), 4) + 1, _t("read_notes", notes=NOTES_SHEET), fmt["hint"])
 
     # Row 3: header; rows 4…: data cells, unlocked, validated.
-    ws.set_row(HEADER_ROW, 48)
     first, last = FIRST_DATA_ROW, FIRST_DATA_ROW + rows - 1
     for col, f in enumerate(fields):
-        text = header_text(f)
-        ws.write(HEADER_ROW, col, text, fmt["header"])
-        ws.set_column(col, col, _width(text, f))
+        ws.write(HEADER_ROW, col, header_text(f), fmt["header"])
+        ws.set_column(col, col, widths[col])
         cell_fmt = fmt["int"] if f.type in INTEGER_TYPES else fmt["decimal"] if f.type in NUMERIC_TYPES \
             else fmt["text"] if f.type in TEXT_TYPES else fmt["cell"]
         for row in range(first, last + 1):
@@ -218,23 +236,34 @@ def write_template(rules: Rules, target: Path) -> Path:
             validation["maximum"] = _quota_formula(rules, fields, first) or validation["maximum"]
         if validation:
             ws.data_validation(first, col, last, col, validation)
+    ws.set_row(HEADER_ROW, printing.row_height(
+        ((header_text(f), w) for f, w in zip(fields, widths, strict=True)), minimum=30))
+    for row in range(first, last + 1):
+        ws.set_row(row, DATA_ROW_HEIGHT)
     ws.freeze_panes(FIRST_DATA_ROW, 0)
     ws.protect("", {
         "select_locked_cells": True, "select_unlocked_cells": True, "format_columns": True,
         "format_rows": True, "insert_rows": True, "delete_rows": True, "sort": True, "autofilter": True,
     })
-    ws.set_landscape()
-    ws.set_paper(9)  # A4
-    ws.fit_to_pages(1, 0)
-    ws.repeat_rows(HEADER_ROW)
+    _print(ws, rules, layout, last, last_col, (HEADER_ROW, HEADER_ROW))
 
-    _write_notes(notes, rules, fields, fmt, lists)
+    notes_last, notes_height = _write_notes(notes, rules, fields, fmt)
+    notes_layout = printing.fit_pages(printing.plan(list(NOTES_WIDTHS)), notes_height, NOTES_PAGES)
+    _print(notes, rules, notes_layout, notes_last, len(NOTES_WIDTHS) - 1, None)
     wb.close()
     return target
 
 
+def _print(ws: Any, rules: Rules, layout: printing.PrintPlan, last_row: int, last_col: int,
+           title_rows: tuple[int, int] | None) -> None:
+    header, footer = printing.header_footer(title_text(rules), _t("page_version", version=rules.version),
+                                            _t("page_footer"))
+    printing.apply_xlsxwriter(ws, layout, last_row=last_row, last_col=last_col, title_rows=title_rows,
+                              header=header, footer=footer)
+
+
 def _formats(wb: Any) -> dict[str, Any]:
-    base = {"font_name": "宋体", "font_size": 11, "valign": "vcenter"}
+    base = {"font_name": _t("font"), "font_size": 11, "valign": "vcenter"}
     border = {"border": 1}
 
     def make(**kw: Any) -> Any:
@@ -242,32 +271,34 @@ def _formats(wb: Any) -> dict[str, Any]:
 
     return {
         "title": make(bold=True, font_size=16, align="left"),
-        "city": make(bold=True, font_size=16, align="center", bottom=1, locked=False, bg_color="#FFF2CC"),
+        "city": make(bold=True, font_size=16, align="center", bottom=1, locked=False, bg_color="#" + NEUTRAL_FILL),
         "label": make(bold=True),
-        "fill_line": make(bottom=1, locked=False, bg_color="#FFF2CC"),
+        "fill_line": make(bottom=1, locked=False, bg_color="#" + NEUTRAL_FILL),
         "hint": make(font_color="#7F7F7F"),
-        "header": make(bold=True, align="center", text_wrap=True, bg_color="#D9E1F2", **border),
+        "header": make(bold=True, align="center", text_wrap=True, bg_color="#" + NEUTRAL_FILL, **border),
         "cell": make(locked=False, text_wrap=True, **border),
         "text": make(locked=False, num_format="@", **border),
         "int": make(locked=False, num_format="0", **border),
         "decimal": make(locked=False, num_format="0.00", **border),
-        "notes_title": make(bold=True, font_size=14),
-        "notes_head": make(bold=True, bg_color="#D9E1F2", text_wrap=True, **border),
+        "notes_title": make(bold=True, font_size=14, text_wrap=True, valign="top"),
+        "notes_head": make(bold=True, bg_color="#" + NEUTRAL_FILL, text_wrap=True, **border),
         "notes_cell": make(text_wrap=True, valign="top", **border),
         "notes_text": make(text_wrap=True, valign="top"),
         "notes_section": make(bold=True, font_size=12),
     }
 
 
-def _width(text: str, field: FieldRule) -> float:
-    shown = sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
-    wanted = {"uscc": 22, "text": 20, "email": 22, "phone": 16, "choice": 14, "city": 10}.get(field.type, 12)
-    return float(max(8, min(max(wanted, shown / 2.5), 24)))
+def _width(title: str, field: FieldRule) -> float:
+    """A column wide enough for what is written in it (its type) and for its header on at most
+    four lines."""
+    wanted = {"uscc": 22, "text": 16, "email": 20, "phone": 14, "choice": 12, "city": 9}.get(field.type, 9)
+    return float(max(wanted, printing.header_width(title, lines=4)))
 
 
 class _ListSource:
     """Where a dropdown's items live: in the validation itself while they fit (Excel: 255
-    characters), otherwise in a column of the 填表说明 sheet (to the right of its text)."""
+    characters), otherwise in a column of the 填表说明 sheet (right of its text, outside the
+    print area)."""
 
     FIRST_COL = 8
 
@@ -280,7 +311,7 @@ class _ListSource:
             return items
         if key not in self.columns:
             col = self.FIRST_COL + len(self.columns)
-            self.sheet.write(0, col, f"选项：{key}")
+            self.sheet.write(0, col, _t("options_head", key=key))
             for i, item in enumerate(items, start=1):
                 self.sheet.write(i, col, item)
             letter = column_letter(col)
@@ -288,8 +319,8 @@ class _ListSource:
         return self.columns[key]
 
 
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def _clip(value: str, limit: int) -> str:
+    return value if len(value) <= limit else value[: limit - 1] + "…"
 
 
 def _list_validation(lists: _ListSource, key: str, items: list[str], title: str, message: str,
@@ -297,7 +328,7 @@ def _list_validation(lists: _ListSource, key: str, items: list[str], title: str,
     return {
         "validate": "list", "source": lists.source(key, items), "ignore_blank": True,
         "input_title": _clip(title, 32), "input_message": _clip(message, 255),
-        "error_title": "输入值无效", "error_message": _clip(error, 255), "error_type": "stop",
+        "error_title": _t("invalid"), "error_message": _clip(error, 255), "error_type": "stop",
     }
 
 
@@ -315,75 +346,80 @@ def _conditions_of(rules: Rules, field: FieldRule) -> list[tuple[str, str, str]]
             need = severity_label(c.severity)
             if op in OP_SYMBOLS and threshold is not None:
                 shown = int(threshold) if float(threshold).is_integer() else threshold
-                need += f"，{OP_SYMBOLS[op]} {shown}{field.unit or ''}"
+                need = _t("need_threshold", nature=need, op=OP_SYMBOLS[op], value=shown, unit=field.unit or "")
             elif op == "==" and isinstance(value, bool):
                 yes, no = bool_choices(field)
-                need += f"，应为“{yes if value else no}”"
+                need = _t("need_value", nature=need, value=yes if value else no)
             out.append((c.clause, c.text, need))
     return out
 
 
 def _prompt(rules: Rules, field: FieldRule, hint: str) -> str:
     lines = []
-    for clause, text, need in _conditions_of(rules, field):
-        lines.append(f"{clause}（{need}）：{text}")
+    for clause, condition, need in _conditions_of(rules, field):
+        lines.append(_t("prompt_condition", clause=clause, need=need, text=condition))
     if not lines and (field.required or field.clause):
-        lines.append("：".join(x for x in (field.clause, "必填" if field.required else "") if x))
+        lines.append(text("punct.pair", label=field.clause, value=_t("required")) if field.clause and field.required
+                     else field.clause or _t("required"))
     if field.applies_to:
-        lines.append(f"仅适用于：{'、'.join(field.applies_to)}")
+        lines.append(_t("prompt_applies", types=join(field.applies_to)))
     parts = [rules.fields[p].label for p in field.parts if p in rules.fields]
     if parts:
-        lines.append(f"填写{'、'.join(parts)}的合计数")
+        lines.append(_t("prompt_parts", parts=join(parts)))
     if field.derive:
         num = rules.label(field.derive.get("numerator"))
         den = rules.label(field.derive.get("denominator"))
-        lines.append(f"可由“{num}”÷“{den}”计算，两者均填写时将相互核对")
+        lines.append(_t("prompt_derive", numerator=num, denominator=den))
     lines.append(hint)
     return "\n".join(lines)
 
 
+def _numeric_words(field: FieldRule) -> str:
+    if field.type == "ratio":
+        return _t("numbers.ratio")
+    return _t("numbers.integer") if field.type in INTEGER_TYPES else _t("numbers.decimal")
+
+
 def _field_validation(rules: Rules, field: FieldRule, lists: _ListSource) -> dict[str, Any] | None:
     title = _clip(header_text(field), 32)
-    unit = f"，单位：{field.unit}" if field.unit else ""
+    unit = _t("unit_suffix", unit=field.unit) if field.unit else ""
     items = choice_list(rules, field)
     if items is not None:
-        hint = f"{TYPE_HINTS[field.type]}：{'、'.join(items)}。" if len(items) <= 4 else f"{TYPE_HINTS[field.type]}。"
-        return _list_validation(lists, field.choices or field.type, items, title, _prompt(rules, field, hint),
-                                f"“{field.label}”请从下拉列表中选择。")
+        shown = _t("hint_items", hint=type_hint(field.type), items=join(items)) if len(items) <= 4 \
+            else _t("hint_end", hint=type_hint(field.type))
+        return _list_validation(lists, field.choices or field.type, items, title, _prompt(rules, field, shown),
+                                _t("choose_error", label=field.label))
     if field.id == rules.role("order"):
         top = data_rows(rules)
         quota = _quota_sentence(rules)
         return {
             "validate": "integer", "criteria": "between", "minimum": 1, "maximum": top, "ignore_blank": True,
             "input_title": title,
-            "input_message": _clip(f"填写本市推荐的先后次序（1～{top} 的整数）。{quota}", 255),
-            "error_title": "输入值无效", "error_type": "stop",
-            "error_message": _clip(f"推荐排序应为 1～{top} 的整数。{quota}", 255),
+            "input_message": _clip(_t("order_prompt", top=top, quota=quota), 255),
+            "error_title": _t("invalid"), "error_type": "stop",
+            "error_message": _clip(_t("order_error", label=field.label, top=top, quota=quota), 255),
         }
     if field.type in NUMERIC_TYPES:
-        integer = field.type in INTEGER_TYPES
-        kind = "integer" if integer else "decimal"
-        words = "不小于0的整数" if integer else "不小于0的数字"
-        if field.type == "ratio":
-            spec: dict[str, Any] = {"criteria": "between", "minimum": 0, "maximum": 100}
-            words = "0～100 之间的数字（百分数的数值）"
-        else:
-            spec = {"criteria": ">=", "value": 0}
+        kind = "integer" if field.type in INTEGER_TYPES else "decimal"
+        numbers = _numeric_words(field)
+        spec: dict[str, Any] = ({"criteria": "between", "minimum": 0, "maximum": 100} if field.type == "ratio"
+                                else {"criteria": ">=", "value": 0})
         return {
-            "validate": kind, **spec, "ignore_blank": True,
-            "input_title": title, "input_message": _clip(_prompt(rules, field, f"请填写{words}{unit}。"), 255),
-            "error_title": "输入值无效", "error_type": "stop",
-            "error_message": _clip(f"“{field.label}”应为{words}{unit}。", 255),
+            "validate": kind, **spec, "ignore_blank": True, "input_title": title,
+            "input_message": _clip(_prompt(rules, field, _t("number_prompt", numbers=numbers, unit=unit)), 255),
+            "error_title": _t("invalid"), "error_type": "stop",
+            "error_message": _clip(_t("number_error", label=field.label, numbers=numbers, unit=unit), 255),
         }
     if field.type == "uscc":
         return {
             "validate": "length", "criteria": "==", "value": 18, "ignore_blank": True,
-            "input_title": title, "input_message": _clip(_prompt(rules, field, TYPE_HINTS["uscc"] + "。"), 255),
-            "error_title": "输入值无效", "error_type": "stop",
-            "error_message": "统一社会信用代码应为18位（数字和大写字母）。",
+            "input_title": title,
+            "input_message": _clip(_prompt(rules, field, _t("hint_end", hint=type_hint("uscc"))), 255),
+            "error_title": _t("invalid"), "error_type": "stop",
+            "error_message": _t("uscc_error", label=field.label),
         }
     # Free text: no restriction, only a prompt (where there is something to say).
-    message = _prompt(rules, field, TYPE_HINTS.get(field.type, "") + "。")
+    message = _prompt(rules, field, _t("hint_end", hint=type_hint(field.type)))
     return {"validate": "any", "input_title": title, "input_message": _clip(message, 255)}
 
 
@@ -411,112 +447,128 @@ def _quota_sentence(rules: Rules) -> str:
     groups: dict[int, list[str]] = {}
     for city, n in rules.quota_cities.items():
         groups.setdefault(n, []).append(city)
-    parts = [f"{'、'.join(names)}最多推荐{n}个" for n, names in sorted(groups.items(), reverse=True)]
+    parts = [_t("quota_part", cities=join(names), count=n) for n, names in sorted(groups.items(), reverse=True)]
     if rules.quota_default is not None:
-        parts.append(f"{'其他市' if rules.quota_cities else '每市'}最多推荐{rules.quota_default}个")
-    clause = f"（{rules.quota_clause}）" if rules.quota_clause else ""
-    return "，".join(parts) + f"{rules.entity}{clause}。"
+        others = _t("quota_others") if rules.quota_cities else _t("quota_each")
+        parts.append(_t("quota_part", cities=others, count=rules.quota_default))
+    clause = _t("clause", clause=rules.quota_clause) if rules.quota_clause else ""
+    return _t("quota_sentence", parts=_t("comma").join(parts), entity=rules.entity, clause=clause)
 
 
 def _fill_hint(rules: Rules, field: FieldRule) -> str:
     items = choice_list(rules, field)
     if items is not None:
-        return "下拉选择：" + "、".join(items)
+        return _t("fill.choose", items=join(items)) if len(items) <= HINT_ITEMS_MAX \
+            else _t("fill.choose_count", count=len(items))
     if field.id == rules.role("order"):
-        return f"整数 1～{data_rows(rules)}"
-    if field.type == "ratio":
-        return "数字 0～100（百分数的数值）"
-    if field.type in INTEGER_TYPES:
-        return "不小于0的整数"
+        return _t("fill.order", top=data_rows(rules))
     if field.type in NUMERIC_TYPES:
-        return "不小于0的数字"
-    return TYPE_HINTS.get(field.type, "")
+        return _numeric_words(field)
+    return type_hint(field.type)
 
 
-def _write_notes(ws: Any, rules: Rules, fields: list[FieldRule], fmt: dict[str, Any], lists: _ListSource) -> None:
-    ws.set_column(0, 0, 14)
-    ws.set_column(1, 1, 60)
-    ws.set_column(2, 3, 14)
-    ws.set_column(4, 4, 30)
-    row = 0
-    ws.write(row, 0, f"{NOTES_SHEET}（{rules.notice} {rules.title}，规则版本 {rules.version}）", fmt["notes_title"])
-    row += 2
+class _Notes:
+    """The 填表说明 sheet, written row by row in four print-width columns; each row's height is
+    set from its wrapped text so that nothing prints over the next row."""
 
-    for i, text in enumerate(_instructions(rules, fields), start=1):
-        ws.write(row, 0, f"{i}.", fmt["notes_text"])
-        ws.write(row, 1, text, fmt["notes_text"])
-        row += 1
-    row += 1
+    def __init__(self, ws: Any, fmt: dict[str, Any]) -> None:
+        self.ws = ws
+        self.fmt = fmt
+        self.row = 0
+        self.height = 0.0  # points, all rows
 
-    ws.write(row, 0, "申报条件（系统按以下条件审核）", fmt["notes_section"])
-    row += 1
-    for col, head in enumerate(("条款", "条件", "性质", "", "涉及栏目")):
-        if head:
-            ws.write(row, col, head, fmt["notes_head"])
-    row += 1
+    def _height(self, cells: list[tuple[str, float]], minimum: float = printing.LINE_HEIGHT_PT) -> None:
+        height = printing.row_height(cells, minimum)
+        self.ws.set_row(self.row, height)
+        self.height += height
+
+    def line(self, label: str, body: str, style: str = "notes_text") -> None:
+        """A label in the first column, text over the other three."""
+        if label:
+            self.ws.write(self.row, 0, label, self.fmt[style])
+        self.ws.merge_range(self.row, 1, self.row, 3, body, self.fmt[style])
+        self._height([(body, sum(NOTES_WIDTHS[1:]))])
+        self.row += 1
+
+    def heading(self, value: str, style: str = "notes_section") -> None:
+        self.ws.merge_range(self.row, 0, self.row, 3, value, self.fmt[style])
+        self._height([(value, sum(NOTES_WIDTHS) * 0.6)], minimum=20)  # larger font: fewer characters a line
+        self.row += 1
+
+    def cells(self, values: list[str], style: str = "notes_cell", spans: tuple[int, ...] = (1, 1, 1, 1)) -> None:
+        """One table row: ``spans`` says how many of the four columns each value covers."""
+        col, wrapped = 0, []
+        for value, span in zip(values, spans, strict=True):
+            if span > 1:
+                self.ws.merge_range(self.row, col, self.row, col + span - 1, value, self.fmt[style])
+            else:
+                self.ws.write(self.row, col, value, self.fmt[style])
+            wrapped.append((value, sum(NOTES_WIDTHS[col:col + span])))
+            col += span
+        self._height(wrapped)
+        self.row += 1
+
+    def gap(self) -> None:
+        self.ws.set_row(self.row, 8)
+        self.height += 8
+        self.row += 1
+
+
+def _write_notes(ws: Any, rules: Rules, fields: list[FieldRule], fmt: dict[str, Any]) -> tuple[int, float]:
+    """Write 填表说明; return its last row and its height in points."""
+    for col, width in enumerate(NOTES_WIDTHS):
+        ws.set_column(col, col, width)
+    notes = _Notes(ws, fmt)
+    notes.heading(_t("notes.title", notes=NOTES_SHEET, notice=rules.notice, title=rules.title, version=rules.version),
+                  "notes_title")
+    notes.gap()
+    for i, line in enumerate(_instructions(rules, fields), start=1):
+        notes.line(_t("notes.number", n=i), line)
+    notes.gap()
+
+    notes.heading(_t("notes.conditions"))
+    notes.cells([_t("notes.head_clause"), _t("notes.head_condition"), _t("notes.head_nature")], "notes_head",
+                spans=(1, 2, 1))
     for c in rules.conditions:
-        targets = [a.field for a in c.any_of] if c.any_of else [c.field]
-        labels = "、".join(rules.label(t) for t in targets if t)
-        ws.write(row, 0, c.clause, fmt["notes_cell"])
-        ws.write(row, 1, c.text, fmt["notes_cell"])
-        ws.write(row, 2, severity_label(c.severity), fmt["notes_cell"])
-        ws.write(row, 4, labels, fmt["notes_cell"])
-        row += 1
-    legend = "性质：硬性＝不满足即不符合条件；原则上＝不满足需专家研判；可放宽＝放宽领域需专家研判，其他领域不符合条件；提示＝不影响审核结论。"
-    ws.write(row, 1, legend, fmt["notes_text"])
-    row += 1
+        notes.cells([c.clause, c.text, severity_label(c.severity)], spans=(1, 2, 1))
+    notes.line("", _t("notes.natures"))
     if rules.relaxable_industries:
-        note = (f"放宽领域（{rules.relaxation_clause or ''}）：{'、'.join(rules.relaxable_industries)}。"
-                f"{rules.wording.get('relax_note', '')}")
-        ws.write(row, 1, note, fmt["notes_text"])
-        row += 1
-    row += 1
+        notes.line("", _t("notes.relaxed", clause=rules.relaxation_clause or "",
+                          industries=join(rules.relaxable_industries), note=rules.wording.get("relax_note", "")))
+    notes.gap()
 
     if rules.expert_items:
-        ws.write(row, 0, "专家评审事项（定性条件，系统不作自动判定，请在申报书中说明）", fmt["notes_section"])
-        row += 1
-        ws.write(row, 0, "条款", fmt["notes_head"])
-        ws.write(row, 1, "内容", fmt["notes_head"])
-        row += 1
+        notes.heading(_t("notes.expert_items"))
+        notes.cells([_t("notes.head_clause"), _t("notes.head_content")], "notes_head", spans=(1, 3))
         for item in rules.expert_items:
-            ws.write(row, 0, str(item.get("clause", "")), fmt["notes_cell"])
-            ws.write(row, 1, str(item.get("text", "")), fmt["notes_cell"])
-            row += 1
-        row += 1
+            notes.cells([str(item.get("clause", "")), str(item.get("text", ""))], spans=(1, 3))
+        notes.gap()
 
-    ws.write(row, 0, "栏目填写要求", fmt["notes_section"])
-    row += 1
-    for col, head in enumerate(("条款", "栏目", "填写方式", "必填")):
-        ws.write(row, col, head, fmt["notes_head"])
-    row += 1
+    notes.heading(_t("notes.fields"))
+    notes.cells([_t("notes.head_clause"), _t("notes.head_field"), _t("notes.head_required"),
+                 _t("notes.head_how")], "notes_head")
     for f in fields:
-        ws.write(row, 0, f.clause or "", fmt["notes_cell"])
-        ws.write(row, 1, header_text(f), fmt["notes_cell"])
-        ws.write(row, 2, _fill_hint(rules, f), fmt["notes_cell"])
-        ws.write(row, 3, "是" if f.required else "", fmt["notes_cell"])
-        row += 1
-    del lists  # option columns (if any) were written while validating the data sheet
+        notes.cells([f.clause or "", header_text(f), text("values.yes") if f.required else "", _fill_hint(rules, f)])
+    return notes.row - 1, notes.height
 
 
 def _instructions(rules: Rules, fields: list[FieldRule]) -> Iterable[str]:
-    yield (f"本表用于报送{rules.title}（{rules.notice}）的市级汇总信息。每行填写一个{rules.entity}，"
-           "请勿修改表头、增删列或合并单元格；表头已保护，数据区域可直接填写。")
-    yield "请在“汇总表”第1行左侧选择本市，在第2行填写填报单位；所在市、下拉选项及是/否、有/无栏目请从下拉列表中选择。"
+    yield _t("steps.purpose", title=rules.title, notice=rules.notice, entity=rules.entity)
+    yield _t("steps.city", data=DATA_SHEET)
     units = sorted({f.unit for f in fields if f.unit})
     if units:
-        yield (f"数值按表头所示单位填写（{'、'.join(units)}），只填数字，不要填写单位、千分位或文字；"
-               "比重填写百分数的数值（如 3.5 表示 3.5%）。")
+        yield _t("steps.units", units=join(units))
     if any(f.id == rules.role("order") for f in fields):
-        yield f"推荐排序填写本市推荐的先后次序（1、2、3…）。{_quota_sentence(rules)}超出名额的按推荐排序靠后者不予受理。"
+        yield _t("steps.order", quota=_quota_sentence(rules))
     for f in fields:
         parts = [rules.fields[p].label for p in f.parts if p in rules.fields]
         if parts:
-            yield f"“{f.label}”填写{'、'.join(parts)}的合计数。"
+            yield _t("steps.parts", label=f.label, parts=join(parts))
         if f.derive:
             num, den = rules.label(f.derive.get("numerator")), rules.label(f.derive.get("denominator"))
-            yield f"“{f.label}”＝“{num}”÷“{den}”×100%；两者均填写时系统将相互核对。"
+            yield _t("steps.derive", label=f.label, numerator=num, denominator=den)
     if rules.deadline:
         d = rules.deadline
-        clause = f"（{rules.deadline_clause}）" if rules.deadline_clause else ""
-        yield f"请于{d.year}年{d.month}月{d.day}日前报送{clause}。"
-    yield "填写完成后请保存为 .xlsx 格式，不要加密码。"
+        clause = _t("clause", clause=rules.deadline_clause) if rules.deadline_clause else ""
+        yield _t("steps.deadline", year=d.year, month=d.month, day=d.day, clause=clause)
+    yield _t("steps.save")

@@ -76,4 +76,4 @@ def test_award_program_runs_end_to_end(tmp_path: Path) -> None:
 
     mail = email.message_from_bytes((run_dir / "mail" / "济南市.eml").read_bytes(), policy=policy.default)
     body = mail.get_body(("plain",)).get_content()
-    assert "奖励金额（万元）30" in body and "奖励说明" in body
+    assert "奖励金额（万元）：30" in body and "奖励说明" in body

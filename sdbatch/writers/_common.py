@@ -10,7 +10,9 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from sdbatch.catalogue import label, render
+from sdbatch import settings
+from sdbatch.catalogue import audience as finding_audience
+from sdbatch.catalogue import label, lookup, render, text
 from sdbatch.model import STATUSES, Application, FileRecord, Finding, RunResult
 
 UNKNOWN_CITY = "未识别城市"
@@ -19,6 +21,9 @@ UNKNOWN_CITY = "未识别城市"
 COLOURS = {"red": "FFC7CE", "amber": "FFEB9C", "blue": "DDEBF7"}
 COLOUR_STRENGTH = {"red": 3, "amber": 2, "blue": 1}
 HEADER_FILL = "D9E1F2"
+# Headers, totals and cells to fill in: grey, a colour outside the legend, so that a reader never
+# takes a header for a converted value (blue) or a cell to fill for one to review (amber).
+NEUTRAL_FILL = "E7E6E6"
 
 _RED_EFFECTS = {"ineligible", "incomplete", "over_quota"}
 _SEVERITY_STRENGTH = {"error": 3, "warning": 2, "info": 1}
@@ -31,6 +36,61 @@ def colour_of(finding: Finding) -> str:
     if finding.effect == "needs_review" or finding.severity == "warning":
         return "amber"
     return "blue"
+
+
+def colour_legend() -> list[tuple[str, str]]:
+    """The one colour legend of every output: (colour, its meaning), from ui.toml ``[legend]``.
+
+    red: fails, must be fixed; amber: needs the experts' judgement; blue: a value the system
+    converted or derived, to be checked.  A 说明 sheet states it once."""
+    return [(colour, text(f"legend.{colour}")) for colour in ("red", "amber", "blue")]
+
+
+_STATUS_COLOURS = {"over_quota": "red", "ineligible": "red", "incomplete": "red", "needs_review": "amber"}
+
+
+def status_colour(status: str | None) -> str | None:
+    """The legend's colour of a status: red for the failing ones, amber for needs_review, none
+    for eligible (the legend has no colour for what needs nothing)."""
+    return _STATUS_COLOURS.get(status or "")
+
+
+# Findings that report a value the system converted or derived (blue in the legend).
+CONVERTED_CODES = frozenset({"value-converted", "ratio-derived", "parts-summed", "industry-normalised",
+                             "unit-assumed", "value-from-title"})
+
+
+def is_converted(finding: Finding) -> bool:
+    return finding.code in CONVERTED_CODES and finding.effect is None
+
+
+def for_city(finding: Finding) -> bool:
+    """Whether a city may read the finding (its catalogue audience, issue 13)."""
+    return finding_audience(finding.code) == "city"
+
+
+def number_format(unit: str | None, field_type: str | None = None) -> str | None:
+    """The Excel number format of a field: by unit (ui.toml ``[number_formats]``: 亿元 and % with
+    two decimals, 万元 whole), counts as integers, other numbers with two decimals."""
+    by_unit = lookup("number_formats")
+    if unit and unit in by_unit:
+        return str(by_unit[unit])
+    if field_type in ("count", "int"):
+        return settings.COUNT_NUMBER_FORMAT
+    if field_type in ("amount", "ratio", "number"):
+        return settings.DECIMAL_NUMBER_FORMAT
+    return None
+
+
+def department(rules: Iterable[Any] = ()) -> str:
+    """The department that issues the call and signs what sdbatch sends: the jurisdiction of the
+    first rules that name one (``rules.jurisdiction.department``), else ``ui.toml``
+    ``mail.department``."""
+    for item in rules:
+        name = getattr(getattr(item, "jurisdiction", None), "department", None)
+        if name:
+            return str(name)
+    return text("mail.department")
 
 
 def strongest_colour(colours: Iterable[str]) -> str:
@@ -76,7 +136,7 @@ def reason(app: Application, rules: Any = None, limit: int = 3) -> str:
         deciding = [f for f in app.findings if f.severity == "error"]
     if not deciding:
         if app.status == "eligible":
-            return "符合全部自动审核条件"
+            return text("lists.reason_all_met")
         return ""
     deciding.sort(key=finding_rank)
     titles: list[str] = []
@@ -84,8 +144,8 @@ def reason(app: Application, rules: Any = None, limit: int = 3) -> str:
         t = finding_title(f, rules)
         if t not in titles:
             titles.append(t)
-    more = f"等{len(titles)}项" if len(titles) > limit else ""
-    return "；".join(titles[:limit]) + more
+    more = text("lists.reason_more", count=len(titles)) if len(titles) > limit else ""
+    return text("lists.reason_separator").join(titles[:limit]) + more
 
 
 def rules_for(result: RunResult, program: str | None) -> Any:
@@ -106,8 +166,8 @@ def programs_of(result: RunResult) -> dict[str, Any]:
     return {}
 
 
-def header_with_unit(text: str, unit: str | None) -> str:
-    return f"{text}（{unit}）" if unit else text
+def header_with_unit(title: str, unit: str | None) -> str:
+    return text("lists.header_unit", title=title, unit=unit) if unit else title
 
 
 def plain(value: Any) -> Any:
@@ -150,13 +210,26 @@ def files_of_city(result: RunResult, city: str) -> list[FileRecord]:
     return [f for f in result.files if city_key(f.city) == city]
 
 
-def time_text(iso: str | None) -> str:
+CHINA = dt.timezone(dt.timedelta(hours=8))  # Asia/Shanghai: no daylight saving time
+
+
+def china_time(iso: str | None) -> dt.datetime | None:
+    """A stamp as China time (a naive stamp is taken as China time already)."""
     if not iso:
-        return ""
+        return None
     try:
-        return dt.datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M")
+        moment = dt.datetime.fromisoformat(iso)
     except ValueError:
-        return iso
+        return None
+    return moment.astimezone(CHINA) if moment.tzinfo else moment.replace(tzinfo=CHINA)
+
+
+def time_text(iso: str | None) -> str:
+    """A stamp as people read it, in China time: 2024-06-29 22:00."""
+    moment = china_time(iso)
+    if moment is None:
+        return iso or ""
+    return moment.strftime("%Y-%m-%d %H:%M")
 
 
 def program_of(result: RunResult, name: str | None) -> Any:

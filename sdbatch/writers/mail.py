@@ -18,25 +18,12 @@ from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
-from sdbatch.address_book import AddressBook, load_address_book
-from sdbatch.catalogue import pair, render, text
+from sdbatch.address_book import load_address_book
 from sdbatch.jurisdiction import jurisdiction_of
-from sdbatch.model import STATUSES, Application, Finding, RunResult, Source
-from sdbatch.writers._common import (
-    UNKNOWN_CITY,
-    city_key,
-    finding_rank,
-    one_line,
-    outcome_columns,
-    program_of,
-    programs_of,
-    rules_for,
-    show,
-    status_label,
-    time_text,
-)
+from sdbatch.model import Finding, RunResult, Source
+from sdbatch.writers import mail_body
+from sdbatch.writers._common import CHINA, UNKNOWN_CITY, china_time, one_line
 
-MAX_PROBLEMS_PER_APP = 6
 XLSX_TYPE = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 # CRLF line ends; long enough lines that a Chinese file name is one `filename*=` parameter
 # rather than RFC 2231 continuations (filename*0*, filename*1*), which some clients mishandle.
@@ -53,104 +40,8 @@ def _environment(templates_dir: Path | None = None) -> Any:
     loaders.append(jinja2.PackageLoader("sdbatch", "mail_templates"))
     env = jinja2.Environment(loader=jinja2.ChoiceLoader(loaders), autoescape=False, trim_blocks=True,
                              lstrip_blocks=True, keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
-    env.filters["chinese_number"] = chinese_number
+    env.filters["chinese_number"] = mail_body.chinese_number
     return env
-
-
-def chinese_number(n: int) -> str:
-    """1 -> 一, 12 -> 十二 (section numbers of the e-mail body)."""
-    digits = "零一二三四五六七八九"
-    if n < 10:
-        return digits[n]
-    if n < 20:
-        return "十" + (digits[n % 10] if n % 10 else "")
-    if n < 100:
-        return digits[n // 10] + "十" + (digits[n % 10] if n % 10 else "")
-    return str(n)
-
-
-def _problem_lines(app: Application, rules: Any) -> list[dict[str, str]]:
-    wanted = [f for f in app.findings if f.effect or f.severity in ("error", "warning")]
-    out: list[dict[str, str]] = []
-    for finding in sorted(wanted, key=finding_rank):
-        text = render(finding)
-        where = finding.source.cell if finding.source and finding.source.cell else app.cells.get(finding.field or "")
-        prefix = f"[{where}] " if where else ""
-        line = {"text": one_line(f"{prefix}{text.message}"), "fix": one_line(text.fix),
-                "colour": finding.effect or finding.severity}
-        if line not in out:
-            out.append(line)
-    return out
-
-
-def _context(result: RunResult, city: str, review: Path, book: AddressBook) -> dict[str, Any]:
-    apps = [a for a in result.applications if city_key(a.city) == city]
-    started = _parse_time(result.started)
-    programs: list[dict[str, Any]] = []
-    for name, rules in programs_of(result).items():
-        p_apps = [a for a in apps if a.program == name or (len(programs_of(result)) == 1 and not a.program)]
-        if not p_apps:
-            continue
-        program = program_of(result, name)
-        columns = outcome_columns(program, p_apps, "mail", "city")
-        counts = [{"status": s, "label": status_label(s), "count": sum(1 for a in p_apps if a.status == s)}
-                  for s in reversed(STATUSES)]
-        programs.append({
-            "name": name,
-            "title": getattr(rules, "title", name),
-            "notice": getattr(rules, "notice", ""),
-            "entity": getattr(rules, "entity", "项目"),
-            "deadline": rules.deadline.isoformat() if getattr(rules, "deadline", None) else "",
-            "expert_items": [f"{i.get('clause', '')} {i.get('text', '')}" for i in rules.expert_items]
-            if getattr(rules, "expert_items", None) else [],
-            "counts": [c for c in counts if c["count"]],
-            "notes": [pair(n.label, one_line(n.text)) for n in program.notes(result, p_apps, "city")],
-            "apps": [{
-                "name": one_line(a.name or "") or "（名称未填写）",
-                "industry": one_line(a.industry or ""),
-                "status": a.status,
-                "status_label": status_label(a.status),
-                "score": a.score,
-                # the program's released outcome (a park's tier, subsidy ceiling…), as phrases
-                "outcome": [text(c.phrase, value=show(v)) if c.phrase else f"{c.label}{show(v)}"
-                            for c in columns if (v := c.value(a)) is not None],
-                "problems": _problem_lines(a, rules_for(result, a.program))[:MAX_PROBLEMS_PER_APP],
-                "more": max(0, len(_problem_lines(a, rules_for(result, a.program))) - MAX_PROBLEMS_PER_APP),
-            } for a in p_apps],
-        })
-    files = [r for r in result.files if city_key(r.city) == city and r.status != "ignored"]
-    rejected = [{"file": r.file, "error": r.error or ""} for r in files if r.status == "rejected"]
-    late = [r.file for r in files if r.late and r.status == "processed"]
-    needs_fix = any(a.status in ("ineligible", "incomplete", "over_quota") for a in apps) or bool(rejected)
-    reply_by = (started.date() + dt.timedelta(days=book.reply_days)) if started else None
-    return {
-        "city": city,
-        "department": jurisdiction_of(result).department,
-        "run_id": result.run_id,
-        "run_time": time_text(result.started),
-        "run_date": started.date().isoformat() if started else "",
-        "reply_by": f"{reply_by.year}年{reply_by.month}月{reply_by.day}日" if reply_by else "",
-        "attachment": review.name,
-        "programs": programs,
-        "title": "、".join(p["title"] for p in programs) or getattr(result.rules, "title", result.program),
-        "total": len(apps),
-        # the city's applications of every program together, for the one-line subject
-        "counts": [{"label": status_label(s), "count": n} for s in reversed(STATUSES)
-                   if (n := sum(1 for a in apps if a.status == s))],
-        "rejected": rejected,
-        "late": late,
-        "needs_fix": needs_fix,
-        "any_review": any(a.status == "needs_review" for a in apps),
-    }
-
-
-def _parse_time(iso: str | None) -> dt.datetime | None:
-    if not iso:
-        return None
-    try:
-        return dt.datetime.fromisoformat(iso)
-    except ValueError:
-        return None
 
 
 # ----------------------------------------------------------------------------- drafts
@@ -177,7 +68,7 @@ def write_mail_drafts(result: RunResult, run_dir: Path, reviews: dict[str, Path]
         if city == UNKNOWN_CITY or (cities is not None and city not in cities):
             continue
         review = Path(reviews[city])
-        context = _context(result, city, review, book)
+        context = mail_body.context(result, city, review, book.reply_days)
         to, cc = book.recipients(city)
         msg = EmailMessage(policy=DRAFT_POLICY)
         msg["Subject"] = one_line(subject_t.render(context))  # city text in a header: one line only
@@ -187,8 +78,7 @@ def write_mail_drafts(result: RunResult, run_dir: Path, reviews: dict[str, Path]
             msg["To"] = ", ".join(to)
         if cc:
             msg["Cc"] = ", ".join(cc)
-        started = _parse_time(result.started)
-        msg["Date"] = format_datetime((started or dt.datetime.now()).astimezone())
+        msg["Date"] = format_datetime(china_time(result.started) or dt.datetime.now(CHINA))  # China time
         msg["X-Unsent"] = "1"  # Outlook opens the .eml as a draft ready to send
         body = re.sub(r"\n{3,}", "\n\n", body_t.render(context))  # templates stay readable, mails tidy
         msg.set_content(body, subtype="plain", charset="utf-8")

@@ -1,46 +1,65 @@
 """The province list ``<rules.list_title>.xlsx`` (推荐名单.xlsx / 认定名单.xlsx) for the experts.
 
-Sheets: 排名 (eligible + needs_review in rank order), 全部申报, 各市汇总 (all 16 cities, with a
-stacked column chart), 按产业, and when present 资金分配意见 and 变更情况. Ranks, scores and
-statuses are read from the result, never recomputed. Written with xlsxwriter with
-``strings_to_formulas`` off: text from a city stays text.
+Sheets: 排名 (eligible + needs_review in rank order), 全部申报, 各市汇总 (every city, with a
+stacked column chart), 按产业 (or the program's own grouping), the sheets the program and the
+shared stages declare (e.g. 资金分配意见), 变更情况 when given, and 说明 (the run, the colour
+legend, the program's notes).  Ranks, scores and statuses are read from the result, never
+recomputed.  Written with xlsxwriter with ``strings_to_formulas`` off: text from a city stays text.
+
+Every sheet is print-ready (issue 14): A4, a readable scale or the table split into blocks of
+columns (:mod:`sdbatch.writers.printing`), repeated header rows, a page header with the list's
+title and the run time (China time), page x/y in the footer, widths set by content, row heights
+for wrapped text, and numbers formatted by unit.  Every word comes from ``ui.toml`` ``[lists]``.
 """
 
 from __future__ import annotations
 
+import math
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import xlsxwriter
 
+from sdbatch import settings
 from sdbatch.catalogue import text
 from sdbatch.jurisdiction import jurisdiction_of
 from sdbatch.model import STATUSES, Application, RunResult
+from sdbatch.writers import printing
 from sdbatch.writers._common import (
     COLOURS,
-    HEADER_FILL,
+    NEUTRAL_FILL,
     city_key,
+    colour_legend,
     header_with_unit,
+    number_format,
     outcome_columns,
     plain,
     program_of,
     programs_of,
     reason,
+    status_colour,
     status_label,
     time_text,
 )
 
-RANK_SHEET = "排名"
-ALL_SHEET = "全部申报"
-CITY_SHEET = "各市汇总"
-INDUSTRY_SHEET = "按产业"
-ALLOCATION_SHEET = "资金分配意见"
-CHANGES_SHEET = "变更情况"
 RANKED_STATUSES = ("eligible", "needs_review")
-CHANGE_COLUMNS = [("kind", "变更类型"), ("city", "城市"), ("name", "名称"), ("old_status", "原状态"),
-                  ("new_status", "新状态"), ("note", "说明")]
-_STATUS_COLOUR = {"over_quota": "red", "ineligible": "red", "incomplete": "red", "needs_review": "amber"}
+CHANGE_KEYS = ("kind", "city", "name", "old_status", "new_status", "note")
+# Chart series per status: the legend's red in three shades for the three failing statuses.
+_CHART_COLOURS = {"eligible": "#70AD47", "needs_review": "#FFC000", "incomplete": "#F4B183",
+                  "ineligible": "#C00000", "over_quota": "#FF7C80"}
+SCORE_FORMAT = "0.00"
+WHOLE_FORMAT = "0"
+DATA_CAP = 20  # a column grows with its content up to this width, then wraps
+MIN_WIDTH = 5
+CHART_SIZE = (900, 420)  # pixels; narrower when the printed page is
+CHART_ROWS = 22  # rows the chart covers below the city summary (420 px at 20 px a row)
+
+
+def _t(key: str, /, **params: Any) -> str:
+    return text(f"lists.{key}", **params)
+
 
 def write_ranked_list(result: RunResult, run_dir: Path, changes: list[dict[str, Any]] | None = None) -> list[Path]:
     """Write one list workbook per program of the run; return their paths.
@@ -54,7 +73,7 @@ def write_ranked_list(result: RunResult, run_dir: Path, changes: list[dict[str, 
     paths = []
     programs = programs_of(result)
     for name, rules in programs.items():
-        title = getattr(rules, "list_title", None) or "推荐名单"
+        title = getattr(rules, "list_title", None) or _t("default_title")
         path = run_dir / f"{title}.xlsx"
         if path in paths:
             path = run_dir / f"{title}-{name}.xlsx"
@@ -73,115 +92,190 @@ def _changes_for(changes: list[dict[str, Any]] | None, program: str) -> bool:
     return True if not changes else any(c.get("program") in (None, program) for c in changes)
 
 
+# ----------------------------------------------------------------------------- workbook and sheets
+class _Book:
+    """The workbook, its formats (one per style and number format) and the page header."""
+
+    def __init__(self, path: Path, heading: str, run_time: str) -> None:
+        self.wb = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "strings_to_urls": False,
+                                                  "strings_to_numbers": False})
+        self.heading = heading
+        self.run_time = run_time
+        self._formats: dict[tuple[str, str | None], Any] = {}
+        base = {"text_wrap": True, "valign": "top", "border": 1, "border_color": "#BFBFBF",
+                "font_size": settings.PRINT_FONT_PT}
+        self._styles: dict[str, dict[str, Any]] = {
+            "cell": base,
+            "header": {**base, "bold": True, "bg_color": "#" + NEUTRAL_FILL, "align": "center", "valign": "vcenter"},
+            "total": {**base, "bold": True, "bg_color": "#" + NEUTRAL_FILL},
+            "title": {"bold": True, "font_size": 14},
+            "label": {"bold": True, "valign": "top", "text_wrap": True},
+            "wrap": {"text_wrap": True, "valign": "top"},
+            # A caveat every reader must see: bold in a box, in no colour of the legend.
+            "note": {"text_wrap": True, "valign": "top", "bold": True, "border": 2},
+        }
+        for key, rgb in COLOURS.items():
+            self._styles[key] = {**base, "bg_color": "#" + rgb}
+
+    def fmt(self, style: str = "cell", num: str | None = None) -> Any:
+        key = (style, num)
+        if key not in self._formats:
+            spec = dict(self._styles[style])
+            if num:
+                spec["num_format"] = num
+            self._formats[key] = self.wb.add_format(spec)
+        return self._formats[key]
+
+    def close(self) -> None:
+        self.wb.close()
+
+
 class _Sheet:
-    """An xlsxwriter worksheet with the house formats and safe writes."""
+    """A worksheet with safe writes that remembers what it needs to lay itself out for print."""
 
-    def __init__(self, wb: Any, name: str, formats: dict[str, Any]) -> None:
-        self.ws = wb.add_worksheet(name)
-        self.f = formats
-        self.widths: dict[int, int] = {}
+    def __init__(self, book: _Book, name: str) -> None:
+        self.book = book
+        self.name = name[:31]
+        self.ws = book.wb.add_worksheet(self.name)
+        self.widths: dict[int, float] = {}
+        self.texts: dict[int, dict[int, str]] = {}  # row -> col -> wrapping text, for row heights
+        self.merged: list[tuple[int, int, int, str]] = []  # row, first col, last col, text
+        self.fixed_rows: set[int] = set()
+        self.last_row = 0
+        self.last_col = 0
+        self.header_row: int | None = None
+        self.key_columns = 0
+        self.chart: tuple[int, Any] | None = None  # (row, chart) placed below the table
 
-    def put(self, row: int, col: int, value: Any, fmt: Any = None) -> None:
+    def _seen(self, row: int, col: int, shown: str, cap: float, wraps: bool) -> None:
+        self.last_row = max(self.last_row, row)
+        self.last_col = max(self.last_col, col)
+        width = printing.text_width(shown)
+        self.widths[col] = max(self.widths.get(col, MIN_WIDTH), min(width + 1, cap))
+        if wraps and shown:
+            self.texts.setdefault(row, {})[col] = shown
+
+    def put(self, row: int, col: int, value: Any, style: str = "cell", num: str | None = None) -> None:
         value = plain(value)
-        fmt = fmt if fmt is not None else self.f["cell"]
+        if isinstance(value, bool):
+            value = str(value)
         if value is None:
-            self.ws.write_blank(row, col, None, fmt)
+            self.ws.write_blank(row, col, None, self.book.fmt(style, num))
+            self._seen(row, col, "", DATA_CAP, False)
         elif isinstance(value, (int, float)):
-            self.ws.write_number(row, col, value, fmt)
-        elif isinstance(value, str):
-            self.ws.write_string(row, col, value, fmt)
+            num = num or (WHOLE_FORMAT if isinstance(value, int) else SCORE_FORMAT)
+            self.ws.write_number(row, col, value, self.book.fmt(style, num))
+            shown = f"{value:,.2f}" if num == SCORE_FORMAT else f"{value:,.0f}" if num == WHOLE_FORMAT else str(value)
+            self._seen(row, col, shown, DATA_CAP, False)
         else:
-            self.ws.write_string(row, col, str(value), fmt)
-        text = "" if value is None else str(value)
-        width = sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
-        self.widths[col] = max(self.widths.get(col, 0), min(width, 36))
+            shown = str(value)
+            self.ws.write_string(row, col, shown, self.book.fmt(style, num))
+            self._seen(row, col, shown, DATA_CAP, True)
 
-    def table(self, headers: list[str], rows: list[list[Any]], first_row: int = 0,
-              fmts: list[Any] | None = None) -> int:
+    def header(self, row: int, headers: Sequence[str]) -> None:
         for c, h in enumerate(headers):
-            self.ws.write_string(first_row, c, h, self.f["header"])
-            # Long indicator names wrap in a tall header row instead of widening the column.
-            self.widths[c] = max(self.widths.get(c, 0), min(sum(2 if ord(ch) > 0x2E80 else 1 for ch in h), 12))
-        self.ws.set_row(first_row, 48)
+            self.ws.write_string(row, c, h, self.book.fmt("header"))
+            self._seen(row, c, h, printing.header_width(h), True)
+        self.header_row = row if self.header_row is None else self.header_row
+
+    def table(self, headers: Sequence[str], rows: Sequence[Sequence[Any]], first_row: int = 0,
+              styles: Sequence[str] | None = None, styled_col: int = -1,
+              formats: Sequence[str | None] = (), key_columns: int = 0) -> int:
+        """Header at ``first_row``, one row per item; ``styles[i]`` colours column ``styled_col``
+        of row i; ``formats[c]`` is column c's number format.  Returns the last row written."""
+        self.header(first_row, headers)
         for r, values in enumerate(rows, start=first_row + 1):
             for c, value in enumerate(values):
-                fmt = fmts[r - first_row - 1] if fmts and c == fmts_col(headers) else None
-                self.put(r, c, value, fmt)
+                style = styles[r - first_row - 1] if styles and c == styled_col else "cell"
+                num = formats[c] if c < len(formats) else None
+                self.put(r, c, value, style, num)
         last_row = first_row + max(len(rows), 1)
         self.ws.autofilter(first_row, 0, last_row, max(len(headers) - 1, 0))
         self.ws.freeze_panes(first_row + 1, 0)
-        self.finish(first_row)
+        self.key_columns = key_columns
         return last_row
 
-    def finish(self, header_row: int = 0) -> None:
-        for c, w in self.widths.items():
-            self.ws.set_column(c, c, max(6, min(w + 2, 45)))
-        self.ws.set_landscape()
-        self.ws.set_paper(9)  # A4
-        self.ws.fit_to_pages(1, 0)
-        self.ws.repeat_rows(header_row)
+    def note(self, row: int, line: str, span: int, style: str = "wrap") -> None:
+        """A line of text below a table, merged over ``span`` columns."""
+        last = max(span - 1, 1)
+        self.ws.merge_range(row, 0, row, last, line, self.book.fmt(style))
+        self.merged.append((row, 0, last, line))
+        self.last_row = max(self.last_row, row)
+
+    def finish(self) -> None:
+        cols = range(self.last_col + 1)
+        for c in cols:
+            self.ws.set_column(c, c, self.widths.get(c, MIN_WIDTH))
+        for row, cells in self.texts.items():
+            if row in self.fixed_rows:
+                continue
+            height = printing.row_height((t, self.widths.get(c, MIN_WIDTH)) for c, t in cells.items())
+            if height > printing.LINE_HEIGHT_PT:
+                self.ws.set_row(row, height)
+        for row, first, last, line in self.merged:
+            width = sum(self.widths.get(c, MIN_WIDTH) for c in range(first, last + 1))
+            self.ws.set_row(row, printing.row_height([(line, width)]))
+        widths = [self.widths.get(c, MIN_WIDTH) for c in cols]
+        layout = printing.plan(widths, self.key_columns)
+        header, footer = printing.header_footer(
+            _t("page_header", heading=self.book.heading, sheet=self.name),
+            _t("page_time", time=self.book.run_time), _t("page_footer"))
+        titles = (0, self.header_row) if self.header_row is not None else None
+        last_row = self.last_row
+        if self.chart is not None:
+            # The chart starts a page of its own and is no wider than one printed page.
+            row, chart = self.chart
+            first_block = layout.breaks[0] if layout.breaks else len(widths)
+            room = min(printing.room_pixels(layout),
+                       sum(printing.column_pixels(w) for w in widths[:first_block]))
+            width = min(CHART_SIZE[0], int(room))
+            chart.set_size({"width": width, "height": CHART_SIZE[1]})
+            self.ws.insert_chart(row, 0, chart)
+            self.ws.set_h_pagebreaks([row])
+            last_row = row + CHART_ROWS
+        printing.apply_xlsxwriter(self.ws, layout, last_row=last_row, last_col=self.last_col, title_rows=titles,
+                                  header=header, footer=footer)
 
 
-def fmts_col(headers: list[str]) -> int:
-    """The column coloured by status: the one titled 审核结论 (or -1)."""
-    return headers.index("审核结论") if "审核结论" in headers else -1
-
-
-def _formats(wb: Any) -> dict[str, Any]:
-    base = {"text_wrap": True, "valign": "top", "border": 1, "border_color": "#BFBFBF"}
-    f = {
-        "cell": wb.add_format(base),
-        "header": wb.add_format({**base, "bold": True, "bg_color": "#" + HEADER_FILL, "align": "center",
-                                 "valign": "vcenter"}),
-        "title": wb.add_format({"bold": True, "font_size": 14}),
-        "bold": wb.add_format({"bold": True}),
-        "wrap": wb.add_format({"text_wrap": True, "valign": "top"}),
-        "note": wb.add_format({"text_wrap": True, "valign": "top", "bold": True, "font_color": "#9C5700",
-                               "bg_color": "#" + COLOURS["amber"]}),
-    }
-    for key, rgb in COLOURS.items():
-        f[key] = wb.add_format({**base, "bg_color": "#" + rgb})
-    f["eligible"] = wb.add_format({**base, "bg_color": "#C6EFCE"})
-    return f
-
-
-def _status_fmt(f: dict[str, Any], status: str) -> Any:
-    return f[_STATUS_COLOUR.get(status, "eligible")]
-
-
+# ----------------------------------------------------------------------------- the list of one program
 def _write_program(path: Path, result: RunResult, program: str, rules: Any, apps: list[Application],
                    changes: list[dict[str, Any]] | None, single: bool) -> None:
-    wb = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "strings_to_urls": False,
-                                         "strings_to_numbers": False})
-    wb.set_properties({"title": getattr(rules, "title", program), "comments": f"运行编号 {result.run_id}"})
-    f = _formats(wb)
+    list_name = getattr(rules, "list_title", None) or _t("default_title")
+    heading = f"{getattr(rules, 'title', program)}{list_name}"
+    book = _Book(path, heading, time_text(result.started))
+    book.wb.set_properties({"title": heading, "comments": _t("run_comment", run_id=result.run_id)})
     prog = program_of(result, program)
-    key_ids = {fid for fid, _ in _key_fields(rules)}
+    key_ids = {fid for fid, _, _ in _key_fields(rules)}
     # A program's column already shown as a key field is not repeated.
     columns = [c for c in outcome_columns(prog, apps, "list", "department") if c.key not in key_ids]
     notes = prog.notes(result, apps, "department")
-    name_label = rules.label("name") if rules is not None else "名称"
-    _rank_sheet(wb, f, apps, rules, columns, name_label, [n for n in notes if n.emphasis])
-    _all_sheet(wb, f, apps, rules, columns, name_label)
-    _city_sheet(wb, f, result, program, rules, apps, single, columns)
-    _industry_sheet(wb, f, apps, rules, name_label)
-    for spec in [*prog.list_sheets(result, apps), *result.list_sheets.get(program, [])]:
-        _spec_sheet(wb, f, spec)
+    name_label = rules.label("name") if rules is not None else _t("name")
+    sheets = [
+        _rank_sheet(book, apps, rules, columns, name_label, [n for n in notes if n.emphasis]),
+        _all_sheet(book, apps, rules, columns, name_label),
+        _city_sheet(book, result, program, rules, apps, single, columns),
+        _group_sheet(book, apps, rules, name_label),
+    ]
+    sheets += [_spec_sheet(book, spec) for spec in [*prog.list_sheets(result, apps),
+                                                    *result.list_sheets.get(program, [])]]
     if changes is not None:
-        _changes_sheet(wb, f, [c for c in changes if c.get("program") in (None, program)])
-    _notes(wb, f, result, program, rules, notes)
-    wb.close()
+        sheets.append(_changes_sheet(book, [c for c in changes if c.get("program") in (None, program)]))
+    sheets.append(_notes(book, result, program, rules, notes))
+    for sheet in sheets:
+        sheet.finish()
+    book.close()
 
 
-def _key_fields(rules: Any) -> list[tuple[str, str]]:
-    out = []
+def _key_fields(rules: Any) -> list[tuple[str, str, str | None]]:
+    """(field id, header, number format) of the rules' key fields (report.key_fields)."""
+    out: list[tuple[str, str, str | None]] = []
     report = getattr(rules, "report", {}) or {}
     for fid in report.get("key_fields", []):
         spec = rules.fields.get(fid) if rules is not None else None
         if spec is None:
-            out.append((fid, fid))
+            out.append((fid, fid, None))
         else:
-            out.append((fid, header_with_unit(spec.label, spec.unit)))
+            out.append((fid, header_with_unit(spec.label, spec.unit), number_format(spec.unit, spec.type)))
     return out
 
 
@@ -189,58 +283,72 @@ def _rank_key(app: Application) -> tuple[Any, ...]:
     return (app.rank is None, app.rank or 0)
 
 
-def _rank_sheet(wb: Any, f: dict[str, Any], apps: list[Application], rules: Any, columns: list[Any],
-                name_label: str, caveats: list[Any]) -> None:
-    sheet = _Sheet(wb, RANK_SHEET, f)
+def _status_styles(apps: Sequence[Application]) -> list[str]:
+    return [status_colour(a.status) or "cell" for a in apps]
+
+
+def _rank_sheet(book: _Book, apps: list[Application], rules: Any, columns: list[Any], name_label: str,
+                caveats: list[Any]) -> _Sheet:
+    sheet = _Sheet(book, _t("sheets.rank"))
     ranked = sorted((a for a in apps if a.status in RANKED_STATUSES), key=_rank_key)
     keys = _key_fields(rules)
-    headers = (["全省排名", "所在市", name_label, "综合得分"] + [h for _, h in keys]
-               + [c.label for c in columns] + ["审核结论", "主要原因"])
+    headers = ([_t("cols.rank"), _t("cols.city"), name_label, _t("cols.score")] + [h for _, h, _ in keys]
+               + [c.label for c in columns] + [_t("cols.status"), _t("cols.reason")])
+    formats = ([WHOLE_FORMAT, None, None, SCORE_FORMAT] + [f for _, _, f in keys]
+               + [c.number_format for c in columns] + [None, None])
     rows = [[a.rank, a.city, a.name, a.score]
-            + [(a.industry if fid == "industry" else a.values.get(fid)) for fid, _ in keys]
+            + [(a.industry if fid == "industry" else a.values.get(fid)) for fid, _, _ in keys]
             + [c.value(a) for c in columns] + [status_label(a.status), reason(a, rules)] for a in ranked]
-    last = sheet.table(headers, rows, fmts=[_status_fmt(f, a.status) for a in ranked])
+    last = sheet.table(headers, rows, styles=_status_styles(ranked), styled_col=len(headers) - 2,
+                       formats=formats, key_columns=3)
     if not ranked:
-        sheet.put(1, 2, "（没有可排名的申报项目）", f["wrap"])
+        sheet.put(1, 2, _t("no_ranked"), "wrap")
     for i, note in enumerate(caveats):  # below the table, outside the filter range; also in 说明
-        row = last + 2 + i
-        sheet.ws.merge_range(row, 0, row, min(len(headers) - 1, 11), f"{note.label}：{note.text}", f["note"])
-        sheet.ws.set_row(row, 36)
+        sheet.note(last + 2 + i, text("punct.pair", label=note.label, value=note.text), min(len(headers), 12), "note")
+    return sheet
 
 
-def _all_sheet(wb: Any, f: dict[str, Any], apps: list[Application], rules: Any, columns: list[Any],
-               name_label: str) -> None:
-    sheet = _Sheet(wb, ALL_SHEET, f)
+def _all_sheet(book: _Book, apps: list[Application], rules: Any, columns: list[Any], name_label: str) -> _Sheet:
+    sheet = _Sheet(book, _t("sheets.all"))
     order = jurisdiction_of(rules).order
     rows_apps = sorted(apps, key=lambda a: (order.get(a.city or "", 99), a.city_order is None,
                                             a.city_order or 0, a.source.file, a.source.row or 0))
     with_order = any(a.city_order is not None for a in apps) or not apps
     _, group_rank = _group_words(rules)
-    headers = (["所在市"] + (["推荐排序"] if with_order else []) + [name_label, _group_label(rules),
-                "审核结论", "主要原因", "综合得分", "全省排名", group_rank]
-               + [c.label for c in columns] + ["来源文件", "行号"])
+    headers = ([_t("cols.city")] + ([_t("cols.city_order")] if with_order else [])
+               + [name_label, _group_label(rules), _t("cols.status"), _t("cols.reason"), _t("cols.score"),
+                  _t("cols.rank"), group_rank] + [c.label for c in columns] + [_t("cols.file"), _t("cols.row")])
+    formats = ([None] + ([WHOLE_FORMAT] if with_order else [])
+               + [None, None, None, None, SCORE_FORMAT, WHOLE_FORMAT, WHOLE_FORMAT]
+               + [c.number_format for c in columns] + [None, WHOLE_FORMAT])
     rows = [[city_key(a.city)] + ([a.city_order] if with_order else [])
             + [a.name, _group_value(a, rules), status_label(a.status), reason(a, rules),
                a.score, a.rank, a.industry_rank] + [c.value(a) for c in columns]
             + [a.source.file, a.source.row] for a in rows_apps]
-    sheet.table(headers, rows, fmts=[_status_fmt(f, a.status) for a in rows_apps])
+    sheet.table(headers, rows, styles=_status_styles(rows_apps), styled_col=headers.index(_t("cols.status")),
+                formats=formats, key_columns=3 if with_order else 2)
+    return sheet
 
 
 def _has_quota(rules: Any) -> bool:
     return rules is None or getattr(rules, "quota_default", None) is not None or bool(getattr(rules, "quota_cities", None))
 
 
-def _city_sheet(wb: Any, f: dict[str, Any], result: RunResult, program: str, rules: Any,
-                apps: list[Application], single: bool, columns: list[Any]) -> None:
-    sheet = _Sheet(wb, CITY_SHEET, f)
+def _city_sheet(book: _Book, result: RunResult, program: str, rules: Any, apps: list[Application], single: bool,
+                columns: list[Any]) -> _Sheet:
+    sheet = _Sheet(book, _t("sheets.cities"))
     quota = _has_quota(rules)
     statuses = [s for s in reversed(STATUSES) if quota or s != "over_quota"]
     # A program's columns summed (奖补上限合计) or counted per value (认定示范型…) per city.
     counted = [(c, v) for c in columns if c.summary == "count" for v in c.values]
     summed = [c for c in columns if c.summary == "sum"]
-    headers = (["城市"] + (["推荐名额"] if quota else []) + ["报送数"] + [status_label(s) for s in statuses]
+    headers = ([_t("cols.city_plain")] + ([_t("cols.quota")] if quota else []) + [_t("cols.submitted")]
+               + [status_label(s) for s in statuses]
                + [_summary_label(c, v) for c, v in counted] + [_summary_label(c) for c in summed]
-               + ["收到文件数", "退回文件数", "是否逾期", "备注"])
+               + [_t("cols.files"), _t("cols.rejected"), _t("cols.late"), _t("cols.remark")])
+    n_counts = 1 + len(statuses) + len(counted)
+    formats = ([None] + ([WHOLE_FORMAT] if quota else []) + [WHOLE_FORMAT] * n_counts
+               + [c.number_format or SCORE_FORMAT for c in summed] + [WHOLE_FORMAT, WHOLE_FORMAT, None, None])
     rows: list[list[Any]] = []
     cities = list(jurisdiction_of(rules).cities)
     extra_cities = sorted({city_key(a.city) for a in apps} - set(cities))
@@ -253,46 +361,47 @@ def _city_sheet(wb: Any, f: dict[str, Any], result: RunResult, program: str, rul
         rejected = sum(1 for r in files if r.status == "rejected")
         note = ""
         if not files and not city_apps:
-            note = "未报送"
+            note = _t("not_submitted")
         elif rejected and not city_apps:
-            note = "文件均被退回"
+            note = _t("all_rejected")
         rows.append([city] + ([city_quota] if quota else []) + [len(city_apps)]
                     + [sum(1 for a in city_apps if a.status == s) for s in statuses]
                     + [sum(1 for a in city_apps if c.value(a) == v) for c, v in counted]
                     + [_money(sum(float(c.value(a) or 0) for a in city_apps)) for c in summed]
-                    + [len(files), rejected, "是" if late else "否", note])
+                    + [len(files), rejected, text("values.yes") if late else text("values.no"), note])
     first_count = 2 if quota else 1  # column of 报送数
-    n_sum = 1 + len(statuses) + len(counted) + len(summed) + 2  # 报送数 … 退回文件数
-    total = (["合计"] + ([None] if quota else [])
+    n_sum = n_counts + len(summed) + 2  # 报送数 … 退回文件数
+    total = ([_t("total")] + ([None] if quota else [])
              + [_money(sum(r[first_count + i] for r in rows)) for i in range(n_sum)] + [None, None])
-    last = sheet.table(headers, rows)
+    last = sheet.table(headers, rows, formats=formats, key_columns=1)
     for c, value in enumerate(total):  # a number, not a SUM formula: nothing in this file is a formula
-        sheet.put(last + 1, c, value, f["header"])
+        sheet.put(last + 1, c, value, "total", formats[c] if c < len(formats) else None)
 
-    chart = wb.add_chart({"type": "column", "subtype": "stacked"})
+    chart = book.wb.add_chart({"type": "column", "subtype": "stacked"})
     n = len(rows)
     for i, status in enumerate(statuses):
-        colour = {"eligible": "#70AD47", "needs_review": "#FFC000", "incomplete": "#A5A5A5",
-                  "ineligible": "#C00000", "over_quota": "#7030A0"}[status]
         col = first_count + 1 + i
         chart.add_series({
-            "name": [CITY_SHEET, 0, col],
-            "categories": [CITY_SHEET, 1, 0, n, 0],
-            "values": [CITY_SHEET, 1, col, n, col],
-            "fill": {"color": colour},
+            "name": [sheet.name, 0, col],
+            "categories": [sheet.name, 1, 0, n, 0],
+            "values": [sheet.name, 1, col, n, col],
+            "fill": {"color": _CHART_COLOURS[status]},
         })
-    entity = getattr(rules, "entity", "") or ""
-    entity = entity if entity and entity != "项目" else "项目"
-    chart.set_title({"name": f"各市申报{entity}数（按审核结论）"})
-    chart.set_x_axis({"name": "城市", "num_font": {"rotation": -45}})
-    chart.set_y_axis({"name": f"{entity}数", "major_gridlines": {"visible": True}, "min": 0})
+    entity = getattr(rules, "entity", "") or _t("entity")
+    chart.set_title({"name": _t("chart.title", entity=entity)})
+    chart.set_x_axis({"name": _t("chart.x"), "num_font": {"rotation": -45}})
+    tallest = max((r[first_count] for r in rows), default=0)  # 报送数: the height of a city's column
+    chart.set_y_axis({"name": _t("chart.y", entity=entity), "major_gridlines": {"visible": True}, "min": 0,
+                      "major_unit": max(1, math.ceil(tallest / 10)), "num_format": "0"})
     chart.set_legend({"position": "bottom"})
-    chart.set_size({"width": 900, "height": 420})
-    sheet.ws.insert_chart(last + 3, 0, chart)
+    sheet.chart = (last + 3, chart)
+    return sheet
 
 
 def _summary_label(column: Any, value: str = "") -> str:
-    return text(column.summary_label, value=value) if column.summary_label else f"{column.label} {value}".strip()
+    if column.summary_label:
+        return text(column.summary_label, value=value)
+    return f"{column.label} {value}".strip()
 
 
 def _money(value: float) -> int | float:
@@ -311,16 +420,17 @@ def _group_value(app: Application, rules: Any) -> Any:
 
 
 def _group_words(rules: Any) -> tuple[str, str]:
-    """(sheet name, within-group rank header): 按产业 / 产业内排名 for industries, else from the group label."""
+    """(sheet name, within-group rank header), from the group label: 按产业 / 产业内排名 for
+    industries (the sheet named by ``lists.sheets.industry``), else 按园区类型 / 园区类型内排名."""
     if _group_field(rules) == "industry":
-        return INDUSTRY_SHEET, "产业内排名"
+        return _t("sheets.industry"), _t("cols.industry_rank")
     label = _group_label(rules)
-    return f"按{label}"[:31], f"{label}内排名"
+    return _t("sheets.group", group=label)[:31], _t("cols.group_rank", group=label)
 
 
 def _group_label(rules: Any) -> str:
     """Header of the grouping column: 主导产业 for clusters, 园区类型 for parks (rules' group_field)."""
-    return rules.label(rules.group_field) if rules is not None else "主导产业"
+    return rules.label(rules.group_field) if rules is not None else _t("cols.industry")
 
 
 def _group_choices(rules: Any) -> list[str]:
@@ -331,84 +441,91 @@ def _group_choices(rules: Any) -> list[str]:
     return list(choices.allowed) if choices is not None else []
 
 
-def _industry_sheet(wb: Any, f: dict[str, Any], apps: list[Application], rules: Any, name_label: str) -> None:
+def _group_sheet(book: _Book, apps: list[Application], rules: Any, name_label: str) -> _Sheet:
     sheet_name, group_rank = _group_words(rules)
-    sheet = _Sheet(wb, sheet_name, f)
+    sheet = _Sheet(book, sheet_name)
     allowed = _group_choices(rules)
     order = {ind: i for i, ind in enumerate(allowed)}
-    industry_label = _group_label(rules)
+    group_label = _group_label(rules)
+    unknown = _t("unrecognised")
     rows_apps = sorted(apps, key=lambda a: (order.get(a.industry or "", len(order)), a.industry or "~",
                                             a.industry_rank is None, a.industry_rank or 0,
                                             a.rank is None, a.rank or 0))
-    headers = [industry_label, group_rank, "全省排名", "所在市", name_label, "综合得分", "审核结论", "主要原因"]
-    rows = [[a.industry or "（未识别）", a.industry_rank, a.rank, city_key(a.city), a.name, a.score,
+    headers = [group_label, group_rank, _t("cols.rank"), _t("cols.city"), name_label, _t("cols.score"),
+               _t("cols.status"), _t("cols.reason")]
+    formats = [None, WHOLE_FORMAT, WHOLE_FORMAT, None, None, SCORE_FORMAT, None, None]
+    rows = [[a.industry or unknown, a.industry_rank, a.rank, city_key(a.city), a.name, a.score,
              status_label(a.status), reason(a, rules)] for a in rows_apps]
-    sheet.table(headers, rows, fmts=[_status_fmt(f, a.status) for a in rows_apps])
-    # Per-industry counts beside the list.
-    col = len(headers) + 1
-    counts_headers = [industry_label, "申报数", "可排名数"]
-    for c, h in enumerate(counts_headers):
-        sheet.ws.write_string(0, col + c, h, f["header"])
-    industries = allowed + sorted({a.industry or "（未识别）" for a in apps} - set(allowed))
-    for r, ind in enumerate(industries, start=1):
-        ind_apps = [a for a in apps if (a.industry or "（未识别）") == ind]
-        sheet.put(r, col, ind)
-        sheet.put(r, col + 1, len(ind_apps))
-        sheet.put(r, col + 2, sum(1 for a in ind_apps if a.status in RANKED_STATUSES))
-    sheet.finish()
+    last = sheet.table(headers, rows, styles=_status_styles(rows_apps), styled_col=6, formats=formats,
+                       key_columns=1)
+    # Per-group counts below the list (beside it, they would widen every printed page).
+    first = last + 2
+    sheet.header(first, [group_label, _t("cols.group_count"), _t("cols.group_ranked")])
+    groups = allowed + sorted({a.industry or unknown for a in apps} - set(allowed))
+    for r, group in enumerate(groups, start=first + 1):
+        group_apps = [a for a in apps if (a.industry or unknown) == group]
+        sheet.put(r, 0, group)
+        sheet.put(r, 1, len(group_apps), num=WHOLE_FORMAT)
+        sheet.put(r, 2, sum(1 for a in group_apps if a.status in RANKED_STATUSES), num=WHOLE_FORMAT)
+    return sheet
 
 
-def _spec_sheet(wb: Any, f: dict[str, Any], spec: Any) -> None:
+def _spec_sheet(book: _Book, spec: Any) -> _Sheet:
     """A sheet a program declared (programs.base.SheetSpec): title, table, notes below."""
-    sheet = _Sheet(wb, spec.name[:31], f)
+    sheet = _Sheet(book, spec.name)
     first = 0
     if spec.title:
-        sheet.ws.write_string(0, 0, spec.title, f["title"])
+        sheet.ws.write_string(0, 0, spec.title, book.fmt("title"))
+        sheet.fixed_rows.add(0)
         first = 2
-    last = sheet.table(spec.headers, [[c for c in row] for row in spec.rows], first_row=first)
+    formats = [spec.number_formats.get(c) for c in range(len(spec.headers))]
+    last = sheet.table(spec.headers, [list(row) for row in spec.rows], first_row=first, formats=formats,
+                       key_columns=min(2, len(spec.headers)))
     for i, line in enumerate(spec.notes):
-        sheet.ws.merge_range(last + 2 + i, 0, last + 2 + i, max(len(spec.headers) - 1, 1), line, f["wrap"])
-        sheet.ws.set_row(last + 2 + i, 15 * (1 + len(line) // 60))
+        sheet.note(last + 2 + i, line, len(spec.headers))
+    return sheet
 
 
-def _changes_sheet(wb: Any, f: dict[str, Any], changes: list[dict[str, Any]]) -> None:
-    sheet = _Sheet(wb, CHANGES_SHEET, f)
+def _changes_sheet(book: _Book, changes: list[dict[str, Any]]) -> _Sheet:
+    sheet = _Sheet(book, _t("sheets.changes"))
+    titles = [_t(f"changes.{key}") for key in CHANGE_KEYS]
     rows = []
     for change in changes:
         row = []
-        for key, title in CHANGE_COLUMNS:
+        for key, title in zip(CHANGE_KEYS, titles, strict=True):
             value = change.get(key, change.get(title))
             if key in ("old_status", "new_status") and value in STATUSES:
                 value = status_label(value)
             row.append(value)
         rows.append(row)
-    sheet.table([t for _, t in CHANGE_COLUMNS], rows)
+    sheet.table(titles, rows, key_columns=2)
     if not rows:
-        sheet.put(1, 0, "（与上次运行相比没有变更）", f["wrap"])
+        sheet.put(1, 0, _t("no_changes"), "wrap")
+    return sheet
 
 
-def _notes(wb: Any, f: dict[str, Any], result: RunResult, program: str, rules: Any, notes: list[Any]) -> None:
-    ws = wb.add_worksheet("说明")
-    lines = [
-        ("名单", f"{getattr(rules, 'title', program)}{getattr(rules, 'list_title', '')}"),
-        ("依据文件", getattr(rules, "notice", "")),
-        ("规则版本", f"{program} {getattr(rules, 'version', result.rules_version)}"),
-        ("运行编号", result.run_id),
-        ("审核时间", time_text(result.started)),
+def _notes(book: _Book, result: RunResult, program: str, rules: Any, notes: list[Any]) -> _Sheet:
+    """说明: what the list is, the run, the colour legend (once), the program's notes, the items
+    left to the experts."""
+    sheet = _Sheet(book, _t("sheets.notes"))
+    lines: list[tuple[str, str, str]] = [
+        (_t("info.list"), book.heading, "wrap"),
+        (_t("info.notice"), getattr(rules, "notice", ""), "wrap"),
+        (_t("info.rules"), f"{program} {getattr(rules, 'version', result.rules_version)}", "wrap"),
+        (_t("info.run_id"), result.run_id, "wrap"),
+        (_t("info.run_time"), book.run_time, "wrap"),
     ]
-    emphasis = set()
+    for i, (colour, line) in enumerate(colour_legend()):
+        lines.append((text("legend.title") if i == 0 else "", line, colour))
     for note in notes:
-        if note.emphasis:
-            emphasis.add(len(lines))
-        lines.append((note.label, note.text))
+        lines.append((note.label, note.text, "note" if note.emphasis else "wrap"))
     for i, item in enumerate(getattr(rules, "expert_items", ()) or ()):
-        lines.append(("专家评审事项" if i == 0 else "", f"{item.get('clause', '')} {item.get('text', '')}"))
-    ws.set_column(0, 0, 16)
-    ws.set_column(1, 1, 90)
-    for r, (k, v) in enumerate(lines):
-        ws.write_string(r, 0, k, f["bold"])
-        fmt = f["note"] if r in emphasis else f["wrap"]
-        ws.write_string(r, 1, str(v or ""), fmt)
-    ws.set_landscape()
-    ws.set_paper(9)
-    ws.fit_to_pages(1, 0)
+        lines.append((_t("info.expert_items") if i == 0 else "", f"{item.get('clause', '')} {item.get('text', '')}",
+                      "wrap"))
+    for r, (label, value, style) in enumerate(lines):
+        sheet.ws.write_string(r, 0, label, book.fmt("label"))
+        sheet.ws.write_string(r, 1, str(value or ""), book.fmt(style))
+        sheet.texts.setdefault(r, {})[1] = str(value or "")
+        sheet.last_row, sheet.last_col = r, 1
+    sheet.widths = {0: 16, 1: 72}
+    return sheet
