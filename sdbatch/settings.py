@@ -61,3 +61,14 @@ MAX_MERGED_CELLS = 250_000
 # Reading findings about single cells or ranges (illegal-characters-removed, merged-range-*): at
 # most this many per sheet, then one finding for the rest.
 MAX_CELL_NOTES = 20
+
+# --- time (issue 14) ----------------------------------------------------------------------
+# Every time a person reads (run ids, run.log, the lock, the ledger, `sdbatch status`, lateness)
+# is in this zone, whatever the server's own zone (sdbatch.clock).  Asia/Shanghai has kept UTC+8
+# without daylight saving since 1991: the offset below is used where the system has no zone data.
+TIME_ZONE = "Asia/Shanghai"
+TIME_ZONE_FALLBACK_HOURS = 8
+
+# --- the ledger and unattended runs (issue 15) --------------------------------------------
+LEDGER_BUSY_TIMEOUT_S = 10.0  # wait this long for another process's write lock, then "locked"
+RUN_JSON_MAX_BYTES = 16 * 1024 * 1024  # a run folder's run.json/results.json read back (recovery)
