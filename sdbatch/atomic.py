@@ -75,8 +75,8 @@ def tmp_dir_for(out_dir: Path, run_id: str) -> Path:
     return Path(out_dir) / f"{TMP_PREFIX}{run_id}"
 
 
-def publish_dir(tmp_dir: Path, final_dir: Path) -> None:
-    """Flush ``tmp_dir`` to disk and rename it to ``final_dir`` (which must not exist).
+def publish_dir(tmp_dir: Path, final_dir: Path, *, flushed: bool = False) -> None:
+    """Flush ``tmp_dir`` to disk (unless ``flushed``) and rename it to ``final_dir`` (which must not exist).
 
     On Windows every file inside must be closed first (including the run.log handler:
     ``logsetup.detach_run_log``), or the rename fails.
@@ -84,7 +84,8 @@ def publish_dir(tmp_dir: Path, final_dir: Path) -> None:
     tmp_dir, final_dir = Path(tmp_dir), Path(final_dir)
     if final_dir.exists():
         raise _exists(final_dir)
-    fsync_tree(tmp_dir)
+    if not flushed:
+        fsync_tree(tmp_dir)
     os.rename(tmp_dir, final_dir)
     fsync_dir(final_dir.parent)
 
@@ -142,9 +143,15 @@ class Staging:
             shutil.rmtree(self.tmp)
         self.tmp.mkdir(parents=True)
         self.published = False
+        self.flushed = False
+
+    def flush(self) -> None:
+        """Everything written so far on disk (before the ledger's transaction: it stays short)."""
+        fsync_tree(self.tmp)
+        self.flushed = True
 
     def publish(self) -> None:
-        publish_dir(self.tmp, self.final)
+        publish_dir(self.tmp, self.final, flushed=self.flushed)
         self.published = True
 
     def unpublish(self) -> None:

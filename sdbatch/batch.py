@@ -600,6 +600,8 @@ def _run(inbox: Path, options: RunOptions, ledger: Any, run_id: str, started: st
                 logger.warning(notice)
             logger.info(text("batch.log.done", files=len(result.files), apps=len(result.applications)))
             detach_run_log(logger)
+            _remove_leftovers(staging.tmp)
+            staging.flush()
         ledger.record_docs(results_doc, info, staging.final, publish=staging.publish, unpublish=staging.unpublish)
     except BaseException:
         with contextlib.suppress(Exception):
@@ -607,6 +609,16 @@ def _run(inbox: Path, options: RunOptions, ledger: Any, run_id: str, started: st
         staging.discard()
         raise
     return Outcome(result, staging.final, code, timings=timings, failures=failures, notices=notices)
+
+
+def _remove_leftovers(run_dir: Path) -> None:
+    """Temporary files a writer that failed left behind (``x.xlsx.tmp``) are not published."""
+    from sdbatch.atomic import TMP_FILE_SUFFIX
+
+    for folder, _dirs, names in os.walk(run_dir):
+        for name in names:
+            if name.endswith((".tmp", TMP_FILE_SUFFIX)):
+                os.unlink(os.path.join(folder, name))
 
 
 def address_book(inbox: Path, options: RunOptions) -> Path:

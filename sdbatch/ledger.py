@@ -614,18 +614,18 @@ class Ledger:
         before the commit.  When the commit fails, ``unpublish`` undoes the rename: a folder is
         published if and only if its run is recorded as complete."""
         self.conn.execute("BEGIN IMMEDIATE")
-        published = False
+        attempted = False
         try:
             self._insert(rec)
             if publish is not None:
+                attempted = True
                 with errors.writing(Path(rec.run["run_dir"])):  # the folder's failure, not the ledger's
                     publish()
-                published = True
             self.conn.execute("COMMIT")
         except BaseException:
             with contextlib.suppress(sqlite3.Error):
                 self.conn.execute("ROLLBACK")
-            if published and unpublish is not None:
+            if attempted and unpublish is not None:  # a no-op when the rename did not happen
                 with contextlib.suppress(OSError):
                     unpublish()
             raise

@@ -16,6 +16,7 @@ pid is not alive on this host, or when the file cannot be read and is older than
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -139,10 +140,16 @@ class RunLock:
             previous = _read_fd(fd)
             if previous and previous.get("pid"):
                 self.taken_over = previous  # left by a process that died holding it
-            os.lseek(fd, 0, os.SEEK_SET)
-            os.ftruncate(fd, 0)
-            os.write(fd, self._info())
-            os.fsync(fd)
+            try:
+                os.lseek(fd, 0, os.SEEK_SET)
+                os.ftruncate(fd, 0)
+                os.write(fd, self._info())
+                os.fsync(fd)
+            except BaseException:  # a full disk: give the lock back rather than keep it held
+                with contextlib.suppress(OSError):
+                    os.unlink(self.path)
+                os.close(fd)
+                raise
             self._fd = fd
             return True
 
@@ -160,6 +167,10 @@ class RunLock:
             try:
                 os.write(fd, self._info())
                 os.fsync(fd)
+            except BaseException:  # a lock file nobody holds must not stay behind
+                with contextlib.suppress(OSError):
+                    os.unlink(self.path)
+                raise
             finally:
                 os.close(fd)
             return

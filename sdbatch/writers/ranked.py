@@ -14,6 +14,7 @@ from typing import Any
 
 import xlsxwriter
 
+from sdbatch import provenance
 from sdbatch.catalogue import text
 from sdbatch.model import STATUSES, Application, RunResult
 from sdbatch.rules import cities as all_cities
@@ -154,6 +155,7 @@ def _write_program(path: Path, result: RunResult, program: str, rules: Any, apps
     wb = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "strings_to_urls": False,
                                          "strings_to_numbers": False})
     wb.set_properties({"title": getattr(rules, "title", program), "comments": f"运行编号 {result.run_id}"})
+    provenance.mark_xlsxwriter(wb, "list", result.run_id)  # never read back as a submission
     f = _formats(wb)
     prog = program_of(result, program)
     key_ids = {fid for fid, _ in _key_fields(rules)}
