@@ -559,7 +559,7 @@ def run_batch(inbox: Path, options: RunOptions) -> Outcome:
             try:
                 return _run(inbox, options, ledger, run_id, started, entries, snap, print_, t0)
             except BaseException as exc:
-                ledger.fail_run(run_id, errors.user_message(exc) if isinstance(exc, Exception) else type(exc).__name__)
+                ledger.fail_run(run_id, errors.user_message(exc) if isinstance(exc, Exception) else text("batch.interrupted"))
                 raise
     finally:
         lock.release()

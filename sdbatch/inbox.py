@@ -187,9 +187,10 @@ def _special(rel: str, path: str, mode: int, st: os.stat_result) -> Entry:
 
 
 def _is_ledger(item: os.DirEntry[str]) -> bool:
+    """A ledger (``*.sqlite3``, SQLite inside) or one of its companions (``-wal``, ``-shm``…)."""
     name = item.name.lower()
     base = next((name[: -len(s)] for s in LEDGER_SUFFIXES[1:] if name.endswith(s)), name)
-    return base.endswith((".sqlite3", ".sqlite", ".db")) and (base != name or provenance.is_sqlite(item.path))
+    return base.endswith(".sqlite3") and (base != name or provenance.is_sqlite(item.path))
 
 
 def _inside(path: str, root: str) -> bool:
