@@ -680,7 +680,8 @@ class Ledger:
         folder = Path(out_dir) if out_dir is not None else (Path(self.scope) if self.scope else None)
         if folder is None or not folder.is_dir():
             return []
-        known = {r["id"] for r in self._runs(complete=True)}
+        # run ids are unique in a ledger: a folder whose id any complete run has is recorded
+        known = {r[0] for r in self.conn.execute("SELECT id FROM runs WHERE complete = 1")}
         candidates = [p for p in _run_folders(folder) if p.name not in known]
         found = []
         for path in candidates:
@@ -1010,7 +1011,7 @@ def recover(path: Path, out_dir: Path, *, force: bool = False) -> RecoverReport:
         state = check_ledger(path, out_dir)
         if state.ok and not force:
             raise LedgerError(text("ledger.recover.sound", path=errors.shown_path(path)))
-        if state.kind in ("locked", "disk_full", "read_only", "permission", "io") and not force:
+        if state.kind in ("locked", "disk_full", "read_only", "permission", "io", "too_new") and not force:
             raise LedgerError(text("ledger.recover.not_damaged", reason=state.message))
         stamp = clock.now().strftime("%Y%m%d-%H%M%S")
         backup = path.with_name(f"{path.name}.damaged-{stamp}")

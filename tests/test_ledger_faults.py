@@ -377,3 +377,13 @@ def test_a_failed_run_is_shown_with_its_reason(setup: tuple[Path, Path, Path], m
     monkeypatch.undo()
     shown = cli("status", "--out", str(out))
     assert "未完成（退出码 2：磁盘空间已满" in shown.output, shown.output
+
+
+def test_recover_refuses_a_ledger_that_is_not_damaged(setup: tuple[Path, Path, Path]) -> None:
+    _, out, ledger = setup
+    with sqlite3.connect(ledger) as conn:
+        conn.execute(f"PRAGMA user_version = {ledger_mod.SCHEMA_VERSION + 1}")
+    conn.close()
+    result = cli("ledger", "recover", "--out", str(out))
+    assert result.exit_code == 2 and "没有损坏" in result.output and "升级" in result.output, result.output
+    assert not [p for p in out.iterdir() if ".damaged-" in p.name]
