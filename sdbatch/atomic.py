@@ -13,6 +13,7 @@ Single files outside a run folder are replaced atomically (:func:`atomic_write_b
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import tempfile
@@ -74,16 +75,17 @@ def tmp_dir_for(out_dir: Path, run_id: str) -> Path:
     return Path(out_dir) / f"{TMP_PREFIX}{run_id}"
 
 
-def publish_dir(tmp_dir: Path, final_dir: Path) -> None:
-    """Flush ``tmp_dir`` to disk and rename it to ``final_dir`` (which must not exist).
+def publish_dir(tmp_dir: Path, final_dir: Path, *, flushed: bool = False) -> None:
+    """Flush ``tmp_dir`` to disk (unless ``flushed``) and rename it to ``final_dir`` (which must not exist).
 
     On Windows every file inside must be closed first (including the run.log handler:
     ``logsetup.detach_run_log``), or the rename fails.
     """
     tmp_dir, final_dir = Path(tmp_dir), Path(final_dir)
     if final_dir.exists():
-        raise FileExistsError(f"运行目录已存在：{final_dir}")
-    fsync_tree(tmp_dir)
+        raise _exists(final_dir)
+    if not flushed:
+        fsync_tree(tmp_dir)
     os.rename(tmp_dir, final_dir)
     fsync_dir(final_dir.parent)
 
@@ -112,16 +114,51 @@ def clean_stale_tmp(out_dir: Path) -> list[Path]:
 @contextlib.contextmanager
 def staging_dir(out_dir: Path, run_id: str) -> Iterator[Path]:
     """Yield a fresh ``.tmp-<run-id>`` folder; publish it as ``<run-id>`` on success, remove it on error."""
-    tmp = tmp_dir_for(out_dir, run_id)
-    final = Path(out_dir) / run_id
-    if final.exists():
-        raise FileExistsError(f"运行目录已存在：{final}")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
+    staging = Staging(out_dir, run_id)
     try:
-        yield tmp
+        yield staging.tmp
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        staging.discard()
         raise
-    publish_dir(tmp, final)
+    staging.publish()
+
+
+def _exists(path: Path) -> FileExistsError:
+    return FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(path))
+
+
+class Staging:
+    """A run folder being written: ``.tmp-<run-id>/`` until :meth:`publish` renames it.
+
+    :meth:`unpublish` renames it back (the ledger could not record the run: nothing stays
+    published that the ledger does not know); :meth:`discard` removes it.
+    """
+
+    def __init__(self, out_dir: Path, run_id: str) -> None:
+        self.tmp = tmp_dir_for(out_dir, run_id)
+        self.final = Path(out_dir) / run_id
+        if self.final.exists():
+            raise _exists(self.final)
+        if self.tmp.exists():
+            shutil.rmtree(self.tmp)
+        self.tmp.mkdir(parents=True)
+        self.published = False
+        self.flushed = False
+
+    def flush(self) -> None:
+        """Everything written so far on disk (before the ledger's transaction: it stays short)."""
+        fsync_tree(self.tmp)
+        self.flushed = True
+
+    def publish(self) -> None:
+        publish_dir(self.tmp, self.final, flushed=self.flushed)
+        self.published = True
+
+    def unpublish(self) -> None:
+        if self.published:
+            os.rename(self.final, self.tmp)
+            self.published = False
+
+    def discard(self) -> None:
+        if not self.published:
+            shutil.rmtree(self.tmp, ignore_errors=True)

@@ -3,10 +3,22 @@
 ``run_batch`` is the one library call behind ``sdbatch run``; ``check_file`` behind
 ``sdbatch check``.  Per file: ingest -> header -> normalise; then over all files:
 duplicates and resubmissions -> checks -> decisions -> rank -> writers.
+
+Unattended operation (issue 15): every inbox entry is listed and read inside its own boundary
+(:mod:`sdbatch.inbox`, :func:`read_isolated`), so one bad item is rejected or ignored with its
+reason and the batch goes on; each output (the city reviews, the list, the mail drafts) is
+written inside its own boundary too, and one that fails is reported (summary, run.log, run.json
+``output_failures``) with exit code 1.  What concerns the run as a whole — a full disk, read-only
+media, the ledger's state, the lock — stops it with exit 2 and publishes nothing.
+
+Exit codes (SPEC §6, docs/deployment.md): 0 every file read and every output written (also: nothing
+new since the last run, or an empty inbox); 1 the run was published but some file was rejected or
+some output could not be written; 2 the run could not be done.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import hashlib
@@ -20,10 +32,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sdbatch import __version__, checks, decide, header, normalise, reading, settings
+from sdbatch import (
+    __version__,
+    checks,
+    clock,
+    decide,
+    errors,
+    header,
+    normalise,
+    provenance,
+    reading,
+    settings,
+)
+from sdbatch import inbox as inbox_mod
 from sdbatch import rules as rules_mod
 from sdbatch.address_book import AddressBook, check_for_run, cities_to_redraft
-from sdbatch.catalogue import join, label, render
+from sdbatch.catalogue import join, label, render, text
 from sdbatch.jurisdiction import Jurisdiction, jurisdiction_of
 from sdbatch.model import Application, FileRecord, FileRejected, Finding, RawWorkbook, RunResult, Source
 from sdbatch.programs import program_for
@@ -31,9 +55,9 @@ from sdbatch.rules import Rules
 from sdbatch.text import cell_text, display_name, vocabulary
 
 log = logging.getLogger("sdbatch")
-CHINA = dt.timezone(dt.timedelta(hours=8))
 CORRECTION_MARKERS = tuple(vocabulary()["files"]["correction_markers"])
 MTIME_TIE_SECONDS = 2.0
+EXIT_OK, EXIT_ATTENTION, EXIT_FAILED = 0, 1, 2
 
 
 @dataclass
@@ -61,11 +85,13 @@ class Outcome:
     exit_code: int
     message: str = ""
     timings: dict[str, float] = field(default_factory=dict)
+    failures: list[dict[str, Any]] = field(default_factory=list)  # outputs that could not be written
+    notices: list[str] = field(default_factory=list)  # e.g. an option no program of the run takes
 
     def summary(self) -> str:
         if self.result is None:
             return self.message
-        return summary_text(self.result, self.run_dir)
+        return summary_text(self.result, self.run_dir, self.failures, self.notices)
 
 
 # ----------------------------------------------------------------------------- rules
@@ -78,43 +104,15 @@ def load_programs(programs: tuple[str, ...] = (), rules_files: tuple[Path, ...] 
 
 
 # ----------------------------------------------------------------------------- reading files
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def scan_inbox(inbox: Path) -> list[FileRecord]:
-    """Every file in the inbox, as a record.  Symbolic links are never followed (they could
-    point outside the inbox) and hidden files are listed as ignored; hidden folders (.git)
-    are not submissions."""
-    records = []
-    for folder, dirs, files in os.walk(inbox, followlinks=False):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in files + [d for d in os.listdir(folder) if os.path.islink(os.path.join(folder, d))
-                             and os.path.isdir(os.path.join(folder, d))]:
-            path = Path(folder) / name
-            rel = display_name(path.relative_to(inbox).as_posix())
-            if path.is_symlink():
-                record = FileRecord(file=rel, path=str(path), sha256=_sha256_text(os.readlink(path)), size=0,
-                                    mtime=path.lstat().st_mtime, status="ignored")
-                record.findings.append(Finding("symlink-ignored", "info", params={"file": rel}, source=Source(rel)))
-            else:
-                stat = path.stat()
-                record = FileRecord(file=rel, path=str(path), sha256=_sha256(path), size=stat.st_size,
-                                    mtime=stat.st_mtime)
-                if name.startswith(".") and not name.startswith(".~lock"):
-                    record.status = "ignored"
-                    record.findings.append(Finding("hidden-file-ignored", "info", params={"file": rel},
-                                                   source=Source(rel)))
-            records.append(record)
-    return sorted(records, key=lambda r: r.file)
-
-
-def _sha256_text(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
+def scan_inbox(inbox: Path, exclude: inbox_mod.Exclusions | None = None) -> list[FileRecord]:
+    """Every entry of the inbox as a record (see :mod:`sdbatch.inbox`): regular files hashed, special
+    files, broken links, links out of the inbox and hidden files ignored with the reason, what cannot
+    be opened rejected with the reason."""
+    records = inbox_mod.records(inbox_mod.walk(inbox, exclude))
+    for record in records:
+        if record.status == "rejected":
+            _guess_city(record)
+    return records
 
 
 def _is_spreadsheet_name(name: str) -> bool:
@@ -125,10 +123,18 @@ def _is_spreadsheet_name(name: str) -> bool:
 def read_record(record: FileRecord, candidates: list[Rules], *, debug: bool = False) -> None:
     """Fill ``record`` with its applications, or mark it rejected/ignored with a reason."""
     path = Path(record.path)
+    name = _shown_name(record)
     if not _is_spreadsheet_name(path.name):
         record.status = "ignored"
-        record.findings.append(Finding("ignored-file", "info", params={"file": path.name},
+        record.findings.append(Finding("ignored-file", "info", params={"file": name},
                                        source=Source(record.file)))
+        return
+    mark = provenance.workbook_mark(path)
+    if mark is not None:  # a review or list sdbatch wrote, saved into the inbox
+        _kind, _, run_id = mark.partition("|")[2].partition("|")
+        record.status = "ignored"
+        record.findings.append(Finding("sdbatch-output-ignored", "info", params={
+            "file": name, "what": _own_kind(_kind), "run_id": run_id}, source=Source(record.file)))
         return
     try:
         raw = reading.read_workbook(path, debug=debug)
@@ -149,11 +155,13 @@ def read_record(record: FileRecord, candidates: list[Rules], *, debug: bool = Fa
         if other is not None:  # --program cluster_2024 over an inbox that also holds park files
             record.status = "ignored"
             record.findings.append(Finding("other-program-file", "info", params={
-                "file": path.name, "program_title": other.title}, source=Source(record.file)))
+                "file": name, "program_title": other.title}, source=Source(record.file)))
             return
-        expected = "、".join(f"“{f.label}”" for f in list(candidates[0].fields.values())[1:4]) if candidates else ""
-        _reject(record, "no-table-found", {"file": path.name, "expected": expected,
-                                           "form": join(dict.fromkeys(r.form for r in candidates))}, jurisdiction_of(candidates))
+        expected = join(text("batch.quoted", value=f.label) for f in list(candidates[0].fields.values())[1:4]) \
+            if candidates else ""
+        _reject(record, "no-table-found", {"file": name, "expected": expected,
+                                           "form": join(dict.fromkeys(r.form for r in candidates))},
+                jurisdiction_of(candidates))
         return
     rules, table = located.rules, located.table
     record.program, record.sheet, record.table = rules.name, table.sheet.name, table
@@ -165,13 +173,13 @@ def read_record(record: FileRecord, candidates: list[Rules], *, debug: bool = Fa
     apps, notes = normalise.build_applications(table, rules, record.file, file_city)
     record.findings.extend(notes)
     if not apps:
-        _reject(record, "no-applications", {"file": path.name, "sheet": table.sheet.name}, rules.jurisdiction)
+        _reject(record, "no-applications", {"file": name, "sheet": table.sheet.name}, rules.jurisdiction)
         return
     cities = Counter(a.city for a in apps if a.city)
     record.city = cities.most_common(1)[0][0] if cities else file_city.city
     if len(cities) > 1:
         record.findings.append(Finding("several-cities", "info", params={
-            "count": len(cities), "cities": "、".join(cities)}, source=Source(record.file, table.sheet.name)))
+            "count": len(cities), "cities": join(cities)}, source=Source(record.file, table.sheet.name)))
     record.applications = apps
 
 
@@ -191,10 +199,41 @@ def _other_program(raw: Any, candidates: list[Rules]) -> Rules | None:
     return None
 
 
+def read_isolated(record: FileRecord, candidates: list[Rules], *, debug: bool = False) -> None:
+    """:func:`read_record` inside the file's own boundary: whatever goes wrong with this file
+    rejects it with the reason, and the batch goes on (with ``debug`` the error is let through)."""
+    try:
+        read_record(record, candidates, debug=debug)
+    except Exception as exc:  # noqa: BLE001 - one file's failure is that file's, never the night's
+        if debug:
+            raise
+        reason = errors.short_reason(exc)
+        log.warning(text("batch.log.file_failed", file=record.file, reason=reason))
+        log.debug(text("batch.log.details"), exc_info=True)
+        record.applications, record.claimed, record.table = [], None, None
+        _reject(record, "processing-failed", {"reason": reason})
+
+
+def _shown_name(record: FileRecord) -> str:
+    """The file's own name as people read it (GBK bytes from a zip decoded)."""
+    return record.file.rsplit("/", 1)[-1]
+
+
+def _own_kind(kind: str) -> str:
+    try:
+        return text(f"inbox.own.{kind}")
+    except KeyError:
+        return text("inbox.own.workbook")
+
+
 def _reject(record: FileRecord, code: str, params: dict[str, Any], jurisdiction: Jurisdiction | None = None) -> None:
     record.status = "rejected"
     record.error_code = code
-    record.error_params = {"file": Path(record.path).name, **params}
+    record.error_params = {"file": _shown_name(record), **params}
+    _guess_city(record, jurisdiction)
+
+
+def _guess_city(record: FileRecord, jurisdiction: Jurisdiction | None = None) -> None:
     if record.city is None:  # so that the city is told why (its review and e-mail carry the reason)
         hit = (jurisdiction or jurisdiction_of(None)).find_city(Path(record.file).stem)
         record.city = hit[0] if hit else None
@@ -206,7 +245,7 @@ def mark_duplicate_files(records: list[FileRecord]) -> None:
     duplicates.  Copies saved together (same time) keep the plain name over ``名称(1).csv``."""
     first: dict[str, FileRecord] = {}
     for record in sorted(records, key=lambda r: (int(r.mtime // MTIME_TIE_SECONDS), len(r.file), r.file)):
-        if record.status == "ignored":
+        if record.status in ("ignored", "rejected"):
             continue
         if record.sha256 in first:
             record.status = "duplicate"
@@ -229,8 +268,9 @@ def _newer(a: FileRecord, b: FileRecord) -> int:
     return (a.file > b.file) - (a.file < b.file)
 
 
-def apply_resubmissions(records: list[FileRecord]) -> None:
-    """A newer workbook from the same city replaces the older one entirely (SPEC §2.2)."""
+def apply_resubmissions(records: list[FileRecord], programs: dict[str, Rules] | None = None) -> None:
+    """A newer workbook from the same city replaces the older one entirely (SPEC §2.2); what
+    changed is said with the fields' labels from ``programs`` (name -> rules)."""
     groups: dict[tuple[str | None, str], list[FileRecord]] = defaultdict(list)
     for record in records:
         if record.status == "processed" and record.city and record.applications:
@@ -245,10 +285,24 @@ def apply_resubmissions(records: list[FileRecord]) -> None:
             older.superseded_by = newest.file
             older.findings.append(Finding("superseded-file", "info", params={"newer": newest.file},
                                           source=Source(older.file)))
-        _describe_changes(ordered[-2], newest)
+        _describe_changes(ordered[-2], newest, (programs or {}).get(newest.program or ""))
 
 
-def _describe_changes(older: FileRecord, newer: FileRecord) -> None:
+def _describe_changes(older: FileRecord, newer: FileRecord, rules: Rules | None = None) -> None:
+    """Findings on the newer file and its applications saying what the resubmission changed;
+    fields named by their label in the rules file (``params["fields"]`` keeps the ids)."""
+
+    def field_label(field_id: str) -> str:
+        if rules is not None and field_id in rules.fields:
+            return str(rules.label(field_id))
+        try:
+            return text(f"batch.changes.field.{field_id}")
+        except KeyError:
+            return field_id
+
+    def shown(value: Any) -> str:
+        return cell_text(value) or text("values.empty")
+
     old = {decide.name_key(a.name): a for a in older.applications}
     new = {decide.name_key(a.name): a for a in newer.applications}
     added = [new[k].name for k in new if k not in old]
@@ -265,18 +319,20 @@ def _describe_changes(older: FileRecord, newer: FileRecord) -> None:
             diffs.append(roles.get("order", ""))
         if diffs:
             changed += 1
-            parts = [f"{f}：{cell_text(before.values.get(f)) or '（空）'}→{cell_text(app.values.get(f)) or '（空）'}"
-                     for f in diffs[:6]]
+            parts = [text("batch.changes.diff", field=field_label(f), old=shown(before.values.get(f)),
+                          new=shown(app.values.get(f))) for f in diffs[:6]]
             app.findings.append(Finding("changed-since-previous", "info", params={
-                "summary": "；".join(parts), "fields": diffs, "older": older.file}, source=app.source))
+                "summary": text("batch.changes.separator").join(parts), "fields": diffs,
+                "labels": [field_label(f) for f in diffs], "older": older.file}, source=app.source))
     bits = []
     if added:
-        bits.append("新增 " + "、".join(str(n) for n in added))
+        bits.append(text("batch.changes.added", names=join(str(n) for n in added)))
     if removed:
-        bits.append("撤回 " + "、".join(str(n) for n in removed))
-    bits.append(f"{changed} 个项目数据有修改" if changed else "其余项目数据未变")
+        bits.append(text("batch.changes.removed", names=join(str(n) for n in removed)))
+    bits.append(text("batch.changes.changed", count=changed) if changed else text("batch.changes.unchanged"))
     newer.findings.append(Finding("resubmission-changes", "info", params={
-        "older": older.file, "summary": "，".join(bits), "added": added, "removed": removed}, source=Source(newer.file)))
+        "older": older.file, "summary": text("batch.changes.comma").join(bits), "added": added, "removed": removed},
+        source=Source(newer.file)))
 
 
 def mark_late(records: list[FileRecord], programs: dict[str, Rules]) -> None:
@@ -284,7 +340,7 @@ def mark_late(records: list[FileRecord], programs: dict[str, Rules]) -> None:
         rules = programs.get(record.program or "")
         if rules is None or rules.deadline is None or record.status != "processed":
             continue
-        received = dt.datetime.fromtimestamp(record.mtime, tz=CHINA)
+        received = clock.from_timestamp(record.mtime)
         if received.date() > rules.deadline:
             record.late = True
             params = {"received": received.strftime("%Y-%m-%d %H:%M"), "deadline": rules.deadline.isoformat()}
@@ -299,29 +355,42 @@ def mark_late(records: list[FileRecord], programs: dict[str, Rules]) -> None:
 def _assign_ids(apps: list[Application]) -> None:
     seen: Counter[str] = Counter()
     for app in apps:
-        base = f"{app.program}/{app.city or '未识别城市'}/{app.name or f'第{app.source.row}行'}"
+        where = app.name or text("batch.id.row", row=app.source.row)
+        base = f"{app.program}/{app.city or text('batch.id.unknown_city')}/{where}"
         seen[base] += 1
         app.id = base if seen[base] == 1 else f"{base}#{seen[base]}"
 
 
 def decide_all(records: list[FileRecord], programs: dict[str, Rules], options: RunOptions) -> dict[str, Any]:
     """Checks, statuses, quota, duplicates and ranks over every active application; returns each
-    program's run-level report (program name -> ProgramReport)."""
+    program's run-level report (program name -> ProgramReport).  The checks of one file's
+    applications run inside that file's boundary (a failure rejects the file, not the run)."""
     reports: dict[str, Any] = {}
     for rank_no, record in enumerate(records):
         for app in record.applications:
             app.extra["_file_rank"] = rank_no
     for name, rules in programs.items():
-        active = [a for r in records if r.status == "processed" and r.program == name for a in r.applications]
-        claimed = [(r, r.claimed) for r in records
-                   if r.program == name and r.claimed is not None and r.status == "processed"]
-        if not active and not claimed:
+        mine = [r for r in records if r.status == "processed" and r.program == name]
+        claimed = [(r, r.claimed) for r in mine if r.claimed is not None]
+        if not any(r.applications for r in mine) and not claimed:
             continue
         program = program_for(rules)
-        _assign_ids(active)
-        for app in active:
-            app.findings.extend(checks.check_application(app, rules))
-            app.findings.extend(program.check_application(app))
+        _assign_ids([a for r in mine for a in r.applications])
+        for record in mine:
+            try:
+                for app in record.applications:
+                    app.findings.extend(checks.check_application(app, rules))
+                    app.findings.extend(program.check_application(app))
+            except Exception as exc:  # noqa: BLE001 - this file's failure only
+                if options.debug:
+                    raise
+                reason = errors.short_reason(exc)
+                log.warning(text("batch.log.file_failed", file=record.file, reason=reason))
+                log.debug(text("batch.log.details"), exc_info=True)
+                record.applications, record.claimed = [], None
+                _reject(record, "processing-failed", {"reason": reason})
+        active = [a for r in mine if r.status == "processed" for a in r.applications]
+        claimed = [(r, r.claimed) for r in mine if r.status == "processed" and r.claimed is not None]
         decide.mark_duplicates(active, rules)
         decide.apply_quota(active, rules)
         for app in active:
@@ -330,12 +399,45 @@ def decide_all(records: list[FileRecord], programs: dict[str, Rules], options: R
     return reports
 
 
+# ----------------------------------------------------------------------------- options
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def check_program_options(options: RunOptions, candidates: list[Rules]) -> None:
+    """Refuse (exit 2) a program option no program knows, or one no program of an explicitly
+    chosen set takes (``--budget`` with ``--program cluster_2024``)."""
+    from sdbatch.programs import builtin_options
+
+    given = [n for n, v in options.program_options.items() if v is not None]
+    declared = {o.name for r in candidates for o in program_for(r).options}
+    known = declared | {o.name for o in builtin_options()}
+    for name in given:
+        if name not in known:
+            raise errors.Refused(text("batch.option_unknown", option=_flag(name),
+                                      known=join(_flag(n) for n in sorted(known)) or text("batch.none")))
+        if name not in declared and (options.programs or options.rules_files):
+            raise errors.Refused(text("batch.option_not_for", option=_flag(name),
+                                      programs=join(r.title for r in candidates)))
+
+
+def unused_options(result: RunResult, options: RunOptions) -> list[str]:
+    """Notices for the options no program of this run took (the run had no park files, say)."""
+    used = [program_for(r) for r in result.programs.values()]
+    out = []
+    for name, value in options.program_options.items():
+        if value is None or any(name in {o.name for o in p.options} for p in used):
+            continue
+        out.append(text("batch.option_unused", option=_flag(name),
+                        programs=join(r.title for r in result.programs.values()) or text("batch.none")))
+    return out
+
+
 # ----------------------------------------------------------------------------- the run
 def _now(options: RunOptions) -> dt.datetime:
     if options.now:
-        moment = dt.datetime.fromisoformat(options.now)
-        return moment if moment.tzinfo else moment.replace(tzinfo=CHINA)
-    return dt.datetime.now(tz=CHINA)
+        return clock.parse(options.now)
+    return clock.now()
 
 
 def make_run_id(now: dt.datetime, out_dir: Path) -> str:
@@ -347,20 +449,29 @@ def make_run_id(now: dt.datetime, out_dir: Path) -> str:
     return run_id
 
 
-def evaluate(inbox: Path, options: RunOptions, *, run_id: str = "", started: str = "") -> RunResult:
-    """Read and decide everything in ``inbox``; write nothing."""
+def evaluate(inbox: Path, options: RunOptions, *, run_id: str = "", started: str = "",
+             entries: list[inbox_mod.Entry] | None = None) -> RunResult:
+    """Read and decide everything in ``inbox``; write nothing.  ``entries``: the inbox as already
+    listed (else listed here, without the output folder and the ledger)."""
     candidates = load_programs(options.programs, options.rules_files)
     programs = {r.name: r for r in candidates}
+    from sdbatch.ledger import default_path
     from sdbatch.logsetup import progress
 
-    records = scan_inbox(inbox)
+    if entries is None:
+        exclude = inbox_mod.Exclusions.for_run(options.out_dir, options.ledger_path or default_path(options.out_dir))
+        entries = inbox_mod.walk(inbox, exclude)
+    records = inbox_mod.records(entries)
+    for record in records:
+        if record.status == "rejected":
+            _guess_city(record)
     mark_duplicate_files(records)
-    for record in progress(records, len(records), "读取文件", options.progress):
-        if record.status in ("duplicate", "ignored"):
+    for record in progress(records, len(records), text("batch.progress"), options.progress):
+        if record.status != "processed":
             continue
-        log.debug("读取 %s", record.file)
-        read_record(record, candidates, debug=options.debug)
-    apply_resubmissions(records)
+        log.debug(text("batch.log.reading", file=record.file))
+        read_isolated(record, candidates, debug=options.debug)
+    apply_resubmissions(records, programs)
     mark_late(records, programs)
     reports = decide_all(records, programs, options)
     apps = [a for r in records if r.status == "processed" for a in r.applications]
@@ -387,55 +498,137 @@ def fingerprint(candidates: list[Rules], options: RunOptions, book: AddressBook 
     return digest.hexdigest()
 
 
+def exit_code_of(result: RunResult, failures: list[dict[str, Any]]) -> int:
+    """0 everything read and written; 1 a file rejected or an output not written."""
+    return max(result.exit_code(), EXIT_ATTENTION if failures else EXIT_OK)
+
+
+def _check_places(inbox: Path, options: RunOptions) -> None:
+    """Refuse what cannot be told apart: the output folder (or the ledger) *being* the inbox.
+    An output folder or ledger inside the inbox is fine: the scan leaves them out."""
+    try:
+        same = inbox.exists() and options.out_dir.exists() and os.path.samefile(inbox, options.out_dir)
+    except OSError:
+        same = False
+    if same or os.path.realpath(inbox) == os.path.realpath(options.out_dir):
+        raise errors.Refused(text("batch.out_is_inbox", inbox=errors.shown_path(inbox)))
+
+
 def run_batch(inbox: Path, options: RunOptions) -> Outcome:
     """The nightly job: decide the inbox and publish ``out_dir/<run-id>/`` atomically.
 
     Under a lock (a second run exits 2); a run with nothing new since the last complete run
-    says so and writes nothing (unless ``force``); the ledger records files, runs and outcomes.
+    says so and writes nothing (unless ``force``); so does an empty inbox.  The ledger records
+    the run in the same transaction that publishes its folder (``Ledger.record_docs``).
     """
-    from sdbatch.atomic import clean_stale_tmp, staging_dir
-    from sdbatch.ledger import Ledger, default_path, snapshot_inbox
+    from sdbatch.atomic import clean_stale_tmp
+    from sdbatch.ledger import Ledger, default_path
     from sdbatch.lock import LOCK_NAME, RunLock
-    from sdbatch.logsetup import attach_run_log, detach_run_log, setup_logging
+    from sdbatch.logsetup import setup_logging
 
     t0 = time.perf_counter()
     logger = setup_logging(None, options.quiet, options.verbose)
+    _check_places(inbox, options)
     # a broken address book stops the run before any work (AddressBookInvalid: exit 2)
     book = check_for_run(address_book(inbox, options), options.address_book is not None, options.mail_mode)
-    options.out_dir.mkdir(parents=True, exist_ok=True)
     candidates = load_programs(options.programs, options.rules_files)
-    with RunLock(options.out_dir / LOCK_NAME):
-        clean_stale_tmp(options.out_dir)
-        snapshot = snapshot_inbox(inbox)
+    check_program_options(options, candidates)
+    out = options.out_dir
+    with errors.writing(out):
+        out.mkdir(parents=True, exist_ok=True)
+    ledger_path = options.ledger_path or default_path(out)
+    exclude = inbox_mod.Exclusions.for_run(out, ledger_path)
+    lock = RunLock(out / LOCK_NAME)
+    with errors.writing(out / LOCK_NAME):
+        lock.acquire()
+    try:
+        with errors.writing(out):
+            clean_stale_tmp(out)
+        try:
+            entries = inbox_mod.walk(inbox, exclude)
+        except OSError as exc:
+            raise errors.IOFailure(text("batch.inbox_unreadable", message=errors.io_message(exc, inbox)), exc) from exc
+        snap = inbox_mod.snapshot(entries)
         print_ = fingerprint(candidates, options, book)
-        with Ledger.open(options.ledger_path or default_path(options.out_dir)) as ledger:
-            if not options.force and ledger.unchanged_since_last_run(snapshot, print_):
-                logger.info("无新增或变更文件")
-                return Outcome(None, None, 0, message="无新增或变更文件，未生成新的审核结果（如需重新审核请加 --force）。")
+        with Ledger.open(ledger_path, out_dir=out) as ledger:
+            for run_id in ledger.reconcile():
+                logger.info(text("batch.log.reconciled", run_id=run_id))
+            if not entries:
+                logger.info(text("batch.log.empty", inbox=errors.shown_path(inbox)))
+                return Outcome(None, None, EXIT_OK, message=text("batch.inbox_empty", inbox=errors.shown_path(inbox)))
+            if not options.force and ledger.unchanged_since_last_run(snap, print_):
+                logger.info(text("batch.log.unchanged"))
+                return Outcome(None, None, EXIT_OK, message=text("batch.unchanged"))
             now = _now(options)
-            run_id = options.run_id or make_run_id(now, options.out_dir)
             started = now.isoformat(timespec="seconds")
-            ledger.begin_run(run_id, started)
-            with staging_dir(options.out_dir, run_id) as tmp:
-                attach_run_log(logger, tmp)
-                logger.info("开始审核 %s（运行编号 %s）", inbox, run_id)
-                result = evaluate(inbox, options, run_id=run_id, started=started)
-                t_decide = time.perf_counter()
-                changes = ledger.changes(result)
-                changed = ledger.changed_cities(result, changes) | cities_to_redraft(book, _last_run_info(ledger))
-                _write_outputs(result, tmp, options, changes, changed, address_book(inbox, options))
-                result.finished = started if options.now else _now(options).isoformat(timespec="seconds")
-                timings = {"decide_s": round(t_decide - t0, 3), "write_s": round(time.perf_counter() - t_decide, 3)}
-                write_json(tmp / "results.json", result.to_dict())
-                write_json(tmp / "run.json", {**run_info(result, inbox, options, timings),
-                                              "address_book": book.record() if book else None})
-                for record in result.rejected:
-                    logger.warning("退回 %s：%s", record.file, record.error)
-                logger.info("完成：%d 个文件，%d 个申报项目", len(result.files), len(result.applications))
-                detach_run_log(logger)
-            final = options.out_dir / run_id
-            ledger.record_run(result, snapshot, print_, final, started, result.finished, result.exit_code())
-    return Outcome(result, final, result.exit_code(), timings=timings)
+            run_id = ledger.reserve_run(
+                options.run_id or now.strftime("%Y%m%d-%H%M%S"), started, explicit=options.run_id is not None,
+                taken=lambda i: (out / i).exists() or (out / f".tmp-{i}").exists())
+            try:
+                return _run(inbox, options, ledger, run_id, started, entries, snap, print_, t0, book)
+            except BaseException as exc:
+                ledger.fail_run(run_id, errors.user_message(exc) if isinstance(exc, Exception) else text("batch.interrupted"))
+                raise
+    finally:
+        lock.release()
+
+
+def _run(inbox: Path, options: RunOptions, ledger: Any, run_id: str, started: str,
+         entries: list[inbox_mod.Entry], snap: list[inbox_mod.FileSnap], print_: str, t0: float,
+         book: AddressBook | None) -> Outcome:
+    from sdbatch.atomic import Staging
+    from sdbatch.ledger import ledger_block
+    from sdbatch.logsetup import attach_run_log, detach_run_log
+
+    logger = log
+    with errors.writing(options.out_dir):
+        staging = Staging(options.out_dir, run_id)
+    try:
+        with errors.writing(staging.tmp):
+            attach_run_log(logger, staging.tmp)
+            logger.info(text("batch.log.start", inbox=errors.shown_path(inbox), run_id=run_id))
+            result = evaluate(inbox, options, run_id=run_id, started=started, entries=entries)
+            t_decide = time.perf_counter()
+            changes = ledger.changes(result)
+            changed = ledger.changed_cities(result, changes) | cities_to_redraft(book, _last_run_info(ledger))
+            failures = _write_outputs(result, staging.tmp, options, changes, changed, address_book(inbox, options))
+            notices = unused_options(result, options)
+            result.finished = started if options.now else _now(options).isoformat(timespec="seconds")
+            timings = {"decide_s": round(t_decide - t0, 3), "write_s": round(time.perf_counter() - t_decide, 3)}
+            code = exit_code_of(result, failures)
+            results_doc = result.to_dict()
+            info = run_info(result, inbox, options, timings, exit_code=code, failures=failures, notices=notices,
+                            ledger=ledger_block(result, snap, print_))
+            info["address_book"] = book.record() if book else None
+            write_json(staging.tmp / "results.json", results_doc)
+            write_json(staging.tmp / "run.json", info)
+            for record in result.rejected:
+                logger.warning(text("batch.log.rejected", file=record.file, error=record.error))
+            for failure in failures:
+                logger.warning(text("batch.log.output_failed", what=_failure_text(failure)))
+            for notice in notices:
+                logger.warning(notice)
+            logger.info(text("batch.log.done", files=len(result.files), apps=len(result.applications)))
+            detach_run_log(logger)
+            _remove_leftovers(staging.tmp)
+            staging.flush()
+        ledger.record_docs(results_doc, info, staging.final, publish=staging.publish, unpublish=staging.unpublish)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            detach_run_log(logger)
+        staging.discard()
+        raise
+    return Outcome(result, staging.final, code, timings=timings, failures=failures, notices=notices)
+
+
+def _remove_leftovers(run_dir: Path) -> None:
+    """Temporary files a writer that failed left behind (``x.xlsx.tmp``) are not published."""
+    from sdbatch.atomic import TMP_FILE_SUFFIX
+
+    for folder, _dirs, names in os.walk(run_dir):
+        for name in names:
+            if name.endswith((".tmp", TMP_FILE_SUFFIX)):
+                os.unlink(os.path.join(folder, name))
 
 
 def _last_run_info(ledger: Any) -> dict[str, Any] | None:
@@ -458,62 +651,146 @@ def address_book(inbox: Path, options: RunOptions) -> Path:
 
 
 def _write_outputs(result: RunResult, run_dir: Path, options: RunOptions, changes: list[dict[str, Any]],
-                   changed_cities: set[str], book: Path) -> None:
+                   changed_cities: set[str], book: Path) -> list[dict[str, Any]]:
+    """Every output, each inside its own boundary; returns the ones that could not be written
+    (``{"output", "city", "reason"}``).  What stops the run (a full disk…) is let through."""
     from sdbatch.writers import write_city_reviews, write_mail_drafts, write_ranked_list
 
-    reviews = write_city_reviews(result, run_dir)
-    write_ranked_list(result, run_dir, changes=changes)
+    failures: list[dict[str, Any]] = []
+    reviews = _isolated(failures, "review", lambda: write_city_reviews(result, run_dir), options.debug) or {}
+    failures += _review_failures(result)
+    _isolated(failures, "list", lambda: write_ranked_list(result, run_dir, changes=changes), options.debug)
     if options.mail_mode == "none":
-        return
+        return failures
     cities = None if options.mail_mode == "all" else changed_cities
-    notes = write_mail_drafts(result, run_dir, reviews, book, cities)
+    notes = _isolated(failures, "mail", lambda: write_mail_drafts(result, run_dir, reviews, book, cities),
+                      options.debug)
     for note in notes or []:
         log.warning(render(note).message)
+    return failures
 
 
+def _isolated(failures: list[dict[str, Any]], output: str, write: Any, debug: bool) -> Any:
+    try:
+        return write()
+    except Exception as exc:  # noqa: BLE001 - one output's failure is reported, the rest are written
+        if debug or errors.stops_the_run(exc) or type(exc).__module__.startswith("sdbatch.ledger"):
+            raise
+        log.debug(text("batch.log.details"), exc_info=True)
+        failures.append({"output": output, "city": None, "reason": errors.short_reason(exc)})
+        return None
+
+
+def _review_failures(result: RunResult) -> list[dict[str, Any]]:
+    """The cities whose review the review writer could not write (``RunResult.review_failures``:
+    city -> reason, an exception or a Finding), as output failures."""
+    out = []
+    for city, why in (getattr(result, "review_failures", None) or {}).items():
+        if isinstance(why, BaseException):
+            if errors.stops_the_run(why):
+                raise why
+            reason = errors.short_reason(why)
+        elif isinstance(why, Finding):
+            reason = render(why).message
+        else:
+            reason = str(why)
+        out.append({"output": "review", "city": city, "reason": reason})
+    return out
+
+
+def _failure_text(failure: dict[str, Any]) -> str:
+    what = text(f"batch.output.{failure['output']}")
+    if failure.get("city"):
+        what = text("batch.output.for_city", city=failure["city"], what=what)
+    return text("batch.output.failed", what=what, reason=failure.get("reason") or "")
+
+
+# ----------------------------------------------------------------------------- results.json / run.json
 def write_json(path: Path, data: Any) -> None:
-    path.write_text(json.dumps(data, ensure_ascii=False, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    """Strict JSON in UTF-8: no NaN or Infinity (null instead), names of any encoding readable,
+    any other object as its text."""
+    try:
+        body = json.dumps(data, ensure_ascii=False, indent=2, allow_nan=False)
+        raw = body.encode("utf-8")
+    except (ValueError, TypeError, UnicodeEncodeError):
+        body = json.dumps(_strict(data), ensure_ascii=False, indent=2, allow_nan=False)
+        raw = body.encode("utf-8")
+    path.write_bytes(raw + b"\n")
 
 
-def run_info(result: RunResult, inbox: Path, options: RunOptions, timings: dict[str, float]) -> dict[str, Any]:
+def _strict(value: Any) -> Any:
+    if isinstance(value, str):
+        return display_name(value)
+    if isinstance(value, bool) or value is None or isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return value if value == value and value not in (float("inf"), float("-inf")) else None
+    if isinstance(value, dict):
+        return {_strict(str(k)): _strict(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_strict(v) for v in value]
+    if isinstance(value, (dt.date, dt.time, dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds()
+    return display_name(str(value))
+
+
+def run_info(result: RunResult, inbox: Path, options: RunOptions, timings: dict[str, float], *,
+             exit_code: int | None = None, failures: list[dict[str, Any]] | None = None,
+             notices: list[str] | None = None, ledger: dict[str, Any] | None = None) -> dict[str, Any]:
     import openpyxl
 
     return {
+        "generator": provenance.GENERATOR,
         "run_id": result.run_id,
         "started": result.started,
         "finished": result.finished,
-        "inbox": str(inbox),
-        "out_dir": str(options.out_dir),
-        "exit_code": result.exit_code(),
+        "time_zone": settings.TIME_ZONE,
+        "inbox": errors.shown_path(inbox),
+        "out_dir": errors.shown_path(options.out_dir),
+        "exit_code": result.exit_code() if exit_code is None else exit_code,
         "programs": [{"name": r.name, "version": r.version, "title": r.title, "rules_file": r.path}
                      for r in result.programs.values()],
-        "inputs": [{"file": f.file, "sha256": f.sha256, "size": f.size, "status": f.status} for f in result.files],
+        "inputs": [{"file": f.file, "sha256": f.sha256, "size": f.size, "mtime": f.mtime, "status": f.status}
+                   for f in result.files],
         "counts": {
             "files": dict(Counter(f.status for f in result.files)),
             "applications": dict(Counter(a.status for a in result.applications)),
         },
+        "output_failures": failures or [],
+        "notices": notices or [],
         "timings": timings,
         "versions": {"sdbatch": __version__, "python": platform.python_version(), "openpyxl": openpyxl.__version__},
         "options": {"programs": list(options.programs), "rules_files": [str(p) for p in options.rules_files],
                     "program_options": options.program_options, "mail": options.mail_mode},
+        "ledger": ledger or {},
     }
 
 
-def summary_text(result: RunResult, run_dir: Path | None) -> str:
+def summary_text(result: RunResult, run_dir: Path | None, failures: list[dict[str, Any]] | None = None,
+                 notices: list[str] | None = None) -> str:
     files = Counter(f.status for f in result.files)
     apps = Counter(a.status for a in result.applications)
-    lines = [
-        f"审核完成（{result.program}，规则版本 {result.rules_version}）。",
-        "文件：" + "，".join(f"{label('file_status', s)} {files[s]}" for s in
-                          ("processed", "rejected", "superseded", "duplicate", "ignored") if files[s]),
-        f"申报项目 {len(result.applications)} 个：" + "，".join(
-            f"{label('status', s)} {apps[s]}" for s in ("eligible", "needs_review", "incomplete", "ineligible",
-                                                        "over_quota") if apps[s]),
-    ]
+    comma = text("batch.summary.comma")
+    lines = [text("batch.summary.done", program=result.program, version=result.rules_version)]
+    lines.append(text("batch.summary.files", counts=comma.join(
+        text("batch.summary.count", what=label("file_status", s), count=files[s])
+        for s in ("processed", "rejected", "superseded", "duplicate", "ignored") if files[s])))
+    if not result.applications:
+        lines.append(text("batch.summary.no_applications"))
+    else:
+        lines.append(text("batch.summary.applications", total=len(result.applications), counts=comma.join(
+            text("batch.summary.count", what=label("status", s), count=apps[s])
+            for s in ("eligible", "needs_review", "incomplete", "ineligible", "over_quota") if apps[s])))
     for record in result.rejected:
-        lines.append(f"  退回：{record.file} —— {record.error}")
+        lines.append(text("batch.summary.rejected", file=record.file, error=record.error))
+    for failure in failures or []:
+        lines.append(text("batch.summary.output_failed", what=_failure_text(failure)))
+    for notice in notices or []:
+        lines.append(text("batch.summary.notice", notice=notice))
     if run_dir is not None:
-        lines.append(f"输出目录：{run_dir}")
+        lines.append(text("batch.summary.out_dir", path=errors.shown_path(run_dir)))
     return "\n".join(lines)
 
 
@@ -528,34 +805,48 @@ class CheckReport:
 def check_file(path: Path, programs: tuple[str, ...] = (), rules_files: tuple[Path, ...] = ()) -> CheckReport:
     """Read one workbook and describe, in Chinese, what was read and every finding."""
     candidates = load_programs(programs, rules_files)
+    name = display_name(path.name)
+    try:
+        sha, size = inbox_mod.sha256_regular(path)
+    except inbox_mod.NotRegular as exc:
+        record = FileRecord(file=name, path=str(path), sha256="", size=0, mtime=0.0, status="ignored")
+        record.findings.append(Finding("special-file-ignored", "info", params={
+            "file": name, "kind": text(f"inbox.special.{exc.kind}")}, source=Source(name)))
+        return CheckReport(check_text(record, {}), EXIT_OK, record)
     stat = path.stat()
-    record = FileRecord(file=path.name, path=str(path), sha256=_sha256(path), size=stat.st_size, mtime=stat.st_mtime)
-    read_record(record, candidates)
+    record = FileRecord(file=name, path=str(path), sha256=sha, size=size, mtime=stat.st_mtime)
+    read_isolated(record, candidates)
     progs = {r.name: r for r in candidates}
     if record.status == "processed":
         decide_all([record], progs, RunOptions())
-    return CheckReport(check_text(record, progs), 1 if record.status == "rejected" else 0, record)
+    return CheckReport(check_text(record, progs), EXIT_ATTENTION if record.status == "rejected" else EXIT_OK, record)
 
 
 def check_text(record: FileRecord, programs: dict[str, Rules]) -> str:
-    lines = [f"文件：{record.file}"]
+    lines = [text("batch.check.file", file=record.file)]
     if record.status == "rejected":
-        lines.append(f"结论：退回 —— {record.error}")
+        lines.append(text("batch.check.rejected", error=record.error))
         return "\n".join(lines)
     if record.status == "ignored":
-        lines.append("结论：不是汇总表，已忽略。")
+        reasons = [render(f).message for f in record.findings]
+        lines.append(text("batch.check.ignored", reason=reasons[0] if reasons else ""))
         return "\n".join(lines)
     rules = programs.get(record.program or "")
-    lines.append(f"申报类别：{rules.title if rules else record.program}；工作表：{record.sheet or '（评分表）'}；所在市：{record.city or '未识别'}")
+    lines.append(text("batch.check.header", program=rules.title if rules else record.program,
+                      sheet=record.sheet or text("batch.check.score_sheet"),
+                      city=record.city or text("batch.check.unknown_city")))
     for f in record.findings:
         lines.append(_finding_line(f))
     for app in record.applications:
         lines.append("")
-        lines.append(f"【{app.city_order or '-'}】{app.name or '（未填写名称）'}  第{app.source.row}行  "
-                     f"→ {label('status', app.status)}" + (f"  得分 {app.score}" if app.score is not None else ""))
+        score = text("batch.check.score", score=app.score) if app.score is not None else ""
+        lines.append(text("batch.check.application", order=app.city_order or "-",
+                          name=app.name or text("batch.check.no_name"), row=app.source.row,
+                          status=label("status", app.status), score=score))
         if rules:
-            shown = [f"{rules.label(k)}={_show(v)}" for k, v in app.values.items() if v is not None and k != "name"]
-            lines.append("    " + "；".join(shown))
+            shown = [text("batch.check.value", label=rules.label(k), value=_show(v))
+                     for k, v in app.values.items() if v is not None and k != "name"]
+            lines.append("    " + text("batch.check.separator").join(shown))
         for f in app.findings:
             if f.code != "expert-item":
                 lines.append("    " + _finding_line(f))
@@ -564,13 +855,15 @@ def check_text(record: FileRecord, programs: dict[str, Rules]) -> str:
 
 def _show(value: Any) -> str:
     if isinstance(value, bool):
-        return "是" if value else "否"
+        return text("values.yes") if value else text("values.no")
     return cell_text(value)
 
 
 def _finding_line(f: Finding) -> str:
-    text = render(f)
-    where = f.source.cell if f.source and f.source.cell else (f"第{f.source.row}行" if f.source and f.source.row else "")
+    rendered = render(f)
+    where = f.source.cell if f.source and f.source.cell else (
+        text("batch.id.row", row=f.source.row) if f.source and f.source.row else "")
     level = label("severity", f.severity)
-    clause = f"〔{f.clause}〕" if f.clause and f.clause not in text.message else ""
-    return f"- [{level}] {where} {text.message}{clause}{(' 处理：' + text.fix) if text.fix else ''}"
+    clause = text("batch.check.clause", clause=f.clause) if f.clause and f.clause not in rendered.message else ""
+    fix = text("batch.check.fix", fix=rendered.fix) if rendered.fix else ""
+    return text("batch.check.finding", level=level, where=where, message=rendered.message, clause=clause, fix=fix)

@@ -1,8 +1,14 @@
 """Command line: parses, delegates to one library function, prints a short Chinese summary.
 
 Nothing heavy is imported at module level, so ``sdbatch --help`` starts fast (STYLE §2).
-Exit codes (SPEC §6): 0 every file read; 1 the run finished but some file was rejected;
-2 the run could not be done (bad arguments, bad rules, lock held).
+Every word shown comes from ``sdbatch/ui.toml`` (``[cli]``), click's own messages included
+(``[cli.click]``: click asks ``gettext`` for them; :func:`_install_click_chinese` answers in
+Chinese, and a test holds every message of the installed click translated).
+
+Exit codes (SPEC §6, docs/deployment.md): 0 every file read and every output written (also: nothing
+new, an empty inbox); 1 the run finished but some file was rejected or some output could not be
+written; 2 the run could not be done (bad arguments, bad rules, lock held, the ledger's state,
+a full disk…).
 """
 
 from __future__ import annotations
@@ -16,18 +22,110 @@ import click
 EXIT_OK, EXIT_REJECTED, EXIT_FAILED = 0, 1, 2
 
 
+def _ui(key: str, **params: Any) -> str:
+    from sdbatch.catalogue import text
+
+    return text(key, **params)
+
+
+# ----------------------------------------------------------------------------- click in Chinese
+def _click_table() -> dict[str, str]:
+    from sdbatch.catalogue import lookup
+
+    return dict(lookup("cli.click"))
+
+
+def click_gettext(message: str) -> str:
+    """click's ``gettext``: its English message in Chinese (unknown ones stay as they are)."""
+    return _click_table().get(message, message)
+
+
+def click_ngettext(singular: str, plural: str, n: int) -> str:
+    table = _click_table()
+    return table.get(singular if n == 1 else plural) or table.get(singular) or (singular if n == 1 else plural)
+
+
+def _install_click_chinese() -> None:
+    """Answer click's ``_()``/``ngettext()`` calls in Chinese and name its value types in Chinese
+    (``TEXT`` in a usage line reads 文本).  Only click's modules are touched, never gettext itself."""
+    for name, module in list(sys.modules.items()):
+        if name == "click" or name.startswith("click."):
+            if callable(getattr(module, "_", None)):
+                module._ = click_gettext  # type: ignore[attr-defined]
+            if callable(getattr(module, "ngettext", None)):
+                module.ngettext = click_ngettext  # type: ignore[attr-defined]
+    from sdbatch.catalogue import lookup
+
+    names = lookup("cli.types")
+    for attr in ("STRING", "INT", "FLOAT", "BOOL", "UUID"):
+        kind = getattr(click.types, attr, None)
+        if kind is not None:
+            kind.name = names[attr.lower()]
+    click.types.IntRange.name = names["int_range"]
+    click.types.FloatRange.name = names["float_range"]
+    missing = click.exceptions.MissingParameter
+    if not getattr(missing.format_message, "_sdbatch", False):
+        english = missing.format_message
+
+        def format_message(self: click.exceptions.MissingParameter) -> str:
+            said = english(self)  # "缺少参数 '收件箱'." : the sentence ends the Chinese way
+            head, dot, rest = said.partition(".")
+            return f"{head}{_ui('cli.full_stop')}{rest.lstrip()}" if dot else said
+
+        format_message._sdbatch = True  # type: ignore[attr-defined]
+        missing.format_message = format_message  # type: ignore[method-assign]
+
+
+_install_click_chinese()
+
+
+class HelpFormatter(click.HelpFormatter):
+    """Headings and the usage line with Chinese punctuation (``选项：``, ``用法：sdbatch run``)."""
+
+    def write_usage(self, prog: str, args: str = "", prefix: str | None = None) -> None:
+        super().write_usage(prog, args, click_gettext("Usage:") if prefix is None else prefix)
+
+    def write_heading(self, heading: str) -> None:
+        self.write(_ui("cli.heading", indent=" " * self.current_indent, heading=heading) + "\n")
+
+
+class Context(click.Context):
+    formatter_class = HelpFormatter
+
+
+class Command(click.Command):
+    context_class = Context
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("options_metavar", _ui("cli.metavar.options"))
+        super().__init__(*args, **kwargs)
+
+
+class Group(click.Group):
+    context_class = Context
+    command_class = Command
+    group_class = type  # subgroups are Groups too
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("options_metavar", _ui("cli.metavar.options"))
+        kwargs.setdefault("subcommand_metavar", _ui("cli.metavar.subcommand"))
+        super().__init__(*args, **kwargs)
+
+
+# ----------------------------------------------------------------------------- failures
 class Failure(click.ClickException):
     """A run that could not be done: one Chinese sentence, exit 2."""
 
     exit_code = EXIT_FAILED
 
     def show(self, file: Any = None) -> None:
-        click.echo(f"错误：{self.message}", err=True)
+        click.echo(_ui("cli.error", message=self.message), err=True)
 
 
 def _guard(ctx: click.Context, func: Any, *args: Any, **kwargs: Any) -> Any:
     """Turn library exceptions into one readable sentence; tracebacks only with --debug."""
     from sdbatch.address_book import AddressBookInvalid
+    from sdbatch.errors import IOFailure, Refused
     from sdbatch.ledger import LedgerError
     from sdbatch.lock import LockHeld
     from sdbatch.model import RulesInvalid
@@ -35,37 +133,25 @@ def _guard(ctx: click.Context, func: Any, *args: Any, **kwargs: Any) -> Any:
 
     try:
         return func(*args, **kwargs)
-    except (LockHeld, LedgerError) as exc:
+    except (LockHeld, LedgerError, Refused, IOFailure) as exc:
         raise Failure(exc.message) from None
     except MailError as exc:
         raise Failure(str(exc)) from None
     except AddressBookInvalid as exc:
         raise Failure(exc.message) from None
     except RulesInvalid as exc:
-        lines = "\n".join(f"  - {p}" for p in exc.problems)
-        raise Failure(_ui_text("rules_check.invalid", path=exc.path) + "\n" + lines) from None
+        lines = "\n".join(_ui("cli.rules_problem", problem=p) for p in exc.problems)
+        raise Failure(_ui("cli.rules_invalid", path=exc.path, problems=lines)) from None
     except click.ClickException:
         raise
     except KeyboardInterrupt:
-        raise Failure("已中断。") from None
+        raise Failure(_ui("cli.interrupted")) from None
     except Exception as exc:  # noqa: BLE001 - the user gets a sentence, engineers use --debug
         if ctx.obj and ctx.obj.get("debug"):
             raise
         from sdbatch.errors import user_message
 
         raise Failure(user_message(exc)) from None
-
-
-def _ui(key: str) -> str:
-    from sdbatch.catalogue import text
-
-    return text(key)
-
-
-def _ui_text(key: str, **params: Any) -> str:
-    from sdbatch.catalogue import text
-
-    return text(key, **params)
 
 
 def _program_options(command: Any) -> Any:
@@ -89,13 +175,34 @@ def _collect_options(flags: dict[str, Any], settings_: tuple[str, ...]) -> dict[
     for item in settings_:
         name, sep, value = item.partition("=")
         if not sep or not name.strip():
-            raise click.BadParameter(item, param_hint="--set")
+            raise click.BadParameter(_ui("cli.set_malformed", item=item), param_hint="--set")
         out[name.strip().replace("-", "_")] = value.strip()
     return out
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--debug", is_flag=True, help="出错时显示完整的 Python 调用栈（供开发人员排查）。")
+def _h(key: str) -> str:
+    """An option's help text (``[cli.help]``)."""
+    return _ui(f"cli.help.{key}")
+
+
+def _m(key: str) -> str:
+    """An option's or argument's placeholder in usage lines (``[cli.metavar]``)."""
+    return _ui(f"cli.metavar.{key}")
+
+
+def _out_option(help_key: str) -> Any:
+    return click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("output"),
+                        show_default=True, metavar=_m("dir"), help=_h(help_key))
+
+
+def _ledger_option(command: Any) -> Any:
+    return click.option("--ledger", "ledger_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                        metavar=_m("file"), help=_h("ledger"))(command)
+
+
+# ----------------------------------------------------------------------------- commands
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help=_h("debug"))
 @click.version_option(package_name="sdbatch", message="sdbatch %(version)s")
 @click.pass_context
 def main(ctx: click.Context, debug: bool) -> None:
@@ -107,6 +214,8 @@ def main(ctx: click.Context, debug: bool) -> None:
       sdbatch check 济南市汇总表.xlsx     快速查看一个文件的审核问题
       sdbatch template                   生成空白汇总表模板
       sdbatch rules list                 列出各批次的审核规则
+      sdbatch status                     最近几次运行和各市报送情况
+      sdbatch ledger check               检查台账是否完好
     """
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
@@ -117,24 +226,21 @@ def main(ctx: click.Context, debug: bool) -> None:
 
 
 @main.command()
-@click.argument("inbox", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("output"),
-              show_default=True, help="输出目录；每次运行写入其中的一个新子目录。")
-@click.option("--program", "programs", multiple=True,
-              help="只按该批次规则审核（如 cluster_2024、park_2024）；默认按表头内容自动识别。")
+@click.argument("inbox", type=click.Path(file_okay=False, path_type=Path), metavar=_m("inbox"))
+@_out_option("out")
+@click.option("--program", "programs", multiple=True, metavar=_m("program"), help=_h("program"))
 @click.option("--rules", "rules_files", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="使用指定的规则文件（可多次给出）。")
-@click.option("--force", is_flag=True, help="即使没有新增或变更的文件也重新审核。")
+              metavar=_m("file"), help=_h("rules"))
+@click.option("--force", is_flag=True, help=_h("force"))
 @click.option("--mail", "mail_mode", type=click.Choice(["changed", "all", "none"]), default="changed",
-              show_default=True, help="为哪些城市生成邮件草稿。")
-@click.option("--ledger", "ledger_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="台账数据库位置（默认在输出目录中）。")
+              show_default=True, help=_h("mail"))
+@_ledger_option
 @click.option("--address-book", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="各市收件人通讯录（TOML）；默认 config/address_book.toml。")
-@click.option("--quiet", "-q", is_flag=True, help="只输出错误。")
-@click.option("--verbose", "-v", is_flag=True, help="输出详细过程。")
-@click.option("--run-id", default=None, help="指定运行编号（默认按时间生成）。")
-@click.option("--now", default=None, help="指定“当前时间”（ISO 格式，用于复现）。")
+              metavar=_m("file"), help=_h("address_book"))
+@click.option("--quiet", "-q", is_flag=True, help=_h("quiet"))
+@click.option("--verbose", "-v", is_flag=True, help=_h("verbose"))
+@click.option("--run-id", default=None, metavar=_m("run_id"), help=_h("run_id"))
+@click.option("--now", default=None, metavar=_m("time"), help=_h("now"))
 @click.option("--set", "settings_", multiple=True, metavar=_ui("options.set_metavar"), help=_ui("options.set_help"))
 @_program_options
 @click.pass_context
@@ -142,19 +248,21 @@ def run(ctx: click.Context, inbox: Path, out_dir: Path, programs: tuple[str, ...
         force: bool, mail_mode: str, ledger_path: Path | None, address_book: Path | None,
         quiet: bool, verbose: bool, run_id: str | None, now: str | None, settings_: tuple[str, ...],
         **program_options: Any) -> None:
-    """审核收件箱 INBOX 中的全部汇总表，结果写入 --out 下的新目录。
+    """审核收件箱中的全部汇总表，结果写入 --out 下的新目录。
 
     \b
     示例：
       sdbatch run inbox/
       sdbatch run inbox/ --out /data/sdbatch/output --quiet     （定时任务）
       sdbatch run inbox/ --program park_2024 --budget 1000
-    退出码：0 全部文件已读取；1 有文件被退回；2 无法运行（参数、规则或锁）。
+    退出码：0 全部文件已读取、全部结果已生成（或无新增文件、收件箱为空）；
+    1 有文件被退回或有结果未能生成；2 无法运行（参数、规则、锁、台账、磁盘）。
     """
     from sdbatch.batch import RunOptions, run_batch
+    from sdbatch.errors import shown_path
 
     if not inbox.is_dir():
-        raise Failure(f"收件箱目录不存在：{inbox}")
+        raise Failure(_ui("cli.no_inbox", inbox=shown_path(inbox)))
     options = RunOptions(
         out_dir=out_dir, programs=programs, rules_files=rules_files, force=force,
         program_options=_collect_options(program_options, settings_),
@@ -169,10 +277,10 @@ def run(ctx: click.Context, inbox: Path, out_dir: Path, programs: tuple[str, ...
 
 
 @main.command()
-@click.argument("file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
-@click.option("--program", "programs", multiple=True, help="按该批次规则审核（默认自动识别）。")
+@click.argument("file", type=click.Path(dir_okay=False, exists=True, path_type=Path), metavar=_m("workbook"))
+@click.option("--program", "programs", multiple=True, metavar=_m("program"), help=_h("check_program"))
 @click.option("--rules", "rules_files", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="使用指定的规则文件。")
+              metavar=_m("file"), help=_h("check_rules"))
 @click.pass_context
 def check(ctx: click.Context, file: Path, programs: tuple[str, ...], rules_files: tuple[Path, ...]) -> None:
     """读取一个汇总表，打印读到的内容和全部审核问题（不写任何文件）。
@@ -190,9 +298,9 @@ def check(ctx: click.Context, file: Path, programs: tuple[str, ...], rules_files
 
 
 @main.command()
-@click.option("--program", default=None, help="批次规则名（默认：全部内置批次）。")
+@click.option("--program", default=None, metavar=_m("program"), help=_h("template_program"))
 @click.option("-o", "--output", "output", type=click.Path(path_type=Path), default=Path("templates/xlsx"),
-              show_default=True, help="输出文件或目录。")
+              show_default=True, metavar=_m("path"), help=_h("template_output"))
 @click.pass_context
 def template(ctx: click.Context, program: str | None, output: Path) -> None:
     """按规则文件生成空白的市级汇总表模板（下拉选项、单位、填表说明）。
@@ -205,7 +313,7 @@ def template(ctx: click.Context, program: str | None, output: Path) -> None:
     from sdbatch.template import write_templates
 
     for path in _guard(ctx, write_templates, program, output):
-        click.echo(f"已生成模板：{path}")
+        click.echo(_ui("cli.template_written", path=path))
 
 
 @main.group()
@@ -235,7 +343,7 @@ def rules_list(ctx: click.Context) -> None:
 
 
 @rules.command("show")
-@click.argument("name")
+@click.argument("name", metavar=_m("program"))
 @click.pass_context
 def rules_show(ctx: click.Context, name: str) -> None:
     """以表格显示一个批次的全部规则（字段、门槛、单位、性质、条款、名额、权重）。
@@ -250,7 +358,7 @@ def rules_show(ctx: click.Context, name: str) -> None:
 
 
 @rules.command("check")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path), metavar=_m("rules_file"))
 @click.pass_context
 def rules_check(ctx: click.Context, file: Path) -> None:
     """校验一个规则文件，逐条指出错误及其位置。
@@ -263,7 +371,7 @@ def rules_check(ctx: click.Context, file: Path) -> None:
     from sdbatch.rules import load
 
     loaded = _guard(ctx, load, file)
-    click.echo(_ui_text("rules_check.valid", title=loaded.title, name=loaded.name, version=loaded.version))
+    click.echo(_ui("cli.rules_valid", title=loaded.title, name=loaded.name, version=loaded.version))
 
 
 @main.group()
@@ -320,13 +428,11 @@ def mail_send(ctx: click.Context, run_dir: Path, smtp: str, security: str, user:
 
 
 @main.command()
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("output"),
-              show_default=True, help="输出目录（台账所在位置）。")
-@click.option("--ledger", "ledger_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="台账数据库位置（默认在输出目录中）。")
+@_out_option("status_out")
+@_ledger_option
 @click.pass_context
 def status(ctx: click.Context, out_dir: Path, ledger_path: Path | None) -> None:
-    """显示最近几次运行和各市报送状态（已报送 / 未报送 / 逾期 / 已更正）。
+    """显示最近几次运行和各市报送状态（已报送 / 已更正 / 逾期 / 已退回 / 未报送）。
 
     \b
     示例：
@@ -335,6 +441,69 @@ def status(ctx: click.Context, out_dir: Path, ledger_path: Path | None) -> None:
     from sdbatch.ledger import status_text
 
     click.echo(_guard(ctx, status_text, out_dir, ledger_path))
+
+
+@main.group()
+def ledger() -> None:
+    """检查台账，或在台账损坏时根据已发布的运行结果重建。
+
+    \b
+    示例：
+      sdbatch ledger check --out output
+      sdbatch ledger recover --out output
+    """
+
+
+@ledger.command("check")
+@_out_option("status_out")
+@_ledger_option
+@click.pass_context
+def ledger_check(ctx: click.Context, out_dir: Path, ledger_path: Path | None) -> None:
+    """检查台账：文件头、结构、完整性和每次运行记录的校验值（不做任何修改）。
+
+    \b
+    示例：
+      sdbatch ledger check --out output
+    退出码：0 台账完好；1 台账已损坏（可用 sdbatch ledger recover 重建）；
+    2 无法检查（台账不存在、被占用、没有权限、磁盘错误）。
+    """
+    from sdbatch.ledger import check_ledger, default_path
+
+    report = _guard(ctx, check_ledger, ledger_path or default_path(out_dir), out_dir)
+    click.echo(report.message)
+    ctx.exit(EXIT_OK if report.ok else EXIT_REJECTED if report.kind == "damaged" else EXIT_FAILED)
+
+
+@ledger.command("recover")
+@_out_option("recover_out")
+@_ledger_option
+@click.option("--force", is_flag=True, help=_h("recover_force"))
+@click.pass_context
+def ledger_recover(ctx: click.Context, out_dir: Path, ledger_path: Path | None, force: bool) -> None:
+    """把损坏的台账改名备份，再根据输出目录中已发布的运行结果（results.json、run.json）重建台账。
+
+    \b
+    示例：
+      sdbatch ledger recover --out output
+      sdbatch ledger recover --out /data/sdbatch/output --ledger /var/lib/sdbatch/ledger.sqlite3
+    退出码：0 已重建；2 无法重建（台账完好、被占用、磁盘已满等，见提示）。
+    """
+    from sdbatch.errors import writing
+    from sdbatch.ledger import default_path, recover
+    from sdbatch.lock import LOCK_NAME, RunLock
+
+    def locked_recover() -> Any:
+        with writing(out_dir):
+            out_dir.mkdir(parents=True, exist_ok=True)
+            lock = RunLock(out_dir / LOCK_NAME)
+            lock.acquire()
+        try:
+            return recover(ledger_path or default_path(out_dir), out_dir, force=force)
+        finally:
+            lock.release()
+
+    report = _guard(ctx, locked_recover)
+    click.echo(report.summary())
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,7 +1,7 @@
 """One run at a time per output folder (SPEC §7, issue 5): ``<out_dir>/.sdbatch.lock``.
 
 The lock is an operating-system lock on the lock file (``fcntl.flock`` on Linux/macOS,
-``msvcrt.locking`` on Windows).  The system drops it when the holder dies, even by kill -9, so a
+``msvcrt.locking`` on Windows).  Times in it are China time (``sdbatch.clock``).  The system drops it when the holder dies, even by kill -9, so a
 lock left by a dead process is taken over without guessing.  The file also holds JSON
 ``{pid, host, started}`` so that a refused run can say who holds it.
 
@@ -16,7 +16,7 @@ pid is not alive on this host, or when the file cannot be read and is older than
 
 from __future__ import annotations
 
-import datetime as dt
+import contextlib
 import errno
 import json
 import os
@@ -38,14 +38,15 @@ class LockHeld(Exception):
 
     def __init__(self, pid: int | None, started: str | None, host: str | None = None,
                  path: Path | None = None) -> None:
+        from sdbatch.catalogue import text
+
         self.pid, self.started, self.host, self.path = pid, started, host, path
-        who = f"进程 {pid}" if pid else "另一个进程"
+        who = text("lock.process", pid=pid) if pid else text("lock.another_process")
         if host and host != socket.gethostname():
-            who += f"（主机 {host}）"
-        since = f"，开始于 {started}" if started else ""
-        where = f"（锁文件 {path}）" if path else ""
-        self.message = (f"另一次审核正在运行：{who}{since}{where}。请等它结束后再运行；"
-                        "如确认没有其他运行，可删除该锁文件。")
+            who += text("lock.host", host=host)
+        since = text("lock.since", started=started) if started else ""
+        where = text("lock.where", path=path) if path else ""
+        self.message = text("lock.held", who=who, since=since, where=where)
         super().__init__(self.message)
 
 
@@ -101,8 +102,10 @@ class RunLock:
         self._used_mode: str | None = None
 
     def _info(self) -> bytes:
+        from sdbatch import clock
+
         info = {"pid": os.getpid(), "host": socket.gethostname(),
-                "started": dt.datetime.now().isoformat(timespec="seconds"), "token": self._token}
+                "started": clock.now().isoformat(timespec="seconds"), "token": self._token}
         return json.dumps(info, ensure_ascii=False).encode("utf-8")
 
     def _held(self, info: dict[str, Any] | None) -> LockHeld:
@@ -137,10 +140,16 @@ class RunLock:
             previous = _read_fd(fd)
             if previous and previous.get("pid"):
                 self.taken_over = previous  # left by a process that died holding it
-            os.lseek(fd, 0, os.SEEK_SET)
-            os.ftruncate(fd, 0)
-            os.write(fd, self._info())
-            os.fsync(fd)
+            try:
+                os.lseek(fd, 0, os.SEEK_SET)
+                os.ftruncate(fd, 0)
+                os.write(fd, self._info())
+                os.fsync(fd)
+            except BaseException:  # a full disk: give the lock back rather than keep it held
+                with contextlib.suppress(OSError):
+                    os.unlink(self.path)
+                os.close(fd)
+                raise
             self._fd = fd
             return True
 
@@ -158,6 +167,10 @@ class RunLock:
             try:
                 os.write(fd, self._info())
                 os.fsync(fd)
+            except BaseException:  # a lock file nobody holds must not stay behind
+                with contextlib.suppress(OSError):
+                    os.unlink(self.path)
+                raise
             finally:
                 os.close(fd)
             return

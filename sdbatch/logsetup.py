@@ -7,7 +7,10 @@
                                                       # a folder holding an open file)
 
 stderr: errors only with ``quiet``, debug with ``verbose``, otherwise info.
-run.log: info, or debug with ``verbose`` (``quiet`` only silences the terminal).
+run.log: info, or debug with ``verbose`` (``quiet`` only silences the terminal); its times are
+China time (``sdbatch.clock``), said once in its first line.  A failure to write run.log (a full
+disk) is kept by the handler and raised by :func:`detach_run_log`, so that a run whose log is
+incomplete is not published as if it were whole.
 """
 
 from __future__ import annotations
@@ -20,17 +23,43 @@ from typing import TypeVar
 
 LOGGER_NAME = "sdbatch"
 RUN_LOG = "run.log"
-LEVEL_NAMES = {logging.DEBUG: "调试", logging.INFO: "信息", logging.WARNING: "警告",
-               logging.ERROR: "错误", logging.CRITICAL: "严重"}
+LEVELS = {logging.DEBUG: "debug", logging.INFO: "info", logging.WARNING: "warning",
+          logging.ERROR: "error", logging.CRITICAL: "critical"}
 _MARK = "_sdbatch_handler"  # handlers we own carry this attribute: kind ("stderr" / "file")
 
 T = TypeVar("T")
 
 
+def level_name(levelno: int) -> str:
+    from sdbatch.catalogue import text
+
+    key = LEVELS.get(levelno)
+    return text(f"logsetup.level.{key}") if key else logging.getLevelName(levelno)
+
+
 class ChineseFormatter(logging.Formatter):
+    """Levels in Chinese, times in China time whatever the server's zone."""
+
     def format(self, record: logging.LogRecord) -> str:
-        record.level_zh = LEVEL_NAMES.get(record.levelno, record.levelname)
+        record.level_zh = level_name(record.levelno)
         return super().format(record)
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
+        from sdbatch import clock
+
+        return clock.from_timestamp(record.created).strftime(datefmt or "%Y-%m-%d %H:%M:%S")
+
+
+class RunLogHandler(logging.FileHandler):
+    """run.log; a write that fails is kept (``failure``) instead of being printed and forgotten."""
+
+    failure: BaseException | None = None
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802
+        import sys as _sys
+
+        if self.failure is None:
+            self.failure = _sys.exc_info()[1]
 
 
 def _owned(logger: logging.Logger, kind: str) -> list[logging.Handler]:
@@ -47,7 +76,9 @@ def setup_logging(run_dir: Path | None, quiet: bool = False, verbose: bool = Fal
     logger.propagate = False
     stream = logging.StreamHandler(sys.stderr)
     stream.setLevel(logging.ERROR if quiet else logging.DEBUG if verbose else logging.INFO)
-    stream.setFormatter(ChineseFormatter("%(level_zh)s：%(message)s"))
+    from sdbatch.catalogue import text
+
+    stream.setFormatter(ChineseFormatter(text("logsetup.stderr_format")))
     setattr(stream, _MARK, "stderr")
     logger.addHandler(stream)
     logger._sdbatch_verbose = verbose  # type: ignore[attr-defined]
@@ -61,19 +92,31 @@ def attach_run_log(logger: logging.Logger, run_dir: Path) -> Path:
     detach_run_log(logger)
     path = Path(run_dir) / RUN_LOG
     path.parent.mkdir(parents=True, exist_ok=True)
-    handler = logging.FileHandler(path, encoding="utf-8")
+    from sdbatch import settings
+    from sdbatch.catalogue import text
+
+    handler = RunLogHandler(path, encoding="utf-8", errors="backslashreplace")
     handler.setLevel(logging.DEBUG if getattr(logger, "_sdbatch_verbose", False) else logging.INFO)
     handler.setFormatter(ChineseFormatter("%(asctime)s %(level_zh)s %(message)s", "%Y-%m-%d %H:%M:%S"))
     setattr(handler, _MARK, "file")
+    handler.stream.write(text("logsetup.time_zone", zone=settings.TIME_ZONE) + "\n")  # type: ignore[union-attr]
     logger.addHandler(handler)
     return path
 
 
 def detach_run_log(logger: logging.Logger) -> None:
-    """Flush and close ``run.log`` (call before renaming the run folder)."""
+    """Flush and close ``run.log`` (call before renaming the run folder).  Raises the OSError of a
+    write that failed (a full disk), once the handler is closed."""
+    failure: BaseException | None = None
     for h in _owned(logger, "file"):
         logger.removeHandler(h)
-        h.close()
+        try:
+            h.close()
+        except OSError as exc:
+            failure = failure or exc
+        failure = failure or getattr(h, "failure", None)
+    if failure is not None:
+        raise failure
 
 
 def progress(iterable: Iterable[T], total: int | None, label: str, enabled: bool) -> Iterator[T]:

@@ -37,11 +37,9 @@ import sqlite3
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Any
 
-from sdbatch import settings
 from sdbatch.catalogue import text
 
 SCHEMA_VERSION = 1
@@ -78,14 +76,10 @@ class JournalError(Exception):
         super().__init__(message)
 
 
-@cache
 def _china() -> dt.tzinfo:
-    try:
-        from zoneinfo import ZoneInfo
+    from sdbatch.clock import zone
 
-        return ZoneInfo(settings.TIMEZONE)
-    except Exception:  # noqa: BLE001 - no tz database (Windows without tzdata): China has no DST
-        return dt.timezone(dt.timedelta(hours=8), settings.TIMEZONE)
+    return zone()
 
 
 def china_now() -> dt.datetime:

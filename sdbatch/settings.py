@@ -45,7 +45,6 @@ MAIL_JOURNAL = "journal.sqlite3"  # in <run>/mail/: every SMTP transaction, befo
 MAIL_SEND_LOCK = ".send.lock"  # in <run>/mail/: one `mail send` per run folder at a time
 
 # --- time --------------------------------------------------------------------------------
-TIMEZONE = "Asia/Shanghai"  # every time a person reads (China time); UTC+8 without daylight saving
 
 # --- files in the inbox ------------------------------------------------------------------
 SPREADSHEET_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods", ".csv", ".et", ".xltx")
@@ -86,3 +85,14 @@ PRINT_SPLIT_SCALE = 85  # the scale of a table printed in blocks of columns
 # Excel number formats (issue 14); by unit in ui.toml [number_formats] (亿元 and % with 2 decimals, 万元 whole).
 COUNT_NUMBER_FORMAT = "0"  # fields of type count / int
 DECIMAL_NUMBER_FORMAT = "0.00"  # other numbers (amounts in another unit, scores)
+
+# --- time (issue 14) ----------------------------------------------------------------------
+# Every time a person reads (run ids, run.log, the lock, the ledger, `sdbatch status`, lateness)
+# is in this zone, whatever the server's own zone (sdbatch.clock).  Asia/Shanghai has kept UTC+8
+# without daylight saving since 1991: the offset below is used where the system has no zone data.
+TIME_ZONE = "Asia/Shanghai"
+TIME_ZONE_FALLBACK_HOURS = 8
+
+# --- the ledger and unattended runs (issue 15) --------------------------------------------
+LEDGER_BUSY_TIMEOUT_S = 10.0  # wait this long for another process's write lock, then "locked"
+RUN_JSON_MAX_BYTES = 16 * 1024 * 1024  # a run folder's run.json/results.json read back (recovery)

@@ -132,7 +132,8 @@ def test_logging_to_run_folder_and_stderr(tmp_path: Path, capsys: pytest.Capture
     detach_run_log(log)
     assert "细节" in capsys.readouterr().err
     assert "调试 细节" in (tmp_path / "verbose" / RUN_LOG).read_text(encoding="utf-8")
-    assert len([h for h in logging.getLogger("sdbatch").handlers]) == 1  # only stderr left
+    ours = [h for h in logging.getLogger("sdbatch").handlers if getattr(h, "_sdbatch_handler", None)]
+    assert [h._sdbatch_handler for h in ours] == ["stderr"]  # type: ignore[attr-defined]  # run.log closed
 
 
 def test_progress_plain_and_with_bar(capsys: pytest.CaptureFixture[str]) -> None:

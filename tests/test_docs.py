@@ -82,5 +82,5 @@ def test_help_does_not_import_heavy_modules() -> None:
     result = subprocess.run([sys.executable, "-c", HELP_PROBE], capture_output=True, text=True, cwd=ROOT,
                             timeout=60)
     assert result.returncode == 0, result.stderr
-    assert "Usage: sdbatch" in result.stdout
+    assert "用法：sdbatch" in result.stdout  # click speaks Chinese (issue 14)
     assert result.stdout.strip().splitlines()[-1] == "HEAVY:", result.stdout.splitlines()[-1]

@@ -280,7 +280,7 @@ def test_city_states(tmp_path: Path, led: Ledger) -> None:
     assert states["济南市"] == "已报送"
     assert states["青岛市"] == "已更正"
     assert states["淄博市"] == "逾期" and states["枣庄市"] == "逾期"
-    assert states["东营市"] == "未报送"  # only a rejected file, deadline not yet passed
+    assert states["东营市"] == "已退回"  # received, and rejected: not 未报送 (issue 14)
     assert states["菏泽市"] == "未报送"
     assert led.city_states(today=dt.date(2024, 7, 1))["菏泽市"] == "未报送"  # still to send, after the deadline too
     assert led.city_states(deadline=None, today=dt.date(2024, 7, 1))["济南市"] == "已报送"

@@ -156,3 +156,83 @@ def test_status_shows_runs_and_cities(tmp_path: Path) -> None:
     shown = cli("status", "--out", str(out))
     assert shown.returncode == 0
     assert "已报送" in shown.stdout and "未报送" in shown.stdout
+
+
+# ------------------------------------------------------------------------------ issue 14 Build 3: the loop
+def _essence(results_json: Path) -> dict[str, object]:
+    doc = json.loads(results_json.read_text(encoding="utf-8"))
+    return {k: v for k, v in doc.items() if k != "run_id"}
+
+
+def test_an_output_folder_inside_the_inbox_is_never_read_back(tmp_path: Path) -> None:
+    """``cd inbox; sdbatch run .`` every night: the second run reads what the cities sent, not the
+    first run's reviews, list, results or ledger — and the leftovers of a killed run go."""
+    inbox = tmp_path / "inbox"
+    make_inbox(inbox, n_cities=3)
+    first = subprocess.run([*SDBATCH, "run", ".", "--run-id", "one", "--now", "2024-06-27T10:00:00", "-q"],
+                           cwd=inbox, capture_output=True, text=True, timeout=120)
+    assert first.returncode == 0, first.stderr
+    assert (inbox / "output" / "one" / "济南市_审核意见.xlsx").exists()
+    # a killed run's leftovers, a copy of a review and an old run folder saved into the inbox by hand
+    (inbox / "output" / ".tmp-killed").mkdir()
+    (inbox / "output" / ".tmp-killed" / "results.json").write_text("{")
+    unchanged = subprocess.run([*SDBATCH, "run", "."], cwd=inbox, capture_output=True, text=True, timeout=120)
+    assert unchanged.returncode == 0 and "无新增或变更文件" in unchanged.stdout, unchanged.stdout + unchanged.stderr
+    assert not (inbox / "output" / ".tmp-killed").exists()  # removed by the next run
+    second = subprocess.run([*SDBATCH, "run", ".", "--force", "--run-id", "two", "--now", "2024-06-27T10:00:00", "-q"],
+                            cwd=inbox, capture_output=True, text=True, timeout=120)
+    assert second.returncode == 0, second.stderr
+    assert _essence(inbox / "output" / "one" / "results.json") == _essence(inbox / "output" / "two" / "results.json")
+
+    import shutil
+
+    shutil.copy(inbox / "output" / "one" / "济南市_审核意见.xlsx", inbox / "济南市_审核意见.xlsx")
+    shutil.copytree(inbox / "output" / "one", inbox / "旧的运行结果")
+    third = run_batch(inbox, options(inbox / "output", force=True, run_id="three", now="2024-06-27T10:00:00"))
+    assert third.result is not None and third.exit_code == 0
+    files = {f.file: f for f in third.result.files}
+    assert files["济南市_审核意见.xlsx"].status == "ignored"
+    assert [f.code for f in files["济南市_审核意见.xlsx"].findings] == ["sdbatch-output-ignored"]
+    assert files["旧的运行结果"].status == "ignored"
+    assert not [f for f in files if f.startswith("output")]
+    assert sorted(a.name for a in third.result.applications) == sorted(
+        json.loads((inbox / "output" / "one" / "results.json").read_text(encoding="utf-8"))["applications"][i]["name"]
+        for i in range(6))
+
+
+def test_status_says_a_rejected_city_was_returned(tmp_path: Path) -> None:
+    inbox, out = tmp_path / "inbox", tmp_path / "out"
+    make_inbox(inbox, n_cities=1)
+    (inbox / "聊城市数字产业集群申报信息汇总表.xlsx").write_bytes(b"PK\x03\x04" + bytes(200))
+    assert run_batch(inbox, options(out)).exit_code == 1
+    shown = cli("status", "--out", str(out))
+    assert "聊城市  已退回" in shown.stdout and "济南市  已报送" in shown.stdout and "菏泽市  未报送" in shown.stdout
+
+
+# ------------------------------------------------------------------------------ issue 14 Build 2: China time
+def test_run_log_and_lock_are_in_china_time_whatever_the_server_zone(tmp_path: Path) -> None:
+    import datetime as dt
+    import re
+    from zoneinfo import ZoneInfo
+
+    inbox, out = tmp_path / "inbox", tmp_path / "out"
+    make_inbox(inbox, n_cities=1)
+    env = {**os.environ, "TZ": "America/Los_Angeles"}  # far from China, on either side of midnight
+    done = subprocess.run([*SDBATCH, "run", str(inbox), "--out", str(out), "--run-id", "tz", "-q"],
+                          capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr
+    log = (out / "tz" / "run.log").read_text(encoding="utf-8")
+    assert "北京时间" in log.splitlines()[0]
+    stamps = re.findall(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) ", log, flags=re.M)
+    assert stamps
+    china_now = dt.datetime.now(ZoneInfo("Asia/Shanghai")).replace(tzinfo=None)
+    for stamp in stamps:
+        assert abs((dt.datetime.fromisoformat(stamp) - china_now).total_seconds()) < 600, (stamp, china_now)
+    info = json.loads((out / "tz" / "run.json").read_text(encoding="utf-8"))
+    assert info["started"].endswith("+08:00") and info["time_zone"] == "Asia/Shanghai"
+
+    probe = subprocess.run([sys.executable, "-c", (
+        "import json; from pathlib import Path; from sdbatch.lock import RunLock, read_lock_info\n"
+        f"p = Path({str(tmp_path / 'x.lock')!r})\n"
+        "with RunLock(p): print(json.dumps(read_lock_info(p)))\n")], capture_output=True, text=True, env=env, timeout=60)
+    assert json.loads(probe.stdout)["started"].endswith("+08:00"), probe.stdout

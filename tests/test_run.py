@@ -226,3 +226,22 @@ README_FILES = {
     "附件2-山东省数字产业集群申报信息汇总表（盖章）.xlsx": "processed",
     "青岛市数字产业集群申报信息汇总表.xlsx": "processed",
 }
+
+
+# ----------------------------------------------------------------------------- resubmissions (issue 14 Build 1)
+def test_resubmission_changes_name_fields_by_their_label(tmp_path: Path) -> None:
+    import datetime as dt
+
+    from tests.decision_builders import ON_TIME, decide
+
+    inbox = tmp_path / "inbox"
+    city_file(inbox, "青岛市", [row(name="青岛更正集群", ip_total=960, city_order=1)], mtime=ON_TIME)
+    city_file(inbox, "青岛市", [row(name="青岛更正集群", ip_total=1096, city_order=2)],
+              name="青岛市数字产业集群申报信息汇总表（更正）.xlsx", mtime=ON_TIME + dt.timedelta(days=1))
+    result = decide(inbox)
+    [app] = result.applications
+    [note] = [f for f in app.findings if f.code == "changed-since-previous"]
+    summary = str(note.params["summary"])
+    assert "近三年科技奖励及知识产权总数：960→1096" in summary and "推荐排序：1→2" in summary, summary
+    assert "ip_total" not in summary and "city_order" not in summary
+    assert {"ip_total", "city_order"} <= set(note.params["fields"])  # ids kept for programs and tools

@@ -10,7 +10,7 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from sdbatch import settings
+from sdbatch import clock, settings
 from sdbatch.catalogue import audience as finding_audience
 from sdbatch.catalogue import label, lookup, render, text
 from sdbatch.model import STATUSES, Application, FileRecord, Finding, RunResult
@@ -210,7 +210,7 @@ def files_of_city(result: RunResult, city: str) -> list[FileRecord]:
     return [f for f in result.files if city_key(f.city) == city]
 
 
-CHINA = dt.timezone(dt.timedelta(hours=8))  # Asia/Shanghai: no daylight saving time
+CHINA = clock.zone()  # settings.TIME_ZONE (Asia/Shanghai)
 
 
 def china_time(iso: str | None) -> dt.datetime | None:

@@ -22,7 +22,7 @@ from typing import Any
 
 import xlsxwriter
 
-from sdbatch import settings
+from sdbatch import provenance, settings
 from sdbatch.catalogue import text
 from sdbatch.jurisdiction import jurisdiction_of
 from sdbatch.model import STATUSES, Application, RunResult
@@ -244,6 +244,7 @@ def _write_program(path: Path, result: RunResult, program: str, rules: Any, apps
     heading = f"{getattr(rules, 'title', program)}{list_name}"
     book = _Book(path, heading, time_text(result.started))
     book.wb.set_properties({"title": heading, "comments": _t("run_comment", run_id=result.run_id)})
+    provenance.mark_xlsxwriter(book.wb, "list", result.run_id)  # never read back as a submission
     prog = program_of(result, program)
     key_ids = {fid for fid, _, _ in _key_fields(rules)}
     # A program's column already shown as a key field is not repeated.

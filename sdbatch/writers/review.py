@@ -28,7 +28,7 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from sdbatch import settings
+from sdbatch import provenance, settings
 from sdbatch.catalogue import label, render
 from sdbatch.jurisdiction import jurisdiction_of
 from sdbatch.model import STATUSES, Application, FileRecord, Finding, RunResult
@@ -157,6 +157,7 @@ def _write_one(result: RunResult, city: str, path: Path) -> None:
         _add_spec_sheet(wb, spec)
     _add_notes_sheet(wb, result, city, apps)
     wb.active = 0
+    provenance.mark_openpyxl(wb, "review", result.run_id)  # never read back as a submission
     tmp = path.with_name(path.name + ".tmp")
     wb.save(tmp)
     os.replace(tmp, path)
