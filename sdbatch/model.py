@@ -253,11 +253,12 @@ class FileRecord:
     def error(self) -> str | None:
         if self.error_code is None:
             return None
-        from sdbatch.catalogue import render
+        from sdbatch.catalogue import render, text
 
-        probe = Finding(self.error_code, "error", params=self.error_params)
-        text = render(probe)
-        return f"{text.message}{text.fix and '（' + text.fix + '）'}"
+        rendered = render(Finding(self.error_code, "error", params=self.error_params))
+        if not rendered.fix:
+            return rendered.message
+        return text("punct.with_fix", message=rendered.message, fix=rendered.fix)
 
     def to_dict(self) -> dict[str, Any]:
         return {
