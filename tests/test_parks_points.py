@@ -401,3 +401,23 @@ def test_no_score_yet_is_not_read_as_recognised(rules):
     app = one_digital_app()
     decide([app], rules, [])
     assert app.status == "eligible" and app.score is None and app.outcome.result == "待专家评审"
+
+
+@pytest.mark.parametrize("where", ["above the codes", "type in its own column"])
+def test_more_places_for_a_row_of_points(rules, where):
+    codes = list(R.POINTS[DIGITAL])
+    maxima = [R.POINTS[DIGITAL][c] for c in codes]
+    full = {"甲园区": dict(R.POINTS[DIGITAL])}
+    if where == "above the codes":  # 满分 row between the title and the header of codes
+        rows: list[list[Any]] = [[f"评分表（{DIGITAL}） 评审专家：甲"], [None, "满分", *maxima], ["序号", "园区名称", *codes]]
+    else:  # one sheet, a 类型 column saying which type the 分值 row is for
+        rows = [["评审专家：甲"], ["序号", "园区名称", "园区类型", *codes], [None, "分值", DIGITAL, *maxima]]
+    for i, (name, pts) in enumerate(full.items(), 1):
+        rows.append([i, name, *([DIGITAL] if where != "above the codes" else []), *[pts[c] for c in codes]])
+    claimed = raw_claim(rules, {"专家评分_甲.xlsx": [RawSheet("评分", rows)]})
+    [stated] = claimed[0][1].sheets[0].stated
+    assert stated.park_type == DIGITAL
+    app = one_digital_app()
+    out = decide([app], rules, claimed)
+    assert out["park_scoring"]["points"]["by_type"][DIGITAL]["maxima"] == R.POINTS[DIGITAL]
+    assert app.score == 100.0 and [r.park for r in claimed[0][1].sheets[0].rows] == ["甲园区"]

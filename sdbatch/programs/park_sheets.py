@@ -259,18 +259,24 @@ def _parse_rows(sheet: RawSheet, file: str, hr: int, code_cols: dict[int, str], 
                 name_col = c
                 break
     seen: set[tuple[str, str]] = set()
-    for r in range(hr + 1, len(rows)):
+    for r in range(max(0, hr - HEADER_DEPTH), len(rows)):  # a 分值 row may sit just above the codes too
+        if r == hr:
+            continue
         line = rows[r]
-        label = _max_label([line[c] for c in range(len(line)) if c not in code_cols], st)
+        others = [line[c] for c in range(len(line)) if c not in code_cols]
+        label = _max_label(others, st)
         if label is not None:  # a 分值 row: what each indicator is out of, not a park
             points = {code: line[c] for c, code in code_cols.items() if c < len(line) and not _blank(line[c], st)}
-            if points:
+            if any(number(v)[0] for v in points.values()):
+                # the type in its label (分值（数字产业化园区）) or alone in a cell beside it (a 类型 column)
+                ptype = st.type_in(label) or next((t for v in others if st.is_type_word(v) and (t := st.type_in(v))),
+                                                  None)
                 out.stated.append(StatedPoints(
-                    label=label, park_type=st.type_in(label), points=points,
+                    label=label, park_type=ptype, points=points,
                     cells={code: cell_address(r, c) for c, code in code_cols.items()},
-                    source=Source(file=file, sheet=sheet.name, row=r + 1), type_from="label"))
+                    source=Source(file=file, sheet=sheet.name, row=r + 1), type_from="label" if ptype else ""))
             continue
-        if name_col is None:
+        if r < hr or name_col is None:
             continue
         name = cell_text(line[name_col]) if name_col < len(line) else ""
         if not name or any(w in name for w in st.total_words) or _is_note(name, st):
