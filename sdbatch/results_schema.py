@@ -64,7 +64,92 @@ class ParkOutcomeOut(_Strict):
     tier: str | None = Field(description="示范型 / 成长型 / 入库型, or null when not recognised")
     subsidy: float | None = Field(description="ceiling of the tier in 万元 (第十条), null when none")
     subsidy_proposed: float | None = Field(description="proposed allocation in 万元 (第十一条, with --budget)")
-    score_detail: dict[str, Any] | None = Field(description="raters, per-indicator means, aspects (department only)")
+    score_detail: dict[str, Any] | None = Field(
+        description="department only: basis (expert / city), raters, rater_totals (each rater's total of 100), "
+                    "aggregation, indicators (per-indicator means), aspects (share, points, max, excellent), "
+                    "excellent_aspects, tier_by_score, points_source (rules / sheets / default / mixed), "
+                    "points_total (the maxima of the park's type added up), points_default")
+    released: bool = Field(description="[park.release].results: the tier and the ceiling go to the city's review")
+    result: str | None = Field(
+        description="what the city is told of its recognition (the tier, provisional, not recognised, or that the "
+                    "result follows); null when its status says it all")
+
+
+class PointsOfTypeOut(_Strict):
+    """The points of one park type: what each indicator is out of and where it came from."""
+
+    source: Literal["rules", "sheets", "default", "mixed"]
+    total: float = Field(description="the maxima added up")
+    sheets: list[str] = Field(description="the score sheets (file/sheet) whose stated points were used")
+    maxima: dict[str, float] = Field(description="indicator code -> its points")
+    sources: dict[str, Literal["rules", "sheets", "default"]] = Field(description="indicator code -> where from")
+    ties: list[str] = Field(description="codes whose points the sheets stated differently without a majority")
+
+
+class PointsOut(_Strict):
+    expected_total: float = Field(description="[park.scoring].points_total")
+    by_type: dict[str, PointsOfTypeOut]
+
+
+class ScoreSheetOut(_Strict):
+    """One score sheet read (department only: it names the rater)."""
+
+    file: str
+    sheet: str
+    kind: Literal["expert", "city"] = Field(description="an expert's re-score or the city's preliminary score")
+    rater: str
+    layout: Literal["rows", "columns"] = Field(description="parks as rows or as columns")
+    parks: int
+    stated: list[dict[str, Any]] = Field(description="its rows or columns of maxima: label, park_type, type_from, "
+                                                     "count, sum")
+    points_used: bool = Field(description="its stated points are (some of) the round's points")
+    problems: list[dict[str, Any]] = Field(description="its points findings: code, message")
+
+
+class ParkScoringOut(_Strict):
+    """How a park round was scored (department only)."""
+
+    points_default: bool = Field(description="a scored park's type had an indicator at the default points")
+    note: str = Field(description="where each type's points came from, in Chinese, citing the sheets")
+    points: PointsOut
+    aggregation: str
+    excellent_share: float
+    aspects: dict[str, list[str]]
+    score_sheets: list[ScoreSheetOut]
+    unmatched: list[dict[str, Any]] = Field(description="score rows matching no park: file, sheet, row, park")
+    released: bool = Field(description="[park.release].results")
+
+
+class AllocationRowOut(_Strict):
+    id: str
+    city: str | None
+    name: str | None
+    park_type: str | None
+    tier: str | None
+    score: float | None
+    rank: int | None
+    status: Status
+    provisional: bool
+    ceiling: float | None
+    proposed: float
+
+
+class AllocationSummaryOut(_Strict):
+    budget: float
+    ceilings_total: float
+    proposed_total: float
+    unallocated: float
+    scaled: bool
+
+
+class ProgramReportOut(BaseModel):
+    """A program's run-level block.  The park program's keys are typed; another program may add its own."""
+
+    model_config = ConfigDict(extra="allow")
+    park_scoring: ParkScoringOut | None = None
+    allocation: list[AllocationRowOut] | None = Field(default=None, description="the allocation proposal (--budget)")
+    allocation_method: str | None = None
+    allocation_summary: AllocationSummaryOut | None = None
 
 
 class OtherOutcomeOut(BaseModel):
@@ -122,7 +207,7 @@ class ResultsOut(_Strict):
     run_id: str
     applications: list[ApplicationOut]
     files: list[FileOut]
-    programs: dict[str, dict[str, Any]] = Field(
+    programs: dict[str, ProgramReportOut] = Field(
         description="program name -> the program's run-level block (e.g. a park round's scoring and allocation)")
 
 

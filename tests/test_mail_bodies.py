@@ -203,7 +203,7 @@ def test_a_programs_outcome_is_phrased_and_its_absence_said(tmp_path):
     class Award(Program):
         def outcome_columns(self):
             return [OutcomeColumn("award", "奖励等次", lambda a: awards.get(a.name or ""), where=("mail",),
-                                  phrase="programs.park.phrases.tier")]
+                                  phrase="programs.park.phrases.result")]
 
     rules = result.programs["cluster_2024"]
     object.__setattr__(rules, "_program", Award(rules))

@@ -124,9 +124,40 @@ def test_every_park_code_is_in_the_catalogue():
     import re
     from pathlib import Path
 
-    source = Path(park.__file__).read_text(encoding="utf-8")
-    used = set(re.findall(r'Finding\(\s*"([a-z-]+)"', source))
+    source = "".join(p.read_text(encoding="utf-8") for p in Path(park.__file__).parent.glob("park*.py"))
+    used = set(re.findall(r'Finding\(\s*"([a-z-]+)"', source)) | set(re.findall(r'add\("([a-z-]+)"', source))
     assert used and used <= set(entries()), used - set(entries())
+    assert {"points-sheets-disagree", "points-differ-from-rules", "score-points-sum"} <= used
+
+
+def test_every_park_ui_key_exists():
+    """park*.py name their words as _ui("section.key") under [programs.park] of ui.toml (keys built
+    from a value are listed with every value they take)."""
+    import re
+    from pathlib import Path
+
+    from sdbatch.catalogue import lookup
+
+    source = "".join(p.read_text(encoding="utf-8") for p in Path(park.__file__).parent.glob("park*.py"))
+    keys = set(re.findall(r'_ui\(\s*"([a-z_.]+)"', source))
+    keys |= {f"programs.park.{k}" for k in re.findall(r'text\(\s*"programs\.park\.([a-z_.]+)"', source)}
+    keys = {k.removeprefix("programs.park.") for k in keys}
+    keys |= {f"sheets.{k}" for k in ("expert", "city", "rows", "columns")}
+    keys |= {f"scoring.{k}" for k in ("expert", "city")}
+    keys |= {f"notes.points_source_{k}" for k in ("rules", "sheets", "default", "mixed")}
+    keys |= {f"points_sheet.source.{k}" for k in ("rules", "sheets", "default")}
+    keys |= {f"allocation.{k}" for k in ("budget", "ceilings_total", "proposed_total", "unallocated")}
+    keys |= {f"allocation.columns.{k}" for k in ("city", "name", "park_type", "tier", "score", "rank", "status",
+                                                 "provisional", "ceiling", "proposed")}
+    missing = []
+    for key in sorted(keys):
+        if key.endswith("."):
+            continue
+        try:
+            lookup(f"programs.park.{key}")
+        except KeyError:
+            missing.append(key)
+    assert len(keys) > 60 and not missing, missing
 
 
 # ---------------------------------------------------------------------------------------- 整体打包

@@ -105,9 +105,10 @@ def write_scores(path: Path, parks: dict[str, dict[str, float]], expert: str, ti
     wb.save(path)
 
 
-def park_run(tmp: Path, budget: float | None = None, address_book: Path | None = None) -> Path:
-    """A small park round through the whole pipeline (three experts whose titles say 市级推荐园区 and
-    whose sheets carry a 满分 row); returns the run folder.  Used by the writers' tests."""
+def park_run(tmp: Path, budget: float | None = None, address_book: Path | None = None, maxima: bool = False) -> Path:
+    """A small park round through the whole pipeline (three experts whose titles say 市级推荐园区; with
+    ``maxima`` their sheets carry a 满分 row of 10 points each, else nothing states points and the
+    default applies); returns the run folder.  Used by the writers' tests."""
     inbox = tmp / "inbox"
     inbox.mkdir(parents=True, exist_ok=True)
     write_summary(inbox / "园区_济南市_汇总表.xlsx", [dict(AT_DIGITAL, name="示范园区"), dict(AT_DIGITAL, name="成长园区"),
@@ -119,7 +120,7 @@ def park_run(tmp: Path, budget: float | None = None, address_book: Path | None =
     parks = {"示范园区": {i.code: 9.5 for i in st.applicable(DIGITAL)},
              "成长园区": {i.code: 8 for i in st.applicable(DIGITAL)}, "入库园区": entry}
     for expert in ("孙教授", "周研究员", "吴高工"):
-        write_scores(inbox / f"专家评分_{expert}.xlsx", parks, expert, maxima=True,
+        write_scores(inbox / f"专家评分_{expert}.xlsx", parks, expert, maxima=maxima,
                      title=f"2024年省级数字经济园区认定专家复核评分表（各市市级推荐园区）  评审专家：{expert}")
     outcome = run_batch(inbox, RunOptions(out_dir=tmp / "out", run_id="park", now="2024-06-20T10:00:00",
                                           mail_mode="all", quiet=True, program_options={"budget": budget} if budget is not None else {}, address_book=address_book))
@@ -128,7 +129,7 @@ def park_run(tmp: Path, budget: float | None = None, address_book: Path | None =
 
 
 def test_park_run_reads_expert_titles_and_skips_maxima_rows(tmp_path: Path):
-    run_dir = park_run(tmp_path)
+    run_dir = park_run(tmp_path, maxima=True)
     results = json.loads((run_dir / "results.json").read_text(encoding="utf-8"))
     experts = [f for f in results["files"] if f["file"].startswith("专家评分_")]
     assert len(experts) == 3

@@ -142,12 +142,12 @@ def test_park_mail_says_ceiling_and_without_budget_no_proposal(tmp_path):
     assert "指标分值：" in body and "默认" in body  # SPEC §3.2: the default points are said
 
 
-def test_park_mail_with_budget_shows_ceiling_and_proposal(tmp_path):
+def test_park_mail_with_budget_shows_ceiling_not_the_proposal(tmp_path):
+    """The allocation proposal (第十一条 资金分配意见) is the department's, not a released result."""
     body = _park_body(tmp_path, 300)
     line = next(x for x in body.splitlines() if x.startswith("1. 示范园区"))
-    assert "奖补上限200万元，建议分配" in line
-    proposed = int(line.split("建议分配")[1].split("万元")[0])
-    assert 0 < proposed < 200
+    assert line.endswith("奖补上限200万元")
+    assert "建议分配" not in body and "建议奖补" not in body
 
 
 def test_cluster_mail_has_no_park_wording(run):

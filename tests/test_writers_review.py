@@ -285,13 +285,14 @@ def test_park_summary_sheet_uses_the_group_label_with_score_tier_and_subsidy(tmp
     wb = openpyxl.load_workbook(run_dir / "济南市_审核意见.xlsx")
     ws = wb["审核结论"]
     headers = [c.value for c in ws[1]]
-    assert headers[:9] == ["序号", "园区名称", "园区类型", "审核结论", "主要原因", "综合得分", "认定档次",
-                           "奖补上限（万元）", "建议分配（万元）"]
+    assert headers[:8] == ["序号", "园区名称", "园区类型", "审核结论", "主要原因", "综合得分", "认定结果",
+                           "奖补上限（万元）"]
+    assert "建议分配（万元）" not in headers  # the allocation proposal is the department's
     assert "industry" not in headers and "推荐排序" not in headers and headers.count("园区类型") == 1
     rows = {r[1]: dict(zip(headers, r, strict=False)) for r in ws.iter_rows(min_row=2, values_only=True)}
     top = rows["示范园区"]
-    assert (top["园区类型"], top["综合得分"], top["认定档次"], top["奖补上限（万元）"]) == ("数字产业化园区", 95, "示范型", 200)
-    assert rows["入库园区"]["认定档次"] == "入库型" and rows["入库园区"]["奖补上限（万元）"] is None
+    assert (top["园区类型"], top["综合得分"], top["认定结果"], top["奖补上限（万元）"]) == ("数字产业化园区", 95, "示范型", 200)
+    assert rows["入库园区"]["认定结果"] == "入库型" and rows["入库园区"]["奖补上限（万元）"] is None
     assert _fill(ws.cell(row=2, column=4)) == "C6EFCE"  # the status column (审核结论) is still coloured
     notes = {r[0]: r[1] for r in wb["说明"].iter_rows(values_only=True) if r[0]}
     assert notes["指标分值"].startswith("【使用默认分值】")

@@ -1,75 +1,71 @@
 """Provincial digital economy parks: the steps only this program has.
 
-The shared stages read, normalise and check the city summary tables (第五条).  This module adds,
-through the hooks the pipeline calls by program kind:
+The shared stages read, normalise and check the city summary tables (第五条).  This program adds,
+through the :class:`~sdbatch.programs.base.Program` hooks:
 
-- :func:`claim_file` — score sheets: the experts' re-scores (第八条) and the city's preliminary
-  score (第六条), parks as rows or as columns, one sheet or one file per rater;
-- :func:`check_application` — the 整体打包 warning (第五条(五));
-- :func:`decide` — scores by the 评分标准 (applicability √, maxima, expert aggregation), tiers with
-  the aspect condition (第九条), subsidy ceilings and the 绿色门槛 (第十条) and, given a budget,
-  the allocation proposal (第十一条).
+- score sheets (:mod:`sdbatch.programs.park_sheets`): the experts' re-scores (第八条) and the city's
+  preliminary score (第六条), parks as rows or as columns, one sheet or one file per rater, with
+  the points the sheets state (分值 / 满分 / 标准分);
+- the round's points per park type (:mod:`sdbatch.programs.park_points`): the rules file's, else
+  the sheets', else the documented default;
+- the 整体打包 warning (第五条(五));
+- scores by the 评分标准 (applicability √, maxima, expert aggregation), tiers with the aspect
+  condition (第九条), subsidy ceilings and the 绿色门槛 (第十条) and, given a budget, the allocation
+  proposal (第十一条).
 
-Every number, clause and word comes from the rules file (``[park]`` tables); the functions are
-pure apart from appending findings to the objects they are given.
+Audiences: what a city receives carries its status, what it must fix and, when ``[park.release]``
+says so, its tier and subsidy ceiling (the ``result`` and ``subsidy_released`` columns).  Expert
+names, per-expert totals, disagreements, score-sheet cells and the points' sources are for the
+department: findings whose catalogue audience is "department", department columns, the list's
+sheets and results.json.
+
+Every number, clause and word comes from the rules file (``[park]`` tables), the vocabulary or
+ui.toml; the functions are pure apart from appending findings to the objects they are given.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from dataclasses import field as dc_field
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from sdbatch.catalogue import join, pair, text
-from sdbatch.model import (
-    Application,
-    FileRecord,
-    Finding,
-    RawSheet,
-    RawWorkbook,
-    RunResult,
-    Source,
-    cell_address,
-)
+from sdbatch.catalogue import join, label, pair, render, text
+from sdbatch.model import Application, FileRecord, Finding, RawSheet, RawWorkbook, RunResult, Source
 from sdbatch.programs.base import Note, OutcomeColumn, Program, ProgramOption, ProgramReport, SheetSpec
+from sdbatch.programs.park_points import PointsTable, blocks_of, resolve
+from sdbatch.programs.park_settings import Indicator, Settings, Tier, settings_of
+from sdbatch.programs.park_sheets import (
+    ScoreFile,
+    ScoreRow,
+    ScoreSheet,
+    StatedPoints,
+    claim_file,
+    claims_sheet,
+    code_of,
+    norm_name,
+    number,
+    parse_score_sheet,
+    parse_score_sheets,
+)
 from sdbatch.rules import Rules
-from sdbatch.text import cell_text, nfkc, squash
+from sdbatch.text import cell_text, nfkc
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
+__all__ = [
+    "Indicator", "ParkOutcome", "ParkProgram", "ScoreFile", "ScoreRow", "ScoreSheet", "Settings", "StatedPoints", "Tier",
+    "aggregate", "allocate", "allocation_for", "assign_tier", "check_application", "claim_file", "claims_sheet",
+    "code_of", "decide", "match_scores", "norm_name", "number", "outcome_of", "parse_score_sheet", "parse_score_sheets", "rank_applications",
+    "score_application", "settings_of", "tier_for",
+]
+
 RANKED_STATUSES = ("eligible", "needs_review")
-_STATUS_ORDER = ("over_quota", "ineligible", "incomplete", "needs_review", "eligible")
-
-
-# ---------------------------------------------------------------------------------------- settings
-@dataclass(frozen=True)
-class Indicator:
-    code: str
-    name: str
-    group: str
-    types: tuple[str, ...]
-    max: float  # the maximum (with one per type: the highest of them)
-    explicit: bool  # max written in the rules file (False: the documented default)
-    max_by_type: Mapping[str, float] = dc_field(default_factory=dict)  # park type -> maximum, when they differ
-
-    def max_for(self, park_type: str | None) -> float:
-        """The indicator's maximum for a park of ``park_type``."""
-        return self.max_by_type.get(park_type or "", self.max)
-
-
-@dataclass(frozen=True)
-class Tier:
-    name: str
-    min_score: float
-    min_aspects: int
-    ceiling: float  # 万元; 0 = no subsidy
+_EPS = 1e-9
 
 
 @dataclass
@@ -84,10 +80,13 @@ class ParkOutcome:
     subsidy: int | float | None = None  # 第十条 ceiling, 万元 (None: no subsidy)
     subsidy_proposed: int | float | None = None  # 第十一条 proposal with --budget, 万元
     score_detail: dict[str, Any] | None = None  # raters, per-indicator means, aspects (department only)
+    released: bool = True  # [park.release].results: the tier and ceiling go to the city
+    result: str | None = None  # what the city is told of its recognition (released or not)
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "park_type": self.park_type, "tier": self.tier, "subsidy": self.subsidy,
-                "subsidy_proposed": self.subsidy_proposed, "score_detail": self.score_detail}
+                "subsidy_proposed": self.subsidy_proposed, "score_detail": self.score_detail,
+                "released": self.released, "result": self.result}
 
 
 def outcome_of(app: Application) -> ParkOutcome:
@@ -96,435 +95,45 @@ def outcome_of(app: Application) -> ParkOutcome:
     return app.outcome
 
 
-@dataclass(frozen=True)
-class Settings:
-    """The ``[park]`` tables of a rules file (:class:`~sdbatch.programs.park_rules.ParkSection`, as
-    validated by the loader) with the round's roles, in the shape the steps below use."""
-
-    type_field: str
-    name_field: str
-    city_score_field: str | None
-    cities: tuple[str, ...]
-    park_types: tuple[str, ...]
-    clause_scoring: str
-    clause_city_score: str
-    clause_tier: str
-    clause_subsidy: str
-    clause_allocation: str
-    indicators: dict[str, Indicator]
-    groups: dict[str, str]
-    aspects: dict[str, tuple[str, ...]]
-    excellent_share: float
-    tiers: tuple[Tier, ...]
-    default_max: float
-    decimals: int
-    code_re: re.Pattern[str]
-    min_codes: int
-    trim_min_experts: int
-    trim_each: int
-    disagreement_share: float
-    disagreement_total_points: float
-    city_gap_points: float
-    city_markers: tuple[str, ...]
-    expert_markers: tuple[str, ...]
-    max_words: tuple[str, ...]
-    blank_words: frozenset[str]
-    name_headers: tuple[str, ...]
-    rater_headers: tuple[str, ...]
-    label_headers: tuple[str, ...]
-    city_headers: tuple[str, ...]
-    total_words: tuple[str, ...]
-    missing_codes: tuple[str, ...]
-    whole_zone: dict[str, Any]
-    green_field: str
-    statuses: tuple[str, ...]
-    leftover: str
-    method_text: str
-
-    @property
-    def points_defaulted(self) -> bool:
-        return any(not ind.explicit for ind in self.indicators.values())
-
-    def applicable(self, park_type: str) -> list[Indicator]:
-        return [ind for ind in self.indicators.values() if park_type in ind.types]
-
-    def aggregation_text(self) -> str:
-        return (f"各指标取专家评分的平均值；专家不少于{self.trim_min_experts}位时，"
-                f"先去掉{self.trim_each}个最高分和{self.trim_each}个最低分")
-
-    def points_note(self) -> str:
-        if not self.points_defaulted:
-            return "各指标分值按规则文件设定。"
-        return (f"《评分标准》未规定各指标分值：按默认每项{_num(self.default_max)}分计，"
-                f"总分按该类型适用指标的满分之和折算为百分制。")
+# ---------------------------------------------------------------------------------------- wording
+def _ui(key: str, **params: Any) -> str:
+    return text(f"programs.park.{key}", **params)
 
 
-@functools.cache
-def settings_of(rules: Rules) -> Settings:
-    """The park settings of a loaded rules file (cached per Rules object)."""
-    from sdbatch.programs.park_rules import ParkSection
-
-    park = rules.section if isinstance(rules.section, ParkSection) else ParkSection()
-    scoring = park.scoring
-    park_types = tuple(rules.choices[f.choices].allowed) if (
-        (f := rules.fields.get(rules.type_field or "")) is not None and f.choices in rules.choices) else ()
-    code_re = re.compile(scoring.code_pattern)
-    indicators: dict[str, Indicator] = {}
-    for spec in park.standard.indicators:
-        code = spec.code.upper()
-        by_type = dict(spec.max) if isinstance(spec.max, dict) else {}
-        single = spec.max if isinstance(spec.max, float) else scoring.default_max
-        indicators[code] = Indicator(
-            code=code, name=spec.name or code, group=park.group_of(spec), types=tuple(spec.types or park_types),
-            max=max(by_type.values()) if by_type else single, explicit=spec.max is not None, max_by_type=by_type,
-        )
-    subsidy = park.subsidy
-    return Settings(
-        type_field=rules.type_field or "",
-        name_field=rules.role("name") or "",
-        city_score_field=rules.role("city_score"),
-        cities=tuple(rules.jurisdiction.cities),
-        park_types=park_types,
-        clause_scoring=park.clause_scoring,
-        clause_city_score=park.clause_city_score,
-        clause_tier=park.clause_tier,
-        clause_subsidy=park.clause_subsidy,
-        clause_allocation=park.clause_allocation,
-        indicators=indicators,
-        groups=dict(park.groups),
-        aspects={k: tuple(v) for k, v in park.aspects.items()},
-        excellent_share=park.excellent.share,
-        tiers=tuple(sorted((Tier(t.name, t.min_score, t.min_aspects, t.ceiling) for t in park.tiers),
-                           key=lambda t: -t.min_score)),
-        default_max=scoring.default_max,
-        decimals=scoring.decimals,
-        code_re=code_re,
-        min_codes=scoring.min_codes,
-        trim_min_experts=scoring.trim_min_experts,
-        trim_each=scoring.trim_each,
-        disagreement_share=scoring.disagreement_share,
-        disagreement_total_points=scoring.disagreement_total_points,
-        city_gap_points=scoring.city_gap_points,
-        city_markers=tuple(scoring.city_markers),
-        expert_markers=tuple(scoring.expert_markers),
-        max_words=tuple(scoring.max_words),
-        blank_words=frozenset(scoring.blank_words),
-        name_headers=tuple(scoring.name_headers),
-        rater_headers=tuple(scoring.rater_headers),
-        label_headers=tuple(scoring.label_headers),
-        city_headers=tuple(scoring.city_headers),
-        total_words=tuple(scoring.total_words),
-        missing_codes=tuple(scoring.missing_codes),
-        whole_zone=park.whole_zone.model_dump() if park.whole_zone is not None else {},
-        green_field=subsidy.green_field,
-        statuses=tuple(subsidy.statuses),
-        leftover=subsidy.leftover,
-        method_text=subsidy.method_text,
-    )
+def aggregation_text(st: Settings) -> str:
+    return _ui("notes.aggregation_text", experts=st.trim_min_experts, each=st.trim_each)
 
 
-# ---------------------------------------------------------------------------------------- score sheets
-@dataclass
-class ScoreRow:
-    """One rater's points for one park, as written."""
-
-    rater: str  # unique key of the rater (file#sheet[#name])
-    rater_label: str  # how people call the rater (专家姓名, sheet name…)
-    kind: str  # "expert" (第八条) or "city" (第六条 preliminary score)
-    park: str  # park name as written
-    city: str | None
-    points: dict[str, Any]  # code -> value as written
-    cells: dict[str, str]  # code -> cell address
-    source: Source
-    named: bool = False  # the rater is named in the sheet (评审专家：…, a 专家 column), not guessed
+def default_points_text(st: Settings) -> str:
+    return _ui("notes.points_default", max=_num(st.default_max))
 
 
-@dataclass
-class ScoreSheet:
-    file: str
-    sheet: str
-    layout: str  # "rows" (parks as rows) or "columns" (parks as columns)
-    kind: str
-    rater_label: str
-    named: bool = False
-    rows: list[ScoreRow] = dc_field(default_factory=list)
-    unknown_codes: list[str] = dc_field(default_factory=list)
-
-
-@dataclass
-class ScoreFile:
-    """What :func:`claim_file` returns for a workbook of score sheets."""
-
-    path: str
-    sheets: list[ScoreSheet]
-
-
-def code_of(value: Any, st: Settings) -> str | None:
-    """``L1P1``, ``l1p1``, ``Ｌ１Ｐ１``, ``L1P1 网络覆盖情况`` -> ``L1P1``; anything else -> None."""
-    if not isinstance(value, str):
-        return None
-    text = squash(value).upper()
-    m = st.code_re.match(text)
-    if not m:
-        return None
-    code = m.group(0)
-    rest = text[len(code):]
-    if rest[:1].isdigit():
-        return None
-    return code
-
-
-def parse_score_sheets(sheet: RawSheet, file: str, st: Settings) -> list[ScoreSheet]:
-    """Every score table of a sheet: usually one; two raters' tables stacked one under the other
-    (each with its own title 评审专家：… and header row of codes) are read as two raters."""
-    headers = [r for r, line in enumerate(sheet.rows) if sum(1 for v in line if code_of(v, st)) >= st.min_codes]
-    if len(headers) < 2:
-        single = parse_score_sheet(sheet, file, st)
-        return [single] if single else []
-    bounds = [0]
-    for h in headers[1:]:  # a block ends after its last row of numbers; title lines go with the next
-        numbers = [r for r in range(bounds[-1], h)
-                   if any(isinstance(v, (int, float)) and not isinstance(v, bool) for v in sheet.rows[r])]
-        bounds.append((max(numbers) + 1) if numbers else h)
-    bounds.append(len(sheet.rows))
-    out = []
-    for i in range(len(headers)):
-        rows = [line if bounds[i] <= r < bounds[i + 1] else [] for r, line in enumerate(sheet.rows)]
-        part = parse_score_sheet(RawSheet(name=sheet.name, rows=rows, hidden=sheet.hidden), file, st)
-        if part is None:
-            continue
-        if not part.named:
-            part.rater_label = f"{part.rater_label}（第{i + 1}组）"
-        for row in part.rows:
-            row.rater = f"{row.rater}#{i + 1}"
-            row.rater_label = part.rater_label
-        out.append(part)
+def points_text(table: PointsTable, st: Settings) -> str:
+    """How each park type's points were set, citing the sheets whose stated points were used."""
+    parts = []
+    for ptype in st.park_types:
+        source = table.source(ptype)
+        counts = {s: sum(1 for v in table.sources.get(ptype, {}).values() if v == s) for s in ("rules", "sheets", "default")}
+        sheets = table.sheets.get(ptype, [])
+        how = _ui(f"notes.points_source_{source}", sheets=join(sheets[:4]), count=len(sheets), max=_num(st.default_max),
+                  rules=counts["rules"], from_sheets=counts["sheets"], defaulted=counts["default"])
+        parts.append(_ui("notes.points_type", park_type=ptype, how=how, total=_num(table.total(ptype))))
+    out = _ui("notes.points_joined", parts=_ui("notes.points_separator").join(parts))
+    if any(table.defaulted(t) for t in st.park_types):
+        out = default_points_text(st) + out
+    if any(table.sum_off(t) or (table.defaulted(t) and abs(table.total(t) - 100) > 1e-6) for t in st.park_types):
+        out += _ui("notes.points_rescaled")
     return out
 
 
-def parse_score_sheet(sheet: RawSheet, file: str, st: Settings) -> ScoreSheet | None:
-    """A score sheet in either orientation, or None when the sheet names too few indicator codes."""
-    rows = sheet.rows
-    by_row: dict[int, dict[int, str]] = {}
-    by_col: dict[int, dict[int, str]] = {}
-    for r, line in enumerate(rows):
-        for c, value in enumerate(line):
-            code = code_of(value, st)
-            if code:
-                by_row.setdefault(r, {})[c] = code
-                by_col.setdefault(c, {})[r] = code
-    best_row = max(by_row, key=lambda r: len(by_row[r]), default=None)
-    best_col = max(by_col, key=lambda c: len(by_col[c]), default=None)
-    n_row = len(by_row[best_row]) if best_row is not None else 0
-    n_col = len(by_col[best_col]) if best_col is not None else 0
-    if max(n_row, n_col) < st.min_codes:
-        return None
-    stem = Path(file).stem
-    if n_row >= n_col:
-        assert best_row is not None
-        header_text = _text_above(rows, best_row)
-        kind, label, named = _rater_of(sheet.name, header_text, stem, st)
-        out = ScoreSheet(file, sheet.name, "rows", kind, label, named)
-        _parse_rows(sheet, file, best_row, by_row[best_row], out, st)
-    else:
-        assert best_col is not None
-        first = min(by_col[best_col])
-        header_text = _text_above(rows, max(0, first - 1))
-        kind, label, named = _rater_of(sheet.name, header_text, stem, st)
-        out = ScoreSheet(file, sheet.name, "columns", kind, label, named)
-        _parse_columns(sheet, file, best_col, by_col[best_col], out, st)
-    found = by_row[best_row] if out.layout == "rows" and best_row is not None else by_col.get(best_col or 0, {})
-    codes = set(found.values())
-    out.unknown_codes = sorted(c for c in codes if c not in st.indicators)
-    return out if out.rows else None
-
-
-def _text_above(rows: list[list[Any]], upto: int) -> str:
-    return " ".join(cell_text(v) for line in rows[:upto] for v in line if isinstance(v, str) and v.strip())
-
-
-def _rater_of(sheet_name: str, title: str, stem: str, st: Settings) -> tuple[str, str, bool]:
-    """(kind, label, named) of a sheet's rater from its name, title rows and file name."""
-    where = f"{sheet_name} {title} {stem}"
-    if any(marker in where for marker in st.expert_markers):
-        kind = "expert"  # 专家/评审专家/复核 wins over 市级 (e.g. 各市市级推荐园区 in an expert's title)
-    elif any(marker in where for marker in st.city_markers):
-        kind = "city"  # 初审、市级评分… without 专家: the city's preliminary score (第六条)
-    else:
-        kind = "expert"
-    words = "|".join(re.escape(w) for w in st.rater_headers)
-    m = re.search(rf"(?:{words})\s*[:：]\s*([^\s,，;；()（）\[\]【】]+)", nfkc(f"{title} {sheet_name}")) if words else None
-    if m:
-        return kind, m.group(1), True
-    person = re.search(r"[_\-—（(]([\u4e00-\u9fff]{2,4})[）)]?$", stem)  # 复核评分_李明.xlsx
-    if person and not any(marker in person.group(1) for marker in (*st.expert_markers, *st.city_markers)):
-        return kind, person.group(1), False
-    if not re.fullmatch(r"(?i)(sheet|工作表|表)\s*\d*", sheet_name.strip()):
-        return kind, sheet_name.strip(), False
-    return kind, stem, False
-
-
-def _header_of(rows: list[list[Any]], header_row: int, col: int) -> str:
-    parts = []
-    for r in range(max(0, header_row - 2), header_row + 1):
-        if r < header_row and sum(1 for v in rows[r] if v is not None and str(v).strip()) < 2:
-            continue  # a title row (one cell) is not part of the header
-        if col < len(rows[r]) and isinstance(rows[r][col], str):
-            parts.append(squash(rows[r][col]))
-    return "".join(parts)
-
-
-def _find_col(headers: dict[int, str], words: tuple[str, ...], avoid: tuple[str, ...] = ()) -> int | None:
-    for word in words:  # words in priority order
-        for c, header in sorted(headers.items()):
-            if word in header and not any(a in header for a in avoid):
-                return c
-    return None
-
-
-def _parse_rows(sheet: RawSheet, file: str, hr: int, code_cols: dict[int, str], out: ScoreSheet,
-                st: Settings) -> None:
-    rows = sheet.rows
-    width = max((len(line) for line in rows), default=0)
-    headers = {c: _header_of(rows, hr, c) for c in range(width) if c not in code_cols}
-    rater_col = _find_col(headers, st.rater_headers)
-    name_col = _find_col(headers, st.name_headers, avoid=st.rater_headers + ("指标",))
-    city_col = _find_col(headers, st.city_headers)
-    if name_col is None:  # the first text column left of the codes
-        first_code = min(code_cols)
-        for c in range(first_code):
-            if c in (rater_col, city_col):
-                continue
-            values = [rows[r][c] for r in range(hr + 1, len(rows)) if c < len(rows[r])]
-            if any(isinstance(v, str) and v.strip() and not _number(v)[0] for v in values):
-                name_col = c
-                break
-    if name_col is None:
-        return
-    seen: set[tuple[str, str]] = set()
-    for r in range(hr + 1, len(rows)):
-        line = rows[r]
-        name = cell_text(line[name_col]) if name_col < len(line) else ""
-        if not name or any(w in name for w in st.total_words) or _is_note(name):
-            continue
-        if any(_is_max_label(line[c], st) for c in range(len(line)) if c not in code_cols):
-            continue  # the 满分 row: the maxima of the indicators, not a park
-        points = {code: line[c] for c, code in code_cols.items() if c < len(line) and not _blank(line[c], st)}
-        if not points:
-            continue
-        rater, label, named = f"{file}#{out.sheet}", out.rater_label, out.named
-        if rater_col is not None and rater_col < len(line) and cell_text(line[rater_col]):
-            label, named = cell_text(line[rater_col]), True
-            rater = f"{rater}#{label}"
-        key = (rater, _norm_name(name))
-        if key in seen:
-            continue  # the same rater twice for one park: the first row counts (reported at decide)
-        seen.add(key)
-        city = cell_text(line[city_col]) if city_col is not None and city_col < len(line) else None
-        out.rows.append(ScoreRow(
-            rater=rater, rater_label=label, kind=out.kind, park=name, city=city or None, points=points,
-            cells={code: cell_address(r, c) for c, code in code_cols.items()},
-            source=Source(file=file, sheet=sheet.name, row=r + 1), named=named,
-        ))
-
-
-def _parse_columns(sheet: RawSheet, file: str, cc: int, code_rows: dict[int, str], out: ScoreSheet,
-                   st: Settings) -> None:
-    rows = sheet.rows
-    first = min(code_rows)
-    width = max((len(line) for line in rows), default=0)
-    park_cols: dict[int, str] = {}
-    for hr in range(first - 1, max(-1, first - 5), -1):
-        line = rows[hr]
-        for c in range(width):
-            if c == cc or c >= len(line):
-                continue
-            text = cell_text(line[c])
-            key = squash(text)
-            if (not text or _number(text)[0] or any(w in key for w in st.label_headers)
-                    or any(w in key for w in st.total_words) or any(w in key for w in st.rater_headers)
-                    or _is_max_label(text, st)):
-                continue
-            # a park column holds numbers (or blanks) against the codes
-            values = [rows[r][c] for r in code_rows if c < len(rows[r])]
-            if any(isinstance(v, str) and not _blank(v, st) and not _number(v)[0] for v in values):
-                continue
-            park_cols[c] = text
-        if park_cols:
-            header_row = hr
-            break
-    else:
-        return
-    for c, name in park_cols.items():
-        points = {code: rows[r][c] for r, code in code_rows.items()
-                  if c < len(rows[r]) and not _blank(rows[r][c], st)}
-        if not points:
-            continue
-        out.rows.append(ScoreRow(
-            rater=f"{file}#{out.sheet}", rater_label=out.rater_label, kind=out.kind, park=name, city=None,
-            points=points, cells={code: cell_address(r, c) for r, code in code_rows.items()},
-            source=Source(file=file, sheet=sheet.name, row=header_row + 1, cell=cell_address(header_row, c)),
-            named=out.named,
-        ))
-
-
-def _is_max_label(value: Any, st: Settings) -> bool:
-    """``满分``, ``分值（分）``, ``最高分``, ``标准分``: the label of the maxima row or column."""
-    if not isinstance(value, str):
-        return False
-    key = re.sub(r"[（(][^）)]*[）)]|[\W_]+", "", squash(value))
-    return bool(key) and any(key == w or (key.startswith(w) and len(key) <= len(w) + 2) or
-                             (key.endswith(w) and len(key) <= len(w) + 2) for w in st.max_words)
-
-
-def _is_note(text: str) -> bool:
-    return bool(re.match(r"^(注|说明|填表说明|备注|评分说明)[:：]?", text.strip()))
-
-
-def _blank(value: Any, st: Settings) -> bool:
-    return value is None or (isinstance(value, str) and squash(value) in st.blank_words)
-
-
-def _number(value: Any) -> tuple[bool, float | None]:
-    """(is a number, value).  Text numbers in full width are numbers; booleans are not."""
-    if isinstance(value, bool):
-        return False, None
-    if isinstance(value, (int, float)):
-        return (False, None) if isinstance(value, float) and math.isnan(value) else (True, float(value))
-    if isinstance(value, str):
-        text = squash(value).replace(",", "").removesuffix("分")
-        try:
-            return True, float(text)
-        except ValueError:
-            return False, None
-    return False, None
-
-
-def _num(value: float) -> str:
-    return cell_text(round(value, 4))
-
-
 # ---------------------------------------------------------------------------------------- hooks
-def claims_sheet(sheet: RawSheet, rules: Rules) -> bool:
-    """Whether ``sheet`` is a score sheet (for a header locator that should leave it alone)."""
-    return bool(parse_score_sheets(sheet, "", settings_of(rules)))
-
-
-def claim_file(raw: RawWorkbook, rules: Rules) -> ScoreFile | None:
-    """Claim a workbook with no summary table when it holds score sheets; None otherwise."""
-    st = settings_of(rules)
-    name = Path(raw.path).name
-    sheets = [s for sheet in raw.sheets if not sheet.hidden for s in parse_score_sheets(sheet, name, st)]
-    return ScoreFile(raw.path, sheets) if sheets else None
-
-
 def check_application(app: Application, rules: Rules) -> list[Finding]:
     """第五条(五) 原则上不得将高新区、经济开发区等功能区整体打包进行申报."""
     st = settings_of(rules)
     zone = st.whole_zone
     if not zone or not app.name:
         return []
-    name = re.sub(r"[（(][^）)]*[）)]", "", nfkc(app.name)).strip()
+    name = re.sub(r"[(\uff08][^)\uff09]*[)\uff09]", "", nfkc(app.name)).strip()
     name = re.sub(r"\s+", "", name)
     endings = sorted(zone.get("generic_endings", ()), key=len, reverse=True)
     changed = True
@@ -548,53 +157,51 @@ def decide(apps: list[Application], rules: Rules, claimed: list[tuple[FileRecord
            options: Any = None) -> dict[str, Any]:
     """Scores, ranks, tiers and subsidies of the park applications (第八条–第十一条)."""
     st = settings_of(rules)
-    sheets: list[ScoreSheet] = []
+    sheets: list[tuple[FileRecord, ScoreSheet]] = []
     for record, data in claimed:
         if not isinstance(data, ScoreFile):
             continue
         for sheet in data.sheets:
-            sheets.append(sheet)
-            record.findings.append(Finding(
-                "score-sheet-read", "info", clause=st.clause_scoring if sheet.kind == "expert" else st.clause_city_score,
-                params={"sheet": sheet.sheet, "rater": sheet.rater_label, "parks": len(sheet.rows),
-                        "kind": "专家复核评分" if sheet.kind == "expert" else "市级初审评分",
-                        "layout": "园区为行" if sheet.layout == "rows" else "园区为列"},
-                source=Source(file=record.file, sheet=sheet.sheet),
-            ))
-            for code in sheet.unknown_codes:
-                record.findings.append(Finding(
-                    "unknown-indicator", "warning", clause=st.clause_scoring,
-                    params={"indicator": code, "sheet": sheet.sheet,
-                            "detail": "评分标准中无此编号（编号从L2P12直接跳至L2P14）" if code in st.missing_codes
-                            else "评分标准中无此编号"},
-                    source=Source(file=record.file, sheet=sheet.sheet),
-                ))
+            sheets.append((record, sheet))
+            _sheet_read(record, sheet, st)
 
     by_file = {rec.file: rec for rec, _ in claimed}
     by_file.update({Path(rec.file).name: rec for rec, _ in claimed})
-    rows = latest_per_rater([r for s in sheets for r in s.rows], by_file, st)
-    rows_by_app, unmatched = match_scores(apps, rows, st.cities)
+    for app in apps:
+        ptype = park_type_of(app, st)
+        app.outcome = ParkOutcome(park_type=ptype, released=st.release_results)
+        app.score = None
+        app.rank = None
+    rows = latest_per_rater([r for _, s in sheets for r in s.rows], by_file, st)
+    rows_by_app, unmatched = match_scores(apps, rows, st)
     for row, why in unmatched:
         target = by_file.get(row.source.file)
         if target is not None:
             target.findings.append(Finding(
                 "score-park-unmatched", "warning", clause=st.clause_scoring,
-                params={"park": row.park, "rater": row.rater_label, "detail": why},
-                source=row.source,
+                params={"park": row.park, "rater": row.rater_label, "detail": why}, source=row.source,
             ))
 
+    # the points: the rules file's, the sheets' (those still counted), else the default
+    kept = {id(r) for r in rows}
+    live = [(rec, s) for rec, s in sheets if not s.rows or any(id(r) in kept for r in s.rows)]
+    sheet_of_row = {id(r): s for _, s in sheets for r in s.rows}
+    types_of_sheet: dict[str, set[str]] = {}
     for app in apps:
-        ptype = park_type_of(app, st)
-        app.outcome = ParkOutcome(park_type=ptype)
-        app.score = None
-        app.rank = None
+        ptype = outcome_of(app).park_type
+        for row, _ in rows_by_app.get(app.id, {}).get("rows", []):
+            if ptype:
+                types_of_sheet.setdefault(sheet_of_row[id(row)].key, set()).add(ptype)
+    table = resolve(blocks_of(live, types_of_sheet, st), st)
+
+    for app in apps:
         for row, how in rows_by_app.get(app.id, {}).get("loose", []):
             app.findings.append(Finding(
                 "score-name-matched", "info", field=st.name_field, clause=st.clause_scoring,
                 params={"written": row.park, "name": app.name, "file": row.source.file, "how": how},
                 source=_at(app, st.name_field),
             ))
-        score_application(app, [r for r, _ in rows_by_app.get(app.id, {}).get("rows", [])], st)
+        score_application(app, [r for r, _ in rows_by_app.get(app.id, {}).get("rows", [])], st, table)
     if any(f.effect for app in apps for f in app.findings):
         for app in apps:
             app.status = _status_from_findings(app)
@@ -602,23 +209,57 @@ def decide(apps: list[Application], rules: Rules, claimed: list[tuple[FileRecord
         assign_tier(app, st)
     rank_applications(apps, st)
 
+    scored_types = {outcome_of(a).park_type for a in apps if outcome_of(a).score_detail}
     out: dict[str, Any] = {
         "park_scoring": {
-            "points_default": st.points_defaulted,
-            "note": st.points_note(),
-            "aggregation": st.aggregation_text(),
+            "points_default": any(table.defaulted(t) for t in scored_types if t),
+            "note": points_text(table, st),
+            "points": table.to_dict(),
+            "aggregation": aggregation_text(st),
             "excellent_share": st.excellent_share,
             "aspects": {k: [st.groups.get(g, g) for g in v] for k, v in st.aspects.items()},
-            "score_sheets": [{"file": s.file, "sheet": s.sheet, "kind": s.kind, "rater": s.rater_label,
-                              "layout": s.layout, "parks": len(s.rows)} for s in sheets],
+            "score_sheets": [_sheet_summary(rec, s, table, st) for rec, s in sheets],
             "unmatched": [{"file": r.source.file, "sheet": r.source.sheet, "row": r.source.row, "park": r.park}
                           for r, _ in unmatched],
+            "released": st.release_results,
         },
     }
     budget = options.get("budget") if isinstance(options, dict) else getattr(options, "budget", None)
     if budget is not None:
         out.update(allocation_for(apps, float(budget), st))
     return out
+
+
+def _sheet_read(record: FileRecord, sheet: ScoreSheet, st: Settings) -> None:
+    record.findings.append(Finding(
+        "score-sheet-read", "info", clause=st.clause_scoring if sheet.kind == "expert" else st.clause_city_score,
+        params={"sheet": sheet.sheet, "rater": sheet.rater_label, "parks": len(sheet.rows),
+                "kind": _ui(f"sheets.{sheet.kind}"), "layout": _ui(f"sheets.{sheet.layout}"),
+                "stated": join(s.label for s in sheet.stated) or _ui("sheets.no_points")},
+        source=Source(file=record.file, sheet=sheet.sheet),
+    ))
+    for code in sheet.unknown_codes:
+        record.findings.append(Finding(
+            "unknown-indicator", "warning", clause=st.clause_scoring,
+            params={"indicator": code, "sheet": sheet.sheet,
+                    "detail": _ui("sheets.skipped_code" if code in st.missing_codes else "sheets.no_code")},
+            source=Source(file=record.file, sheet=sheet.sheet),
+        ))
+
+
+def _sheet_summary(record: FileRecord, sheet: ScoreSheet, table: PointsTable, st: Settings) -> dict[str, Any]:
+    codes = {"points-differ-from-rules", "points-sheets-disagree", "points-not-applicable", "points-sum",
+             "points-incomplete", "points-unreadable"}
+    problems = [f for f in record.findings if f.code in codes and f.source and f.source.sheet == sheet.sheet
+                and f.params.get("rater") == sheet.rater_label]
+    stated = []
+    for s in sheet.stated:
+        values = [v for c, raw in s.points.items() if c in st.indicators and (v := number(raw)[1]) is not None]
+        stated.append({"label": s.label, "park_type": s.park_type, "type_from": s.type_from, "count": len(values),
+                       "sum": round(sum(values), 4)})
+    return {"file": sheet.file, "sheet": sheet.sheet, "kind": sheet.kind, "rater": sheet.rater_label,
+            "layout": sheet.layout, "parks": len(sheet.rows), "stated": stated, "points_used": sheet.points_used,
+            "problems": [{"code": f.code, "message": render(f).message} for f in problems]}
 
 
 # ---------------------------------------------------------------------------------------- matching
@@ -642,15 +283,10 @@ def latest_per_rater(rows: list[ScoreRow], records: dict[str, FileRecord], st: S
     return [row for row in rows if row.source.file == keep[identity(row)]]
 
 
-def _norm_name(name: str | None) -> str:
-    text = re.sub(r"[\W_]+", "", nfkc(name or "").lower())
-    return text.removesuffix("试点")
-
-
 def _strip_city(name: str, cities: Sequence[str]) -> str:
     for city in cities:
-        for form in (city, city.removesuffix("市")):
-            if name.startswith(form):
+        for form in (city, city[:-1]):  # a city is written with or without its last character (市)
+            if form and name.startswith(form):
                 return name[len(form):]
     return name
 
@@ -658,39 +294,41 @@ def _strip_city(name: str, cities: Sequence[str]) -> str:
 def _city_in_name(name: str, cities: Sequence[str]) -> str | None:
     """The city a (normalised) park name starts with, e.g. 滨州数字经济产业园 -> 滨州市."""
     for city in cities:
-        if name.startswith((city, city.removesuffix("市"))):
+        if name.startswith((city, city[:-1] or city)):
             return city
     return None
 
 
-def match_scores(apps: list[Application], rows: list[ScoreRow], cities: Sequence[str]
+def match_scores(apps: list[Application], rows: list[ScoreRow], st: Settings
                  ) -> tuple[dict[str, dict[str, list[tuple[ScoreRow, str]]]], list[tuple[ScoreRow, str]]]:
     """Score rows -> applications by normalised name (city prefix optional); the rest unmatched."""
+    cities = st.cities
     index: dict[str, list[Application]] = {}
     for app in apps:
-        for key in {_norm_name(app.name), _strip_city(_norm_name(app.name), cities)}:
+        for key in {norm_name(app.name, st), _strip_city(norm_name(app.name, st), cities)}:
             if key:
                 index.setdefault(key, []).append(app)
     matched: dict[str, dict[str, list[tuple[ScoreRow, str]]]] = {}
     unmatched: list[tuple[ScoreRow, str]] = []
     for row in rows:
-        key = _norm_name(row.park)
+        key = norm_name(row.park, st)
         candidates = _unique(index.get(key, []) or index.get(_strip_city(key, cities), []))
         how = ""
         if not candidates:  # one name inside the other, e.g. with or without 有限公司/园区 words
             short = _strip_city(key, cities)
             candidates = _unique([a for a in apps if len(short) >= 4 and a.name and (
-                short in _norm_name(a.name) or (len(_strip_city(_norm_name(a.name), cities)) >= 4
-                                                and _strip_city(_norm_name(a.name), cities) in key))])
-            how = "名称包含"
+                short in norm_name(a.name, st) or (len(_strip_city(norm_name(a.name, st), cities)) >= 4
+                                                   and _strip_city(norm_name(a.name, st), cities) in key))])
+            how = _ui("matching.contains")
         named_city = _city_in_name(key, cities)
         if named_city:  # 滨州数字经济产业园 is never 菏泽数字经济产业园
             candidates = [a for a in candidates if a.city in (None, named_city)]
         if len(candidates) > 1 and row.city:
-            candidates = [a for a in candidates if a.city and _norm_name(row.city).removesuffix("市")
-                          in _norm_name(a.city)]
+            written = norm_name(row.city, st)
+            candidates = [a for a in candidates if a.city and (written in norm_name(a.city, st)
+                                                               or norm_name(a.city, st)[:-1] == written)]
         if len(candidates) != 1:
-            unmatched.append((row, "未找到同名园区" if not candidates else "有多个同名园区，无法确定"))
+            unmatched.append((row, _ui("matching.none" if not candidates else "matching.several")))
             continue
         app = candidates[0]
         slot = matched.setdefault(app.id, {"rows": [], "loose": []})
@@ -727,7 +365,17 @@ def aggregate(values: list[float], st: Settings) -> float:
     return sum(vals) / len(vals)
 
 
-def score_application(app: Application, rows: list[ScoreRow], st: Settings) -> None:
+def _out_of_100(points: float, total_max: float, st: Settings) -> float:
+    """A total of ``total_max`` points brought to 100 (unchanged, without a float error, when the
+    maxima already add up to 100)."""
+    if not total_max:
+        return 0.0
+    if abs(total_max - 100) < _EPS:
+        return round(points, st.decimals)
+    return round(100 * points / total_max, st.decimals)
+
+
+def score_application(app: Application, rows: list[ScoreRow], st: Settings, table: PointsTable | None = None) -> None:
     """Aggregate the raters' points into ``app.score`` (0–100) and the outcome's ``score_detail``."""
     outcome = outcome_of(app)
     ptype = outcome.park_type
@@ -738,6 +386,8 @@ def score_application(app: Application, rows: list[ScoreRow], st: Settings) -> N
             app.findings.append(Finding("score-no-type", "warning", field=st.type_field, clause=st.clause_scoring,
                                         source=_at(app, st.type_field)))
         return
+    if table is None:
+        table = resolve([], st)
     used, basis = (experts, "expert") if experts else (city_rows, "city")
     if not used:
         app.findings.append(Finding("no-score-sheet", "warning", clause=st.clause_scoring,
@@ -746,7 +396,7 @@ def score_application(app: Application, rows: list[ScoreRow], st: Settings) -> N
     if basis == "city":
         app.findings.append(Finding("score-from-city", "warning", clause=st.clause_scoring,
                                     params={"raters": len(used)}, source=_at(app, st.name_field)))
-    per_rater, rater_rows = _clean_points(app, used, ptype, st)
+    per_rater, rater_rows = _clean_points(app, used, ptype, st, table)
     applicable = st.applicable(ptype)
     agg: dict[str, float] = {}
     missing, disagree = [], []
@@ -755,59 +405,71 @@ def score_application(app: Application, rows: list[ScoreRow], st: Settings) -> N
         if not vals:
             missing.append(ind.code)
         agg[ind.code] = aggregate(vals, st)
-        if len(vals) > 1 and max(vals) - min(vals) > st.disagreement_share * ind.max_for(ptype) + 1e-9:
-            disagree.append(f"{ind.code}（{_num(min(vals))}～{_num(max(vals))}）")
+        if len(vals) > 1 and max(vals) - min(vals) > st.disagreement_share * table.max(ind.code, ptype) + _EPS:
+            disagree.append(_ui("scoring.disagree_item", code=ind.code, low=_num(min(vals)), high=_num(max(vals))))
     if missing:
         app.findings.append(Finding("indicator-not-scored", "warning", clause=st.clause_scoring,
-                                    params={"indicators": "、".join(missing), "count": len(missing)},
+                                    params={"indicators": join(missing), "count": len(missing)},
                                     source=_at(app, st.name_field)))
-    total_max = sum(ind.max_for(ptype) for ind in applicable)
-    total = round(100 * sum(agg.values()) / total_max, st.decimals) if total_max else 0.0
-    rater_totals = {key: round(100 * sum(pts.get(ind.code, 0.0) for ind in applicable) / total_max, st.decimals)
-                    for key, pts in per_rater.items()} if total_max else {}
+    total_max = sum(table.max(ind.code, ptype) for ind in applicable)
+    total = _out_of_100(sum(agg.values()), total_max, st)
+    rater_totals = {key: _out_of_100(sum(pts.get(ind.code, 0.0) for ind in applicable), total_max, st)
+                    for key, pts in per_rater.items()}
     spread = max(rater_totals.values()) - min(rater_totals.values()) if len(rater_totals) > 1 else 0.0
     if disagree or spread > st.disagreement_total_points:
         app.findings.append(Finding(
             "expert-disagreement", "warning", clause=st.clause_scoring,
-            params={"indicators": "、".join(disagree) or "无", "share": f"{st.disagreement_share:.0%}",
+            params={"indicators": join(disagree) or _ui("scoring.none"), "share": f"{st.disagreement_share:.0%}",
                     "spread": _num(spread), "limit": _num(st.disagreement_total_points),
-                    "totals": "、".join(f"{rater_rows[k].rater_label} {_num(v)}" for k, v in rater_totals.items())},
+                    "totals": join(_ui("scoring.rater_total", rater=rater_rows[k].rater_label, total=_num(v))
+                                   for k, v in rater_totals.items())},
             source=_at(app, st.name_field),
         ))
     aspects = {}
     for aspect, groups in st.aspects.items():
         inds = [ind for ind in applicable if ind.group in groups]
-        amax = sum(ind.max_for(ptype) for ind in inds)
-        share = round(sum(agg[ind.code] for ind in inds) / amax, st.decimals + 2) if amax else 0.0
-        aspects[aspect] = {"share": share, "excellent": bool(amax) and share >= st.excellent_share - 1e-12}
+        amax = sum(table.max(ind.code, ptype) for ind in inds)
+        points = sum(agg[ind.code] for ind in inds)
+        share = round(points / amax, st.decimals + 2) if amax else 0.0
+        aspects[aspect] = {"share": share, "points": round(points, 4), "max": round(amax, 4),
+                           "excellent": bool(amax) and share >= st.excellent_share - 1e-12}
     app.score = total
     trimmed = len(used) >= st.trim_min_experts and basis == "expert"
+    method = _ui("scoring.trimmed" if trimmed else "scoring.mean")
     outcome.score_detail = {
         "basis": basis,
         "raters": [rater_rows[k].rater_label for k in per_rater],
         "rater_totals": {rater_rows[k].rater_label: v for k, v in rater_totals.items()},
-        "aggregation": "去掉最高分和最低分后取平均" if trimmed else "取平均",
+        "aggregation": method,
         "indicators": {code: round(v, 4) for code, v in agg.items()},
         "aspects": aspects,
-        "points_default": st.points_defaulted,
+        "points_default": table.defaulted(ptype),
+        "points_source": table.source(ptype),
+        "points_total": round(total_max, 4),
     }
     app.findings.append(Finding(
         "score-aggregated", "info", clause=st.clause_scoring,
-        params={"raters": len(per_rater), "kind": "专家" if basis == "expert" else "市级初审",
-                "method": "去掉最高分和最低分后取平均" if trimmed else "取平均", "score": _num(total),
+        params={"raters": len(per_rater), "kind": _ui(f"scoring.{basis}"), "method": method, "score": _num(total),
                 "count": len(applicable), "park_type": ptype},
         source=_at(app, st.name_field),
     ))
-    if st.points_defaulted:
+    if table.defaulted(ptype):
         app.findings.append(Finding("score-default-points", "info", clause=st.clause_scoring,
-                                    params={"note": st.points_note(), "count": len(applicable),
-                                            "park_type": ptype, "max": _num(st.default_max)},
+                                    params={"note": default_points_text(st), "count": len(applicable),
+                                            "defaulted": len(table.defaulted_codes(ptype)), "park_type": ptype,
+                                            "max": _num(st.default_max)},
                                     source=_at(app, st.name_field)))
+    if table.sum_off(ptype):
+        app.findings.append(Finding("score-points-sum", "info", clause=st.clause_scoring,
+                                    params={"park_type": ptype, "sum": _num(total_max), "count": len(applicable),
+                                            "total": _num(st.points_total)}, source=_at(app, st.name_field)))
     if basis == "expert":
-        _compare_city(app, city_rows, applicable, total, st)
+        _compare_city(app, city_rows, applicable, total, st, table)
+    if city_rows:
+        _check_city_sheet(app, city_rows[0], ptype, st, table)
 
 
-def _clean_points(app: Application, rows: list[ScoreRow], ptype: str, st: Settings
+def _clean_points(app: Application, rows: list[ScoreRow], ptype: str, st: Settings, table: PointsTable
                   ) -> tuple[dict[str, dict[str, float]], dict[str, ScoreRow]]:
     """Per rater: code -> points, with findings for unreadable, negative, not applicable, above max."""
     per_rater: dict[str, dict[str, float]] = {}
@@ -825,45 +487,45 @@ def _clean_points(app: Application, rows: list[ScoreRow], ptype: str, st: Settin
             ind = st.indicators.get(code)
             if ind is None:
                 continue  # reported once per sheet (unknown-indicator)
-            ok, number = _number(value)
-            if not ok or number is None:
+            ok, points = number(value)
+            if not ok or points is None:
                 app.findings.append(Finding("score-unreadable", "warning", clause=st.clause_scoring,
                                             params=common, source=row.source))
                 continue
             if ptype not in ind.types:
-                if number != 0:
+                if points != 0:
                     app.findings.append(Finding(
                         "indicator-not-applicable", "warning", clause=st.clause_scoring,
-                        params={**common, "name": ind.name, "park_type": ptype, "points": _num(number)},
+                        params={**common, "name": ind.name, "park_type": ptype, "points": _num(points)},
                         source=row.source))
                 continue
-            if number < 0:
+            if points < 0:
                 app.findings.append(Finding("score-negative", "warning", clause=st.clause_scoring,
-                                            params={**common, "points": _num(number)}, source=row.source))
-                number = 0.0
-            top = ind.max_for(ptype)
-            if number > top + 1e-9:
+                                            params={**common, "points": _num(points)}, source=row.source))
+                points = 0.0
+            top = table.max(code, ptype)
+            if points > top + _EPS:
                 app.findings.append(Finding(
                     "score-above-max", "warning", clause=st.clause_scoring,
-                    params={**common, "name": ind.name, "points": _num(number), "max": _num(top)},
+                    params={**common, "name": ind.name, "points": _num(points), "max": _num(top)},
                     source=row.source))
-                number = top
-            pts[code] = number
+                points = top
+            pts[code] = points
         per_rater[row.rater] = pts
         rater_rows[row.rater] = row
     return per_rater, rater_rows
 
 
 def _compare_city(app: Application, city_rows: list[ScoreRow], applicable: list[Indicator], total: float,
-                  st: Settings) -> None:
+                  st: Settings, table: PointsTable) -> None:
     city_total: float | None = None
-    ptype = outcome_of(app).park_type
+    ptype = outcome_of(app).park_type or ""
     if city_rows:
-        total_max = sum(ind.max_for(ptype) for ind in applicable)
+        total_max = sum(table.max(ind.code, ptype) for ind in applicable)
         pts = city_rows[0].points
         if total_max:  # no indicator applies (an empty list in the rules file): no total to compare
-            city_total = 100 * sum(min(max(_number(pts.get(ind.code))[1] or 0.0, 0.0), ind.max_for(ptype))
-                                   for ind in applicable) / total_max
+            city_total = _out_of_100(sum(min(max(number(pts.get(ind.code))[1] or 0.0, 0.0), table.max(ind.code, ptype))
+                                         for ind in applicable), total_max, st)
     else:
         declared = app.values.get(st.city_score_field) if st.city_score_field else None
         if isinstance(declared, (int, float)) and not isinstance(declared, bool):
@@ -872,6 +534,25 @@ def _compare_city(app: Application, city_rows: list[ScoreRow], applicable: list[
         app.findings.append(Finding("city-score-gap", "info", clause=st.clause_scoring,
                                     params={"city_score": _num(city_total), "score": _num(total),
                                             "limit": _num(st.city_gap_points)}, source=_at(app, st.name_field)))
+
+
+def _check_city_sheet(app: Application, row: ScoreRow, ptype: str, st: Settings, table: PointsTable) -> None:
+    """第六条 the city's own preliminary score: points above an indicator's maximum or for one that
+    does not apply to the park's type are the city's to fix (its own sheet, no expert in sight)."""
+    for code, value in row.points.items():
+        ind = st.indicators.get(code)
+        points = number(value)[1]
+        if ind is None or points is None or points <= 0:
+            continue
+        where = f"{row.source.sheet}!{row.cells.get(code, '')}"
+        common = {"indicator": code, "name": ind.name, "points": _num(points), "location": where}
+        if ptype not in ind.types:
+            app.findings.append(Finding("city-score-not-applicable", "warning", clause=st.clause_city_score,
+                                        params={**common, "park_type": ptype}, source=_at(app, st.name_field)))
+        elif points > table.max(code, ptype) + _EPS:
+            app.findings.append(Finding("city-score-above-max", "warning", clause=st.clause_city_score,
+                                        params={**common, "max": _num(table.max(code, ptype))},
+                                        source=_at(app, st.name_field)))
 
 
 # ---------------------------------------------------------------------------------------- tiers, rank
@@ -883,11 +564,18 @@ def tier_for(score: float, excellent: int, st: Settings) -> tuple[Tier | None, T
 
 
 def assign_tier(app: Application, st: Settings) -> None:
+    """第九条 tier, 第十条 ceiling and the 绿色门槛; the city's result as the rules file releases it."""
     outcome = outcome_of(app)
     outcome.tier = None
     outcome.subsidy = None
+    outcome.released = st.release_results
+    outcome.result = None
     detail = outcome.score_detail
+    if app.status in st.statuses:
+        _green(app, st)
     if app.score is None or not detail:
+        if app.status in st.statuses:
+            outcome.result = _ui("result.pending" if not st.release_results else "result.not_scored")
         return
     excellent = [name for name, a in detail["aspects"].items() if a["excellent"]]
     tier, by_score = tier_for(app.score, len(excellent), st)
@@ -900,42 +588,50 @@ def assign_tier(app: Application, st: Settings) -> None:
                                         source=_at(app, st.name_field)))
         return
     lowest = min((t.min_score for t in st.tiers), default=0)
-    aspects_text = "、".join(excellent) or "无"
+    aspects_text = join(excellent) or _ui("scoring.none")
     if by_score is None:
         app.findings.append(Finding("tier-not-recognised", "info", clause=st.clause_tier,
                                     params={"score": _num(app.score), "line": _num(lowest)},
                                     source=_at(app, st.name_field)))
-        return
-    if tier is not by_score:
+    elif tier is not by_score:
         app.findings.append(Finding(
             "tier-aspects-short", "warning", clause=st.clause_tier,
             params={"score": _num(app.score), "by_score": by_score.name, "needed": by_score.min_aspects,
                     "count": len(excellent), "aspects": aspects_text, "share": f"{st.excellent_share:.0%}",
-                    "tier": tier.name if tier else "不予认定"},
+                    "tier": tier.name if tier else _ui("scoring.not_recognised")},
             source=_at(app, st.name_field)))
-    if tier is None:
-        return
-    outcome.tier = tier.name
-    app.findings.append(Finding("tier-assigned", "info", clause=st.clause_tier,
-                                params={"tier": tier.name, "score": _num(app.score), "count": len(excellent),
-                                        "aspects": aspects_text}, source=_at(app, st.name_field)))
-    if app.status == "needs_review":
-        app.findings.append(Finding("tier-provisional", "info", clause=st.clause_tier,
-                                    params={"tier": tier.name}, source=_at(app, st.name_field)))
-    if tier.ceiling <= 0:
-        return
+    if tier is not None:
+        outcome.tier = tier.name
+        app.findings.append(Finding("tier-assigned", "info", clause=st.clause_tier,
+                                    params={"tier": tier.name, "score": _num(app.score), "count": len(excellent),
+                                            "aspects": aspects_text}, source=_at(app, st.name_field)))
+        if app.status == "needs_review":
+            app.findings.append(Finding("tier-provisional", "info", clause=st.clause_tier,
+                                        params={"tier": tier.name}, source=_at(app, st.name_field)))
+        if tier.ceiling > 0 and app.values.get(st.green_field) is True:
+            outcome.subsidy = _whole(tier.ceiling)
+    outcome.result = _result_text(app, tier, by_score, st)
+
+
+def _green(app: Application, st: Settings) -> None:
+    """第十条 绿色门槛: a park that may be recognised and does not meet it (or does not say) gets no
+    subsidy; said to every such park, whatever its tier, so that the finding tells nothing of it."""
     green = app.values.get(st.green_field)
     if green is True:
-        outcome.subsidy = _whole(tier.ceiling)
-    elif green is False:
-        app.findings.append(Finding("no-green-threshold", "warning", field=st.green_field, clause=st.clause_subsidy,
-                                    params={"tier": tier.name, "ceiling": _num(tier.ceiling)},
-                                    source=_at(app, st.green_field)))
-    else:
-        app.findings.append(Finding("green-threshold-missing", "warning", field=st.green_field,
-                                    clause=st.clause_subsidy,
-                                    params={"tier": tier.name, "ceiling": _num(tier.ceiling)},
-                                    source=_at(app, st.green_field)))
+        return
+    code = "no-green-threshold" if green is False else "green-threshold-missing"
+    app.findings.append(Finding(code, "warning", field=st.green_field, clause=st.clause_subsidy,
+                                source=_at(app, st.green_field)))
+
+
+def _result_text(app: Application, tier: Tier | None, by_score: Tier | None, st: Settings) -> str:
+    """What the city is told of its recognition: never a rater, an aspect share or a score line the
+    park missed by; only the outcome, or that it follows."""
+    if not st.release_results:
+        return _ui("result.pending")
+    if tier is None:
+        return _ui("result.below_line" if by_score is None else "result.aspects_short")
+    return _ui("result.provisional" if app.status == "needs_review" else "result.tier", tier=tier.name)
 
 
 def rank_applications(apps: list[Application], st: Settings) -> None:
@@ -1021,6 +717,10 @@ def allocation_for(apps: list[Application], budget: float, st: Settings) -> dict
 
 
 # ---------------------------------------------------------------------------------------- helpers
+def _num(value: float) -> str:
+    return cell_text(round(value, 4))
+
+
 def _whole(value: float | int) -> int | float:
     return int(value) if float(value).is_integer() else float(value)
 
@@ -1031,11 +731,8 @@ def _at(app: Application, field: str | None) -> Source:
 
 
 def _status_from_findings(app: Application) -> str:
-    try:
-        from sdbatch.decide import status_from_findings
-    except ImportError:  # the shared stage not there yet: the same precedence (SPEC §2.2)
-        effects = {f.effect for f in app.findings if f.effect}
-        return next((s for s in _STATUS_ORDER if s in effects), "eligible")
+    from sdbatch.decide import status_from_findings
+
     return str(status_from_findings(app))
 
 
@@ -1071,78 +768,89 @@ class ParkProgram(Program):
                options: Mapping[str, Any]) -> ProgramReport:
         data = decide(apps, self.rules, list(claimed), dict(options))
         return ProgramReport(data=data, department_only=frozenset({"park_scoring", "allocation",
-                                                                   "allocation_summary"}))
+                                                                   "allocation_summary", "allocation_method"}))
 
     # ------------------------------------------------------------------ outputs
     def outcome_columns(self) -> list[OutcomeColumn]:
+        """The department's list: the tier and ceiling as decided, the proposal, the aspects.  A
+        city's review and e-mail: the result as the rules file releases it (``result``,
+        ``subsidy_released``), never a rater's or an aspect's figure."""
         tiers = tuple(t.name for t in settings_of(self.rules).tiers)
         return [
-            OutcomeColumn("tier", text("programs.park.columns.tier"), lambda a: outcome_of(a).tier,
-                          where=("list", "review", "mail"), summary="count", values=tiers,
-                          summary_label="programs.park.summary.tier", phrase="programs.park.phrases.tier"),
-            OutcomeColumn("subsidy", text("programs.park.columns.subsidy"), lambda a: outcome_of(a).subsidy,
-                          number_format="0", where=("list", "review", "mail"), summary="sum",
-                          summary_label="programs.park.summary.subsidy", phrase="programs.park.phrases.subsidy"),
-            OutcomeColumn("subsidy_proposed", text("programs.park.columns.subsidy_proposed"),
-                          lambda a: outcome_of(a).subsidy_proposed, number_format="0",
-                          where=("list", "review", "mail"), summary="sum", optional=True,
-                          summary_label="programs.park.summary.subsidy_proposed",
-                          phrase="programs.park.phrases.subsidy_proposed"),
-            OutcomeColumn("excellent", text("programs.park.columns.excellent"), _excellent_text,
+            OutcomeColumn("tier", _ui("columns.tier"), lambda a: outcome_of(a).tier, audience="department",
+                          where=("list",), summary="count", values=tiers, summary_label="programs.park.summary.tier"),
+            OutcomeColumn("result", _ui("columns.result"), lambda a: outcome_of(a).result,
+                          where=("list", "review", "mail"), phrase="programs.park.phrases.result", optional=True),
+            OutcomeColumn("subsidy", _ui("columns.subsidy"), lambda a: outcome_of(a).subsidy, audience="department",
+                          number_format="0", where=("list",), summary="sum",
+                          summary_label="programs.park.summary.subsidy"),
+            OutcomeColumn("subsidy_released", _ui("columns.subsidy"), _released_subsidy, number_format="0",
+                          where=("review", "mail"), phrase="programs.park.phrases.subsidy", optional=True),
+            OutcomeColumn("subsidy_proposed", _ui("columns.subsidy_proposed"),
+                          lambda a: outcome_of(a).subsidy_proposed, audience="department", number_format="0",
+                          where=("list",), summary="sum", optional=True,
+                          summary_label="programs.park.summary.subsidy_proposed"),
+            OutcomeColumn("excellent", _ui("columns.excellent"), _excellent_text,
                           audience="department", where=("list",), optional=True),
         ]
 
     def list_sheets(self, result: RunResult, apps: list[Application]) -> list[SheetSpec]:
         report = result.report(self.rules.name)
-        summary = report.get("allocation_summary")
-        if summary is None:
-            return []
-        keys = ["city", "name", "park_type", "tier", "score", "rank", "status", "provisional", "ceiling", "proposed"]
-        rows: list[list[Any]] = []
-        for row in report.get("allocation") or []:
-            rows.append([_shown(k, row.get(k)) for k in keys])
-        total: list[Any] = [text("programs.park.allocation.total"),
-                            text("programs.park.allocation.count", count=len(rows))]
-        total += [None] * (len(keys) - 4) + [_whole(sum(float(r[-2] or 0) for r in rows)),
-                                             _whole(sum(float(r[-1] or 0) for r in rows))]
-        notes = [pair(text(f"programs.park.allocation.{key}"), _num(summary[key]))
-                 for key in ("budget", "ceilings_total", "proposed_total", "unallocated")]
-        notes.append(pair(text("programs.park.allocation.scaled"), text(
-            "programs.park.allocation.scaled_yes" if summary.get("scaled") else "programs.park.allocation.scaled_no")))
-        if report.get("allocation_method"):
-            notes.append(pair(text("programs.park.allocation.method"), report["allocation_method"]))
-        return [SheetSpec(
-            name=text("programs.park.allocation.sheet"),
-            headers=[text(f"programs.park.allocation.columns.{k}") for k in keys],
-            rows=[*rows, total] if rows else [[text("programs.park.allocation.empty")]],
-            notes=notes, number_formats={keys.index("ceiling"): "0", keys.index("proposed"): "0"},
-        )]
+        st = settings_of(self.rules)
+        out = []
+        allocation = _allocation_sheet(report)
+        if allocation is not None:
+            out.append(allocation)
+        scoring = report.get("park_scoring") or {}
+        if scoring.get("score_sheets"):
+            out.append(_sheets_sheet(scoring))
+        if any(outcome_of(a).score_detail for a in apps):
+            out.append(_raters_sheet(apps))
+        problems = _problems_sheet(result, apps, self.rules.name)
+        if problems is not None:
+            out.append(problems)
+        if scoring.get("points"):
+            out.append(_points_sheet(scoring["points"], st))
+        return out
 
     def notes(self, result: RunResult, apps: list[Application], audience: str) -> list[Note]:
         st = settings_of(self.rules)
-        scored = any(outcome_of(a).score_detail for a in apps)
-        out: list[Note] = []
-        points = Note(text("programs.park.notes.points_label"),
-                      (text("programs.park.notes.points_default_mark") if st.points_defaulted else "")
-                      + st.points_note(), emphasis=st.points_defaulted)
+        scoring = result.report(self.rules.name).get("park_scoring") or {}
+        defaulted = any((outcome_of(a).score_detail or {}).get("points_default") for a in apps)
+        default = Note(_ui("notes.points_label"), _ui("notes.points_default_mark") + default_points_text(st),
+                       emphasis=True)
         if audience == "city":
-            return [points] if scored and st.points_defaulted else []
-        out.append(Note(text("notes.ranking_label"), text("programs.park.notes.ranking")))
-        out.append(points)
-        out.append(Note(text("programs.park.notes.aggregation_label"), st.aggregation_text()))
+            out = [default] if defaulted else []
+            if not st.release_results and any(outcome_of(a).result for a in apps):
+                out.append(Note(_ui("notes.release_label"), _ui("notes.release_pending")))
+            return out
+        out = [Note(text("notes.ranking_label"), _ui("notes.ranking"))]
+        points = str(scoring.get("note") or "")
+        if defaulted:
+            out.append(default)
+            points = points.removeprefix(default_points_text(st))  # said just above
+        if points:
+            out.append(Note(_ui("notes.points_used_label"), points, emphasis=defaulted))
+        out.append(Note(_ui("notes.aggregation_label"), aggregation_text(st)))
         if st.aspects:
-            aspects = join(text("programs.park.notes.aspect", aspect=k, groups=join(st.groups.get(g, g) for g in v))
+            aspects = join(_ui("notes.aspect", aspect=k, groups=join(st.groups.get(g, g) for g in v))
                            for k, v in st.aspects.items())
-            out.append(Note(text("programs.park.notes.excellent_label"), text(
-                "programs.park.notes.excellent_text", aspects=aspects, share=f"{st.excellent_share:.0%}")))
+            out.append(Note(_ui("notes.excellent_label"), _ui("notes.excellent_text", aspects=aspects,
+                                                              share=f"{st.excellent_share:.0%}")))
+        out.append(Note(_ui("notes.release_label"),
+                        _ui("notes.release_yes" if st.release_results else "notes.release_no")))
         report = result.report(self.rules.name)
         summary = report.get("allocation_summary")
         if summary:
-            out.append(Note(text("programs.park.notes.budget_label"),
-                            text("programs.park.notes.budget_text", budget=_num(summary["budget"]))))
+            out.append(Note(_ui("notes.budget_label"), _ui("notes.budget_text", budget=_num(summary["budget"]))))
         if report.get("allocation_method"):
-            out.append(Note(text("programs.park.notes.method_label"), str(report["allocation_method"])))
+            out.append(Note(_ui("notes.method_label"), str(report["allocation_method"])))
         return out
+
+
+def _released_subsidy(app: Application) -> int | float | None:
+    outcome = outcome_of(app)
+    return outcome.subsidy if outcome.released else None
 
 
 def _excellent_text(app: Application) -> str | None:
@@ -1154,15 +862,134 @@ def _excellent_text(app: Application) -> str | None:
     if names is None:
         names = [k for k, v in (detail.get("aspects") or {}).items() if isinstance(v, dict) and v.get("excellent")]
     if not names:
-        return text("programs.park.columns.excellent_none")
-    return text("programs.park.columns.excellent_value", names=join(names), count=len(names))
+        return _ui("columns.excellent_none")
+    return _ui("columns.excellent_value", names=join(names), count=len(names))
 
 
 def _shown(key: str, value: Any) -> Any:
     if key == "status":
-        from sdbatch.catalogue import label
-
         return label("status", value)
     if isinstance(value, bool):
         return text("values.yes") if value else text("values.no")
     return value
+
+
+def _allocation_sheet(report: dict[str, Any]) -> SheetSpec | None:
+    summary = report.get("allocation_summary")
+    if summary is None:
+        return None
+    keys = ["city", "name", "park_type", "tier", "score", "rank", "status", "provisional", "ceiling", "proposed"]
+    rows: list[list[Any]] = [[_shown(k, row.get(k)) for k in keys] for row in report.get("allocation") or []]
+    total: list[Any] = [_ui("allocation.total"), _ui("allocation.count", count=len(rows))]
+    total += [None] * (len(keys) - 4) + [_whole(sum(float(r[-2] or 0) for r in rows)),
+                                         _whole(sum(float(r[-1] or 0) for r in rows))]
+    notes = [pair(_ui(f"allocation.{key}"), _num(summary[key]))
+             for key in ("budget", "ceilings_total", "proposed_total", "unallocated")]
+    notes.append(pair(_ui("allocation.scaled"), _ui(
+        "allocation.scaled_yes" if summary.get("scaled") else "allocation.scaled_no")))
+    if report.get("allocation_method"):
+        notes.append(pair(_ui("allocation.method"), report["allocation_method"]))
+    return SheetSpec(
+        name=_ui("allocation.sheet"),
+        headers=[_ui(f"allocation.columns.{k}") for k in keys],
+        rows=[*rows, total] if rows else [[_ui("allocation.empty")]],
+        notes=notes, number_formats={keys.index("ceiling"): "0", keys.index("proposed"): "0"},
+    )
+
+
+def _sheets_sheet(scoring: dict[str, Any]) -> SheetSpec:
+    """评分表读取: every score sheet read, its rater, layout, the points it states, whether they were
+    used and what disagrees (department only: it names the experts and their files)."""
+    keys = ["file", "sheet", "kind", "rater", "layout", "parks", "stated", "points_used", "problems"]
+    rows = []
+    for s in scoring["score_sheets"]:
+        stated = join(_ui("sheets_sheet.stated_labelled" if x["type_from"] == "label" else "sheets_sheet.stated_item",
+                          label=x["label"], park_type=x["park_type"] or _ui("points.every_type"), count=x["count"],
+                          sum=_num(x["sum"])) for x in s.get("stated", []))
+        rows.append([s["file"], s["sheet"], _ui(f"sheets.{s['kind']}"), s["rater"], _ui(f"sheets.{s['layout']}"),
+                     s["parks"], stated or _ui("sheets.no_points"),
+                     _shown("", bool(s.get("points_used"))) if s.get("stated") else None,
+                     _ui("sheets_sheet.separator").join(p["message"] for p in s.get("problems", [])) or None])
+    return SheetSpec(name=_ui("sheets_sheet.name"), title=_ui("sheets_sheet.title"),
+                     headers=[_ui(f"sheets_sheet.columns.{k}") for k in keys], rows=rows,
+                     notes=[_ui("sheets_sheet.note")])
+
+
+def _raters_sheet(apps: list[Application]) -> SheetSpec:
+    """专家评分: each park's total by each rater beside the aggregated score (department only)."""
+    raters: dict[str, None] = {}
+    scored = [a for a in apps if outcome_of(a).score_detail]
+    for app in scored:
+        for name in (outcome_of(app).score_detail or {}).get("rater_totals", {}):
+            raters.setdefault(name, None)
+    rows = []
+    for app in sorted(scored, key=lambda a: (a.rank or 10**6, a.city or "", a.name or "")):
+        detail = outcome_of(app).score_detail or {}
+        totals = detail.get("rater_totals", {})
+        spread = (max(totals.values()) - min(totals.values())) if len(totals) > 1 else None
+        rows.append([app.city, app.name, outcome_of(app).park_type, _ui(f"scoring.{detail.get('basis', 'expert')}"),
+                     app.score, *[totals.get(r) for r in raters], spread])
+    headers = [_ui(f"raters_sheet.columns.{k}") for k in ("city", "name", "park_type", "basis", "score")]
+    headers += [*raters, _ui("raters_sheet.columns.spread")]
+    formats = {i: "0.00" for i in range(4, len(headers))}
+    return SheetSpec(name=_ui("raters_sheet.name"), title=_ui("raters_sheet.title"), headers=headers, rows=rows,
+                     notes=[_ui("raters_sheet.note")], number_formats=formats)
+
+
+#: info findings of the expert review worth a line in 评分问题 (the warnings all are)
+_NOTED_INFO = ("score-name-matched", "city-score-gap", "score-points-sum", "points-incomplete", "score-sheet-replaced")
+
+
+def _problems_sheet(result: RunResult, apps: list[Application], program: str) -> SheetSpec | None:
+    """评分问题: what the expert review needs the department to look at — disagreements, points above
+    the maximum or for an indicator that does not apply, with the score sheets' cells; the sheets'
+    stated points that disagree (department only: these name the experts and their files)."""
+    from sdbatch.catalogue import audience
+
+    def wanted(f: Finding) -> bool:
+        return audience(f.code) == "department" and (f.severity != "info" or f.code in _NOTED_INFO)
+
+    rows: list[list[Any]] = []
+    for app in sorted(apps, key=lambda a: (a.city or "", a.name or "")):
+        for f in app.findings:
+            if wanted(f):
+                shown = render(f)
+                rows.append([app.city, app.name, shown.title, shown.message, shown.fix or None, f.clause])
+    for record in result.files:
+        if record.program != program or record.claimed is None:
+            continue
+        for f in record.findings:
+            if wanted(f):
+                shown = render(f)
+                rows.append([None, record.file, shown.title, shown.message, shown.fix or None, f.clause])
+    if not rows:
+        return None
+    return SheetSpec(name=_ui("problems_sheet.name"), title=_ui("problems_sheet.title"),
+                     headers=[_ui(f"problems_sheet.columns.{k}") for k in ("city", "subject", "title", "message",
+                                                                          "fix", "clause")], rows=rows)
+
+
+def _points_sheet(points: dict[str, Any], st: Settings) -> SheetSpec:
+    """指标分值: every indicator's points per park type and where they came from (department only)."""
+    by_type = points.get("by_type", {})
+    types = [t for t in st.park_types if t in by_type]
+    headers = [_ui("points_sheet.columns.code"), _ui("points_sheet.columns.name"), _ui("points_sheet.columns.group")]
+    for t in types:
+        headers += [_ui("points_sheet.columns.points", park_type=t), _ui("points_sheet.columns.source", park_type=t)]
+    rows: list[list[Any]] = []
+    for ind in st.indicators.values():
+        row: list[Any] = [ind.code, ind.name, st.groups.get(ind.group, ind.group)]
+        for t in types:
+            value = by_type[t]["maxima"].get(ind.code)
+            source = by_type[t]["sources"].get(ind.code)
+            row += [value, _ui(f"points_sheet.source.{source}") if source else _ui("points_sheet.not_applicable")]
+        rows.append(row)
+    total: list[Any] = [_ui("allocation.total"), None, None]
+    for t in types:
+        total += [by_type[t]["total"], None]
+    notes = [_ui("points_sheet.note", total=_num(points.get("expected_total", 100)))]
+    notes += [_ui("points_sheet.sheets", park_type=t, sheets=join(by_type[t]["sheets"]))
+              for t in types if by_type[t]["sheets"]]
+    return SheetSpec(name=_ui("points_sheet.name"), title=_ui("points_sheet.title"), headers=headers,
+                     rows=[*rows, total], notes=notes,
+                     number_formats={3 + 2 * i: "0.##" for i in range(len(types))})

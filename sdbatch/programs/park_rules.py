@@ -8,8 +8,10 @@ and matching ``code_pattern``, indicator types among the park types (the values 
 choices), per-type maxima naming those types.
 
 An indicator's maximum is one number for every park type (``max = 5``) or one per type
-(``max = { "数字产业化园区" = 2.5, "产业数字化园区" = 2 }``); without ``max`` the
-``[park.scoring].default_max`` applies.
+(``max = { "数字产业化园区" = 2.5, "产业数字化园区" = 2 }``).  Without ``max`` the points the round's
+score sheets state (a 分值 / 满分 / 标准分 row or column) apply, and only when nothing states them
+``[park.scoring].default_max`` (see ``sdbatch/programs/park_points.py``).  When every indicator of a
+type has its ``max``, they must add up to ``[park.scoring].points_total``.
 """
 
 from __future__ import annotations
@@ -80,7 +82,17 @@ class Scoring(Strict):
     """``[park.scoring]``: reading score sheets and aggregating the raters (第六条、第八条)."""
 
     default_max: float = Field(default=10.0, gt=0)
-    """The points of an indicator without ``max`` (totals are then brought to 100)."""
+    """The points of an indicator neither the rules file nor any score sheet gives points (totals are
+    then brought to 100); every output says when it was used."""
+    points_total: float = Field(default=100.0, gt=0)
+    """What each park type's maxima add up to (the tiers' score lines are out of 100).  Maxima that add
+    up to something else are reported; totals are always brought to 100."""
+    sheet_points: Literal["use", "check"] = "use"
+    """Points the score sheets state (a row or column labelled with one of ``max_words``): "use" them for the
+    indicators without ``max`` here; "check": only compare them with the rules file and each other."""
+    points_tie: Literal["highest", "lowest"] = "highest"
+    """The expert sheets state an indicator's points differently and no value has a majority: the
+    highest (no expert's points within one sheet's maximum are cut) or the lowest stated value."""
     decimals: int = Field(default=2, ge=0, le=6)
     """Totals and aspect shares are rounded to this before any comparison."""
     code_pattern: str = "^L([1-9])P([0-9]{1,2})"
@@ -105,6 +117,10 @@ class Scoring(Strict):
     label_headers: list[Text] = Field(default_factory=_words("label_headers"))
     city_headers: list[Text] = Field(default_factory=_words("city_headers"))
     total_words: list[Text] = Field(default_factory=_words("total_words"))
+    note_words: list[Text] = Field(default_factory=_words("note_words"))
+    """A name cell starting with one of these (then ``:`` or nothing) is a note below the table."""
+    name_endings: list[Text] = Field(default_factory=_words("name_endings"))
+    """Endings a score sheet may add to or leave out of a park's name (a pilot's ending)."""
     missing_codes: list[Text] = []
     """Codes the scoring standard skips (a score given for one is reported, not counted)."""
 
@@ -139,6 +155,14 @@ class Subsidy(Strict):
     """Whole units lost to rounding: one each to the largest remainders, or left unallocated."""
     method_text: str = ""
     """The method in Chinese, shown with the allocation."""
+
+
+class Release(Strict):
+    """``[park.release]``: what a city receives of the department's decision (第九条、第十条)."""
+
+    results: bool = True
+    """The tier (or that the park is not recognised) and the subsidy ceiling go to the city's review
+    and e-mail; false: the city gets its status and what it must fix, and is told the result follows."""
 
 
 class IndicatorSpec(Strict):
@@ -176,6 +200,7 @@ class ParkSection(Strict):
     excellent: Excellent = Excellent()
     tiers: list[TierSpec] = []
     subsidy: Subsidy = Subsidy()
+    release: Release = Release()
     standard: Standard = Standard()
 
     def group_of(self, spec: IndicatorSpec) -> str:
@@ -226,7 +251,25 @@ class ParkSection(Strict):
                     for ptype in ind.types or types:
                         if ptype in types and ptype not in ind.max:
                             add((*where, "max"), "max_missing_type", type=ptype)
+        if types is not None:
+            out += self._points_sums(ctx, types)
         if "green_field" in self.subsidy.model_fields_set:
             out += ctx.field_problems((ctx.section, "subsidy", "green_field"), self.subsidy.green_field,
                                       frozenset({"bool"}))
+        return out
+
+    def _points_sums(self, ctx: Context, types: tuple[str, ...] | list[str]) -> list[Problem]:
+        """A type whose every indicator has its ``max`` here: the maxima add up to ``points_total``."""
+        out: list[Problem] = []
+        total = self.scoring.points_total
+        for ptype in types:
+            applicable = [ind for ind in self.standard.indicators if ptype in (ind.types or types)]
+            if not applicable or any(ind.max is None for ind in applicable):
+                continue
+            points = sum(ind.max.get(ptype, 0.0) if isinstance(ind.max, dict) else float(ind.max)
+                         for ind in applicable if ind.max is not None)
+            if abs(points - total) > 1e-6:
+                out.append(Problem((ctx.section, "standard", "indicators"), "refs.points_sum",
+                                   {"type": ptype, "sum": round(points, 4), "total": total,
+                                    "count": len(applicable)}))
         return out
