@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from sdbatch import settings
+from sdbatch.intake.store import MIGRATION as INTAKE_MIGRATION
 from sdbatch.model import RunResult
 from sdbatch.text import display_name
 
@@ -135,6 +136,8 @@ MIGRATIONS: list[list[str]] = [
         "CREATE INDEX run_files_city ON run_files (city, status)",
         "CREATE INDEX outcomes_run ON outcomes (run_id)",
     ],
+    # 3: intake -- what `sdbatch fetch` took from the mailbox (issue 18; tables in sdbatch/intake/store.py).
+    INTAKE_MIGRATION,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
