@@ -360,7 +360,7 @@ def evaluate(inbox: Path, options: RunOptions, *, run_id: str = "", started: str
     records = intake_containers.expand(records, ledger=options.ledger_path or _ledger_default(options.out_dir))
     mark_duplicate_files(records)
     for record in progress(records, len(records), "读取文件", options.progress):
-        if record.status in ("duplicate", "ignored"):
+        if record.status != "processed":  # duplicates, ignored files, containers refused (issue 18)
             continue
         log.debug("读取 %s", record.file)
         read_record(record, candidates, debug=options.debug)

@@ -99,7 +99,12 @@ def _workspace(owner: FileRecord) -> Path:
 def _reject(record: FileRecord, exc: FileRejected) -> None:
     record.status = "rejected"
     record.error_code = exc.code
-    record.error_params = {"file": record.file.rsplit("/", 1)[-1], **exc.params}
+    record.error_params = {**exc.params, "file": record.file.rsplit("/", 1)[-1]}
+    if record.city is None:  # so that the city is told why (as the batch does for a file it cannot read)
+        from sdbatch.jurisdiction import jurisdiction_of
+
+        hit = jurisdiction_of(None).find_city(Path(record.file).stem)
+        record.city = hit[0] if hit else None
 
 
 def _open(container: FileRecord, depth: int, budget: _Budget) -> list[FileRecord]:
