@@ -323,6 +323,12 @@ class FileRecord:
     origin: Provenance | None = None  # the message / archive the file was read from (issue 18)
 
     @property
+    def origin_text(self) -> str:
+        """Where the file came from, in one Chinese line (empty for a file saved in the inbox as it
+        is): what the review shows beside the file's name."""
+        return self.origin.display() if self.origin is not None else ""
+
+    @property
     def received_at(self) -> float:
         """When the file was received (epoch seconds): its message's date when it came by mail or
         in an archive that did (issue 18), else its modification time.  Orders resubmissions and

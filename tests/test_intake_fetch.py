@@ -47,7 +47,7 @@ def workbook(tmp: Path, city: str, name: str, **fields: Any) -> bytes:
 
 
 def settings_file(tmp: Path, server: ImapServer, **extra: str) -> Path:
-    lines = [f'host = "127.0.0.1"', f"port = {server.port}", 'security = "starttls"',
+    lines = ['host = "127.0.0.1"', f"port = {server.port}", 'security = "starttls"',
              f'account = "{server.user}"', f'password_env = "{PASSWORD_ENV}"', f'ca_file = "{server.ca_file}"']
     lines += [f'{k} = "{v}"' for k, v in extra.items()]
     path = tmp / "config" / "mailbox.toml"
@@ -90,7 +90,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Any:
                              [("推荐文件.pdf", b"%PDF-1.4 fictional")], message_id="<j2@jinan.gxj.example>"),
                          at(27, 11, 1)),
         }
-        for key, item in mails.items():
+        for item in mails.values():
             raw, arrived = item if item is not None else mails["jinan"]
             server.append(raw, arrived)  # type: ignore[arg-type]
         inbox, out = tmp / "inbox", tmp / "output"

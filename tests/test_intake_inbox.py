@@ -403,3 +403,24 @@ def test_run_exit_code_and_results_json_with_containers(tmp_path: Path) -> None:
     doc = json.loads((outcome.run_dir / "results.json").read_text(encoding="utf-8"))
     statuses = {f["file"]: f["status"] for f in doc["files"]}
     assert statuses == {"来函.eml": "ignored", "来函.eml/q.xlsx": "processed", "traversal.zip": "rejected"}
+
+
+def test_the_example_mailbox_settings_are_valid() -> None:
+    from sdbatch.intake.config import load_settings
+
+    loaded = load_settings(Path(__file__).resolve().parents[1] / "config" / "mailbox.example.toml")
+    assert loaded.values.security == "ssl" and loaded.values.effective_port() == 993
+    assert loaded.archive_dir(Path("/data/sdbatch/inbox")) == Path("/data/sdbatch/mailbox-archive")
+
+
+def test_provenance_one_line_for_the_review(tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    zipped = tmp_path / "z.zip"
+    zip_with_names(zipped, [("汇总/青岛市汇总表.xlsx", workbook(tmp_path, "青岛市"))])
+    (inbox / "来函.eml").write_bytes(eml(QINGDAO, "青岛市申报材料", ON_TIME, [("材料.zip", zipped.read_bytes())]))
+    files = by_file(decide(inbox))
+    line = files["来函.eml/材料.zip/汇总/青岛市汇总表.xlsx"].origin_text
+    assert line.index("青岛市申报材料") < line.index(QINGDAO) < line.index("2024-06-27 15:30") < line.index("材料.zip")
+    assert line.endswith("“汇总/青岛市汇总表.xlsx”") and "\n" not in line
+    assert files["来函.eml"].origin_text == ""

@@ -27,7 +27,8 @@ import hashlib
 import shutil
 import tempfile
 import weakref
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sdbatch import settings
@@ -156,7 +157,11 @@ def _open(container: FileRecord, depth: int, budget: _Budget) -> list[FileRecord
     return out
 
 
-def _open_message(container: FileRecord, dest: Path, budget: _Budget):  # type: ignore[no-untyped-def]
+Members = list[tuple[str, Path | None, int, FileRejected | None]]  # name, extracted copy, size, why not read
+Opened = tuple[Members, Callable[[str], OriginStep], float]  # members, each one's step, when received
+
+
+def _open_message(container: FileRecord, dest: Path, budget: _Budget) -> Opened:
     parsed = messages.read_message(Path(container.path))
     total = sum(len(a.data) for a in parsed.attachments)
     if total > budget.left:
@@ -167,8 +172,8 @@ def _open_message(container: FileRecord, dest: Path, budget: _Budget):  # type: 
     received = parsed.moment.timestamp() if parsed.moment else None
     info = parsed.info
     if received is None:  # no Date: the saved message's own time, and a finding says so
-        info = _replace(info, date_source="file")
-    members = []
+        info = replace(info, date_source="file")
+    members: Members = []
     used: set[str] = set()
     for number, att in enumerate(parsed.attachments, start=1):
         name = _unique(att.name, used)
@@ -187,10 +192,10 @@ def _open_message(container: FileRecord, dest: Path, budget: _Budget):  # type: 
     return members, step_for, received if received is not None else container.received_at
 
 
-def _open_archive(container: FileRecord, dest: Path, budget: _Budget):  # type: ignore[no-untyped-def]
+def _open_archive(container: FileRecord, dest: Path, budget: _Budget) -> Opened:
     listing = archives.open_archive(Path(container.path), dest, wanted, budget.left)
     budget.left -= listing.total
-    members = [(m.name, m.path, m.size, m.error) for m in listing.members]
+    members: Members = [(m.name, m.path, m.size, m.error) for m in listing.members]
 
     def step_for(name: str) -> OriginStep:
         return OriginStep("archive", container.file, name)
@@ -223,12 +228,6 @@ def _shown(timestamp: float | None) -> str:
     from sdbatch.intake.origin import shown_time
 
     return shown_time(china_iso(timestamp)) if timestamp is not None else ""
-
-
-def _replace(info, **changes):  # type: ignore[no-untyped-def]
-    from dataclasses import replace
-
-    return replace(info, **changes)
 
 
 def _unique(name: str, used: set[str]) -> str:
