@@ -200,6 +200,13 @@ def test_an_unknown_sender_is_a_finding_for_staff(world: Any) -> None:
     assert not [f for f in files["东营市汇总表.xlsx"].findings if f.code == "sender-unknown"]
 
 
+def test_a_date_far_from_the_servers_arrival_is_a_finding_for_staff(world: Any) -> None:
+    files = _files(world)  # q1 says 26 June 09:00, the server received it on 28 June 08:00
+    [disputed] = [f for f in files["青岛市数字产业集群申报信息汇总表 (2).xlsx"].findings if f.code == "message-date-disputed"]
+    assert (disputed.params["date"], disputed.params["arrived"]) == ("2024-06-26 09:00", "2024-06-28 08:00")
+    assert not [f for f in files["东营市汇总表.xlsx"].findings if f.code == "message-date-disputed"]
+
+
 def _draft(world: Any, city: str) -> Any:
     raw = (world["outcome"].run_dir / "mail" / f"{city}.eml").read_bytes()
     return message_from_bytes(raw, policy=policy.default)
