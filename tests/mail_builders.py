@@ -257,7 +257,11 @@ def imap_server(folder: Path, user: str = "szjjc@gxt.shandong.example", password
     cert.cert_chain_pems[0].write_to_path(str(folder / "cert.pem"))
     ca.cert_pem.write_to_path(str(folder / "ca.pem"))
     port = free_port()
-    pymap = Path(sys.executable).parent / "pymap"
+    pymap = Path(sys.executable).parent / "pymap"  # the console script of the test extras (pyproject.toml)
+    if not pymap.exists():
+        import shutil
+
+        pymap = Path(shutil.which("pymap") or pymap)
     process = subprocess.Popen(
         [str(pymap), "--host", "127.0.0.1", "--port", str(port), "--cert", str(folder / "cert.pem"),
          "--key", str(folder / "key.pem"), "dict", "--demo-user", user, "--demo-password", password],
