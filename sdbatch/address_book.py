@@ -110,6 +110,7 @@ class _Strict(BaseModel):
 class CityEntry(_Strict):
     to: Annotated[Addresses, Field(min_length=1)]
     cc: Addresses = []
+    senders: Addresses = []  # other addresses the city sends from (issue 18: the sender as evidence)
 
 
 class BookFile(_Strict):
@@ -118,7 +119,7 @@ class BookFile(_Strict):
     cities: dict[str, CityEntry] = {}
 
 
-_KEYS: dict[tuple[str, ...], list[str]] = {(): ["from", "reply_days", "cities"], ("cities", "*"): ["to", "cc"]}
+_KEYS: dict[tuple[str, ...], list[str]] = {(): ["from", "reply_days", "cities"], ("cities", "*"): ["to", "cc", "senders"]}
 
 
 # ----------------------------------------------------------------------------- the book
@@ -230,7 +231,8 @@ def load_address_book(path: Path | None = None, *, required: bool = False,
     book = AddressBook(
         sender=parsed.sender.strip() if parsed.sender else None,
         reply_days=parsed.reply_days,
-        cities={city: {"to": [a.strip() for a in e.to], "cc": [a.strip() for a in e.cc]}
+        cities={city: {"to": [a.strip() for a in e.to], "cc": [a.strip() for a in e.cc],
+                       **({"senders": [a.strip() for a in e.senders]} if e.senders else {})}
                 for city, e in parsed.cities.items()},
         path=str(path), encoding=encoding,
     )
@@ -307,7 +309,7 @@ def _problems(data: dict[str, Any], cities: list[str]) -> list[str]:
                 out.append(_line(("cities", name), text("address_book.errors.unknown_city", city=name,
                                                         hint=_city_hint(name, cities))))
             if isinstance(entry, dict):
-                for key in ("to", "cc"):
+                for key in ("to", "cc", "senders"):
                     values = _one_or_list(entry.get(key))
                     for i, value in enumerate(values if isinstance(values, list) else []):
                         if isinstance(value, str) and (why := address_problem(value)):

@@ -48,6 +48,8 @@ from sdbatch import inbox as inbox_mod
 from sdbatch import rules as rules_mod
 from sdbatch.address_book import AddressBook, check_for_run, cities_to_redraft
 from sdbatch.catalogue import join, label, render, text
+from sdbatch.intake import containers as intake_containers
+from sdbatch.intake.senders import attribute_senders
 from sdbatch.jurisdiction import Jurisdiction, jurisdiction_of
 from sdbatch.model import Application, FileRecord, FileRejected, Finding, RawWorkbook, RunResult, Source
 from sdbatch.programs import program_for
@@ -244,7 +246,7 @@ def mark_duplicate_files(records: list[FileRecord]) -> None:
     """An identical file (same bytes) twice: the one received first is read, the others are
     duplicates.  Copies saved together (same time) keep the plain name over ``名称(1).csv``."""
     first: dict[str, FileRecord] = {}
-    for record in sorted(records, key=lambda r: (int(r.mtime // MTIME_TIE_SECONDS), len(r.file), r.file)):
+    for record in sorted(records, key=lambda r: (int(r.received_at // MTIME_TIE_SECONDS), len(r.file), r.file)):
         if record.status in ("ignored", "rejected"):
             continue
         if record.sha256 in first:
@@ -257,10 +259,11 @@ def mark_duplicate_files(records: list[FileRecord]) -> None:
 
 
 def _newer(a: FileRecord, b: FileRecord) -> int:
-    """cmp: >0 when a is the newer submission. Modification time decides; within a tie of a
-    couple of seconds (files copied together), a correction marker in the name, then the name."""
-    if abs(a.mtime - b.mtime) > MTIME_TIE_SECONDS:
-        return 1 if a.mtime > b.mtime else -1
+    """cmp: >0 when a is the newer submission. The time received decides (the message's date for a
+    file that came by mail, else the modification time); within a tie of a couple of seconds (files
+    copied together), a correction marker in the name, then the name."""
+    if abs(a.received_at - b.received_at) > MTIME_TIE_SECONDS:
+        return 1 if a.received_at > b.received_at else -1
     ma = any(m in a.file.lower() for m in CORRECTION_MARKERS)
     mb = any(m in b.file.lower() for m in CORRECTION_MARKERS)
     if ma != mb:
@@ -340,7 +343,7 @@ def mark_late(records: list[FileRecord], programs: dict[str, Rules]) -> None:
         rules = programs.get(record.program or "")
         if rules is None or rules.deadline is None or record.status != "processed":
             continue
-        received = clock.from_timestamp(record.mtime)
+        received = clock.from_timestamp(record.received_at)
         if received.date() > rules.deadline:
             record.late = True
             params = {"received": received.strftime("%Y-%m-%d %H:%M"), "deadline": rules.deadline.isoformat()}
@@ -462,6 +465,8 @@ def evaluate(inbox: Path, options: RunOptions, *, run_id: str = "", started: str
         exclude = inbox_mod.Exclusions.for_run(options.out_dir, options.ledger_path or default_path(options.out_dir))
         entries = inbox_mod.walk(inbox, exclude)
     records = inbox_mod.records(entries)
+    # saved messages and archives: their spreadsheets as records of their own (issue 18)
+    records = intake_containers.expand(records, ledger=options.ledger_path or default_path(options.out_dir))
     for record in records:
         if record.status == "rejected":
             _guess_city(record)
@@ -471,6 +476,7 @@ def evaluate(inbox: Path, options: RunOptions, *, run_id: str = "", started: str
             continue
         log.debug(text("batch.log.reading", file=record.file))
         read_isolated(record, candidates, debug=options.debug)
+    attribute_senders(records, address_book(inbox, options))  # the sender as evidence of the city (issue 18)
     apply_resubmissions(records, programs)
     mark_late(records, programs)
     reports = decide_all(records, programs, options)
@@ -483,6 +489,12 @@ def evaluate(inbox: Path, options: RunOptions, *, run_id: str = "", started: str
         run_id=run_id, started=started, finished=None, applications=apps, files=records,
         rules=primary, programs={r.name: r for r in used}, reports=reports,
     )
+
+
+def _ledger_default(out_dir: Path) -> Path:
+    from sdbatch.ledger import default_path
+
+    return default_path(out_dir)
 
 
 def fingerprint(candidates: list[Rules], options: RunOptions, book: AddressBook | None = None) -> str:

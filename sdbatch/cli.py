@@ -428,6 +428,51 @@ def mail_send(ctx: click.Context, run_dir: Path, smtp: str, security: str, user:
 
 
 @main.command()
+@click.argument("inbox", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--settings", "settings_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help=_ui("intake.cli.settings"))
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("output"),
+              show_default=True, help=_ui("intake.cli.out"))
+@click.option("--ledger", "ledger_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help=_ui("intake.cli.ledger"))
+@click.option("--mark-seen", is_flag=True, help=_ui("intake.cli.mark_seen"))
+@click.option("--move-to", "move_to", default=None, metavar=_ui("intake.cli.folder_metavar"),
+              help=_ui("intake.cli.move_to"))
+@click.pass_context
+def fetch(ctx: click.Context, inbox: Path, settings_path: Path | None, out_dir: Path, ledger_path: Path | None,
+          mark_seen: bool, move_to: str | None) -> None:
+    """从部门邮箱（IMAP）收取新邮件中的汇总表附件，放入 INBOX。
+
+    邮箱服务器、账号和文件夹写在 config/mailbox.toml（--settings 可另行指定），密码从其中
+    password_env 指定的环境变量读取；默认使用 TLS。每封邮件只收取一次（记入台账），附件的
+    文件时间设为邮件的发送时间，邮件原文保存在收件目录旁的 mailbox-archive/ 中。默认不删除、
+    不移动、不标记服务器上的邮件。
+
+    \b
+    示例：
+      SDBATCH_MAIL_PASSWORD=... sdbatch fetch inbox/ --out output
+      sdbatch fetch inbox/ --settings config/mailbox.toml --mark-seen
+    退出码：0 已收取（或没有新邮件）；1 有邮件过大或无法读取，未能收取；2 无法收取（设置、连接、登录、锁）。
+    """
+    from sdbatch.intake.imap import FetchFailed, FetchOptions
+    from sdbatch.intake.imap import fetch as fetch_mail
+    from sdbatch.ledger import default_path
+
+    options = FetchOptions(inbox=inbox, ledger=ledger_path or default_path(out_dir), settings_path=settings_path,
+                           move_to=move_to, mark_seen=mark_seen)
+
+    def run_fetch() -> Any:
+        try:
+            return fetch_mail(options)
+        except FetchFailed as exc:
+            raise Failure(exc.message) from None
+
+    report = _guard(ctx, run_fetch)
+    click.echo(report.summary())
+    ctx.exit(report.exit_code)
+
+
+@main.command()
 @_out_option("status_out")
 @_ledger_option
 @click.pass_context

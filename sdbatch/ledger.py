@@ -53,6 +53,7 @@ from typing import Any, TypeVar
 from sdbatch import clock, errors, provenance, settings
 from sdbatch.catalogue import join, text
 from sdbatch.inbox import Exclusions, FileSnap, snapshot, walk
+from sdbatch.intake.store import MIGRATION as INTAKE_MIGRATION
 from sdbatch.model import RunResult
 
 __all__ = ["FileSnap", "Ledger", "LedgerError", "recover", "snapshot_inbox", "status_text"]
@@ -300,6 +301,8 @@ MIGRATIONS: list[list[str]] = [
         "ALTER TABLE runs ADD COLUMN error TEXT",
         "CREATE INDEX runs_out_dir ON runs (out_dir, complete)",
     ],
+    # 4: intake -- what `sdbatch fetch` took from the mailbox (issue 18; tables in sdbatch/intake/store.py).
+    INTAKE_MIGRATION,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -227,6 +227,78 @@ class Application:
         return out
 
 
+@dataclass(frozen=True)
+class MessageInfo:
+    """The e-mail a file came in (fetched from the mailbox, or saved as .eml/.msg): what the
+    message itself says.  ``date`` is ISO 8601 in China time, None when the message has none;
+    ``date_source`` says where the time a file was received was taken from: ``header`` (the
+    Date header), ``server`` (the mailbox's arrival time: the message had no Date) or ``file``
+    (the saved message's file time: it had no Date)."""
+
+    message_id: str | None
+    sender: str | None  # the address, lower case
+    sender_name: str | None
+    date: str | None
+    subject: str | None
+    references: tuple[str, ...] = ()  # its References then In-Reply-To (what a reply continues)
+    date_source: str = "header"
+    server_date: str | None = None  # when the mailbox received it (fetched mail), China time
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"message_id": self.message_id, "sender": self.sender, "sender_name": self.sender_name,
+                "date": self.date, "date_source": self.date_source, "server_date": self.server_date,
+                "subject": self.subject}
+
+
+@dataclass(frozen=True)
+class OriginStep:
+    """One container on a file's way into the inbox, outermost first.
+
+    ``kind``: ``message`` (an e-mail: ``message`` holds what it says) or ``archive`` (.zip/.7z/.rar).
+    ``container``: the container as people find it -- its path relative to the inbox, or for a
+    fetched message the original kept beside the inbox (``mailbox-archive/…``); for a container
+    inside another, its member path there.  ``member``: the file's name or path in the container.
+    """
+
+    kind: str
+    container: str
+    member: str
+    message: MessageInfo | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "container": self.container, "member": self.member,
+                "message": self.message.to_dict() if self.message else None}
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where a file read from a message or an archive came from (issue 18): the chain of
+    containers, outermost first, and the moment it was received (epoch seconds: the date of the
+    innermost message; a file in an archive inherits its container's time)."""
+
+    steps: tuple[OriginStep, ...]
+    received: float | None = None
+
+    @property
+    def message(self) -> MessageInfo | None:
+        """The innermost message: the e-mail the file was sent with."""
+        return next((s.message for s in reversed(self.steps) if s.message is not None), None)
+
+    def display(self) -> str:
+        """One line for people (the review, ``sdbatch check``), e.g. the message's subject,
+        sender and time, then the archive and member."""
+        from sdbatch.intake.origin import display
+
+        return display(self)
+
+    def to_dict(self) -> dict[str, Any]:
+        from sdbatch.intake.origin import china_iso
+
+        return {"steps": [s.to_dict() for s in self.steps],
+                "received": china_iso(self.received) if self.received is not None else None,
+                "display": self.display()}
+
+
 @dataclass
 class FileRecord:
     file: str  # path relative to the inbox
@@ -248,6 +320,22 @@ class FileRecord:
     duplicate_of: str | None = None
     late: bool = False
     claimed: Any = None  # data a program read from a file that is not a summary table (score sheets)
+    origin: Provenance | None = None  # the message / archive the file was read from (issue 18)
+
+    @property
+    def origin_text(self) -> str:
+        """Where the file came from, in one Chinese line (empty for a file saved in the inbox as it
+        is): what the review shows beside the file's name."""
+        return self.origin.display() if self.origin is not None else ""
+
+    @property
+    def received_at(self) -> float:
+        """When the file was received (epoch seconds): its message's date when it came by mail or
+        in an archive that did (issue 18), else its modification time.  Orders resubmissions and
+        decides lateness."""
+        if self.origin is not None and self.origin.received is not None:
+            return self.origin.received
+        return self.mtime
 
     @property
     def error(self) -> str | None:
@@ -274,6 +362,8 @@ class FileRecord:
             "late": self.late,
             "superseded_by": self.superseded_by,
             "duplicate_of": self.duplicate_of,
+            "received": _china_iso(self.received_at),
+            "origin": self.origin.to_dict() if self.origin is not None else None,
             "applications": [a.id for a in self.applications],
             "findings": [f.to_dict() for f in self.findings],
         }
@@ -317,6 +407,12 @@ class RunResult:
         """The run-level block of one program (empty when it reported nothing)."""
         report = self.reports.get(program)
         return report.to_dict() if report is not None else {}
+
+
+def _china_iso(timestamp: float) -> str:
+    from sdbatch.intake.origin import china_iso
+
+    return china_iso(timestamp)
 
 
 def _jsonable(value: Any) -> Any:

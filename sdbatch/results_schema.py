@@ -182,6 +182,38 @@ class ApplicationOut(_Strict):
     subsidy: float | None = None
 
 
+class MessageOut(_Strict):
+    """The e-mail a file came in, as its headers say (issue 18)."""
+
+    message_id: str | None = Field(description="its Message-ID, <local@domain>")
+    sender: str | None = Field(description="the From address, lower case")
+    sender_name: str | None
+    date: str | None = Field(description="its Date, ISO 8601 in China time (null: the message has none)")
+    date_source: Literal["header", "server", "file", "none"] = Field(
+        description="where the received time came from: the Date header, the mailbox's arrival time, the saved "
+                    "message's file time")
+    server_date: str | None = Field(description="when the mailbox received it (fetched mail), China time")
+    subject: str | None
+
+
+class OriginStepOut(_Strict):
+    """One container on the way into the inbox, outermost first."""
+
+    kind: Literal["message", "archive"]
+    container: str = Field(description="the container: relative to the inbox, or the kept original of a fetched "
+                                       "message (mailbox-archive/…), or for a nested one its path in its parent")
+    member: str = Field(description="the file's name or path inside the container")
+    message: MessageOut | None
+
+
+class OriginOut(_Strict):
+    """Where a file read from a message or an archive came from (issue 18)."""
+
+    steps: list[OriginStepOut]
+    received: str | None = Field(description="the date of the innermost message, China time (null: none)")
+    display: str = Field(description="the chain in one Chinese line, as the review shows it")
+
+
 class FileOut(_Strict):
     file: str = Field(description="path relative to the inbox")
     sha256: str
@@ -195,6 +227,11 @@ class FileOut(_Strict):
     late: bool
     superseded_by: str | None
     duplicate_of: str | None
+    received: str = Field(description="when the file was received, ISO 8601 in China time: its message's date "
+                                      "when it came by mail (also inside an archive), else its modification time; "
+                                      "orders resubmissions and decides lateness")
+    origin: OriginOut | None = Field(description="the message / archive the file was read from (issue 18); "
+                                                 "null for a file saved in the inbox as it is")
     applications: list[str] = Field(description="ids of the applications read from the file")
     findings: list[FindingOut]
 

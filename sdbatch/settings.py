@@ -96,3 +96,26 @@ TIME_ZONE_FALLBACK_HOURS = 8
 # --- the ledger and unattended runs (issue 15) --------------------------------------------
 LEDGER_BUSY_TIMEOUT_S = 10.0  # wait this long for another process's write lock, then "locked"
 RUN_JSON_MAX_BYTES = 16 * 1024 * 1024  # a run folder's run.json/results.json read back (recovery)
+
+# --- intake: saved messages, archives and the mailbox (issue 18, sdbatch/intake/) ---------
+# Containers in the inbox (.eml/.msg saved from a mail client, .zip/.7z/.rar) are opened under the
+# archive limits above (MAX_FILE_BYTES per container and per member, MAX_ZIP_MEMBERS members,
+# MAX_UNCOMPRESSED_BYTES in all -- for a container and everything nested in it together --,
+# MAX_COMPRESSION_RATIO per member), checked on the declared sizes before anything is decompressed.
+MESSAGE_SUFFIXES = (".eml", ".msg")
+ARCHIVE_SUFFIXES = (".zip", ".7z", ".rar")
+MAX_NESTING_DEPTH = 3  # containers within containers: a saved message > a zip > a zip; one more is refused
+MAX_MESSAGE_BYTES = 100 * 1024 * 1024  # one message (saved or fetched); larger ones are not opened
+MAX_MESSAGE_PARTS = 500  # MIME parts of one message
+MAX_LISTED_MEMBERS = 20  # a container's finding names at most this many of its members
+# `sdbatch fetch` (sdbatch/intake/imap.py): the settings file, where the original messages are kept
+# (relative to the inbox's parent folder: beside the inbox, never in it), the marker file that
+# keeps a batch from reading that folder even when it lies under an inbox, and the IMAP timeout.
+MAILBOX_SETTINGS = "config/mailbox.toml"  # relative to the working folder, else to the inbox's parent
+MAILBOX_ARCHIVE = "mailbox-archive"
+MAILBOX_ARCHIVE_MARKER = ".sdbatch-mailbox-archive"
+IMAP_TIMEOUT_S = 60.0
+IMAP_FETCH_BATCH = 50  # message headers fetched per IMAP command
+# A message's Date and the time the server received it (fetched mail) further apart than this give
+# a finding for staff: the Date is the sender's clock.
+MESSAGE_DATE_TOLERANCE_S = 24 * 3600

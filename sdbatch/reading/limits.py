@@ -116,19 +116,63 @@ def _inspect_zip(path: Path, size: int) -> str:
 
 
 def _check_archive_limits(path: Path, infos: list[zipfile.ZipInfo]) -> None:
-    if len(infos) > settings.MAX_ZIP_MEMBERS:
-        raise reject("archive-bomb", path, text("reading.too_many_members", count=len(infos)))
+    check_archive_members(path, [(info.file_size, info.compress_size) for info in infos])
+
+
+def check_archive_members(path: Path, sizes: list[tuple[int, int | None]], *, packed: int | None = None,
+                          budget: int | None = None) -> int:
+    """The archive limits on the *declared* sizes of an archive's members, before any is
+    decompressed: member count, each member's compression ratio, the uncompressed total.
+
+    ``sizes``: (uncompressed, compressed) per member; compressed is None when the format does not
+    say per member (a solid 7z or rar): the ratio is then checked on the whole archive, whose size
+    on disk is ``packed``.  ``budget``: the bytes still allowed (a container nested in another
+    shares its parent's MAX_UNCOMPRESSED_BYTES).  Returns the uncompressed total.  Shared by the
+    xlsx/ods preflight and the containers of :mod:`sdbatch.intake.archives`.
+    """
+    if len(sizes) > settings.MAX_ZIP_MEMBERS:
+        raise reject("archive-bomb", path, text("reading.too_many_members", count=len(sizes)))
     total = 0
-    for info in infos:
-        total += info.file_size
-        if info.file_size > settings.ZIP_RATIO_MIN_BYTES:
-            ratio = info.file_size / max(info.compress_size, 1)
-            if ratio > settings.MAX_COMPRESSION_RATIO:
-                raise reject("archive-bomb", path, text(
-                    "reading.compression_ratio", ratio=f"{ratio:.0f}", limit=settings.MAX_COMPRESSION_RATIO))
-    if total > settings.MAX_UNCOMPRESSED_BYTES:
+    unknown = 0
+    for size, compressed in sizes:
+        total += size
+        if compressed is None:
+            unknown += size
+        elif size > settings.ZIP_RATIO_MIN_BYTES:
+            _check_ratio(path, size, compressed)
+    if unknown > settings.ZIP_RATIO_MIN_BYTES and packed is not None:
+        _check_ratio(path, unknown, packed)
+    limit = settings.MAX_UNCOMPRESSED_BYTES if budget is None else min(budget, settings.MAX_UNCOMPRESSED_BYTES)
+    if total > limit:
         raise reject("archive-bomb", path, text(
-            "reading.uncompressed_too_large", size=_mb(total), limit=_mb(settings.MAX_UNCOMPRESSED_BYTES)))
+            "reading.uncompressed_too_large", size=_mb(total), limit=_mb(limit)))
+    return total
+
+
+def _check_ratio(path: Path, size: int, compressed: int) -> None:
+    ratio = size / max(compressed, 1)
+    if ratio > settings.MAX_COMPRESSION_RATIO:
+        raise reject("archive-bomb", path, text(
+            "reading.compression_ratio", ratio=f"{ratio:.0f}", limit=settings.MAX_COMPRESSION_RATIO))
+
+
+def member_path_problem(name: str) -> str | None:
+    """None when an archive member's name stays inside the archive; else the ui.toml key (under
+    ``intake.archive``) saying why not: an absolute path, a drive letter, ``..`` or a NUL.  Backslashes
+    count as separators (archives made on Windows)."""
+    if "\x00" in name:
+        return "member_name_nul"
+    parts = name.replace("\\", "/").split("/")
+    if name.startswith(("/", "\\")) or (len(parts[0]) == 2 and parts[0][1] == ":"):
+        return "member_absolute"
+    if any(part == ".." for part in parts):
+        return "member_outside"
+    return None
+
+
+def zip_directory(path: Path, size: int) -> tuple[int, int]:
+    """(entry count, central directory size) of a zip, read before ``zipfile`` loads its directory."""
+    return _read_eocd(path, size)
 
 
 def is_sheet_part(name: str, kind: str) -> bool:

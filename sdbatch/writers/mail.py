@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from sdbatch.address_book import load_address_book
+from sdbatch.intake.replies import add_reply_headers
 from sdbatch.jurisdiction import jurisdiction_of
 from sdbatch.model import Finding, RunResult, Source
 from sdbatch.writers import mail_body
@@ -80,6 +81,7 @@ def write_mail_drafts(result: RunResult, run_dir: Path, reviews: dict[str, Path]
             msg["Cc"] = ", ".join(cc)
         msg["Date"] = format_datetime(china_time(result.started) or dt.datetime.now(CHINA))  # China time
         msg["X-Unsent"] = "1"  # Outlook opens the .eml as a draft ready to send
+        add_reply_headers(msg, result, city)  # issue 18: answers the city's last message, when it came by mail
         body = re.sub(r"\n{3,}", "\n\n", body_t.render(context))  # templates stay readable, mails tidy
         msg.set_content(body, subtype="plain", charset="utf-8")
         msg.add_attachment(review.read_bytes(), maintype=XLSX_TYPE[0], subtype=XLSX_TYPE[1],
