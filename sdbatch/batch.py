@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sdbatch import __version__, checks, decide, header, normalise, reading, settings
+from sdbatch import __version__, checks, decide, evidence, header, normalise, reading, settings
 from sdbatch import rules as rules_mod
 from sdbatch.catalogue import join, label, render
 from sdbatch.jurisdiction import Jurisdiction, jurisdiction_of
@@ -128,6 +128,8 @@ def read_record(record: FileRecord, candidates: list[Rules], *, debug: bool = Fa
         record.status = "ignored"
         record.findings.append(Finding("ignored-file", "info", params={"file": path.name},
                                        source=Source(record.file)))
+        return
+    if evidence.claim(record, candidates, debug=debug):  # an enterprise list (issue 17), not a summary
         return
     try:
         raw = reading.read_workbook(path, debug=debug)
@@ -361,16 +363,19 @@ def evaluate(inbox: Path, options: RunOptions, *, run_id: str = "", started: str
         read_record(record, candidates, debug=options.debug)
     apply_resubmissions(records)
     mark_late(records, programs)
+    lists = evidence.apply(records, programs)  # enterprise lists: findings before the decisions
     reports = decide_all(records, programs, options)
     apps = [a for r in records if r.status == "processed" for a in r.applications]
     used = [programs[n] for n in dict.fromkeys(r.program for r in records if r.program in programs)] or candidates[:1]
     primary = used[0] if used else None
-    return RunResult(
+    result = RunResult(
         program="+".join(r.name for r in used) if used else "",
         rules_version="+".join(r.version for r in used) if used else "",
         run_id=run_id, started=started, finished=None, applications=apps, files=records,
         rules=primary, programs={r.name: r for r in used}, reports=reports,
     )
+    evidence.publish(lists, result)
+    return result
 
 
 def fingerprint(candidates: list[Rules], options: RunOptions) -> str:

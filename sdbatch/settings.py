@@ -66,3 +66,11 @@ MAX_MERGED_CELLS = 250_000
 # Reading findings about single cells or ranges (illegal-characters-removed, merged-range-*): at
 # most this many per sheet, then one finding for the rest.
 MAX_CELL_NOTES = 20
+
+# --- evidence lists (sdbatch/evidence/) --------------------------------------------------
+# Enterprise lists behind the declared figures run to 10^5-10^6 rows: their own limits.  A list
+# is located on its first rows (HEADER_SEARCH_ROWS) and read column by column below.
+MAX_LIST_ROWS = 1_048_576  # Excel's own row limit
+MAX_LIST_CELLS = 40_000_000  # the rectangle calamine lays out for one list sheet
+LIST_READ_CHUNK = 65_536  # rows transposed into columns at once
+LIST_SHOWN_ROWS = 20  # row numbers written out behind a figure or a problem (then "…")

@@ -1,0 +1,379 @@
+"""Reading enterprise lists: recognise a list on its first rows, then read its columns in bulk.
+
+A list is located like a summary table (:func:`sdbatch.header.find_table` over the first rows,
+with the round's list fields: title rows, merged and multi-row headers, a units row, header
+wording) and its columns are then read as columns: python-calamine for .xlsx/.xlsm/.xls/.ods
+(rows transposed a chunk at a time, only the columns the figures need), pandas for .csv, the
+reading package for the rare HTML/XML 2003 files.  The hostile-file rules apply first
+(:func:`sdbatch.reading.preflight`) and a sheet's extent is bounded before it is laid out.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import operator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sdbatch import header, normalise, settings
+from sdbatch.catalogue import text
+from sdbatch.evidence import parse
+from sdbatch.evidence.spec import EvidenceSpec
+from sdbatch.model import Column, Finding, RawSheet, Source, Table
+from sdbatch.text import display_name, squash, vocabulary
+
+SUMMARY_WORDS = tuple(vocabulary()["rows"]["summary"])
+NOTE_WORDS = tuple(vocabulary()["rows"]["notes"])
+_HEAD_ROWS = settings.HEADER_SEARCH_ROWS + settings.MAX_HEADER_DEPTH + 2
+
+
+@dataclass
+class ListSheet:
+    """One list as read: its place, header and parsed columns (one row per firm)."""
+
+    file: str  # relative to the inbox
+    sheet: str
+    title: str | None
+    columns: dict[str, Column]  # list field -> its column
+    frame: pd.DataFrame  # list field -> canonical values; index: the Excel row (1-based)
+    unreadable: dict[str, np.ndarray] = field(default_factory=dict)  # field -> cells not read
+    invalid_uscc: np.ndarray | None = None  # written but not a valid credit code
+    skipped_rows: int = 0  # total rows, notes, repeated headers below the header
+    city: str | None = None  # the city named by the title, file or sheet name
+    texts: tuple[str, ...] = ()  # what may name the application: the sheet name, the title, the file name
+
+    @property
+    def rows(self) -> int:
+        return len(self.frame)
+
+
+@dataclass
+class ListFile:
+    """What the evidence stage read from one list file (``FileRecord.evidence``)."""
+
+    program: str
+    file: str
+    mtime: float
+    sheets: list[ListSheet] = field(default_factory=list)
+
+
+# ----------------------------------------------------------------------------- recognising
+@dataclass
+class _Found:
+    spec: EvidenceSpec
+    table: Table
+    head: RawSheet
+
+
+def recognise(head: RawSheet, specs: list[tuple[EvidenceSpec, Any]]) -> _Found | None:
+    """The round whose list ``head`` (a sheet's first rows) holds, or None.
+
+    A list names the firm (企业名称) and the detect fields (the credit code) in its header, and at
+    least as many fields as the round's summary table would find there."""
+    best: tuple[int, _Found] | None = None
+    for spec, rules in specs:
+        table = header.find_table(head, spec.view)
+        if table is None:
+            continue
+        strong = {c.field for c in table.columns if c.field and c.score >= header.STRONG_MATCH}
+        if spec.role("firm") not in strong or not set(spec.detect_fields) <= strong:
+            continue
+        summary = header.find_table(head, rules)
+        if summary is not None:
+            summary_strong = {c.field for c in summary.columns if c.field and c.score >= header.STRONG_MATCH}
+            if len(summary_strong) > len(strong):
+                continue
+        score = len({c.field for c in table.columns if c.field})
+        if best is None or score > best[0]:
+            best = (score, _Found(spec, table, head))
+    return best[1] if best else None
+
+
+# ----------------------------------------------------------------------------- reading
+class Source_:
+    """A sheet of a list file: its first rows, and its cells below the header by columns."""
+
+    name: str
+    hidden: bool
+
+    def head(self) -> RawSheet:
+        raise NotImplementedError
+
+    def columns(self, start: int, wanted: list[int]) -> tuple[list[list[Any]], np.ndarray]:
+        """Cells of the columns ``wanted`` (0-based) from row ``start`` (0-based) on: one list per
+        column, and the 1-based row numbers."""
+        raise NotImplementedError
+
+
+class _CalamineSheet(Source_):
+    def __init__(self, path: Path, sheet: Any, name: str, hidden: bool) -> None:
+        self.path, self.sheet, self.name, self.hidden = path, sheet, name, hidden
+
+    def head(self) -> RawSheet:
+        rows = self.sheet.to_python(skip_empty_area=False, nrows=_HEAD_ROWS)
+        grid = [[None if v == "" else v for v in row] for row in rows]
+        try:
+            merged = [(a[0], a[1], b[0], b[1]) for a, b in (self.sheet.merged_cell_ranges or [])
+                      if a[0] < _HEAD_ROWS]
+        except Exception:  # noqa: BLE001 - not every format carries merges
+            merged = []
+        return RawSheet(name=self.name, rows=grid, merged=[(r0, c0, min(r1, _HEAD_ROWS - 1), c1)
+                                                           for r0, c0, r1, c1 in merged])
+
+    def columns(self, start: int, wanted: list[int]) -> tuple[list[list[Any]], np.ndarray]:
+        first_col = (self.sheet.start or (0, 0))[1]
+        width = self.sheet.width
+        out: list[list[Any]] = [[] for _ in wanted]
+        inside = [(i, c - first_col) for i, c in enumerate(wanted) if 0 <= c - first_col < width]
+        rows = itertools.islice(self.sheet.iter_rows(), start, None)
+        count = 0
+        if not inside:
+            count = sum(1 for _ in rows)
+        else:
+            pick = operator.itemgetter(*[c for _, c in inside])
+            while True:
+                chunk = list(itertools.islice(rows, settings.LIST_READ_CHUNK))
+                if not chunk:
+                    break
+                count += len(chunk)
+                picked = map(pick, chunk)
+                cols: Any = zip(*picked, strict=True) if len(inside) > 1 else [tuple(picked)]
+                for (i, _), col in zip(inside, cols, strict=True):
+                    out[i].extend(col)
+        for i, col in enumerate(out):
+            if not col:
+                out[i] = [None] * count
+        return out, np.arange(start + 1, start + 1 + count)
+
+
+class _GridSheet(Source_):
+    """A sheet already read whole by the reading package (HTML, Excel 2003 XML: small files)."""
+
+    def __init__(self, sheet: RawSheet) -> None:
+        self.raw, self.name, self.hidden = sheet, sheet.name, sheet.hidden
+
+    def head(self) -> RawSheet:
+        return RawSheet(name=self.raw.name, rows=self.raw.rows[:_HEAD_ROWS],
+                        merged=[m for m in self.raw.merged if m[0] < _HEAD_ROWS])
+
+    def columns(self, start: int, wanted: list[int]) -> tuple[list[list[Any]], np.ndarray]:
+        rows = self.raw.rows[start:]
+        return ([[row[c] if c < len(row) else None for row in rows] for c in wanted],
+                np.arange(start + 1, start + 1 + len(rows)))
+
+
+class _CsvSheet(Source_):
+    def __init__(self, path: Path, name: str) -> None:
+        self.path, self.name, self.hidden = path, name, False
+        self.encoding, self.sep = _csv_format(path)
+
+    def head(self) -> RawSheet:
+        import csv
+        import io
+
+        with self.path.open("rb") as fh:
+            sample = fh.read(1 << 20)
+        decoded = sample.decode(self.encoding, errors="replace")
+        rows = []
+        for row in itertools.islice(csv.reader(io.StringIO(decoded), delimiter=self.sep), _HEAD_ROWS):
+            rows.append([v.strip() or None for v in row])
+        return RawSheet(name=self.name, rows=rows)
+
+    def columns(self, start: int, wanted: list[int]) -> tuple[list[list[Any]], np.ndarray]:
+        frame = pd.read_csv(self.path, sep=self.sep, encoding=self.encoding, header=None, skiprows=start,
+                            dtype=object, keep_default_na=False, skip_blank_lines=False, engine="c",
+                            usecols=lambda c: c in set(wanted), on_bad_lines="skip")
+        cols = [frame[c].tolist() if c in frame.columns else [None] * len(frame) for c in wanted]
+        return cols, np.arange(start + 1, start + 1 + len(frame))
+
+
+def _csv_format(path: Path) -> tuple[str, str]:
+    from sdbatch.reading.sniff import separators
+
+    with path.open("rb") as fh:
+        sample = fh.read(1 << 16)
+    encoding = "utf-8"
+    if sample.startswith((b"\xff\xfe", b"\xfe\xff")):
+        encoding = "utf-16"
+    else:
+        for candidate in settings.CSV_ENCODINGS:
+            try:
+                sample.decode(candidate)
+            except UnicodeDecodeError as exc:
+                if exc.start < len(sample) - 4:  # a character cut at the end of the sample is fine
+                    continue
+            encoding = candidate
+            break
+    decoded = sample.decode(encoding, errors="replace")
+    lines = [line for line in decoded.splitlines()[:50] if line.strip()]
+    counts = {d: sum(line.count(d) for line in lines) for d in separators()}
+    sep = max(counts, key=lambda d: counts[d])
+    return encoding, sep if counts[sep] else ","
+
+
+def sources(path: Path, kind: str) -> tuple[list[Source_], Any]:
+    """The sheets of a list file (and the workbook to close)."""
+    if kind in ("xlsx", "xlsm"):
+        from sdbatch.reading import limits
+
+        for scan in limits.scan_workbook(path).values():
+            _check_extent(path, scan.value_rows, scan.value_cols)
+    if kind in ("xlsx", "xlsm", "xls", "ods"):
+        import python_calamine
+
+        wb = python_calamine.CalamineWorkbook.from_path(str(path))
+        hidden = {m.name for m in wb.sheets_metadata if str(m.visible).lower().rsplit(".", 1)[-1] != "visible"}
+        out: list[Source_] = []
+        for name in wb.sheet_names:
+            sheet = wb.get_sheet_by_name(name)
+            _check_extent(path, sheet.height + (sheet.start or (0, 0))[0], sheet.width)
+            out.append(_CalamineSheet(path, sheet, name, name in hidden))
+        return out, wb
+    if kind == "csv":
+        return [_CsvSheet(path, display_name(path.stem)[:31])], None
+    from sdbatch import reading
+
+    raw = reading.read_workbook(path)
+    return [_GridSheet(s) for s in raw.sheets], None
+
+
+def _check_extent(path: Path, rows: int, cols: int) -> None:
+    from sdbatch.reading.sniff import reject
+
+    if rows > settings.MAX_LIST_ROWS or cols > settings.MAX_COLS or rows * cols > settings.MAX_LIST_CELLS:
+        raise reject("file-too-large", path, text("reading.extent_too_large", rows=rows, cols=cols))
+
+
+def read_sheet(source: Source_, found: _Found, file: str) -> ListSheet:
+    """The list of ``found`` read from ``source``: columns parsed, rows that are not firms left out."""
+    spec, table = found.spec, found.table
+    columns = {c.field: c for c in table.columns if c.field in spec.fields}
+    wanted = [f for f in spec.needed() if f in columns]
+    cells, rows = source.columns(table.data_start, [columns[f].index for f in wanted])
+    raw = {f: pd.Series(col, dtype=object) for f, col in zip(wanted, cells, strict=True)}
+    frame: dict[str, Any] = {}
+    unreadable: dict[str, np.ndarray] = {}
+    invalid = None
+    jurisdiction = spec.rules.jurisdiction
+    for fid in wanted:
+        rule = spec.fields[fid]
+        values = raw[fid]
+        if rule.type in ("amount", "count", "int", "number", "ratio"):
+            frame[fid], bad = parse.numbers(values, column_unit=columns[fid].unit, unit=rule.unit,
+                                            count=rule.type in ("count", "int"))
+        elif rule.type == "bool":
+            yes, no, bad = parse.bools(values)
+            arr = pd.array(np.where(yes | no, yes, False), dtype="boolean")
+            arr[~(yes | no)] = pd.NA
+            frame[fid] = arr
+        elif rule.type == "uscc":
+            frame[fid], valid, invalid = parse.uscc(values)
+            bad = np.zeros(len(values), dtype=bool)
+            frame[fid] = frame[fid].where(valid, None).to_numpy(dtype=object)
+        elif rule.type == "choice":
+            choices = spec.rules.choices[rule.choices or ""]
+            parsed, bad = parse.by_distinct(values, functools.partial(_choice, choices=choices))
+            frame[fid] = parsed.to_numpy(dtype=object)
+        elif rule.type == "city":
+            parsed, bad = parse.by_distinct(values, lambda v: _city(v, jurisdiction))
+            frame[fid] = parsed.to_numpy(dtype=object)
+        else:
+            frame[fid] = parse.texts(values).to_numpy(dtype=object)
+            bad = np.zeros(len(values), dtype=bool)
+        if bad.any():
+            unreadable[fid] = bad
+    for fid, rule in spec.fields.items():
+        if rule.parts and fid not in frame and any(p in frame for p in rule.parts):
+            present = [p for p in rule.parts if p in frame]
+            stacked = np.vstack([np.asarray(frame[p], dtype=float) for p in present])
+            total = np.nansum(stacked, axis=0)
+            total[np.isnan(stacked).all(axis=0)] = np.nan
+            frame[fid] = total
+    df = pd.DataFrame(frame, index=pd.Index(rows, name="row"))
+    keep, skipped = _firm_rows(df, spec, found)
+    if not keep.all():
+        df = df[keep]
+        unreadable = {f: m[keep] for f, m in unreadable.items()}
+        invalid = invalid[keep] if invalid is not None else None
+    unreadable = {f: m for f, m in unreadable.items() if m.any()}
+    file_city = normalise.city_of_file(table, file, jurisdiction)
+    return ListSheet(file=file, sheet=source.name, title=table.title, columns=columns, frame=df,
+                     unreadable=unreadable, invalid_uscc=invalid, skipped_rows=skipped, city=file_city.city,
+                     texts=tuple(t for t in (source.name, table.title, Path(file).stem) if t))
+
+
+def _firm_rows(df: pd.DataFrame, spec: EvidenceSpec, found: _Found) -> tuple[np.ndarray, int]:
+    """Rows that are firms: a firm name or a credit code, and not a total, a note or the header
+    repeated (page breaks copied in)."""
+    firm, code = spec.role("firm"), spec.role("uscc")
+    names = df[firm] if firm in df else pd.Series([None] * len(df), index=df.index)
+    has_name = names.notna().to_numpy()
+    has_code = df[code].notna().to_numpy() if code in df else np.zeros(len(df), dtype=bool)
+    keep = has_name | has_code
+    texts = names[has_name].astype(str).str.replace(r"\s+", "", regex=True)
+    header_texts = {squash(c.header.split("/")[-1]) for c in found.table.columns if c.header}
+    other = texts.str.startswith(SUMMARY_WORDS + NOTE_WORDS) | texts.map(squash).isin(header_texts)
+    drop = np.zeros(len(df), dtype=bool)
+    drop[np.flatnonzero(has_name)[other.to_numpy(dtype=bool)]] = True
+    keep &= ~drop
+    return keep, int(drop.sum())
+
+
+def _choice(value: Any, choices: Any) -> Any:
+    parsed = normalise.parse_choice(value, choices)
+    if parsed.code:
+        return parse.UNREADABLE
+    return parsed.value
+
+
+def _city(value: Any, jurisdiction: Any) -> Any:
+    parsed = normalise.parse_city(value, jurisdiction)
+    if parsed.code:
+        return parse.UNREADABLE
+    return parsed.value
+
+
+def read_list(path: Path, kind: str, file: str, mtime: float, specs: list[tuple[EvidenceSpec, Any]]
+              ) -> tuple[ListFile, list[Finding]] | None:
+    """The lists of ``path`` when every sheet holding something is a list; None otherwise (a
+    summary, a score sheet: the batch reads it as before)."""
+    found_sheets: list[tuple[Source_, _Found]] = []
+    notes: list[Finding] = []
+    srcs, book = sources(path, kind)
+    try:
+        for src in srcs:
+            head = src.head()
+            if not any(any(v is not None for v in row) for row in head.rows):
+                continue
+            if src.hidden:
+                notes.append(Finding("hidden-sheet-skipped", "warning", params={"sheet": src.name},
+                                     source=Source(file, src.name)))
+                continue
+            found = recognise(head, specs)
+            if found is None:
+                if any(header.find_table(head, rules) is not None for _, rules in specs):
+                    return None  # a summary table (beside lists or not): read as a summary
+                notes.append(Finding("other-sheet-skipped", "info", params={
+                    "sheet": src.name, "detail": text("evidence.not_a_list")}, source=Source(file, src.name)))
+                continue
+            found_sheets.append((src, found))
+        if not found_sheets:
+            return None
+        program = found_sheets[0][1].spec.rules.name
+        listed = ListFile(program=program, file=file, mtime=mtime)
+        for src, found in found_sheets:
+            if found.spec.rules.name != program:
+                notes.append(Finding("other-program-sheet", "warning", params={
+                    "sheet": src.name, "program_title": found.spec.rules.title, "used": found_sheets[0][0].name,
+                    "used_title": found_sheets[0][1].spec.rules.title}, source=Source(file, src.name)))
+                continue
+            listed.sheets.append(read_sheet(src, found, file))
+        return listed, notes
+    finally:
+        if book is not None:
+            book.close()
