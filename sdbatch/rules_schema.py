@@ -309,8 +309,8 @@ class EvidenceRoles(Strict):
     firm: Text | None = None
     """The firm's name (a ``text`` field).  Default ``firm``; required."""
     uscc: Text | None = None
-    """The firm's 统一社会信用代码 (a ``uscc`` field): duplicates and firms counted twice are found
-    by it.  Default ``uscc``."""
+    """The firm's unified social credit code (a ``uscc`` field): duplicates and firms counted twice
+    are found by it.  Default ``uscc``."""
     application: Text | None = None
     """A column naming the application (the cluster or park) in a list that holds several
     (a ``text`` field).  Default ``application``."""
@@ -342,8 +342,9 @@ class EvidenceFilter(Strict):
     threshold: float | None = None
     any_of: list[EvidenceTest] = []
     if_absent: Literal["pass", "unknown"] = "unknown"
-    """When the list has no column for the test: ``pass`` (a list of 规上 firms only needs no
-    规上 column) or ``unknown`` (the figure is not recomputed, and the review says so)."""
+    """When the list has no column for the test: ``pass`` (a list of large firms only needs no
+    column saying they are large) or ``unknown`` (the figure is not recomputed, and the review
+    says so)."""
 
 
 class EvidenceFigure(Strict):
@@ -381,11 +382,11 @@ class EvidenceTable(Strict):
     recognised and how each declared figure is recomputed from them."""
 
     title: Text
-    """What a list is called in every output (集群规上企业名单)."""
+    """What a list is called in every output (the cluster's list of its large firms)."""
     clause: Text
-    """The clause a declared figure that differs from its list is cited under (据实填报)."""
+    """The clause a declared figure that differs from its list is cited under (truthful reporting)."""
     request_clause: Text | None = None
-    """The clause asking for the lists (佐证材料), cited with lists that cannot be used."""
+    """The clause asking for the lists (supporting material), cited with lists that cannot be used."""
     tolerance: float = Field(default=0, ge=0)
     """The difference allowed by default, in each summary field's unit."""
     relative: float = Field(default=0, ge=0, le=1)

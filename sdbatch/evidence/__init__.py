@@ -79,13 +79,17 @@ def publish(run: EvidenceRun, result: RunResult) -> None:
     add(run, result)
 
 
-def write_templates(rules: Rules, folder: Path) -> list[Path]:
-    """The blank enterprise list of ``rules`` (none when the round has no ``[evidence]``)."""
-    spec = spec_of(rules)
-    if spec is None:
-        return []
+def write_templates(program: str | None, output: Path) -> list[Path]:
+    """The blank enterprise list of each round that has ``[evidence]`` (of ``program`` when given:
+    a bundled name or a rules file), in the folder ``output`` (none when ``output`` names one
+    .xlsx file: that is the summary template's)."""
+    from sdbatch import rules as rules_mod
     from sdbatch.evidence.template import write_template
 
-    return [write_template(spec, folder)]
+    if output.suffix.lower() == ".xlsx":
+        return []
+    names: list[str | Path] = [program] if program else list(rules_mod.bundled())
+    specs = [spec for name in names if (spec := spec_of(rules_mod.load(name))) is not None]
+    return [write_template(spec, output) for spec in specs]
 
 

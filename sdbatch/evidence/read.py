@@ -127,28 +127,35 @@ class _CalamineSheet(Source_):
 
     def columns(self, start: int, wanted: list[int]) -> tuple[list[list[Any]], np.ndarray]:
         first_col = (self.sheet.start or (0, 0))[1]
-        width = self.sheet.width
-        out: list[list[Any]] = [[] for _ in wanted]
-        inside = [(i, c - first_col) for i, c in enumerate(wanted) if 0 <= c - first_col < width]
         rows = itertools.islice(self.sheet.iter_rows(), start, None)
-        count = 0
-        if not inside:
-            count = sum(1 for _ in rows)
-        else:
-            pick = operator.itemgetter(*[c for _, c in inside])
-            while True:
-                chunk = list(itertools.islice(rows, settings.LIST_READ_CHUNK))
-                if not chunk:
-                    break
-                count += len(chunk)
-                picked = map(pick, chunk)
-                cols: Any = zip(*picked, strict=True) if len(inside) > 1 else [tuple(picked)]
-                for (i, _), col in zip(inside, cols, strict=True):
-                    out[i].extend(col)
-        for i, col in enumerate(out):
-            if not col:
-                out[i] = [None] * count
-        return out, np.arange(start + 1, start + 1 + count)
+        return gather(rows, [c - first_col for c in wanted], start)
+
+
+def gather(rows: Any, wanted: list[int], start: int) -> tuple[list[list[Any]], np.ndarray]:
+    """Columns ``wanted`` of an iterator of rows (lists), transposed a chunk of rows at a time:
+    each row is looked at once and dropped; only the wanted columns are kept."""
+    out: list[list[Any]] = [[] for _ in wanted]
+    inside = [(i, c) for i, c in enumerate(wanted) if c >= 0]
+    width = max((c for _, c in inside), default=-1) + 1
+    count = 0
+    pick = operator.itemgetter(*[c for _, c in inside]) if inside else None
+    while True:
+        chunk = list(itertools.islice(rows, settings.LIST_READ_CHUNK))
+        if not chunk:
+            break
+        count += len(chunk)
+        if pick is None:
+            continue
+        if any(len(row) < width for row in chunk):  # ragged rows (text files): padded
+            chunk = [row if len(row) >= width else [*row, *([None] * (width - len(row)))] for row in chunk]
+        picked = map(pick, chunk)
+        cols: Any = zip(*picked, strict=True) if len(inside) > 1 else [tuple(picked)]
+        for (i, _), col in zip(inside, cols, strict=True):
+            out[i].extend(col)
+    for i, col in enumerate(out):
+        if not col:
+            out[i] = [None] * count
+    return out, np.arange(start + 1, start + 1 + count)
 
 
 class _GridSheet(Source_):
@@ -168,28 +175,27 @@ class _GridSheet(Source_):
 
 
 class _CsvSheet(Source_):
+    """A text table: decoded as the summary reader decodes it, read by Python's csv module (C)."""
+
     def __init__(self, path: Path, name: str) -> None:
         self.path, self.name, self.hidden = path, name, False
         self.encoding, self.sep = _csv_format(path)
 
-    def head(self) -> RawSheet:
+    def _rows(self, limit: int | None = None) -> Any:
         import csv
         import io
 
-        with self.path.open("rb") as fh:
-            sample = fh.read(1 << 20)
-        decoded = sample.decode(self.encoding, errors="replace")
-        rows = []
-        for row in itertools.islice(csv.reader(io.StringIO(decoded), delimiter=self.sep), _HEAD_ROWS):
-            rows.append([v.strip() or None for v in row])
+        data = self.path.read_bytes() if limit is None else self.path.open("rb").read(limit)
+        decoded = data.decode(self.encoding, errors="replace")
+        csv.field_size_limit(settings.MAX_CELL_CHARS * 4 + 1)
+        return csv.reader(io.StringIO(decoded), delimiter=self.sep)
+
+    def head(self) -> RawSheet:
+        rows = [[v.strip() or None for v in row] for row in itertools.islice(self._rows(1 << 20), _HEAD_ROWS)]
         return RawSheet(name=self.name, rows=rows)
 
     def columns(self, start: int, wanted: list[int]) -> tuple[list[list[Any]], np.ndarray]:
-        frame = pd.read_csv(self.path, sep=self.sep, encoding=self.encoding, header=None, skiprows=start,
-                            dtype=object, keep_default_na=False, skip_blank_lines=False, engine="c",
-                            usecols=lambda c: c in set(wanted), on_bad_lines="skip")
-        cols = [frame[c].tolist() if c in frame.columns else [None] * len(frame) for c in wanted]
-        return cols, np.arange(start + 1, start + 1 + len(frame))
+        return gather(itertools.islice(self._rows(), start, None), wanted, start)
 
 
 def _csv_format(path: Path) -> tuple[str, str]:

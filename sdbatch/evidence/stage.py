@@ -43,7 +43,7 @@ class AppEvidence:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "list": self.title,
+            "title": self.title,
             "lists": [{"file": p.sheet.file, "sheet": p.sheet.sheet, "matched_by": p.how, "named": p.text,
                        "firms": int(len(p.rows)), "rows": _row_span(p)} for p in self.parts],
             "firms": self.firms,
