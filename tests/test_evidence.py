@@ -65,9 +65,11 @@ def declared(firms: list[Firm]) -> dict[str, Any]:
     big = [f for f in firms if f.above_scale == "是"]
     return dict(revenue_total=round(sum(f.revenue for f in big) / 10_000, 4),
                 leading_firms=sum(1 for f in big if f.main == "是"),
-                leader_firms=sum(1 for f in firms if f.revenue >= 100_000),
-                backbone_firms=sum(1 for f in firms if f.revenue >= 10_000),
-                ip_total=sum(f.ip for f in firms),
+                leader_firms=sum(1 for f in big if f.revenue >= 100_000),
+                backbone_firms=sum(1 for f in big if 10_000 <= f.revenue < 100_000),  # two tiers
+                ip_total=sum(f.ip for f in big),
+                rd_expense=round(sum(f.revenue * f.rd_share for f in big) / 10_000, 4),
+                sales_revenue=round(sum(f.revenue for f in big) / 10_000, 4),
                 rd_ratio=round(100 * sum(f.revenue * f.rd_share for f in big) / sum(f.revenue for f in big), 4))
 
 
@@ -83,8 +85,8 @@ A_FIRMS[3] = Firm(A_FIRMS[3].name, A_FIRMS[3].code[:-1] + ("0" if A_FIRMS[3].cod
 B_FIRMS = firms_of("算力", [300_000, 150_000, 20_000, 20_000, 20_000], 300, rd_share=0.04)
 B_FIRMS += firms_of("算云", [6_000] * 17, 400, rd_share=0.04)
 SHARED = B_FIRMS[2]
-C_FIRMS = firms_of("青虚", [400_000, 200_000, 50_000], 500, division="370200")
-C_FIRMS += firms_of("青境", [5_000] * 18, 600, division="370200")
+C_FIRMS = firms_of("青虚", [400_000, 200_000, 50_000, 40_000, 30_000], 500, division="370200")
+C_FIRMS += firms_of("青境", [5_000] * 16, 600, division="370200")
 C_FIRMS[5] = Firm("青岛同名科技有限公司", SHARED.code, C_FIRMS[5].revenue)
 
 A_NAME, B_NAME, C_NAME, D_NAME = ("济南市集成电路产业集群", "济南市先进计算产业集群", "青岛市虚拟现实产业集群",
@@ -242,7 +244,8 @@ def test_evidence_block_and_recomputed_figures(evaluated: tuple[RunResult, Any, 
     block = by_name(result)[C_NAME].to_dict()["evidence"]
     assert block["firms"] == len(C_FIRMS)
     figures = {f["field"]: f for f in block["figures"]}
-    assert set(figures) == {"revenue_total", "leading_firms", "leader_firms", "backbone_firms", "ip_total", "rd_ratio"}
+    assert set(figures) == {"revenue_total", "leading_firms", "leader_firms", "backbone_firms", "ip_total",
+                            "rd_expense", "sales_revenue", "rd_ratio"}
     assert all(f["result"] == "match" for f in figures.values())
     assert figures["leader_firms"]["recomputed"] == 2 and figures["backbone_firms"]["recomputed"] == 3
     assert figures["revenue_total"]["recomputed"] == pytest.approx(declared(C_FIRMS)["revenue_total"])
@@ -317,6 +320,20 @@ def test_layouts_of_the_header(tmp_path: Path) -> None:
     assert figures["rd_ratio"].result == "match" and figures["ip_total"].result == "match"
 
 
+def test_unit_line_above_the_header(tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    jinan, _ = summary_rows()
+    write(inbox / "济南.xlsx", summary_sheet(jinan[1:2]).sheet)
+    grid: list[list[Any]] = [[f"{B_NAME}规上企业名单"], ["填报单位：济南市工业和信息化局", None, None, "单位：亿元"],
+                             ["企业名称", "统一社会信用代码", "营业收入"]]
+    grid += [[f.name, f.code, f.revenue / 10_000] for f in B_FIRMS]
+    write(inbox / "名单.xlsx", Sheet("Sheet1", grid))
+    b = by_name(evaluate(inbox, RunOptions(now=NOW)))[B_NAME]
+    revenue = next(f for f in b.evidence.figures if f.field == "revenue_total")
+    assert revenue.recomputed == pytest.approx(61.2)
+
+
 def test_a_summary_is_never_taken_for_a_list(tmp_path: Path) -> None:
     inbox = tmp_path / "inbox"
     inbox.mkdir()
@@ -340,23 +357,32 @@ def test_missing_column_is_said_not_guessed(tmp_path: Path) -> None:
     assert figures["ip_total"].result == "not_recomputed" and figures["ip_total"].missing == ["ip_total"]
     assert figures["rd_ratio"].result == "not_recomputed"
     assert figures["leading_firms"].missing == ["main_industry", "industry"]  # either column would do
-    assert {f.field for f in codes(b)["evidence-not-recomputed"]} == {"ip_total", "rd_ratio", "leading_firms"}
+    assert {f.field for f in codes(b)["evidence-not-recomputed"]} == {"ip_total", "rd_ratio", "leading_firms",
+                                                                      "rd_expense", "sales_revenue"}
 
 
-def test_duplicate_firm_in_one_list(tmp_path: Path) -> None:
+@pytest.mark.parametrize("counted_twice", [False, True])
+def test_duplicate_firm_in_one_list(tmp_path: Path, counted_twice: bool) -> None:
+    """A firm listed twice is one firm: reported, counted once; a summary that counted it twice differs.
+    (firms[1] is a leader: counted twice it also makes two leaders.)"""
     inbox = tmp_path / "inbox"
     inbox.mkdir()
-    jinan, _ = summary_rows()
-    c_like = firms_of("重复", [200_000, 50_000] + [5_000] * 19, 700)
-    write(inbox / "济南.xlsx", summary_sheet([valid_row(1, name=A_NAME, industry="集成电路",
-                                                       **declared(c_like))]).sheet)
-    twice = c_like + [c_like[1]]
+    firms = firms_of("重复", [300_000, 150_000, 40_000, 30_000, 20_000] + [5_000] * 16, 700)
+    twice = firms + [firms[1]]
+    figures = declared(twice if counted_twice else firms)
+    write(inbox / "济南.xlsx", summary_sheet([valid_row(1, name=A_NAME, industry="集成电路", **figures)]).sheet)
     write(inbox / f"{A_NAME}名单.xlsx", Sheet("Sheet1", list_grid(None, twice)))
     a = by_name(evaluate(inbox, RunOptions(now=NOW)))[A_NAME]
     dup = codes(a)["evidence-duplicate-firm"]
     assert len(dup) == 1 and dup[0].params["count"] == 1 and dup[0].source.row == len(twice) + 1
-    assert {f.field for f in codes(a)["evidence-mismatch"]} == {"revenue_total", "backbone_firms", "ip_total",
-                                                               "leading_firms"}
+    assert dup[0].effect is None
+    mismatch = {f.field for f in codes(a).get("evidence-mismatch", [])}
+    if counted_twice:
+        assert mismatch == {"revenue_total", "leader_firms", "ip_total", "leading_firms", "sales_revenue",
+                            "rd_expense"}
+        assert a.status == "needs_review"
+    else:
+        assert not mismatch and a.status == "eligible"
 
 
 # ----------------------------------------------------------------------------- parks: shares and ratios
@@ -446,7 +472,7 @@ def _broken(change: Any) -> list[str]:
     (lambda e: e["figures"][4].update(field="industry"), "[evidence].figures 第5项.field", "industry"),
     (lambda e: e["figures"][1]["where"][0].update(op="=>"), "where 第1项.op", "=>"),
     (lambda e: e["figures"][2]["where"][0].update(threshold="10亿"), "where 第1项.threshold", "10亿"),
-    (lambda e: e["figures"][5].pop("per"), "[evidence].figures 第6项", "per"),
+    (lambda e: e["figures"][7].pop("per"), "[evidence].figures 第8项", "per"),
     (lambda e: e["roles"].update(uscc="firm"), "[evidence.roles].uscc", "uscc"),
     (lambda e: e["figures"][1]["where"][1]["any_of"][1].update(value="city"), "any_of 第2项", "same_as"),
     (lambda e: e.update(relative=2), "[evidence].relative", "1"),

@@ -23,6 +23,7 @@ from sdbatch.model import Application
 from sdbatch.text import vocabulary
 
 LIST_WORDS = tuple(sorted(vocabulary()["evidence"]["list_words"], key=len, reverse=True))
+GENERIC_WORDS = tuple(sorted(vocabulary()["evidence"]["generic_words"], key=len, reverse=True))
 SIMILAR = 0.85  # difflib ratio of two names taken for the same
 
 
@@ -99,9 +100,18 @@ class Matcher:
         ratio = difflib.SequenceMatcher(None, bare or key, app_bare or app_key).ratio()
         return 10.0 * ratio if ratio >= SIMILAR else 0.0
 
-    def only_app_of(self, city: str | None) -> Application | None:
+    def only_app_of(self, city: str | None, texts: tuple[str, ...]) -> Application | None:
+        """The city's only application, when ``texts`` name nothing but the city (and generic words)."""
         mine = [a for a in self.apps if a.city == city] if city else []
-        return mine[0] if len(mine) == 1 else None
+        if len(mine) != 1:
+            return None
+        for text in texts:
+            key = self._without_city(_key(text), city)
+            for word in GENERIC_WORDS:
+                key = key.replace(word, "")
+            if key and not key.isascii():  # a name of its own (曹州…): another application
+                return None
+        return mine[0]
 
 
 def split_sheet(sheet: ListSheet, matcher: Matcher, app_field: str | None, city_field: str | None
@@ -137,8 +147,9 @@ def split_sheet(sheet: ListSheet, matcher: Matcher, app_field: str | None, city_
                 matched.append((Part(sheet, rows, how, candidate, city), app))
                 break
         else:
-            app = matcher.only_app_of(city)
-            text = next((t for t in _texts(sheet) if t), sheet.sheet)
+            named = tuple(t for t in _texts(sheet) if t and matcher.city_of(t) == city)
+            app = matcher.only_app_of(city, named) if named else None
+            text = max((t for t in _texts(sheet) if t), key=lambda t: len(_key(t)), default=sheet.sheet)
             if app is not None:
                 matched.append((Part(sheet, rows, "city", text, city), app))
             else:

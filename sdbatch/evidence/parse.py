@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from sdbatch import normalise
-from sdbatch.text import AMOUNT_UNITS, COUNT_UNITS
+from sdbatch.text import AMOUNT_UNITS, COUNT_UNITS, squash, vocabulary
 
 # 统一社会信用代码 (GB 32100-2015): 18 characters of this alphabet, the last a check character.
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
@@ -123,7 +123,17 @@ def by_distinct(values: pd.Series, parse: Callable[[Any], Any]) -> tuple[pd.Seri
 UNREADABLE = object()
 
 
+_EXTRA_YES = frozenset(vocabulary()["evidence"]["yes"])
+_EXTRA_NO = frozenset(vocabulary()["evidence"]["no"])
+
+
 def _bool_of(value: Any) -> Any:
+    if isinstance(value, str):
+        word = squash(value)
+        if word in _EXTRA_YES:
+            return True
+        if word in _EXTRA_NO:
+            return False
     parsed = normalise.parse_bool(value)
     if parsed.code:
         return UNREADABLE

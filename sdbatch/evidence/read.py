@@ -25,7 +25,7 @@ from sdbatch.catalogue import text
 from sdbatch.evidence import parse
 from sdbatch.evidence.spec import EvidenceSpec
 from sdbatch.model import Column, Finding, RawSheet, Source, Table
-from sdbatch.text import display_name, squash, vocabulary
+from sdbatch.text import AMOUNT_UNITS, display_name, squash, unit_of, vocabulary
 
 SUMMARY_WORDS = tuple(vocabulary()["rows"]["summary"])
 NOTE_WORDS = tuple(vocabulary()["rows"]["notes"])
@@ -259,6 +259,7 @@ def read_sheet(source: Source_, found: _Found, file: str) -> ListSheet:
     """The list of ``found`` read from ``source``: columns parsed, rows that are not firms left out."""
     spec, table = found.spec, found.table
     columns = {c.field: c for c in table.columns if c.field in spec.fields}
+    above = _unit_above(found.head, table)  # 单位：亿元 on a line of its own above the header
     wanted = [f for f in spec.needed() if f in columns]
     cells, rows = source.columns(table.data_start, [columns[f].index for f in wanted])
     raw = {f: pd.Series(col, dtype=object) for f, col in zip(wanted, cells, strict=True)}
@@ -270,7 +271,8 @@ def read_sheet(source: Source_, found: _Found, file: str) -> ListSheet:
         rule = spec.fields[fid]
         values = raw[fid]
         if rule.type in ("amount", "count", "int", "number", "ratio"):
-            frame[fid], bad = parse.numbers(values, column_unit=columns[fid].unit, unit=rule.unit,
+            column_unit = columns[fid].unit or (above if rule.type == "amount" else None)
+            frame[fid], bad = parse.numbers(values, column_unit=column_unit, unit=rule.unit,
                                             count=rule.type in ("count", "int"))
         elif rule.type == "bool":
             yes, no, bad = parse.bools(values)
@@ -311,6 +313,15 @@ def read_sheet(source: Source_, found: _Found, file: str) -> ListSheet:
     return ListSheet(file=file, sheet=source.name, title=table.title, columns=columns, frame=df,
                      unreadable=unreadable, invalid_uscc=invalid, skipped_rows=skipped, city=file_city.city,
                      texts=tuple(t for t in (source.name, table.title, Path(file).stem) if t))
+
+
+def _unit_above(head: RawSheet, table: Table) -> str | None:
+    """An amount unit written for the whole table above its header (``单位：万元``)."""
+    for _, _, line in header.preamble(head, table.header_rows[0]):
+        unit = unit_of(line)
+        if unit in AMOUNT_UNITS:
+            return unit
+    return None
 
 
 def _firm_rows(df: pd.DataFrame, spec: EvidenceSpec, found: _Found) -> tuple[np.ndarray, int]:

@@ -66,14 +66,16 @@ def applies(fig: EvidenceFigure, app: Application, spec: EvidenceSpec) -> bool:
     return not fig.applies_to or (type_field is not None and app.values.get(type_field) in fig.applies_to)
 
 
-def recompute(fig: EvidenceFigure, frame: pd.DataFrame, app: Application, spec: EvidenceSpec) -> FigureResult:
+def recompute(fig: EvidenceFigure, frame: pd.DataFrame, app: Application, spec: EvidenceSpec,
+              once: np.ndarray | None = None) -> FigureResult:
+    """``once``: the rows counted (a firm listed twice is counted once); None: every row."""
     declared = app.values.get(fig.field)
     if not isinstance(declared, (int, float)) or isinstance(declared, bool):
         declared = None
     tolerance = fig.tolerance if fig.tolerance is not None else spec.table.tolerance
     relative = fig.relative if fig.relative is not None else spec.table.relative
     try:
-        value, counted = _value(fig, frame, app, spec)
+        value, counted = _value(fig, frame, app, spec, once)
     except Unknown as exc:
         return FigureResult(fig.field, declared, None, tolerance, "not_recomputed", missing=exc.fields)
     if value is None:
@@ -89,9 +91,11 @@ def recompute(fig: EvidenceFigure, frame: pd.DataFrame, app: Application, spec: 
     return FigureResult(fig.field, declared, value, allowance, result, counted)
 
 
-def _value(fig: EvidenceFigure, frame: pd.DataFrame, app: Application, spec: EvidenceSpec
-           ) -> tuple[float | None, np.ndarray]:
+def _value(fig: EvidenceFigure, frame: pd.DataFrame, app: Application, spec: EvidenceSpec,
+           once: np.ndarray | None) -> tuple[float | None, np.ndarray]:
     where = _mask(fig.where, frame, app, spec)
+    if once is not None:
+        where &= once
     counted = np.flatnonzero(where)
     summary = spec.rules.fields.get(fig.field)
     if fig.aggregate == "count":
@@ -101,6 +105,8 @@ def _value(fig: EvidenceFigure, frame: pd.DataFrame, app: Application, spec: Evi
         factor = _unit_factor(spec.fields[fig.of or ""].unit, summary.unit if summary else None)
         return total * factor, counted
     base = _mask(fig.base, frame, app, spec)
+    if once is not None:
+        base &= once
     if fig.aggregate == "share":
         denominator = float(base.sum())
         return (100.0 * float(where.sum()) / denominator if denominator else None), counted

@@ -146,10 +146,15 @@ def _frame(evidence: AppEvidence) -> pd.DataFrame:
 def _recompute(app: Application, evidence: AppEvidence, spec: EvidenceSpec) -> None:
     frame = _frame(evidence)
     table = spec.table
+    code_field = spec.role("uscc")
+    once = None
+    if code_field in frame:  # a firm listed twice (same credit code) is counted once
+        codes = frame[code_field]
+        once = ~(codes.duplicated(keep="first").to_numpy(dtype=bool) & codes.notna().to_numpy(dtype=bool))
     for fig in spec.figures:
         if not applies(fig, app, spec):
             continue
-        result = recompute(fig, frame, app, spec)
+        result = recompute(fig, frame, app, spec, once)
         evidence.figures.append(result)
         label = spec.rules.label(fig.field)
         summary = spec.rules.fields.get(fig.field)
@@ -241,8 +246,7 @@ def _duplicates(app: Application, evidence: AppEvidence, spec: EvidenceSpec) -> 
                                 clause=spec.table.clause, params={
                                     "list": spec.title, "count": len(rows), "rows": _rows_text(rows),
                                     "file": part.sheet.file},
-                                source=_list_source(part, pos, code_field or firm_field),
-                                effect="needs_review"))
+                                source=_list_source(part, pos, code_field or firm_field)))
 
 
 def _shared(spec: EvidenceSpec, apps: list[Application], run: EvidenceRun) -> None:
