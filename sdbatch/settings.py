@@ -72,5 +72,5 @@ MAX_CELL_NOTES = 20
 # is located on its first rows (HEADER_SEARCH_ROWS) and read column by column below.
 MAX_LIST_ROWS = 1_048_576  # Excel's own row limit
 MAX_LIST_CELLS = 40_000_000  # the rectangle calamine lays out for one list sheet
-LIST_READ_CHUNK = 65_536  # rows transposed into columns at once
+LIST_READ_CHUNK = 16_384  # rows transposed into columns and parsed at once
 LIST_SHOWN_ROWS = 20  # row numbers written out behind a figure or a problem (then "…")

@@ -152,19 +152,26 @@ def texts(values: pd.Series) -> pd.Series:
     values = _positional(values)
     out = values.astype(object).where(~_blank_mask(values), None)
     has = out.notna()
-    out[has] = out[has].astype(str).str.strip().str.replace(r"\s+", " ", regex=True)
+    out[has] = out[has].astype(str).str.strip()
     return out
 
 
 def uscc(values: pd.Series) -> tuple[pd.Series, np.ndarray, np.ndarray]:
     """统一社会信用代码: (codes as written, compacted and upper-cased; valid mask; written-but-invalid
-    mask).  The check character is computed for every cell at once (numpy)."""
-    values = _positional(values)
+    mask).  The check character is computed for every cell at once (numpy); only codes that are not
+    already valid as written are compacted (full-width, spaces, dashes, lower case) and checked again."""
+    values = _positional(values).astype(object)
     present = ~_blank_mask(values)
-    codes = values.astype(object).where(present, "")
-    codes = codes.astype(str).str.normalize("NFKC").str.replace(r"[\s\-—_]", "", regex=True).str.upper()
-    valid = present & valid_uscc(codes.to_numpy(dtype=object))
-    return codes.where(present, None), valid, present & ~valid
+    codes = values.where(present, "").to_numpy(dtype=object).copy()
+    valid = present & valid_uscc(codes)
+    retry = np.flatnonzero(present & ~valid)
+    if len(retry):
+        fixed = pd.Series(codes[retry], dtype=object).astype(str).str.normalize("NFKC") \
+            .str.replace(r"[\s\-—_]", "", regex=True).str.upper().to_numpy(dtype=object)
+        codes[retry] = fixed
+        valid[retry] = valid_uscc(fixed)
+    out = pd.Series(codes, dtype=object).where(present, None)
+    return out, valid, present & ~valid
 
 
 def valid_uscc(codes: np.ndarray) -> np.ndarray:
@@ -173,7 +180,7 @@ def valid_uscc(codes: np.ndarray) -> np.ndarray:
     ok = np.zeros(n, dtype=bool)
     if not n:
         return ok
-    lengths = np.fromiter((len(c) for c in codes), dtype=np.int64, count=n)
+    lengths = np.fromiter((len(c) if isinstance(c, str) else 0 for c in codes), dtype=np.int64, count=n)
     right = np.flatnonzero(lengths == 18)
     if not len(right):
         return ok

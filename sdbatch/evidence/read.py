@@ -13,6 +13,8 @@ from __future__ import annotations
 import functools
 import itertools
 import operator
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +27,7 @@ from sdbatch.catalogue import text
 from sdbatch.evidence import parse
 from sdbatch.evidence.spec import EvidenceSpec
 from sdbatch.model import Column, Finding, RawSheet, Source, Table
-from sdbatch.text import AMOUNT_UNITS, display_name, squash, unit_of, vocabulary
+from sdbatch.text import AMOUNT_UNITS, display_name, unit_of, vocabulary
 
 SUMMARY_WORDS = tuple(vocabulary()["rows"]["summary"])
 NOTE_WORDS = tuple(vocabulary()["rows"]["notes"])
@@ -75,6 +77,7 @@ def recognise(head: RawSheet, specs: list[tuple[EvidenceSpec, Any]]) -> _Found |
 
     A list names the firm (企业名称) and the detect fields (the credit code) in its header, and at
     least as many fields as the round's summary table would find there."""
+    head = above_data(head)
     best: tuple[int, _Found] | None = None
     for spec, rules in specs:
         table = header.find_table(head, spec.view)
@@ -94,6 +97,22 @@ def recognise(head: RawSheet, specs: list[tuple[EvidenceSpec, Any]]) -> _Found |
     return best[1] if best else None
 
 
+_NUMERIC_TEXT = re.compile(r"^\s*[+-]?[\d,]*\.?\d+\s*$")
+
+
+def above_data(head: RawSheet) -> RawSheet:
+    """The rows of ``head`` down to its first row of data (two numbers or more): the header is
+    above it, and a search among a list's first rows of firms would only cost time."""
+    for r, row in enumerate(head.rows):
+        numbers = sum(1 for v in row if (isinstance(v, (int, float)) and not isinstance(v, bool))
+                      or (isinstance(v, str) and _NUMERIC_TEXT.match(v)))
+        if r and numbers >= 2 and any(isinstance(v, str) and not _NUMERIC_TEXT.match(v) for v in row):
+            keep = r + 1  # the first data row stays: the header stage sees where data begins
+            return RawSheet(name=head.name, rows=head.rows[:keep],
+                            merged=[(r0, c0, min(r1, keep - 1), c1) for r0, c0, r1, c1 in head.merged if r0 < keep])
+    return head
+
+
 # ----------------------------------------------------------------------------- reading
 class Source_:
     """A sheet of a list file: its first rows, and its cells below the header by columns."""
@@ -104,9 +123,9 @@ class Source_:
     def head(self) -> RawSheet:
         raise NotImplementedError
 
-    def columns(self, start: int, wanted: list[int]) -> tuple[list[list[Any]], np.ndarray]:
-        """Cells of the columns ``wanted`` (0-based) from row ``start`` (0-based) on: one list per
-        column, and the 1-based row numbers."""
+    def chunks(self, start: int, wanted: list[int]) -> Iterator[tuple[list[Any], np.ndarray]]:
+        """Cells of the columns ``wanted`` (0-based) from row ``start`` (0-based) on, a chunk of
+        rows at a time: one sequence per column, and the 1-based row numbers."""
         raise NotImplementedError
 
 
@@ -125,37 +144,35 @@ class _CalamineSheet(Source_):
         return RawSheet(name=self.name, rows=grid, merged=[(r0, c0, min(r1, _HEAD_ROWS - 1), c1)
                                                            for r0, c0, r1, c1 in merged])
 
-    def columns(self, start: int, wanted: list[int]) -> tuple[list[list[Any]], np.ndarray]:
+    def chunks(self, start: int, wanted: list[int]) -> Iterator[tuple[list[Any], np.ndarray]]:
         first_col = (self.sheet.start or (0, 0))[1]
         rows = itertools.islice(self.sheet.iter_rows(), start, None)
         return gather(rows, [c - first_col for c in wanted], start)
 
 
-def gather(rows: Any, wanted: list[int], start: int) -> tuple[list[list[Any]], np.ndarray]:
+def gather(rows: Any, wanted: list[int], start: int) -> Iterator[tuple[list[Any], np.ndarray]]:
     """Columns ``wanted`` of an iterator of rows (lists), transposed a chunk of rows at a time:
-    each row is looked at once and dropped; only the wanted columns are kept."""
-    out: list[list[Any]] = [[] for _ in wanted]
+    each row is looked at once and dropped; only the wanted columns of one chunk are held."""
     inside = [(i, c) for i, c in enumerate(wanted) if c >= 0]
     width = max((c for _, c in inside), default=-1) + 1
-    count = 0
     pick = operator.itemgetter(*[c for _, c in inside]) if inside else None
+    first = start + 1
     while True:
         chunk = list(itertools.islice(rows, settings.LIST_READ_CHUNK))
         if not chunk:
-            break
-        count += len(chunk)
-        if pick is None:
-            continue
-        if any(len(row) < width for row in chunk):  # ragged rows (text files): padded
-            chunk = [row if len(row) >= width else [*row, *([None] * (width - len(row)))] for row in chunk]
-        picked = map(pick, chunk)
-        cols: Any = zip(*picked, strict=True) if len(inside) > 1 else [tuple(picked)]
-        for (i, _), col in zip(inside, cols, strict=True):
-            out[i].extend(col)
-    for i, col in enumerate(out):
-        if not col:
-            out[i] = [None] * count
-    return out, np.arange(start + 1, start + 1 + count)
+            return
+        n = len(chunk)
+        out: list[Any] = [None] * len(wanted)
+        if pick is not None:
+            if any(len(row) < width for row in chunk):  # ragged rows (text files): padded
+                chunk = [row if len(row) >= width else [*row, *([None] * (width - len(row)))] for row in chunk]
+            picked = map(pick, chunk)
+            cols: Any = zip(*picked, strict=True) if len(inside) > 1 else [tuple(picked)]
+            for (i, _), col in zip(inside, cols, strict=True):
+                out[i] = col
+        del chunk
+        yield [col if col is not None else (None,) * n for col in out], np.arange(first, first + n)
+        first += n
 
 
 class _GridSheet(Source_):
@@ -168,10 +185,10 @@ class _GridSheet(Source_):
         return RawSheet(name=self.raw.name, rows=self.raw.rows[:_HEAD_ROWS],
                         merged=[m for m in self.raw.merged if m[0] < _HEAD_ROWS])
 
-    def columns(self, start: int, wanted: list[int]) -> tuple[list[list[Any]], np.ndarray]:
+    def chunks(self, start: int, wanted: list[int]) -> Iterator[tuple[list[Any], np.ndarray]]:
         rows = self.raw.rows[start:]
-        return ([[row[c] if c < len(row) else None for row in rows] for c in wanted],
-                np.arange(start + 1, start + 1 + len(rows)))
+        yield ([[row[c] if c < len(row) else None for row in rows] for c in wanted],
+               np.arange(start + 1, start + 1 + len(rows)))
 
 
 class _CsvSheet(Source_):
@@ -194,7 +211,7 @@ class _CsvSheet(Source_):
         rows = [[v.strip() or None for v in row] for row in itertools.islice(self._rows(1 << 20), _HEAD_ROWS)]
         return RawSheet(name=self.name, rows=rows)
 
-    def columns(self, start: int, wanted: list[int]) -> tuple[list[list[Any]], np.ndarray]:
+    def chunks(self, start: int, wanted: list[int]) -> Iterator[tuple[list[Any], np.ndarray]]:
         return gather(itertools.islice(self._rows(), start, None), wanted, start)
 
 
@@ -225,10 +242,8 @@ def _csv_format(path: Path) -> tuple[str, str]:
 def sources(path: Path, kind: str) -> tuple[list[Source_], Any]:
     """The sheets of a list file (and the workbook to close)."""
     if kind in ("xlsx", "xlsm"):
-        from sdbatch.reading import limits
-
-        for scan in limits.scan_workbook(path).values():
-            _check_extent(path, scan.value_rows, scan.value_cols)
+        for rows, cols in extents(path):
+            _check_extent(path, rows, cols)
     if kind in ("xlsx", "xlsm", "xls", "ods"):
         import python_calamine
 
@@ -248,6 +263,72 @@ def sources(path: Path, kind: str) -> tuple[list[Source_], Any]:
     return [_GridSheet(s) for s in raw.sheets], None
 
 
+_ROW = re.compile(rb'<row r="([0-9]{1,9})"')
+_BEYOND_Z = re.compile(rb'<c r="[A-Za-z]{2,3}[0-9]')
+_UNUSUAL = re.compile(rb'<c\s(?!r=")|<[A-Za-z_][\w.-]*:c\s|<row\s(?!r=")')
+_CHUNK = 1 << 22
+
+
+def extents(path: Path) -> list[tuple[int, int]]:
+    """(rows, columns) each worksheet of an .xlsx may lay out, before calamine lays it out densely.
+
+    A list of 10^5 rows holds 10^6 cells: scanning every cell reference (what
+    :func:`sdbatch.reading.limits.scan_workbook` does for summaries) costs more than reading them.
+    Here the row elements bound the rows, and a cell reference is looked at only if it names a
+    column beyond Z or a row below the last row element (a far cell): bounds within
+    the real extent (a cell further down than the last row element is found by its number).  A
+    sheet spelt otherwise than Excel spells it (prefixes, attributes
+    in another order, rows without numbers) gets the full scan."""
+    import zipfile
+
+    from sdbatch.reading import limits
+
+    out: list[tuple[int, int]] = []
+    with zipfile.ZipFile(path) as zf:
+        for info in zf.infolist():
+            if not re.fullmatch(r"xl/worksheets/[^/]+\.xml", info.filename, re.I):
+                continue
+            rows, wide, unusual = 0, False, False
+            tail = b""
+            with zf.open(info) as fh:
+                while chunk := fh.read(_CHUNK):
+                    data = tail + chunk
+                    found = _ROW.findall(data)
+                    if found:
+                        rows = max(rows, max(map(int, found)))
+                    wide = wide or bool(_BEYOND_Z.search(data))
+                    unusual = unusual or bool(_UNUSUAL.search(data))
+                    tail = data[-64:]
+                    if unusual or wide:
+                        break
+                far = re.compile(rb'<c r="[A-Za-z]{1,3}(?:' + _greater_than(rows).encode() + rb')"')
+                if not (unusual or wide):
+                    fh.seek(0)
+                    tail = b""
+                    while chunk := fh.read(_CHUNK):
+                        if far.search(tail + chunk):
+                            unusual = True
+                            break
+                        tail = chunk[-64:]
+            if unusual or wide:
+                scan = limits.scan_workbook(path).get(info.filename)
+                out.append((scan.value_rows, scan.value_cols) if scan else (0, 0))
+            else:
+                out.append((rows, 26))
+    return out
+
+
+def _greater_than(n: int) -> str:
+    """A regular expression matching exactly the decimal numbers above ``n`` (no leading zeros)."""
+    digits = str(n)
+    k = len(digits)
+    options = [f"[1-9][0-9]{{{k},}}"]  # more digits
+    for i, d in enumerate(digits):
+        if d != "9":
+            options.append(f"{digits[:i]}[{int(d) + 1}-9][0-9]{{{k - i - 1}}}")
+    return "|".join(options)
+
+
 def _check_extent(path: Path, rows: int, cols: int) -> None:
     from sdbatch.reading.sniff import reject
 
@@ -261,40 +342,24 @@ def read_sheet(source: Source_, found: _Found, file: str) -> ListSheet:
     columns = {c.field: c for c in table.columns if c.field in spec.fields}
     above = _unit_above(found.head, table)  # 单位：亿元 on a line of its own above the header
     wanted = [f for f in spec.needed() if f in columns]
-    cells, rows = source.columns(table.data_start, [columns[f].index for f in wanted])
-    raw = {f: pd.Series(col, dtype=object) for f, col in zip(wanted, cells, strict=True)}
-    frame: dict[str, Any] = {}
-    unreadable: dict[str, np.ndarray] = {}
-    invalid = None
+    parts: dict[str, list[Any]] = {f: [] for f in wanted}
+    bad_parts: dict[str, list[np.ndarray]] = {f: [] for f in wanted}
+    invalid_parts: list[np.ndarray] = []
+    row_parts: list[np.ndarray] = []
+    for cells, rows in source.chunks(table.data_start, [columns[f].index for f in wanted]):
+        row_parts.append(rows)
+        for fid, col in zip(wanted, cells, strict=True):
+            value, bad, invalid = _parse(spec, fid, pd.Series(col, dtype=object),
+                                         columns[fid].unit or (above if spec.fields[fid].type == "amount" else None))
+            parts[fid].append(value)
+            bad_parts[fid].append(bad)
+            if invalid is not None:
+                invalid_parts.append(invalid)
+    rows = np.concatenate(row_parts) if row_parts else np.arange(0)
+    frame: dict[str, Any] = {f: _concat(v, len(rows)) for f, v in parts.items()}
+    unreadable = {f: np.concatenate(m) for f, m in bad_parts.items() if m and any(x.any() for x in m)}
+    invalid = np.concatenate(invalid_parts) if invalid_parts else None
     jurisdiction = spec.rules.jurisdiction
-    for fid in wanted:
-        rule = spec.fields[fid]
-        values = raw[fid]
-        if rule.type in ("amount", "count", "int", "number", "ratio"):
-            column_unit = columns[fid].unit or (above if rule.type == "amount" else None)
-            frame[fid], bad = parse.numbers(values, column_unit=column_unit, unit=rule.unit,
-                                            count=rule.type in ("count", "int"))
-        elif rule.type == "bool":
-            yes, no, bad = parse.bools(values)
-            arr = pd.array(np.where(yes | no, yes, False), dtype="boolean")
-            arr[~(yes | no)] = pd.NA
-            frame[fid] = arr
-        elif rule.type == "uscc":
-            frame[fid], valid, invalid = parse.uscc(values)
-            bad = np.zeros(len(values), dtype=bool)
-            frame[fid] = frame[fid].where(valid, None).to_numpy(dtype=object)
-        elif rule.type == "choice":
-            choices = spec.rules.choices[rule.choices or ""]
-            parsed, bad = parse.by_distinct(values, functools.partial(_choice, choices=choices))
-            frame[fid] = parsed.to_numpy(dtype=object)
-        elif rule.type == "city":
-            parsed, bad = parse.by_distinct(values, lambda v: _city(v, jurisdiction))
-            frame[fid] = parsed.to_numpy(dtype=object)
-        else:
-            frame[fid] = parse.texts(values).to_numpy(dtype=object)
-            bad = np.zeros(len(values), dtype=bool)
-        if bad.any():
-            unreadable[fid] = bad
     for fid, rule in spec.fields.items():
         if rule.parts and fid not in frame and any(p in frame for p in rule.parts):
             present = [p for p in rule.parts if p in frame]
@@ -315,6 +380,40 @@ def read_sheet(source: Source_, found: _Found, file: str) -> ListSheet:
                      texts=tuple(t for t in (source.name, table.title, Path(file).stem) if t))
 
 
+def _parse(spec: EvidenceSpec, fid: str, values: pd.Series, column_unit: str | None
+           ) -> tuple[Any, np.ndarray, np.ndarray | None]:
+    """One chunk of one column: (canonical values, unreadable cells, invalid credit codes or None)."""
+    rule = spec.fields[fid]
+    if rule.type in ("amount", "count", "int", "number", "ratio"):
+        value, bad = parse.numbers(values, column_unit=column_unit, unit=rule.unit, count=rule.type in ("count", "int"))
+        return value, bad, None
+    if rule.type == "bool":
+        yes, no, bad = parse.bools(values)
+        arr = pd.array(yes, dtype="boolean")
+        arr[~(yes | no)] = pd.NA
+        return arr, bad, None
+    nothing = np.zeros(len(values), dtype=bool)
+    if rule.type == "uscc":
+        codes, valid, invalid = parse.uscc(values)
+        return codes.where(valid, None).to_numpy(dtype=object), nothing, invalid
+    if rule.type == "choice":
+        choices = spec.rules.choices[rule.choices or ""]
+        parsed, bad = parse.by_distinct(values, functools.partial(_choice, choices=choices))
+        return parsed.to_numpy(dtype=object), bad, None
+    if rule.type == "city":
+        parsed, bad = parse.by_distinct(values, functools.partial(_city, jurisdiction=spec.rules.jurisdiction))
+        return parsed.to_numpy(dtype=object), bad, None
+    return parse.texts(values).to_numpy(dtype=object), nothing, None
+
+
+def _concat(parts: list[Any], n: int) -> Any:
+    if not parts:
+        return np.full(n, None, dtype=object)
+    if isinstance(parts[0], pd.api.extensions.ExtensionArray):
+        return type(parts[0])._concat_same_type(parts)
+    return np.concatenate(parts)
+
+
 def _unit_above(head: RawSheet, table: Table) -> str | None:
     """An amount unit written for the whole table above its header (``单位：万元``)."""
     for _, _, line in header.preamble(head, table.header_rows[0]):
@@ -328,13 +427,13 @@ def _firm_rows(df: pd.DataFrame, spec: EvidenceSpec, found: _Found) -> tuple[np.
     """Rows that are firms: a firm name or a credit code, and not a total, a note or the header
     repeated (page breaks copied in)."""
     firm, code = spec.role("firm"), spec.role("uscc")
-    names = df[firm] if firm in df else pd.Series([None] * len(df), index=df.index)
+    names = df[firm] if firm in df else pd.Series([None] * len(df), index=df.index, dtype=object)
     has_name = names.notna().to_numpy()
     has_code = df[code].notna().to_numpy() if code in df else np.zeros(len(df), dtype=bool)
     keep = has_name | has_code
     texts = names[has_name].astype(str).str.replace(r"\s+", "", regex=True)
-    header_texts = {squash(c.header.split("/")[-1]) for c in found.table.columns if c.header}
-    other = texts.str.startswith(SUMMARY_WORDS + NOTE_WORDS) | texts.map(squash).isin(header_texts)
+    header_texts = {re.sub(r"\s+", "", part) for c in found.table.columns for part in c.header.split("/") if part}
+    other = texts.str.startswith(SUMMARY_WORDS + NOTE_WORDS) | texts.isin(header_texts)
     drop = np.zeros(len(df), dtype=bool)
     drop[np.flatnonzero(has_name)[other.to_numpy(dtype=bool)]] = True
     keep &= ~drop

@@ -225,9 +225,12 @@ def _duplicates(app: Application, evidence: AppEvidence, spec: EvidenceSpec) -> 
         frame = part.frame
         key = (frame[code_field].astype(object) if code_field in frame
                else pd.Series([None] * len(frame), index=frame.index, dtype=object))
-        if firm_field in frame:
-            key = key.where(key.notna(), frame[firm_field].map(lambda v: "name:" + squash(v) if v else None))
-        frames.append(pd.DataFrame({"key": key.to_numpy(dtype=object), "part": n, "pos": part.rows}))
+        key = key.to_numpy(dtype=object).copy()
+        missing = np.flatnonzero(pd.isna(key))
+        if firm_field in frame and len(missing):  # no valid credit code: the name says which firm
+            names = frame[firm_field].to_numpy(dtype=object)[missing]
+            key[missing] = [("name:" + squash(v)) if v else None for v in names]
+        frames.append(pd.DataFrame({"key": key, "part": n, "pos": part.rows}))
     table = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     dup = table[table["key"].notna().to_numpy() & table["key"].duplicated(keep=False).to_numpy()]
     if dup.empty:
