@@ -80,7 +80,7 @@ def recompute(fig: EvidenceFigure, frame: pd.DataFrame, app: Application, spec: 
         return FigureResult(fig.field, declared, None, tolerance, "not_recomputed", missing=exc.fields)
     if value is None:
         return FigureResult(fig.field, declared, None, tolerance, "not_recomputed")
-    value = round(value, 6)
+    value = round(value, 4)
     summary = spec.rules.fields.get(fig.field)
     if float(value).is_integer() and summary is not None and summary.type in ("count", "int"):
         value = int(value)
