@@ -515,3 +515,43 @@ def test_results_json_evidence_is_valid(tmp_path: Path) -> None:
     outcome = run_batch(inbox, RunOptions(out_dir=tmp_path / "out", now=NOW, run_id="r", mail_mode="none"))
     doc = check_contract(outcome.run_dir / "results.json")
     assert json.dumps(doc, ensure_ascii=False).count('"evidence": {') == 3
+
+
+# ----------------------------------------------------------------------------- hostile lists
+def test_greater_than_pattern_is_exact() -> None:
+    import re
+
+    from sdbatch.evidence.read import _greater_than
+
+    rng = random.Random(3)
+    for n in [0, 1, 9, 10, 99, 100, 62502, 99999, 1_048_576, *[rng.randint(1, 10**7) for _ in range(100)]]:
+        pattern = re.compile(f"^(?:{_greater_than(n)})$")
+        for m in [*range(max(0, n - 30), n + 30), n * 10, 10 ** len(str(n))]:
+            assert bool(pattern.match(str(m))) == (m > n), (n, m)
+
+
+def test_far_cell_in_a_small_list_is_refused_before_it_is_laid_out(tmp_path: Path) -> None:
+    """A 3 KB list whose one cell claims row 5,000,000: refused with the reading stage's reason."""
+    import shutil
+    import zipfile
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    plain = tmp_path / "plain.xlsx"
+    write(plain, Sheet("Sheet1", list_grid(None, C_FIRMS[:3])))
+    hostile = inbox / "名单.xlsx"
+    with zipfile.ZipFile(plain) as src, zipfile.ZipFile(hostile, "w", zipfile.ZIP_DEFLATED) as out:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename.startswith("xl/worksheets/"):
+                data = data.replace(b'<c r="B3"', b'<c r="B5000000"', 1)
+                assert b"B5000000" in data
+            out.writestr(info, data)
+    from sdbatch.evidence.read import extents
+
+    assert max(rows for rows, _ in extents(hostile)) == 5_000_000
+    assert extents(plain) == [(len(C_FIRMS[:3]) + 2, 26)]
+    result = evaluate(inbox, RunOptions(now=NOW))
+    (record,) = result.files
+    assert record.status == "rejected" and record.error_code == "file-too-large"
+    shutil.rmtree(inbox)

@@ -164,7 +164,7 @@ def _texts(sheet: ListSheet) -> tuple[str, str, str]:
 
 
 def _mode(values: np.ndarray) -> str | None:
-    present = [v for v in values[:1000] if v]
+    present = [v for v in values[:1000] if isinstance(v, str) and v]
     if not present:
         return None
     return str(max(set(present), key=present.count))

@@ -296,20 +296,14 @@ def extents(path: Path) -> list[tuple[int, int]]:
                     found = _ROW.findall(data)
                     if found:
                         rows = max(rows, max(map(int, found)))
-                    wide = wide or bool(_BEYOND_Z.search(data))
-                    unusual = unusual or bool(_UNUSUAL.search(data))
-                    tail = data[-64:]
+                    # a cell below every row element so far (rows only grow: a false alarm costs the
+                    # full scan, never a wrong answer)
+                    far = re.compile(rb'<c r="[A-Za-z]{1,3}(?:' + _greater_than(rows).encode() + rb')"')
+                    wide = bool(_BEYOND_Z.search(data)) or bool(far.search(data))
+                    unusual = bool(_UNUSUAL.search(data))
                     if unusual or wide:
                         break
-                far = re.compile(rb'<c r="[A-Za-z]{1,3}(?:' + _greater_than(rows).encode() + rb')"')
-                if not (unusual or wide):
-                    fh.seek(0)
-                    tail = b""
-                    while chunk := fh.read(_CHUNK):
-                        if far.search(tail + chunk):
-                            unusual = True
-                            break
-                        tail = chunk[-64:]
+                    tail = data[-64:]
             if unusual or wide:
                 scan = limits.scan_workbook(path).get(info.filename)
                 out.append((scan.value_rows, scan.value_cols) if scan else (0, 0))
@@ -368,6 +362,10 @@ def read_sheet(source: Source_, found: _Found, file: str) -> ListSheet:
             total[np.isnan(stacked).all(axis=0)] = np.nan
             frame[fid] = total
     df = pd.DataFrame(frame, index=pd.Index(rows, name="row"))
+    for role in ("application", "city"):  # a few distinct values repeated on every row: stored once
+        fid = spec.role(role)
+        if fid in df:
+            df[fid] = df[fid].astype("category")
     keep, skipped = _firm_rows(df, spec, found)
     if not keep.all():
         df = df[keep]
