@@ -363,9 +363,9 @@ def read_sheet(source: Source_, found: _Found, file: str) -> ListSheet:
             frame[fid] = total
     df = pd.DataFrame(frame, index=pd.Index(rows, name="row"))
     for role in ("application", "city"):  # a few distinct values repeated on every row: stored once
-        fid = spec.role(role)
-        if fid in df:
-            df[fid] = df[fid].astype("category")
+        role_field = spec.role(role)
+        if role_field in df:
+            df[role_field] = df[role_field].astype("category")
     keep, skipped = _firm_rows(df, spec, found)
     if not keep.all():
         df = df[keep]
