@@ -55,6 +55,9 @@ def claim(record: FileRecord, candidates: list[Rules], *, debug: bool = False) -
     except Exception:  # noqa: BLE001 - a library failing on a damaged file: the batch's reading says why
         if debug:
             raise
+        import logging
+
+        logging.getLogger("sdbatch").debug("evidence: %s not read as a list", record.file, exc_info=True)
         return False
     if found is None:
         return False

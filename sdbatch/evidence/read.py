@@ -114,7 +114,7 @@ def above_data(head: RawSheet) -> RawSheet:
 
 
 # ----------------------------------------------------------------------------- reading
-class Source_:
+class ListSource:
     """A sheet of a list file: its first rows, and its cells below the header by columns."""
 
     name: str
@@ -129,7 +129,7 @@ class Source_:
         raise NotImplementedError
 
 
-class _CalamineSheet(Source_):
+class _CalamineSheet(ListSource):
     def __init__(self, path: Path, sheet: Any, name: str, hidden: bool) -> None:
         self.path, self.sheet, self.name, self.hidden = path, sheet, name, hidden
 
@@ -175,7 +175,7 @@ def gather(rows: Any, wanted: list[int], start: int) -> Iterator[tuple[list[Any]
         first += n
 
 
-class _GridSheet(Source_):
+class _GridSheet(ListSource):
     """A sheet already read whole by the reading package (HTML, Excel 2003 XML: small files)."""
 
     def __init__(self, sheet: RawSheet) -> None:
@@ -191,7 +191,7 @@ class _GridSheet(Source_):
                np.arange(start + 1, start + 1 + len(rows)))
 
 
-class _CsvSheet(Source_):
+class _CsvSheet(ListSource):
     """A text table: decoded as the summary reader decodes it, read by Python's csv module (C)."""
 
     def __init__(self, path: Path, name: str) -> None:
@@ -239,7 +239,7 @@ def _csv_format(path: Path) -> tuple[str, str]:
     return encoding, sep if counts[sep] else ","
 
 
-def sources(path: Path, kind: str) -> tuple[list[Source_], Any]:
+def sources(path: Path, kind: str) -> tuple[list[ListSource], Any]:
     """The sheets of a list file (and the workbook to close)."""
     if kind in ("xlsx", "xlsm"):
         for rows, cols in extents(path):
@@ -249,7 +249,7 @@ def sources(path: Path, kind: str) -> tuple[list[Source_], Any]:
 
         wb = python_calamine.CalamineWorkbook.from_path(str(path))
         hidden = {m.name for m in wb.sheets_metadata if str(m.visible).lower().rsplit(".", 1)[-1] != "visible"}
-        out: list[Source_] = []
+        out: list[ListSource] = []
         for name in wb.sheet_names:
             sheet = wb.get_sheet_by_name(name)
             _check_extent(path, sheet.height + (sheet.start or (0, 0))[0], sheet.width)
@@ -330,7 +330,7 @@ def _check_extent(path: Path, rows: int, cols: int) -> None:
         raise reject("file-too-large", path, text("reading.extent_too_large", rows=rows, cols=cols))
 
 
-def read_sheet(source: Source_, found: _Found, file: str) -> ListSheet:
+def read_sheet(source: ListSource, found: _Found, file: str) -> ListSheet:
     """The list of ``found`` read from ``source``: columns parsed, rows that are not firms left out."""
     spec, table = found.spec, found.table
     columns = {c.field: c for c in table.columns if c.field in spec.fields}
@@ -456,7 +456,7 @@ def read_list(path: Path, kind: str, file: str, mtime: float, specs: list[tuple[
               ) -> tuple[ListFile, list[Finding]] | None:
     """The lists of ``path`` when every sheet holding something is a list; None otherwise (a
     summary, a score sheet: the batch reads it as before)."""
-    found_sheets: list[tuple[Source_, _Found]] = []
+    found_sheets: list[tuple[ListSource, _Found]] = []
     notes: list[Finding] = []
     srcs, book = sources(path, kind)
     try:

@@ -7,7 +7,6 @@ rows passing ``where`` ÷ the rows passing ``base``; ``ratio`` 100 × Σ ``of`` 
 
 from __future__ import annotations
 
-import math
 import operator
 from dataclasses import dataclass
 from dataclasses import field as dc_field
@@ -183,7 +182,3 @@ def threshold_failure(result: FigureResult, app: Application, spec: EvidenceSpec
             return {"rule": cond.id, "rule_text": cond.text, "clause": cond.clause, "op": cond.op,
                     "threshold": cond.threshold}
     return None
-
-
-def finite(value: float | None) -> float | None:
-    return value if value is not None and math.isfinite(value) else None

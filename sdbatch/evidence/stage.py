@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,7 +16,7 @@ import pandas as pd
 from sdbatch import settings
 from sdbatch.catalogue import join, text
 from sdbatch.evidence.match import Matcher, Part, split_sheet
-from sdbatch.evidence.read import ListFile, ListSheet
+from sdbatch.evidence.read import ListFile
 from sdbatch.evidence.recompute import FigureResult, applies, recompute, threshold_failure
 from sdbatch.evidence.spec import EvidenceSpec, spec_of
 from sdbatch.model import Application, FileRecord, Finding, Source, cell_address
@@ -261,28 +260,32 @@ def _shared(spec: EvidenceSpec, apps: list[Application], run: EvidenceRun) -> No
     firm_field = spec.role("firm")
     frames = []
     owners: list[tuple[Application, AppEvidence]] = []
+    parts: list[Part] = []
+    cities: dict[str, int] = {}
     for app in apps:
         evidence = app.evidence
         if not isinstance(evidence, AppEvidence):
             continue
+        city = cities.setdefault(app.city or "", len(cities))
         for part in evidence.parts:
-            frame = part.frame
-            if code_field not in frame:
+            if code_field not in part.sheet.frame:
                 continue
-            codes = frame[code_field].to_numpy(dtype=object)
-            names = frame[firm_field].to_numpy(dtype=object) if firm_field in frame else np.full(len(frame), None)
-            frames.append(pd.DataFrame({"code": codes, "owner": len(owners), "firm": names, "pos": part.rows,
-                                        "city": app.city or "", "part": id(part)}))
+            codes = part.sheet.frame[code_field].to_numpy(dtype=object)[part.rows]
+            frames.append(pd.DataFrame({"code": codes, "owner": np.int32(len(owners)), "city": np.int32(city),
+                                        "part": np.int32(len(parts)), "pos": part.rows}))
+            parts.append(part)
         owners.append((app, evidence))
     if not frames:
         return
     table = pd.concat(frames, ignore_index=True)
-    table = table[table["code"].notna()].drop_duplicates(["code", "owner"])
+    del frames
+    table = table[table["code"].notna().to_numpy()].drop_duplicates(["code", "owner"])
     spread = table.groupby("code", sort=False)["owner" if rule == "applications" else "city"].transform("nunique")
     table = table[spread.to_numpy() > 1]
     if table.empty:
         return
-    parts = {id(p): p for _, ev in owners for p in ev.parts}
+    table = table.assign(firm=[_firm_name(parts[p], pos, firm_field) for p, pos in zip(table["part"], table["pos"],
+                                                                                          strict=True)])
     clause = spec.table.exclusive_clause or spec.table.clause
     per_pair: dict[tuple[int, int], list[tuple[str, str, int, int]]] = defaultdict(list)
     for code, group in table.groupby("code", sort=False):
@@ -309,6 +312,12 @@ def _shared(spec: EvidenceSpec, apps: list[Application], run: EvidenceRun) -> No
             source=_list_source(parts[part_id], pos, code_field), effect="needs_review"))
 
 
+def _firm_name(part: Part, pos: int, firm_field: str | None) -> str:
+    frame = part.sheet.frame
+    name = frame[firm_field].iloc[pos] if firm_field and firm_field in frame else None
+    return "" if name is None or pd.isna(name) else str(name)
+
+
 def _list_source(part: Part, pos: int, field_id: str | None) -> Source:
     sheet = part.sheet
     row = int(sheet.frame.index[pos])
@@ -328,12 +337,3 @@ def _rows_text(rows: list[int]) -> str:
     shown = join(rows[: settings.LIST_SHOWN_ROWS])
     return text("evidence.rows_more", rows=shown, count=len(rows)) if len(rows) > settings.LIST_SHOWN_ROWS \
         else text("evidence.rows", rows=shown)
-
-
-def list_sheet(record: FileRecord) -> list[ListSheet]:
-    listed = record.evidence
-    return listed.sheets if isinstance(listed, ListFile) else []
-
-
-def file_name(path: str) -> str:
-    return Path(path).name
