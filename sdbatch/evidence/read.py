@@ -34,9 +34,35 @@ NOTE_WORDS = tuple(vocabulary()["rows"]["notes"])
 _HEAD_ROWS = settings.HEADER_SEARCH_ROWS + settings.MAX_HEADER_DEPTH + 2
 
 
+class TextColumn:
+    """Texts kept compactly (UTF-8 in one buffer, offsets in numpy): the firms' names of a list of
+    10^5–10^6 rows are shown only for the few firms a finding names, never worked on per row."""
+
+    def __init__(self, values: Any) -> None:
+        encoded = [v.encode("utf-8") if isinstance(v, str) else b"" for v in values]
+        self.present = np.fromiter((isinstance(v, str) for v in values), dtype=bool, count=len(encoded))
+        self.offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+        np.cumsum(np.fromiter((len(e) for e in encoded), dtype=np.int64, count=len(encoded)), out=self.offsets[1:])
+        self.blob = b"".join(encoded)
+
+    def __len__(self) -> int:
+        return len(self.present)
+
+    def __getitem__(self, pos: int) -> str | None:
+        if not self.present[pos]:
+            return None
+        return self.blob[self.offsets[pos]:self.offsets[pos + 1]].decode("utf-8")
+
+    def take(self, positions: Any) -> list[str | None]:
+        return [self[int(p)] for p in positions]
+
+
 @dataclass
 class ListSheet:
-    """One list as read: its place, header and parsed columns (one row per firm)."""
+    """One list as read: its place, header and parsed columns (one row per firm).
+
+    The firm's name and credit code are kept beside the frame, compactly (``names``, ``codes``: the
+    valid codes as 18 bytes, ``b""`` where none); the frame holds whether each is present."""
 
     file: str  # relative to the inbox
     sheet: str
@@ -48,6 +74,8 @@ class ListSheet:
     skipped_rows: int = 0  # total rows, notes, repeated headers below the header
     city: str | None = None  # the city named by the title, file or sheet name
     texts: tuple[str, ...] = ()  # what may name the application: the sheet name, the title, the file name
+    names: TextColumn | None = None
+    codes: np.ndarray | None = None  # dtype S18
 
     @property
     def rows(self) -> int:
@@ -372,10 +400,32 @@ def read_sheet(source: ListSource, found: _Found, file: str) -> ListSheet:
         unreadable = {f: m[keep] for f, m in unreadable.items()}
         invalid = invalid[keep] if invalid is not None else None
     unreadable = {f: m for f, m in unreadable.items() if m.any()}
+    names, codes = _compact(df, spec)
     file_city = normalise.city_of_file(table, file, jurisdiction)
     return ListSheet(file=file, sheet=source.name, title=table.title, columns=columns, frame=df,
                      unreadable=unreadable, invalid_uscc=invalid, skipped_rows=skipped, city=file_city.city,
-                     texts=tuple(t for t in (source.name, table.title, Path(file).stem) if t))
+                     texts=tuple(t for t in (source.name, table.title, Path(file).stem) if t),
+                     names=names, codes=codes)
+
+
+def _compact(df: pd.DataFrame, spec: EvidenceSpec) -> tuple[TextColumn | None, np.ndarray | None]:
+    """The firm's name and credit code taken out of the frame (which keeps whether they are there)."""
+    names = codes = None
+    firm, code = spec.role("firm"), spec.role("uscc")
+    if firm in df:
+        names = TextColumn(df[firm].to_numpy(dtype=object))
+        df[firm] = _presence(names.present)
+    if code in df:
+        written = df[code].to_numpy(dtype=object)
+        codes = np.array([c if isinstance(c, str) else "" for c in written], dtype="S18")
+        df[code] = _presence(codes != b"")
+    return names, codes
+
+
+def _presence(mask: np.ndarray) -> Any:
+    out = pd.array(mask, dtype="boolean")
+    out[~mask] = pd.NA
+    return out
 
 
 def _parse(spec: EvidenceSpec, fid: str, values: pd.Series, column_unit: str | None

@@ -145,11 +145,10 @@ def _frame(evidence: AppEvidence) -> pd.DataFrame:
 def _recompute(app: Application, evidence: AppEvidence, spec: EvidenceSpec) -> None:
     frame = _frame(evidence)
     table = spec.table
-    code_field = spec.role("uscc")
     once = None
-    if code_field in frame:  # a firm listed twice (same credit code) is counted once
-        codes = frame[code_field]
-        once = ~(codes.duplicated(keep="first").to_numpy(dtype=bool) & codes.notna().to_numpy(dtype=bool))
+    codes = _codes(evidence)
+    if codes is not None:  # a firm listed twice (same credit code) is counted once
+        once = ~_repeated(codes)
     for fig in spec.figures:
         if not applies(fig, app, spec):
             continue
@@ -215,33 +214,58 @@ def _within(app: Application, evidence: AppEvidence, spec: EvidenceSpec) -> None
             "count": sum(evidence.unreadable.values())}, source=Source(part.sheet.file, part.sheet.sheet)))
 
 
+def _codes(evidence: AppEvidence) -> np.ndarray | None:
+    """The valid credit codes of the application's rows (its parts in order), b"" where none."""
+    if any(p.sheet.codes is None for p in evidence.parts):
+        return None
+    arrays = [p.sheet.codes[p.rows] for p in evidence.parts if p.sheet.codes is not None]
+    return np.concatenate(arrays) if len(arrays) > 1 else arrays[0]
+
+
+def _repeated(keys: np.ndarray, first: np.ndarray | None = None) -> np.ndarray:
+    """Rows whose key (not empty) appeared on an earlier row; ``first`` receives, per row, the
+    position of the first row with its key."""
+    _, index, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    firsts = index[inverse]
+    if first is not None:
+        first[:] = firsts
+    return (firsts != np.arange(len(keys))) & (keys != keys[:0].dtype.type())
+
+
 def _duplicates(app: Application, evidence: AppEvidence, spec: EvidenceSpec) -> None:
     """The same firm twice in the application's list (its parts together): by credit code, else
     by name."""
     code_field, firm_field = spec.role("uscc"), spec.role("firm")
-    frames = []
-    for n, part in enumerate(evidence.parts):
-        frame = part.frame
-        key = (frame[code_field].astype(object) if code_field in frame
-               else pd.Series([None] * len(frame), index=frame.index, dtype=object))
-        key = key.to_numpy(dtype=object).copy()
-        missing = np.flatnonzero(pd.isna(key))
-        if firm_field in frame and len(missing):  # no valid credit code: the name says which firm
-            names = frame[firm_field].to_numpy(dtype=object)[missing]
-            key[missing] = [("name:" + squash(v)) if v else None for v in names]
-        frames.append(pd.DataFrame({"key": key, "part": n, "pos": part.rows}))
-    table = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-    dup = table[table["key"].notna().to_numpy() & table["key"].duplicated(keep=False).to_numpy()]
-    if dup.empty:
+    part_of = np.concatenate([np.full(len(p.rows), i, dtype=np.int32) for i, p in enumerate(evidence.parts)])
+    pos_of = np.concatenate([p.rows for p in evidence.parts])
+    n = len(pos_of)
+
+    def where(i: int) -> tuple[Part, int]:
+        return evidence.parts[int(part_of[i])], int(pos_of[i])
+
+    codes = _codes(evidence)
+    codes = codes if codes is not None else np.full(n, b"", dtype="S18")
+    first = np.zeros(n, dtype=np.int64)
+    repeated = _repeated(codes, first)
+    no_code = np.flatnonzero(codes == b"")
+    if len(no_code):  # no valid credit code: the name says which firm (few rows: one by one)
+        seen: dict[str, int] = {}
+        for i in no_code:
+            part, pos = where(int(i))
+            name = part.sheet.names[pos] if part.sheet.names is not None else None
+            if not name:
+                continue
+            key = squash(name)
+            if key in seen:
+                repeated[i], first[i] = True, seen[key]
+            else:
+                seen[key] = int(i)
+    for i in np.flatnonzero(repeated):
+        part, pos = where(int(i))
+        first_part, first_pos = where(int(first[i]))
+        evidence.duplicates.append((part, pos, str(_excel_row(first_part, first_pos))))
+    if not evidence.duplicates:
         return
-    first_row: dict[str, int] = {}
-    for key, n, pos in dup.itertuples(index=False):
-        part = evidence.parts[n]
-        row = _excel_row(part, int(pos))
-        if key not in first_row:
-            first_row[key] = row
-            continue
-        evidence.duplicates.append((part, int(pos), str(first_row[key])))
     part, pos, _ = evidence.duplicates[0]
     rows = [_excel_row(p, i) for p, i, _ in evidence.duplicates]
     app.findings.append(Finding("evidence-duplicate-firm", "warning", field=firm_field,
@@ -258,7 +282,7 @@ def _shared(spec: EvidenceSpec, apps: list[Application], run: EvidenceRun) -> No
     if rule == "none" or not code_field:
         return
     firm_field = spec.role("firm")
-    frames = []
+    keys, owner_ids, city_ids, part_ids, positions = [], [], [], [], []
     owners: list[tuple[Application, AppEvidence]] = []
     parts: list[Part] = []
     cities: dict[str, int] = {}
@@ -268,22 +292,37 @@ def _shared(spec: EvidenceSpec, apps: list[Application], run: EvidenceRun) -> No
             continue
         city = cities.setdefault(app.city or "", len(cities))
         for part in evidence.parts:
-            if code_field not in part.sheet.frame:
+            if part.sheet.codes is None:
                 continue
-            codes = part.sheet.frame[code_field].to_numpy(dtype=object)[part.rows]
-            frames.append(pd.DataFrame({"code": codes, "owner": np.int32(len(owners)), "city": np.int32(city),
-                                        "part": np.int32(len(parts)), "pos": part.rows}))
+            codes = part.sheet.codes[part.rows]
+            valid = codes != b""
+            keys.append(codes[valid])
+            positions.append(part.rows[valid])
+            owner_ids.append(np.full(int(valid.sum()), len(owners), dtype=np.int32))
+            city_ids.append(np.full(int(valid.sum()), city, dtype=np.int32))
+            part_ids.append(np.full(int(valid.sum()), len(parts), dtype=np.int32))
             parts.append(part)
         owners.append((app, evidence))
-    if not frames:
+    if not keys:
         return
-    table = pd.concat(frames, ignore_index=True)
-    del frames
-    table = table[table["code"].notna().to_numpy()].drop_duplicates(["code", "owner"])
-    spread = table.groupby("code", sort=False)["owner" if rule == "applications" else "city"].transform("nunique")
-    table = table[spread.to_numpy() > 1]
-    if table.empty:
+    key = np.concatenate(keys)
+    owner, city_of, part_of, pos_of = (np.concatenate(a) for a in (owner_ids, city_ids, part_ids, positions))
+    by = owner if rule == "applications" else city_of
+    order = np.lexsort((by, key))  # by code, then by application (or city)
+    k, b = key[order], by[order]
+    new_key = np.ones(len(k), dtype=bool)
+    new_key[1:] = k[1:] != k[:-1]
+    new_pair = new_key.copy()
+    new_pair[1:] |= b[1:] != b[:-1]
+    group = np.cumsum(new_key) - 1
+    spread = np.bincount(group, weights=new_pair)  # distinct applications (or cities) per code
+    shared_rows = order[spread[group] > 1]
+    if not len(shared_rows):
         return
+    shared_rows = shared_rows[np.lexsort((owner[shared_rows], key[shared_rows]))]
+    table = pd.DataFrame({"code": [c.decode("ascii") for c in key[shared_rows]], "owner": owner[shared_rows],
+                          "city": city_of[shared_rows], "part": part_of[shared_rows], "pos": pos_of[shared_rows]})
+    table = table.drop_duplicates(["code", "owner"])
     table = table.assign(firm=[_firm_name(parts[p], pos, firm_field) for p, pos in zip(table["part"], table["pos"],
                                                                                           strict=True)])
     clause = spec.table.exclusive_clause or spec.table.clause
@@ -313,9 +352,8 @@ def _shared(spec: EvidenceSpec, apps: list[Application], run: EvidenceRun) -> No
 
 
 def _firm_name(part: Part, pos: int, firm_field: str | None) -> str:
-    frame = part.sheet.frame
-    name = frame[firm_field].iloc[pos] if firm_field and firm_field in frame else None
-    return "" if name is None or pd.isna(name) else str(name)
+    names = part.sheet.names
+    return (names[pos] or "") if names is not None else ""
 
 
 def _list_source(part: Part, pos: int, field_id: str | None) -> Source:
