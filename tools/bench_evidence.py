@@ -157,13 +157,19 @@ def _work(mode: str, folder: Path) -> dict[str, Any]:
             "needs_review": sum(a.status == "needs_review" for a in result.applications)}
 
 
-def measure(mode: str, folder: Path) -> dict[str, Any]:
-    proc = subprocess.run([sys.executable, __file__, "--_work", mode, str(folder)], capture_output=True, text=True,
-                          timeout=3600)
-    if proc.returncode:
-        return {"error": (proc.stderr.strip().splitlines() or ["?"])[-1]}
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
-    return out
+def measure(mode: str, folder: Path, repeat: int = 1) -> dict[str, Any]:
+    """The fastest of ``repeat`` fresh processes (a shared machine's load only ever adds time)."""
+    best: dict[str, Any] | None = None
+    for _ in range(repeat):
+        proc = subprocess.run([sys.executable, __file__, "--_work", mode, str(folder)], capture_output=True,
+                              text=True, timeout=3600)
+        if proc.returncode:
+            return {"error": (proc.stderr.strip().splitlines() or ["?"])[-1]}
+        out = json.loads(proc.stdout.strip().splitlines()[-1])
+        if best is None or out["seconds"] < best["seconds"]:
+            best = out
+    assert best is not None
+    return best
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -176,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="佐证名单核对性能基准：生成大规模企业名单，测量核对耗时与峰值内存。")
     parser.add_argument("--rows", type=int, action="append", help="企业名单总行数（可重复；默认 100000 和 1000000）")
     parser.add_argument("--keep", type=Path, help="把生成的文件保留到此目录（再次运行时直接使用）")
+    parser.add_argument("--repeat", type=int, default=1, help="每项测量重复次数，取最快一次（默认 1）")
     args = parser.parse_args(argv)
     sizes = args.rows or [100_000, 1_000_000]
     with tempfile.TemporaryDirectory(prefix="sdbatch-bench-evidence-") as tmp:
@@ -188,9 +195,9 @@ def main(argv: list[str] | None = None) -> int:
                 generate(folder, rows)
                 (folder / ".complete").write_text("")
                 print(f"{rows:>10,} 已生成 16 市汇总表和企业名单，用时 {time.perf_counter() - t0:.1f} 秒")
-            floor = measure("floor", folder)
-            ours = measure("stage", folder)
-            whole = measure("evaluate", folder)
+            floor = measure("floor", folder, args.repeat)
+            ours = measure("stage", folder, args.repeat)
+            whole = measure("evaluate", folder, args.repeat)
             for label, res in (("(a) python-calamine 读取全部单元格（下限）", floor),
                                ("(b) 佐证核对：读取名单+匹配+核算+交叉核对", ours),
                                ("(c) 整批 evaluate（含汇总表）", whole)):
