@@ -30,6 +30,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python tools/bench.py
+	$(BIN)/python tools/bench_evidence.py
 
 templates: $(STAMP)
 	$(BIN)/sdbatch template -o templates/xlsx/

@@ -38,6 +38,7 @@ from sdbatch import (
     clock,
     decide,
     errors,
+    evidence,
     header,
     normalise,
     provenance,
@@ -137,6 +138,8 @@ def read_record(record: FileRecord, candidates: list[Rules], *, debug: bool = Fa
         record.status = "ignored"
         record.findings.append(Finding("sdbatch-output-ignored", "info", params={
             "file": name, "what": _own_kind(_kind), "run_id": run_id}, source=Source(record.file)))
+        return
+    if evidence.claim(record, candidates, debug=debug):  # an enterprise list (issue 17), not a summary
         return
     try:
         raw = reading.read_workbook(path, debug=debug)
@@ -479,16 +482,19 @@ def evaluate(inbox: Path, options: RunOptions, *, run_id: str = "", started: str
     attribute_senders(records, address_book(inbox, options))  # the sender as evidence of the city (issue 18)
     apply_resubmissions(records, programs)
     mark_late(records, programs)
+    lists = evidence.apply(records, programs)  # enterprise lists: findings before the decisions
     reports = decide_all(records, programs, options)
     apps = [a for r in records if r.status == "processed" for a in r.applications]
     used = [programs[n] for n in dict.fromkeys(r.program for r in records if r.program in programs)] or candidates[:1]
     primary = used[0] if used else None
-    return RunResult(
+    result = RunResult(
         program="+".join(r.name for r in used) if used else "",
         rules_version="+".join(r.version for r in used) if used else "",
         run_id=run_id, started=started, finished=None, applications=apps, files=records,
         rules=primary, programs={r.name: r for r in used}, reports=reports,
     )
+    evidence.publish(lists, result)
+    return result
 
 
 def _ledger_default(out_dir: Path) -> Path:

@@ -303,16 +303,17 @@ def check(ctx: click.Context, file: Path, programs: tuple[str, ...], rules_files
               show_default=True, metavar=_m("path"), help=_h("template_output"))
 @click.pass_context
 def template(ctx: click.Context, program: str | None, output: Path) -> None:
-    """按规则文件生成空白的市级汇总表模板（下拉选项、单位、填表说明）。
+    """按规则文件生成空白的市级汇总表模板（下拉选项、单位、填表说明）和企业名单模板。
 
     \b
     示例：
       sdbatch template
       sdbatch template --program cluster_2024 -o 汇总表模板.xlsx
     """
+    from sdbatch.evidence import write_templates as write_lists
     from sdbatch.template import write_templates
 
-    for path in _guard(ctx, write_templates, program, output):
+    for path in [*_guard(ctx, write_templates, program, output), *_guard(ctx, write_lists, program, output)]:
         click.echo(_ui("cli.template_written", path=path))
 
 

@@ -195,6 +195,8 @@ class Application:
     quota_position: int | None = None  # place in the city's own order (推荐排序), counted for the quota
     # The program's typed result (programs.base.Outcome: a park's tier and subsidy…), or None.
     outcome: Any = None
+    # What the enterprise list behind the application says (evidence.stage.AppEvidence), or None.
+    evidence: Any = None
     # Working notes of the shared stages (keys start with "_"; never serialised).
     extra: dict[str, Any] = dc_field(default_factory=dict)
 
@@ -224,6 +226,7 @@ class Application:
                 out[key] = block.get(key)
         else:
             out["outcome"] = None
+        out["evidence"] = _jsonable(self.evidence.to_dict()) if self.evidence is not None else None
         return out
 
 
@@ -320,6 +323,7 @@ class FileRecord:
     duplicate_of: str | None = None
     late: bool = False
     claimed: Any = None  # data a program read from a file that is not a summary table (score sheets)
+    evidence: Any = None  # the enterprise lists the file holds (evidence.read.ListFile); not serialised
     origin: Provenance | None = None  # the message / archive the file was read from (issue 18)
 
     @property

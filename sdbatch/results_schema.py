@@ -159,6 +159,46 @@ class OtherOutcomeOut(BaseModel):
     kind: str
 
 
+class EvidenceListOut(_Strict):
+    """One list (or the part of a list) read for an application."""
+
+    file: str = Field(description="the list's file, relative to the inbox")
+    sheet: str
+    matched_by: Literal["column", "sheet", "title", "file", "city"] = Field(
+        description="what named the application: a column of the list, the sheet name, the title, the file "
+                    "name, or the city (its only application of the round)")
+    named: str = Field(description="the text that named the application")
+    firms: int = Field(description="rows of firms read")
+    rows: list[int] | None = Field(description="first and last 1-based row of those firms")
+
+
+class EvidenceFigureOut(_Strict):
+    """One declared figure recomputed from the list ([[evidence.figures]] of the rules file)."""
+
+    field: str = Field(description="the summary field")
+    declared: float | None = Field(description="the value in the summary (its canonical unit)")
+    recomputed: float | None = Field(description="the value recomputed from the list, same unit")
+    difference: float | None = Field(description="declared - recomputed")
+    allowance: float = Field(description="the difference allowed (tolerance), same unit")
+    result: Literal["match", "mismatch", "not_recomputed", "not_declared"]
+    rows_counted: int | None = Field(description="list rows counted or summed (the numerator of a ratio)")
+    missing_columns: list[str] = Field(description="list fields the list lacks for this figure")
+    fails_threshold: bool = Field(description="the recomputed figure fails a condition the declared one passes")
+
+
+class EvidenceOut(_Strict):
+    """What the enterprise list behind an application says (据实填报; sdbatch/evidence/)."""
+
+    title: str = Field(description="what the round calls its lists")
+    lists: list[EvidenceListOut]
+    firms: int
+    figures: list[EvidenceFigureOut]
+    invalid_credit_codes: int
+    duplicate_firms: int = Field(description="rows repeating a firm listed before")
+    shared_firms: int = Field(description="firms also counted by another application where the round forbids it")
+    unreadable_cells: dict[str, int] = Field(description="list field label -> cells that could not be read")
+
+
 class ApplicationOut(_Strict):
     id: str
     program: str
@@ -176,6 +216,7 @@ class ApplicationOut(_Strict):
     source: SourceOut
     unknown_columns: dict[str, Any] = Field(description="header of an unrecognised column -> value as written")
     outcome: ParkOutcomeOut | OtherOutcomeOut | None = Field(description="the program's typed result")
+    evidence: EvidenceOut | None = Field(description="the enterprise list behind the declared figures, when sent")
     # SPEC §5 names these park keys at the application's top level too (copies of the outcome's).
     park_type: str | None = None
     tier: str | None = None

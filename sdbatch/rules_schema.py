@@ -291,6 +291,120 @@ class ReportTable(Strict):
     """Fields shown beside the score."""
 
 
+# ----------------------------------------------------------------------------- evidence lists
+EvidenceOp = Literal["==", ">=", ">", "<=", "<", "present", "same_as"]
+EVIDENCE_ROLE_TYPES: dict[str, frozenset[str]] = {
+    "firm": frozenset({"text"}),
+    "uscc": frozenset({"uscc"}),
+    "application": frozenset({"text"}),
+    "city": frozenset({"city"}),
+}
+EVIDENCE_ROLE_DEFAULTS = {"firm": "firm", "uscc": "uscc", "application": "application", "city": "city"}
+
+
+class EvidenceRoles(Strict):
+    """``[evidence.roles]``: which list field plays which part (role -> field id of
+    ``[evidence.fields]``).  A role left out takes the field of its default id when there is one."""
+
+    firm: Text | None = None
+    """The firm's name (a ``text`` field).  Default ``firm``; required."""
+    uscc: Text | None = None
+    """The firm's unified social credit code (a ``uscc`` field): duplicates and firms counted twice
+    are found by it.  Default ``uscc``."""
+    application: Text | None = None
+    """A column naming the application (the cluster or park) in a list that holds several
+    (a ``text`` field).  Default ``application``."""
+    city: Text | None = None
+    """A column naming the city (a ``city`` field).  Default ``city``."""
+
+
+class EvidenceTest(Strict):
+    """One test on a list row: ``field`` (a list field) ``op`` ``value``/``threshold``.
+
+    ``==`` compares with ``value`` (true/false for a yes/no field); ``>=``, ``>``, ``<=``, ``<``
+    with ``threshold`` in the list field's unit; ``present``: the cell holds a value;
+    ``same_as``: a choice equal to the application's value of the summary field named by
+    ``value`` (the firm's industry is the cluster's 主导产业)."""
+
+    field: Text
+    op: EvidenceOp
+    value: Scalar | None = None
+    threshold: float | None = None
+
+
+class EvidenceFilter(Strict):
+    """A test on a list row (see :class:`EvidenceTest`), or ``any_of``: the row passes when one of
+    the alternatives whose column the list has passes."""
+
+    field: Text | None = None
+    op: EvidenceOp | None = None
+    value: Scalar | None = None
+    threshold: float | None = None
+    any_of: list[EvidenceTest] = []
+    if_absent: Literal["pass", "unknown"] = "unknown"
+    """When the list has no column for the test: ``pass`` (a list of large firms only needs no
+    column saying they are large) or ``unknown`` (the figure is not recomputed, and the review
+    says so)."""
+
+
+class EvidenceFigure(Strict):
+    """``[[evidence.figures]]``: how one declared figure of the summary is recomputed from a list.
+
+    ``count``: the rows passing ``where``; ``sum``: the sum of ``of`` over them; ``share``:
+    100 × the rows passing ``where`` ÷ the rows passing ``base``; ``ratio``: 100 × the sum of
+    ``of`` over ``where`` ÷ the sum of ``per`` over ``base``.  An empty filter list takes
+    every row."""
+
+    field: Text
+    """The summary field (``[fields.<id>]``) whose declared value is checked."""
+    aggregate: Literal["count", "sum", "share", "ratio"]
+    of: Text | None = None
+    """``sum``, ``ratio``: the list field summed (the numerator of a ratio)."""
+    per: Text | None = None
+    """``ratio``: the list field summed for the denominator."""
+    where: list[EvidenceFilter] = []
+    """The rows counted or summed (the numerator of a share or ratio)."""
+    base: list[EvidenceFilter] = []
+    """``share``, ``ratio``: the rows of the denominator (empty: every row)."""
+    tolerance: float | None = Field(default=None, ge=0)
+    """The difference allowed, in the summary field's unit (default ``[evidence].tolerance``)."""
+    relative: float | None = Field(default=None, ge=0, le=1)
+    """The difference allowed as a share of the recomputed figure (default ``[evidence].relative``);
+    the larger of the two allowances applies."""
+    clause: Text | None = None
+    """Cited by the findings (default ``[evidence].clause``)."""
+    applies_to: list[str] = []
+    """Types (values of the type role) the figure applies to; empty: all."""
+
+
+class EvidenceTable(Strict):
+    """``[evidence]``: the enterprise lists behind the declared figures (据实填报), how they are
+    recognised and how each declared figure is recomputed from them."""
+
+    title: Text
+    """What a list is called in every output (the cluster's list of its large firms)."""
+    clause: Text
+    """The clause a declared figure that differs from its list is cited under (truthful reporting)."""
+    request_clause: Text | None = None
+    """The clause asking for the lists (supporting material), cited with lists that cannot be used."""
+    tolerance: float = Field(default=0, ge=0)
+    """The difference allowed by default, in each summary field's unit."""
+    relative: float = Field(default=0, ge=0, le=1)
+    """The difference allowed by default as a share of the recomputed figure."""
+    exclusive: Literal["none", "applications", "cities"] = "applications"
+    """Whether a firm (by credit code) may be counted by two applications: ``applications``
+    never, ``cities`` not by applications of two cities, ``none`` no rule."""
+    exclusive_clause: Text | None = None
+    """Cited with a firm counted twice (default ``clause``)."""
+    detect_fields: list[str] = []
+    """List fields a header must name, besides the firm role, to be taken for a list (default:
+    the credit-code role)."""
+    roles: EvidenceRoles = EvidenceRoles()
+    fields: dict[str, FieldSpec] = Field(min_length=1)
+    """``[evidence.fields.<id>]``: the columns of a list, recognised like the summary's fields."""
+    figures: list[EvidenceFigure] = Field(min_length=1)
+
+
 class RulesFile(Strict):
     """A whole rules file (a program's own table is validated apart, by its program's model)."""
 
@@ -305,6 +419,7 @@ class RulesFile(Strict):
     expert_items: list[ExpertItem] = []
     score: ScoreTable | None = None
     report: ReportTable = ReportTable()
+    evidence: EvidenceTable | None = None
 
 
 ROOT = root_of(RulesFile)
@@ -614,12 +729,146 @@ def _check_score(ctx: Context) -> None:
             ctx.need_field(("report", "key_fields", i), fid)
 
 
+def resolve_evidence_roles(table: EvidenceTable) -> dict[str, str]:
+    """role -> list field id: as written in ``[evidence.roles]``, else the default id when it is a
+    list field."""
+    out: dict[str, str] = {}
+    for role in EVIDENCE_ROLE_TYPES:
+        explicit = getattr(table.roles, role)
+        if explicit:
+            out[role] = explicit
+        elif EVIDENCE_ROLE_DEFAULTS[role] in table.fields:
+            out[role] = EVIDENCE_ROLE_DEFAULTS[role]
+    return out
+
+
+def _check_evidence(ctx: Context) -> None:
+    table: EvidenceTable | None = ctx.parts.get("evidence")
+    if table is None:
+        return
+    here: Loc = ("evidence",)
+    lists = table.fields
+
+    def evidence_problem(loc: Loc, what: str, **params: Any) -> None:
+        ctx.problems.append(Problem(loc, f"evidence.{what}", params))
+
+    def need_list_field(loc: Loc, fid: str, types: frozenset[str] | None = None) -> FieldSpec | None:
+        spec = lists.get(fid)
+        if spec is None:
+            evidence_problem(loc, "unknown_list_field", field=fid, known=", ".join(lists) or "-")
+            return None
+        if types is not None and spec.type not in types:
+            evidence_problem(loc, "list_field_type", field=fid, type=spec.type, expected=", ".join(sorted(types)))
+            return None
+        return spec
+
+    roles = resolve_evidence_roles(table)
+    for role, fid in table.roles.model_dump(exclude_none=True).items():
+        need_list_field((*here, "roles", role), fid, EVIDENCE_ROLE_TYPES[role])
+    if "firm" not in roles:
+        evidence_problem((*here, "roles"), "firm_missing", default=EVIDENCE_ROLE_DEFAULTS["firm"])
+    if table.exclusive != "none" and "uscc" not in roles:
+        evidence_problem((*here, "exclusive"), "exclusive_without_uscc")
+    for i, fid in enumerate(table.detect_fields):
+        need_list_field((*here, "detect_fields", i), fid)
+    for fid, spec in lists.items():
+        where: Loc = (*here, "fields", fid)
+        if spec.type == "choice" and spec.choices not in ctx.choices:
+            ctx.add((*where, "choices"), "choices_missing", table=spec.choices or "",
+                    known=", ".join(ctx.choices) or "-")
+        if spec.type == "amount":
+            from sdbatch.text import AMOUNT_UNITS
+
+            if spec.unit not in AMOUNT_UNITS:
+                ctx.add((*where, "unit"), "amount_unit", unit=spec.unit or "", units=join(AMOUNT_UNITS))
+        for i, part in enumerate(spec.parts):
+            need_list_field((*where, "parts", i), part, NUMERIC_TYPES)
+        for key in ("derive", "applies_to", "required"):
+            if key in (ctx.parts.raw.get("evidence", {}).get("fields", {}).get(fid) or {}):
+                evidence_problem((*where, key), "list_field_key", key=key)
+    types = ctx.role_choices("type")
+    for i, fig in enumerate(table.figures):
+        where = (*here, "figures", i)
+        ctx.need_field((*where, "field"), fig.field, NUMERIC_TYPES)
+        summary = ctx.fields.get(fig.field)
+        _check_applies_to(ctx, (*where, "applies_to"), fig.applies_to, types)
+        needs_of = fig.aggregate in ("sum", "ratio")
+        if needs_of and not fig.of:
+            evidence_problem(where, "needs_of", aggregate=fig.aggregate)
+        if fig.of and not needs_of:
+            evidence_problem((*where, "of"), "unused_key", key="of", aggregate=fig.aggregate)
+        if fig.of:
+            need_list_field((*where, "of"), fig.of, NUMERIC_TYPES)
+        if fig.aggregate == "ratio" and not fig.per:
+            evidence_problem(where, "needs_per")
+        if fig.per and fig.aggregate != "ratio":
+            evidence_problem((*where, "per"), "unused_key", key="per", aggregate=fig.aggregate)
+        if fig.per:
+            need_list_field((*where, "per"), fig.per, NUMERIC_TYPES)
+        if fig.base and fig.aggregate not in ("share", "ratio"):
+            evidence_problem((*where, "base"), "unused_key", key="base", aggregate=fig.aggregate)
+        if summary is not None and fig.aggregate in ("share", "ratio") and summary.type != "ratio":
+            evidence_problem((*where, "field"), "share_not_ratio", field=fig.field, type=summary.type)
+        if summary is not None and fig.aggregate == "sum" and fig.of and fig.of in lists:
+            of = lists[fig.of]
+            if (of.type == "amount") != (summary.type == "amount"):
+                evidence_problem((*where, "of"), "sum_type", field=fig.of, type=of.type, summary=summary.type)
+        for key in ("where", "base"):
+            for j, flt in enumerate(getattr(fig, key)):
+                loc: Loc = (*where, key, j)
+                if flt.any_of:
+                    if flt.field is not None or flt.op is not None:
+                        ctx.add(loc, "field_and_any_of")
+                    for k, alt in enumerate(flt.any_of):
+                        _check_evidence_test(ctx, (*loc, "any_of", k), alt.field, alt.op, alt.value, alt.threshold,
+                                             need_list_field, evidence_problem)
+                elif flt.field is None:
+                    ctx.add(loc, "no_field")
+                elif flt.op is None:
+                    ctx.add(loc, "no_op", field=flt.field)
+                else:
+                    _check_evidence_test(ctx, loc, flt.field, flt.op, flt.value, flt.threshold, need_list_field,
+                                         evidence_problem)
+
+
+def _check_evidence_test(ctx: Context, loc: Loc, fid: str, op: str, value: Any, threshold: float | None,
+                         need_list_field: Callable[..., FieldSpec | None],
+                         evidence_problem: Callable[..., None]) -> None:
+    spec = need_list_field((*loc, "field"), fid)
+    if spec is None:
+        return
+    if op in COMPARISONS:
+        if threshold is None:
+            ctx.add(loc, "no_threshold", field=fid, op=op)
+        elif spec.type not in NUMERIC_TYPES:
+            ctx.add((*loc, "op"), "not_numeric", field=fid, type=spec.type)
+    elif op == "==":
+        if value is None:
+            ctx.add(loc, "no_value", field=fid)
+        elif spec.type == "bool" and not isinstance(value, bool):
+            ctx.add((*loc, "value"), "bool_value", field=fid)
+        elif spec.type in NUMERIC_TYPES and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            ctx.add((*loc, "value"), "number_value", field=fid)
+    elif op == "same_as":
+        summary = ctx.fields.get(value) if isinstance(value, str) else None
+        if summary is None:
+            evidence_problem((*loc, "value"), "same_as_field", value=show_value(value))
+        elif spec.type != "choice" or summary.type != "choice" or spec.choices != summary.choices:
+            evidence_problem((*loc, "op"), "same_as_choices", field=fid, summary=str(value))
+
+
+def show_value(value: Any) -> str:
+    from sdbatch.tomlschema import show
+
+    return show(value)
+
+
 def _num(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
 
 
 _CHECKS: list[Callable[[Context], None]] = [_check_program, _check_choices, _check_fields, _check_conditions,
-                                            _check_quota, _check_relaxation, _check_score]
+                                            _check_quota, _check_relaxation, _check_score, _check_evidence]
 
 
 def section_problems(model: Any, value: Any, section: str) -> tuple[Any, list[Problem]]:

@@ -119,3 +119,11 @@ IMAP_FETCH_BATCH = 50  # message headers fetched per IMAP command
 # A message's Date and the time the server received it (fetched mail) further apart than this give
 # a finding for staff: the Date is the sender's clock.
 MESSAGE_DATE_TOLERANCE_S = 24 * 3600
+
+# --- evidence lists (sdbatch/evidence/) --------------------------------------------------
+# Enterprise lists behind the declared figures run to 10^5-10^6 rows: their own limits.  A list
+# is located on its first rows (HEADER_SEARCH_ROWS) and read column by column below.
+MAX_LIST_ROWS = 1_048_576  # Excel's own row limit
+MAX_LIST_CELLS = 20_000_000  # the rectangle calamine lays out for one list sheet (about 32 bytes a cell)
+LIST_READ_CHUNK = 16_384  # rows transposed into columns and parsed at once
+LIST_SHOWN_ROWS = 20  # row numbers written out behind a figure or a problem (then "…")

@@ -180,7 +180,7 @@ README_STATUSES = {
     ("济南市", "泉城智算产业集群"): "eligible",
     ("济南市", "齐鲁软件园高端软件产业集群"): "eligible",
     ("济南市", "莱芜新型电子材料产业集群"): "eligible",
-    ("青岛市", "青岛西海岸集成电路产业集群"): "eligible",
+    ("青岛市", "青岛西海岸集成电路产业集群"): "needs_review",  # its enterprise list adds up to less (据实填报)
     ("青岛市", "青岛崂山虚拟现实产业集群"): "eligible",
     ("青岛市", "青岛人工智能产业集群"): "needs_review",
     ("青岛市", "青岛智能家电数字终端产业集群"): "over_quota",
@@ -225,6 +225,8 @@ README_FILES = {
     "附件2 数字产业集群申报信息汇总表.xls": "processed",
     "附件2-山东省数字产业集群申报信息汇总表（盖章）.xlsx": "processed",
     "青岛市数字产业集群申报信息汇总表.xlsx": "processed",
+    "济南市泉城智算产业集群规上企业名单.xlsx": "processed",  # enterprise lists (issue 17)
+    "青岛市数字产业集群企业名单.xls": "processed",
 }
 
 

@@ -973,6 +973,68 @@ def liaocheng_broken(path: Path) -> None:
     path.write_bytes(data[: len(data) * 2 // 5])  # the e-mail download broke off
 
 
+# 14. Enterprise lists behind two clusters (issue 17, SPEC §3a; sdbatch/evidence/): 济南 泉城智算
+#     (one workbook, a units line above the header, 规下 rows that are not counted, a 合计 row): every
+#     figure agrees with the summary; 青岛 西海岸集成电路 (.xls, one sheet named after the cluster):
+#     the list adds up to 81.5 亿元 where the summary declares 96.3 (an inflated total: 据实填报,
+#     五(三) → needs_review), and one 规下 firm's credit code has a typing error.
+LIST_HEADER = ["序号", "企业名称", "统一社会信用代码", "是否规上企业", "是否主导产业企业", "上年度营业收入",
+               "研发投入", "销售收入", "近三年知识产权数（项）", "备注"]
+
+
+def firm_list(rec: dict[str, Any], prefix: str, division: str, *, revenue: float | None = None,
+              small_firms: int = 3) -> list[list[Any]]:
+    """The 规上 firms behind ``rec`` (amounts in 万元): its leaders, backbone firms and the rest add
+    up to ``revenue`` (default: the declared total), its IP, R&D and sales to the declared ones;
+    ``small_firms`` 规下 firms follow (never counted)."""
+    total = round((revenue if revenue is not None else rec["revenue_total"]) * 10000)
+    big, n_lead, n_back = rec["leading_firms"], rec["leader_firms"], rec["backbone_firms"]
+    rest = big - n_lead - n_back
+    small = [5000 + 100 * (i % 7) for i in range(rest)]
+    backbone = [60000 - 2000 * i for i in range(n_back)]
+    left = total - sum(small) - sum(backbone)  # the leaders share the rest
+    leaders = [left // n_lead + (1 if i < left % n_lead else 0) for i in range(n_lead)]
+    assert all(v >= 100000 for v in leaders), (rec["name"], leaders)
+    revenues = leaders + backbone + small
+    ip = [rec["ip_total"] // big + (1 if i < rec["ip_total"] % big else 0) for i in range(big)]
+    sales_factor = rec["sales_revenue"] * 10000 / total
+    rd_factor = rec["rd_expense"] / rec["sales_revenue"]
+    rows: list[list[Any]] = []
+    for i, r in enumerate(revenues):
+        sales = round(r * sales_factor, 2)
+        rows.append([i + 1, f"{prefix}{i + 1:02d}科技有限公司", make_uscc("91", division, f"MA{i + 1:02d}{prefix_code(prefix)}"),
+                     "是", "是", r, round(sales * rd_factor, 2), sales, ip[i], "龙头企业" if i < n_lead else None])
+    for j in range(small_firms):
+        n = big + j
+        rows.append([n + 1, f"{prefix}小微{j + 1}号科技有限公司", make_uscc("91", division, f"MB{j + 1:02d}{prefix_code(prefix)}"),
+                     "否", "是", 900 + 100 * j, 20, 900 + 100 * j, 2, None])
+    return rows
+
+
+def prefix_code(prefix: str) -> str:
+    """Four letters of an organisation code, the same for every firm of one list."""
+    return {"泉城": "QCJN", "西海岸": "XHAE"}[prefix]
+
+
+@sample("济南市泉城智算产业集群规上企业名单.xlsx", dt.datetime(2024, 6, 26, 15, 20, tzinfo=BEIJING))
+def jinan_list(path: Path) -> None:
+    rows = firm_list(JINAN[0], "泉城", "370102")
+    sheet = SheetSpec(name="企业名单", rows=[["济南市泉城智算产业集群规上企业名单"], ["单位：万元"], LIST_HEADER, *rows,
+                                            ["合计", None, None, None, None, sum(r[5] for r in rows)]],
+                      title_rows={0}, note_rows={1}, header_rows={2}, widths=[6, 28, 22, 10, 12, 14, 12, 12, 12, 10])
+    write_xlsx(path, [sheet])
+
+
+@sample("青岛市数字产业集群企业名单.xls", dt.datetime(2024, 6, 27, 10, 45, tzinfo=BEIJING))
+def qingdao_list(path: Path) -> None:
+    rows = firm_list(QINGDAO[2], "西海岸", "370211", revenue=81.5)
+    rows[-1][2] = break_uscc(rows[-1][2])  # a typing error in a 规下 firm's code
+    header = [h if h not in ("上年度营业收入", "研发投入", "销售收入") else f"{h}（万元）" for h in LIST_HEADER]
+    sheet = SheetSpec(name="西海岸集成电路产业集群", rows=[["青岛西海岸集成电路产业集群规上企业名单"], header, *rows],
+                      title_rows={0}, header_rows={1}, widths=[6, 28, 22, 10, 12, 14, 12, 12, 12, 10])
+    write_xls(path, [sheet])
+
+
 # ------------------------------------------------------------------------------ main
 
 
