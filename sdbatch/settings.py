@@ -31,6 +31,16 @@ RATIO_TOLERANCE_POINTS = 0.1  # declared vs derived ratio, in percentage points
 # --- e-mail ------------------------------------------------------------------------------
 ADDRESS_BOOK = "config/address_book.toml"  # relative to the working folder, else to the inbox's parent
 
+# --- review workbooks (sdbatch/writers/review/) -----------------------------------------
+# Number formats of 审核结论 by field type (amounts in 亿元 and ratios in % with 2 decimals,
+# counts as integers); "score" for 综合得分.
+REVIEW_NUMBER_FORMATS = {"amount": "0.00", "ratio": "0.00", "count": "0", "int": "0", "score": "0.00"}
+PRINT_MIN_POINTS = 8.0  # printed text at least this size: a sheet is fitted to the page only down to it
+PRINT_MIN_SCALE = 0.6  # ... and never below this scale; wider sheets print over several pages
+REVIEW_WIDTH_SAMPLE_ROWS = 2000  # column widths by content are measured on the first rows
+REVIEW_WRAP_WIDTH = 40  # a column of long text wraps at this width (characters)
+REVIEW_MAX_WIDTH = 30  # other columns at most this wide
+
 # --- files in the inbox ------------------------------------------------------------------
 SPREADSHEET_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods", ".csv", ".et", ".xltx")
 IGNORED_PREFIXES = ("~$", ".~lock", ".")  # Excel/WPS/LibreOffice lock files, hidden files
