@@ -58,11 +58,21 @@ def legend() -> list[tuple[str, str]]:
     return [(key, label("colour", key)) for key in ("red", "amber", "blue")]
 
 
+_FOR_CITY: dict[str, bool] = {}  # finding code -> whether a city may read it (the catalogue does not change)
+
+
 def for_audience(findings: Iterable[Finding], reader: str = "city") -> list[Finding]:
     """The findings ``reader`` ("city" or "department") may see, in their order."""
     if reader != "city":
         return list(findings)
-    return [f for f in findings if audience(f.code) == "city"]
+    out = []
+    for f in findings:
+        allowed = _FOR_CITY.get(f.code)
+        if allowed is None:
+            allowed = _FOR_CITY[f.code] = audience(f.code) == "city"
+        if allowed:
+            out.append(f)
+    return out
 
 
 def status_label(status: str | None) -> str:
@@ -142,8 +152,11 @@ def header_with_unit(title: str, unit: str | None) -> str:
 
 def plain(value: Any) -> Any:
     """A value as it is written into a cell: numbers stay numbers, booleans 是/否, rest text."""
-    if value is None:
-        return None
+    kind = type(value)
+    if kind is int or value is None:  # the common cases first: a table of 100,000 rows passes here
+        return value
+    if kind is str:
+        return value.replace("\r\n", "\n").replace("\r", "\n") if "\r" in value else value
     if isinstance(value, bool):
         return text("values.yes") if value else text("values.no")
     if isinstance(value, (int, float)):

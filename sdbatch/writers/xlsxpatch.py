@@ -31,6 +31,7 @@ the sheet from the values it read.
 
 from __future__ import annotations
 
+import array
 import copy
 import itertools
 import math
@@ -1021,7 +1022,7 @@ def write_comments(out: OutputPackage, notes: Iterable[Note], serial_no: int,
     comments = out.name("xl/comments", ".xml")
     vml = out.name("xl/drawings/vmlDrawing", ".vml")
     index = {a: i for i, a in reversed(list(enumerate(authors)))}
-    shapes: list[tuple[int, int, int, int]] = []  # row, col, lines, width: all the drawing needs
+    shapes = array.array("l")  # row, col, lines, width of each note: all the drawing needs, 32 bytes a note
     with out.stream(comments, CT_COMMENTS) as fh:
         fh.write(utf8(f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<comments xmlns="{MAIN}"><authors>'
                       + "".join(f"<author>{escape(a)}</author>" for a in authors) + "</authors><commentList>"))
@@ -1033,14 +1034,14 @@ def write_comments(out: OutputPackage, notes: Iterable[Note], serial_no: int,
                      f'<t xml:space="preserve">{text}</t></r></text></comment>')
             body.append(piece)
             size += len(piece)
-            shapes.append((note.row, note.col, note.lines, note.width))
+            shapes.extend((note.row, note.col, note.lines, note.width))
             if size > 1 << 20:
                 fh.write(utf8("".join(body)))
                 body.clear()
                 size = 0
         body.append("</commentList></comments>")
         fh.write(utf8("".join(body)))
-    blocks = max(1, math.ceil((len(shapes) + 1) / 1024))
+    blocks = max(1, math.ceil((len(shapes) // 4 + 1) / 1024))
     first_block = 1 + (serial_no - 1) * 1000  # far apart: a sheet never needs 1,000 blocks of 1,024
     data_ids = ",".join(str(first_block + i) for i in range(blocks))
     with out.stream(vml, CT_VML) as fh:
@@ -1051,7 +1052,8 @@ def write_comments(out: OutputPackage, notes: Iterable[Note], serial_no: int,
                   'path="m,l,21600r21600,l21600,xe"><v:stroke joinstyle="miter"/>'
                   '<v:path gradientshapeok="t" o:connecttype="rect"/></v:shapetype>').encode("ascii"))
         buf: list[str] = []
-        for n, (row, col, lines, width) in enumerate(shapes):
+        for n in range(len(shapes) // 4):
+            row, col, lines, width = shapes[4 * n: 4 * n + 4]
             shape_id = first_block * 1024 + n + 1
             height = max(3, min(lines, 40))
             width_cols = max(2, round(width / 64))
@@ -1148,15 +1150,26 @@ class SheetWriter:
             attrs += f' ht="{height:g}" customHeight="1"'
         if hidden:
             attrs += ' hidden="1"'
-        cells = []
+        cells: list[str] = []
+        append = cells.append
         same = isinstance(styles, int)
+        rs = str(r)
         col = first_col - 1
+        needs_work = _NEEDS_WORK.search
         for i, value in enumerate(values):
             col += 1
             style = styles if same else styles[i]  # type: ignore[index]
-            if value is None and not style:
-                continue
-            cells.append(cell_xml(_LETTERS[col] + str(r), value, style))  # type: ignore[arg-type]
+            kind = type(value)
+            # the common cases inline: this is the inner loop of every table of the review
+            if kind is str and value and len(value) <= settings.MAX_CELL_CHARS and not needs_work(value):
+                append(f'<c r="{_LETTERS[col]}{rs}" s="{style}" t="inlineStr"><is><t>{value}</t></is></c>')
+            elif (kind is int or kind is float) and math.isfinite(value):
+                append(f'<c r="{_LETTERS[col]}{rs}" s="{style}"><v>{value!r}</v></c>')
+            elif value is None or value == "":
+                if style:
+                    append(f'<c r="{_LETTERS[col]}{rs}" s="{style}"/>')
+            else:
+                append(cell_xml(_LETTERS[col] + rs, value, style))  # type: ignore[arg-type]
         if col > self.max_col:
             self.max_col = col
         line = attrs + ">" + "".join(cells) + "</row>" if cells else attrs + "/>"
@@ -1208,7 +1221,8 @@ class SheetWriter:
 class SheetEdit:
     """What changes in a copied sheet.
 
-    ``marks``: row -> column -> fill RGB (1-based); a marked row that was hidden is shown.
+    ``marks``: (row, {column: fill RGB}) in increasing row order (1-based; an iterator is fine:
+    the marks of a row are made when the row is copied); a marked row that was hidden is shown.
     ``merge_extent``: the rows and columns the sheet's values reach; its own merged ranges are
     kept when they end within ``MERGED_RANGE_SLACK`` of it (a range over the whole sheet is not),
     up to ``MAX_MERGED_RANGES`` ranges and ``MAX_MERGED_CELLS`` cells.
@@ -1216,7 +1230,7 @@ class SheetEdit:
     ``shared_strings`` its shared strings (written inline).
     """
 
-    marks: dict[int, dict[int, str]] = field(default_factory=dict)
+    marks: Iterable[tuple[int, dict[int, str]]] = ()
     merge_extent: tuple[int, int] = (0, 0)
     page: PageSetup = field(default_factory=PageSetup)
     legacy_drawing: str | None = None
@@ -1243,8 +1257,8 @@ class _Patcher:
         self.p = prefix + b":" if prefix else b""
         self.out = out
         self.report = PatchReport()
-        self.pending = sorted(edit.marks)  # marked rows not met yet
-        self.pending_at = 0
+        self.marks = iter(edit.marks)
+        self.next_mark = next(self.marks, None)  # the next marked row not met yet
         self.last_row = 0
         self.xf_count = styles.count("cellXfs") if edit.styles_from is None else edit.styles_from.xf_count
         p = re.escape(self.p)
@@ -1266,9 +1280,9 @@ class _Patcher:
             pieces: list[bytes] = []
             pos = 0
             check_styles = self._styles_suspect(buf)
+            end_data = buf.find(self.close_data)  # once per chunk: rows never hold it
             while True:
                 found = self.row_start.search(buf, pos)
-                end_data = buf.find(self.close_data, pos)
                 if end_data >= 0 and (found is None or end_data < found.start()):
                     pieces.append(buf[pos:end_data])
                     self._pending_rows(pieces, None)
@@ -1304,16 +1318,19 @@ class _Patcher:
 
     def _pending_rows(self, pieces: list[bytes], before: int | None) -> None:
         """Rows holding a marked cell that the sheet does not have: written new, in order."""
-        pending = self.pending
-        while self.pending_at < len(pending) and (before is None or pending[self.pending_at] < before):
-            r = pending[self.pending_at]
-            self.pending_at += 1
-            if r <= self.last_row:
+        while self.next_mark is not None and (before is None or self.next_mark[0] < before):
+            r, marks = self.next_mark
+            self.next_mark = next(self.marks, None)
+            if r <= self.last_row or not marks:
                 continue
-            cells = "".join(f'<c r="{ref(r, c)}" s="{self.styles.with_fill(0, rgb)}"/>'
-                            for c, rgb in sorted(self.edit.marks[r].items()))
-            pieces.append(f'<{self.p.decode()}row r="{r}">'.encode() + cells.replace(
-                "<c ", f"<{self.p.decode()}c ").encode() + self.close_row)
+            pieces.append(b"<" + self.p + b'row r="%d">' % r + self._new_cells(r, marks, set()) + self.close_row)
+
+    def _marks_of(self, r: int) -> dict[int, str] | None:
+        if self.next_mark is not None and self.next_mark[0] == r:
+            marks = self.next_mark[1]
+            self.next_mark = next(self.marks, None)
+            return marks or None
+        return None
 
     def _row(self, buf: bytes, start: int, body: int, end: int, pieces: list[bytes], check_styles: bool) -> None:
         tag = buf[start:body]
@@ -1324,7 +1341,7 @@ class _Patcher:
         self._pending_rows(pieces, r)
         self.last_row = r
         self.report.rows += 1
-        marks = self.edit.marks.get(r)
+        marks = self._marks_of(r)
         data = buf[start:end]
         transplant = self.edit.styles_from is not None
         if not marks and not transplant and not check_styles and self.has_formula not in data:

@@ -14,12 +14,15 @@ of the run: the sheet is rebuilt and a ``review-copy-rebuilt`` note says so.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import logging
+import math
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from sdbatch import settings
 from sdbatch.catalogue import text
 from sdbatch.model import FileRecord, Finding, Source
 from sdbatch.writers import xlsxpatch as xp
@@ -119,8 +122,7 @@ def _write(result: Any, review: content.Review, tmp: Path, rebuild: set[int]) ->
             for table in review.summaries:
                 writer.table(table)
             writer.table(review.problems)
-            if review.notes.rows:
-                writer.table(review.notes)
+            writer.table(review.notes, skip_empty=True)
             for spec in review.specs:
                 writer.spec_sheet(spec)
             writer.about(review.about)
@@ -139,7 +141,6 @@ class _BookWriter:
         self.review = review
         self.styles = out.styles
         self.font = out.styles.font_size
-        self.rendered = content._Renderer()
         self.titles: set[str] = {s.title for s in review.sheets}
         self.author = text("review.comment_author")
         self.vml_serial = 0
@@ -152,26 +153,39 @@ class _BookWriter:
         return xp.PageSetup(landscape=choice.landscape, fit_width=choice.fit_width, scale=choice.scale,
                             header=header, footer=footer)
 
-    def _comments(self, marks: dict[tuple[int, int], content.Mark],
+    def _comments(self, marks: content.RowMarks,
                   earlier: dict[tuple[int, int], tuple[str, str]]) -> tuple[str, str] | None:
-        cells = sorted(set(marks) | set(earlier))
-        if not cells:
-            return None
+        """The comments of a city's sheet: one per marked cell (the city's own comment on it
+        kept below ours), and the city's other comments as they were."""
+        author = self.author
 
-        def note(where: tuple[int, int]) -> xp.Note:
-            mark = marks.get(where)
-            before = earlier.get(where)
-            if mark is None:
-                assert before is not None
-                return xp.Note(where[0], where[1], before[1], before[0] or self.author)
-            old = before[1] if before and before[0] != self.author else None
-            body = content.comment_text(mark, self.rendered, old)
-            lines = sum(1 + len(line) // 22 for line in body.split("\n"))
-            return xp.Note(where[0], where[1], body, self.author, lines=lines)
+        def notes() -> Iterator[xp.Note]:
+            before = sorted(earlier)
+            at = 0
+            for r, cols in marks:
+                while at < len(before) and before[at][0] < r:
+                    yield self._earlier(before[at], earlier)
+                    at += 1
+                for c in sorted(cols):
+                    while at < len(before) and before[at] < (r, c):
+                        yield self._earlier(before[at], earlier)
+                        at += 1
+                    old = earlier.get((r, c))
+                    if old is not None and at < len(before) and before[at] == (r, c):
+                        at += 1
+                    body = content.comment_text(cols[c], old[1] if old and old[0] != author else None)
+                    lines = sum(1 + len(line) // 22 for line in body.split("\n"))
+                    yield xp.Note(r, c, body, author, lines=lines)
+            for where in before[at:]:
+                yield self._earlier(where, earlier)
 
         self.vml_serial += 1
-        authors = [self.author, *dict.fromkeys(a for a, _ in earlier.values() if a and a != self.author)]
-        return xp.write_comments(self.out, (note(w) for w in cells), self.vml_serial, authors)
+        authors = [author, *dict.fromkeys(a for a, _ in earlier.values() if a and a != author)]
+        return xp.write_comments(self.out, notes(), self.vml_serial, authors)
+
+    def _earlier(self, where: tuple[int, int], earlier: dict[tuple[int, int], tuple[str, str]]) -> xp.Note:
+        author, body = earlier[where]
+        return xp.Note(where[0], where[1], body, author or self.author)
 
     def _add_rels(self, part: str, rels: list[tuple[str, str, str, bool]], comments: tuple[str, str] | None,
                   taken_ids: set[str]) -> str | None:
@@ -228,12 +242,12 @@ class _BookWriter:
             earlier = xp.read_comments(src, part)
         except xp.PatchError:
             earlier = {}
-        comments = self._comments(sheet.marks, earlier)
+        comments = self._comments(sheet.marks(), earlier)
         new_part = out.name("xl/worksheets/sheet", ".xml")
         vml_id = self._add_rels(new_part, rels, comments, {r.id for r in source_rels})
         raw = sheet.record.table.sheet if sheet.record.table is not None else None
-        edit.marks = _fills(sheet.marks)
-        last_row, last_col = _extent(raw, sheet.marks)
+        edit.marks = _fills(sheet.marks())
+        last_row, last_col = _extent(raw)
         edit.merge_extent = (last_row, last_col)
         edit.legacy_drawing = vml_id
         edit.drop_elements = frozenset(dropped)
@@ -274,17 +288,27 @@ class _BookWriter:
                  dt.time: self.styles.look(xp.Look(number_format="hh:mm:ss"))}
         percents = raw.percent_cells if raw is not None else set()
         sheet_hidden = {r + 1 for r in raw.hidden_rows} if raw is not None else set()
-        fills = _fills(sheet.marks)
-        comments = self._comments(sheet.marks, {})
+        comments = self._comments(sheet.marks(), {})
         vml_id = self._add_rels(part, [], comments, set())
-        last_row, last_col = _extent(raw, sheet.marks)
-        last_row = max(last_row, len(rows))
+        last_row, last_col = _extent(raw)
+        fills = _fills(sheet.marks())
+        next_fill = next(fills, None)
         choice = layout.choose_page(widths, self.font)
         with out.stream(part, xp.CT_SHEET) as fh:
             writer = xp.SheetWriter(fh, xp.SheetView(widths={c + 1: w for c, w in enumerate(widths)},
                                                      fit_to_page=choice.fit_width))
-            for r in range(1, last_row + 1):
-                marks = fills.get(r)
+            r = 0
+            while r < last_row or next_fill is not None:
+                r += 1
+                marks = None
+                if next_fill is not None and next_fill[0] == r:
+                    marks = next_fill[1]
+                    next_fill = next(fills, None)
+                if r > last_row and not marks:
+                    if next_fill is not None:  # jump to the next marked row past the values
+                        r = next_fill[0] - 1
+                    continue
+                last_col = max([last_col, *(marks or ())])
                 if r in hidden and not marks:
                     writer.raw_row(r, "", hidden=True)
                     continue
@@ -303,6 +327,7 @@ class _BookWriter:
                         continue
                     cells.append(xp.cell_xml(xp.ref(r, c), value, style))
                 writer.raw_row(r, "".join(cells), hidden=r in sheet_hidden and not marks)
+            last_row = max(last_row, r)
             merges = [(r0 + 1, c0 + 1, r1 + 1, c1 + 1) for r0, c0, r1, c1 in (raw.merged if raw else [])
                       if not any(r in hidden for r in range(r0 + 1, r1 + 2))]
             writer.close(merges=merges, page=self.page(sheet.title, choice), legacy_drawing=vml_id)
@@ -310,12 +335,16 @@ class _BookWriter:
                                     print_area=_area(last_row, last_col)))
 
     # ------------------------------------------------------------------ the review's tables
-    def table(self, table: content.Table) -> None:
-        """A table of the review: header row 1, frozen, filtered, wrapped, printable."""
+    def table(self, table: content.Table, skip_empty: bool = False) -> None:
+        """A table of the review: header row 1, frozen, filtered, wrapped, printable; its rows made
+        as they are written, column widths measured on the first of them."""
+        rows = table.rows()
+        sample = list(itertools.islice(rows, settings.REVIEW_WIDTH_SAMPLE_ROWS))
+        if skip_empty and not sample:
+            return
         title = content.sheet_title(self.titles, table.name, city_sheet=False)
         titles = [c.title for c in table.columns]
-        values = [row.values for row in table.rows]
-        widths = layout.widths_by_content(titles, values, [c.width for c in table.columns],
+        widths = layout.widths_by_content(titles, [row.values for row in sample], [c.width for c in table.columns],
                                           [c.min_width for c in table.columns], [c.wrap for c in table.columns])
         choice = layout.choose_page(widths, self.font)
         head = self.styles.look(xp.Look(bold=True, fill=HEADER_FILL, border=True, wrap=True, horizontal="center",
@@ -323,33 +352,36 @@ class _BookWriter:
         looks = [xp.Look(border=True, wrap=c.wrap, vertical="top", number_format=c.number_format)
                  for c in table.columns]
         styles = [self.styles.look(look) for look in looks]
-        coloured: dict[str, int] = {}
+        coloured: dict[str, list[int]] = {}
         if table.colour_column is not None:
             base = looks[table.colour_column]
             for colour, rgb in FILLS.items():
-                coloured[colour] = self.styles.look(xp.Look(border=True, wrap=base.wrap, vertical="top",
-                                                            number_format=base.number_format, fill=rgb))
+                coloured[colour] = list(styles)
+                coloured[colour][table.colour_column] = self.styles.look(xp.Look(
+                    border=True, wrap=base.wrap, vertical="top", number_format=base.number_format, fill=rgb))
         wrapped = [c for c, col in enumerate(table.columns) if col.wrap]
         part = self.out.name("xl/worksheets/sheet", ".xml")
-        n = len(table.rows) + 1
         last = xp.column_letters(len(titles))
+        n = 1
         with self.out.stream(part, xp.CT_SHEET) as fh:
             writer = xp.SheetWriter(fh, xp.SheetView(freeze=(1, 1), fit_to_page=choice.fit_width,
                                                      widths={c + 1: w for c, w in enumerate(widths)}))
             lines = max((layout.lines_needed(t, widths[c]) for c, t in enumerate(titles)), default=1)
             writer.row(1, titles, head, height=layout.row_height(lines, self.font))
-            for r, row in enumerate(table.rows, start=2):
-                line_styles: Sequence[int] = styles
-                if row.colour and table.colour_column is not None and row.colour in coloured:
-                    line_styles = list(styles)
-                    line_styles[table.colour_column] = coloured[row.colour]
-                height = None
-                texts = [(c, row.values[c]) for c in wrapped if c < len(row.values)
-                         and isinstance(row.values[c], str) and layout.display_width(row.values[c]) > widths[c] - 2]
-                if texts:
-                    height = layout.row_height(max(layout.lines_needed(v, widths[c]) for c, v in texts), self.font)
-                writer.row(r, [plain(v) for v in row.values], line_styles, height=height)
-            if not table.rows and table.empty_text:
+            per_line = [max(w - 1.5, 1.0) for w in widths]
+            for row in itertools.chain(sample, rows):
+                n += 1
+                values = row.values
+                lines = 1
+                for c in wrapped:  # a text that may not fit on one line: how many lines it needs
+                    value = values[c] if c < len(values) else None
+                    if type(value) is str and 2 * len(value) > per_line[c]:
+                        size = len(value)
+                        wide = size if value.isascii() else (len(value.encode("utf-8", "replace")) + size) >> 1
+                        lines = max(lines, math.ceil(wide / per_line[c]) + value.count("\n"))
+                writer.row(n, [plain(v) for v in values], coloured.get(row.colour or "", styles),
+                           height=layout.row_height(lines, self.font) if lines > 1 else None)
+            if n == 1 and table.empty_text:
                 widest = max(range(len(widths)), key=lambda c: widths[c])
                 writer.row(2, [table.empty_text], first_col=widest + 1)
                 n = 2
@@ -409,20 +441,19 @@ class _BookWriter:
 
 
 # ============================================================================ helpers
-def _fills(marks: dict[tuple[int, int], content.Mark]) -> dict[int, dict[int, str]]:
-    out: dict[int, dict[int, str]] = {}
-    for (r, c), mark in marks.items():
-        if mark.colour:
-            out.setdefault(r, {})[c] = FILLS[mark.colour]
-    return out
+def _fills(marks: content.RowMarks) -> Iterator[tuple[int, dict[int, str]]]:
+    """(row, {column: fill RGB}) of the marked rows, in order (marks without a colour: a comment only)."""
+    for r, cols in marks:
+        fills = {c: FILLS[m.colour] for c, m in cols.items() if m.colour}
+        if fills:
+            yield r, fills
 
 
-def _extent(raw: Any, marks: dict[tuple[int, int], content.Mark]) -> tuple[int, int]:
-    rows = len(raw.rows) if raw is not None else 1
-    cols = max((len(r) for r in raw.rows), default=1) if raw is not None else 1
-    for r, c in marks:
-        rows, cols = max(rows, r), max(cols, c)
-    return max(rows, 1), max(min(cols, 16384), 1)
+def _extent(raw: Any) -> tuple[int, int]:
+    """Rows and columns of the values read (at least one)."""
+    if raw is None:
+        return 1, 1
+    return max(len(raw.rows), 1), max(min(max((len(r) for r in raw.rows), default=1), 16384), 1)
 
 
 def _area(rows: int, cols: int) -> str:

@@ -13,16 +13,19 @@ per-expert scores and score-sheet references only reach the department (those fi
 
 from __future__ import annotations
 
+import functools
+import heapq
 import re
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sdbatch import settings
-from sdbatch.catalogue import Text, join, label, render, text
+from sdbatch.catalogue import join, label, lookup, render, text
 from sdbatch.model import STATUSES, Application, FileRecord, Finding, RunResult
 from sdbatch.writers._common import (
+    COLOUR_STRENGTH,
     UNKNOWN_CITY,
     city_key,
     colour_of,
@@ -37,7 +40,6 @@ from sdbatch.writers._common import (
     rules_for,
     show,
     status_label,
-    strongest_colour,
     time_text,
 )
 from sdbatch.writers.xlsxpatch import column_number
@@ -74,35 +76,53 @@ def review_cities(result: RunResult) -> list[str]:
 
 
 # ============================================================================ data
-@dataclass
 class Mark:
     """A cell of a city's sheet with findings: its fill and what its comment says."""
 
-    colour: str | None = None
-    findings: list[Finding] = field(default_factory=list)
-    computed: list[str] = field(default_factory=list)  # "this value went into …" lines
+    __slots__ = ("colour", "findings", "computed")
+
+    def __init__(self) -> None:
+        self.colour: str | None = None
+        self.findings: list[Finding] = []
+        self.computed: list[str] | None = None  # "this value went into …" lines
 
     def add(self, finding: Finding, computed: str | None = None) -> None:
         if finding not in self.findings:
             self.findings.append(finding)
-        if computed and computed not in self.computed:
-            self.computed.append(computed)
-        self.colour = strongest_colour([self.colour, colour_of(finding)])
+        if computed:
+            if self.computed is None:
+                self.computed = [computed]
+            elif computed not in self.computed:
+                self.computed.append(computed)
+        colour = colour_of(finding)
+        if colour and (self.colour is None or COLOUR_STRENGTH[colour] > COLOUR_STRENGTH[self.colour]):
+            self.colour = colour
+
+
+RowMarks = Iterator[tuple[int, dict[int, Mark]]]
 
 
 @dataclass
 class CitySheet:
-    """One of the city's own sheets in its review."""
+    """One of the city's own sheets in its review.  Its marks are made row by row when they are
+    written (:meth:`marks`, in row order): nothing per cell is held for the whole sheet."""
 
     record: FileRecord
     title: str
-    marks: dict[tuple[int, int], Mark]  # (row, col), 1-based
     hidden_rows: set[int]  # 1-based rows of other cities: left out and hidden
     copy: bool  # copy the city's .xlsx/.xlsm sheet (else: rebuild it from the values read)
+    marker: Callable[[], RowMarks]
 
     @property
     def sheet_name(self) -> str | None:
         return self.record.sheet or (self.record.table.sheet.name if self.record.table else None)
+
+    def marks(self) -> RowMarks:
+        """(row, {column: Mark}) in increasing row order, 1-based."""
+        return self.marker()
+
+    def mark_map(self) -> dict[tuple[int, int], Mark]:
+        return {(r, c): m for r, cols in self.marks() for c, m in cols.items()}
 
 
 @dataclass(frozen=True)
@@ -122,11 +142,12 @@ class Row:
 
 @dataclass
 class Table:
-    """A sheet of the review made from rows: header in row 1, frozen, filtered, printable."""
+    """A sheet of the review made from rows: header in row 1, frozen, filtered, printable.
+    ``rows()`` makes the rows as they are written (a table may have one row per finding)."""
 
     name: str
     columns: list[Column]
-    rows: list[Row]
+    rows: Callable[[], Iterator[Row]]
     colour_column: int | None = None
     empty_text: str | None = None  # shown under the header when there is no row
     title_columns: int = 1  # columns repeated on each printed page when the table is split
@@ -152,27 +173,12 @@ class Review:
 
 
 # ============================================================================ building
-class _Renderer:
-    """Catalogue texts of the findings, rendered once each."""
-
-    def __init__(self) -> None:
-        self._texts: dict[int, Text] = {}
-
-    def __call__(self, finding: Finding) -> Text:
-        key = id(finding)
-        found = self._texts.get(key)
-        if found is None:
-            found = self._texts[key] = render(finding)
-        return found
-
-
 def build(result: RunResult, city: str) -> Review:
     apps = [a for a in result.applications if city_key(a.city) == city]
     ids = {a.id for a in apps}
     records = [r for r in result.files if r.status == "processed" and r.table is not None
                and (city_key(r.city) == city or any(a.id in ids for a in r.applications))]
     others = [r for r in result.files if r.status != "processed" and city_key(r.city) == city]
-    rendered = _Renderer()
     sheets = _city_sheets(result, city, records)
     by_program: dict[str, list[Application]] = {}
     for app in apps:
@@ -185,7 +191,7 @@ def build(result: RunResult, city: str) -> Review:
         name = text("review.sheets.summary") if len(by_program) == 1 else text(
             "review.sheets.summary_of", entity=getattr(rules, "entity", program))
         summaries.append(_summary(result, name, program_apps, rules))
-    problems, notes = _finding_tables(result, city, apps, records, others, rendered)
+    problems, notes = _finding_tables(result, city, apps, records, others)
     specs = []
     for program, program_apps in by_program.items():
         specs += program_of(result, program).review_sheets(result, city, program_apps)
@@ -226,9 +232,9 @@ def _city_sheets(result: RunResult, city: str, records: list[FileRecord]) -> lis
         # Several files from one city: each copy named after its file, not Sheet1 / Sheet1(2).
         title = sheet_title(taken, Path(record.file).stem if len(records) > 1 else sheet_name)
         hidden = _other_cities_rows(record, city)
-        marks = _marks(result, record, sheet_name, city, hidden)
-        out.append(CitySheet(record=record, title=title, marks=marks, hidden_rows=hidden,
-                             copy=record.kind in ("xlsx", "xlsm") and not hidden))
+        out.append(CitySheet(record=record, title=title, hidden_rows=hidden,
+                             copy=record.kind in ("xlsx", "xlsm") and not hidden,
+                             marker=functools.partial(_row_marks, result, record, sheet_name, hidden)))
     return out
 
 
@@ -259,7 +265,8 @@ def _address(cell: str | None) -> tuple[int, int] | None:
     found = _ADDRESS.fullmatch(cell.strip())
     if found is None:
         return None
-    return int(found.group(2)), column_number(found.group(1).upper().encode("ascii"))
+    row, col = int(found.group(2)), column_number(found.group(1).upper().encode("ascii"))
+    return (row, col) if 1 <= row <= 1_048_576 and 1 <= col <= 16_384 else None
 
 
 def finding_cells(finding: Finding, app: Application | None, rules: Any) -> tuple[list[str], list[str]]:
@@ -293,10 +300,13 @@ def finding_cells(finding: Finding, app: Application | None, rules: Any) -> tupl
     return cells, labels if sources else []
 
 
-def _marks(result: RunResult, record: FileRecord, sheet_name: str | None, city: str,
-           hidden: set[int]) -> dict[tuple[int, int], Mark]:
-    marks: dict[tuple[int, int], Mark] = {}
+def _row_marks(result: RunResult, record: FileRecord, sheet_name: str | None, hidden: set[int]) -> RowMarks:
+    """The marked cells of a city's sheet, row by row in order: made from the applications in
+    row order, so that at most the rows a merged range spans are held at once."""
+    pending: dict[int, dict[int, Mark]] = {}
+    waiting: list[int] = []  # rows of ``pending``, a heap
     merged = _merged_lookup(record)
+    span = max((r1 - r0 for r0, _c0, r1, _c1 in record.table.sheet.merged), default=0) if record.table else 0
 
     def add(finding: Finding, app: Application | None) -> None:
         src = finding.source
@@ -304,31 +314,47 @@ def _marks(result: RunResult, record: FileRecord, sheet_name: str | None, city: 
             return  # a finding about another sheet of the workbook
         rules = rules_for(result, app.program if app else record.program)
         cells, parts = finding_cells(finding, app, rules)
+        if not cells:
+            return
         computed = None
-        if parts and finding.field:
+        if parts and finding.field and rules is not None:
             computed = text("review.comment.computed", field=rules.label(finding.field), parts=join(
-                text("review.comment.quoted", name=p) for p in parts)) if rules is not None else None
-        own = (finding.source.cell if finding.source and finding.source.cell else
+                text("review.comment.quoted", name=p) for p in parts))
+        own = (src.cell if src is not None and src.cell else
                (app.cells.get(finding.field or "") if app else None))
         for cell in cells:
             where = _address(cell)
             if where is None or where[0] in hidden:
                 continue
-            where = merged(where)
-            marks.setdefault(where, Mark()).add(finding, computed if cell != own else None)
+            r, c = merged(where)
+            row = pending.get(r)
+            if row is None:
+                row = pending[r] = {}
+                heapq.heappush(waiting, r)
+            mark = row.get(c)
+            if mark is None:
+                mark = row[c] = Mark()
+            mark.add(finding, computed if cell != own else None)
+
+    def ready(before: int | None) -> RowMarks:
+        while waiting and (before is None or waiting[0] < before):
+            r = heapq.heappop(waiting)
+            yield r, pending.pop(r)
 
     for finding in for_audience(record.findings, READER):
         add(finding, None)
-    for app in record.applications:
-        if app.source.row in hidden:
+    for app in sorted(record.applications, key=lambda a: a.source.row or 0):
+        row = app.source.row or 0
+        if row in hidden:
             continue
+        yield from ready(row - span)
         for finding in for_audience(app.findings, READER):
             if finding.code != "expert-item":
                 add(finding, app)
-    return marks
+    yield from ready(None)
 
 
-def _merged_lookup(record: FileRecord) -> Any:
+def _merged_lookup(record: FileRecord) -> Callable[[tuple[int, int]], tuple[int, int]]:
     """(row, col) -> the top-left cell of the merged range holding it (1-based)."""
     sheet = record.table.sheet if record.table is not None else None
 
@@ -344,22 +370,28 @@ def _merged_lookup(record: FileRecord) -> Any:
     return top_left
 
 
-def comment_lines(finding: Finding, rendered: Any = render) -> str:
+@functools.cache
+def _template(key: str) -> str:
+    """A ui.toml text, looked up once (for the lines written once per finding)."""
+    return str(lookup(key))
+
+
+def comment_lines(finding: Finding) -> str:
     """A finding as its comment says it: title and message, clause, what was written, the fix."""
-    t = rendered(finding)
-    lines = [text("review.comment.title", title=t.title, message=t.message)]
+    t = render(finding)
+    lines = [_template("review.comment.title").format(title=t.title, message=t.message)]
     if finding.clause:
-        lines.append(text("review.comment.clause", clause=finding.clause))
+        lines.append(_template("review.comment.clause").format(clause=finding.clause))
     if finding.original is not None:
-        lines.append(text("review.comment.original", value=show(finding.original)))
+        lines.append(_template("review.comment.original").format(value=show(finding.original)))
     if t.fix:
-        lines.append(text("review.comment.fix", fix=t.fix))
+        lines.append(_template("review.comment.fix").format(fix=t.fix))
     return "\n".join(lines)
 
 
-def comment_text(mark: Mark, rendered: Any = render, earlier: str | None = None) -> str:
-    parts = [comment_lines(f, rendered) for f in sorted(mark.findings, key=finding_rank)]
-    parts += mark.computed
+def comment_text(mark: Mark, earlier: str | None = None) -> str:
+    parts = [comment_lines(f) for f in sorted(mark.findings, key=finding_rank)]
+    parts += mark.computed or []
     if earlier:
         parts.append(text("review.comment.earlier", text=earlier))
     return "\n\n".join(parts)
@@ -420,74 +452,91 @@ def _summary(result: RunResult, name: str, apps: list[Application], rules: Any) 
     columns += [Column(text("review.summary.unknown_column", header=h), wrap=True) for h in unknown]
     columns += [Column(text("review.summary.file"), wrap=True), Column(text("review.summary.row"),
                                                                        number_format=integer)]
-    rows = []
-    for i, app in enumerate(apps, start=1):
-        line: list[Any] = [i] + ([app.city_order] if with_order else [])
-        line += [app.name, _group_value(app, group_field), status_label(app.status),
-                 reason(app, rules, reader=READER)]
-        line += [app.score] if with_score else []
-        line += [c.value(app) for c in outcome]
-        line += [app.values.get(fid) for fid, _ in values]
-        line += [app.unknown.get(h) for h in unknown]
-        line += [app.source.file, app.source.row]
-        rows.append(Row(line, STATUS_COLOUR.get(app.status)))
+
+    def rows() -> Iterator[Row]:
+        for i, app in enumerate(apps, start=1):
+            line: list[Any] = [i] + ([app.city_order] if with_order else [])
+            line += [app.name, _group_value(app, group_field), status_label(app.status),
+                     reason(app, rules, reader=READER)]
+            line += [app.score] if with_score else []
+            line += [c.value(app) for c in outcome]
+            line += [app.values.get(fid) for fid, _ in values]
+            line += [app.unknown.get(h) for h in unknown]
+            line += [app.source.file, app.source.row]
+            yield Row(line, STATUS_COLOUR.get(app.status))
+
     status_col = 4 if with_order else 3
     return Table(name=name, columns=columns, rows=rows, colour_column=status_col, title_columns=status_col - 1)
 
 
 # ----------------------------------------------------------------------------- 问题清单, 数据处理说明
 def _finding_tables(result: RunResult, city: str, apps: list[Application], records: list[FileRecord],
-                    others: list[FileRecord], rendered: _Renderer) -> tuple[Table, Table]:
+                    others: list[FileRecord]) -> tuple[Table, Table]:
     """问题清单: what the city must fix (red) first, then what to check or leave to the experts
-    (amber); 数据处理说明: every other note (converted values, rows not counted…)."""
-    actions: list[tuple[tuple[int, int], Row]] = []
-    notes: list[Row] = []
-    order = 0
+    (amber); 数据处理说明: every other note (converted values, rows not counted…).  Rows are made
+    as they are written, one pass over the findings per colour."""
 
-    def add(file: str, finding: Finding, app: Application | None) -> None:
-        nonlocal order
+    def findings() -> Iterator[tuple[str, Finding | None, Application | None, FileRecord | None]]:
+        """(file, finding, application, rejected record) in the order of the files and rows."""
+        seen: set[str] = set()
+        for record in records:
+            for finding in for_audience(record.findings, READER):
+                yield record.file, finding, None, None
+            for app in record.applications:
+                if city_key(app.city) != city:
+                    continue
+                seen.add(app.id)
+                for finding in _problems(app):
+                    yield record.file, finding, app, None
+        for app in apps:
+            if app.id not in seen:
+                for finding in _problems(app):
+                    yield app.source.file, finding, app, None
+        for record in others:
+            if record.status == "rejected":
+                yield record.file, None, None, record
+            for finding in for_audience(record.findings, READER):
+                yield record.file, finding, None, None
+
+    def where(finding: Finding, app: Application | None) -> tuple[Any, str, str, str]:
         rules = rules_for(result, app.program if app else None)
-        t = rendered(finding)
         field_label = rules.label(finding.field) if (rules is not None and finding.field) else (finding.field or "")
         cells, _ = finding_cells(finding, app, rules)
-        where = text("punct.list").join(cells)
-        name = (app.name if app else None) or (text("review.problems.file_level") if app is None else "")
-        colour = colour_of(finding)
-        if colour in _COLOUR_ORDER:
-            effect = status_label(finding.effect) if finding.effect else ""
-            actions.append(((_COLOUR_ORDER[colour], order), Row(
-                [file, name, where, field_label, finding.original, t.message, finding.clause or "", t.fix,
-                 text(f"review.classes.{colour}"), effect], colour)))
-        else:
-            notes.append(Row([file, name, where, field_label, finding.original, t.message], colour))
-        order += 1
+        name = (app.name if app else None) or (_template("review.problems.file_level") if app is None else "")
+        return name, _template("punct.list").join(cells), field_label, ""
 
-    seen: set[str] = set()
-    for record in records:
-        for finding in for_audience(record.findings, READER):
-            add(record.file, finding, None)
-        for app in record.applications:
-            if city_key(app.city) != city:
+    def problem_rows() -> Iterator[Row]:
+        n = 0
+        for wanted in ("red", "amber"):
+            for file, finding, app, rejected in findings():
+                if rejected is not None:
+                    if wanted == "red":
+                        n += 1
+                        yield Row([n, file, _template("review.problems.file_level"), "", "", None,
+                                   rejected.error or text("review.problems.rejected"), "",
+                                   text("review.problems.rejected_fix"), label("file_status", "rejected"), ""],
+                                  "red")
+                    continue
+                assert finding is not None
+                if colour_of(finding) != wanted:
+                    continue
+                n += 1
+                t = render(finding)
+                name, cells, field_label, _ = where(finding, app)
+                yield Row([n, file, name, cells, field_label, finding.original, t.message, finding.clause or "",
+                           t.fix, _template(f"review.classes.{wanted}"),
+                           status_label(finding.effect) if finding.effect else ""], wanted)
+
+    def note_rows() -> Iterator[Row]:
+        n = 0
+        for file, finding, app, _rejected in findings():
+            if finding is None or colour_of(finding) in _COLOUR_ORDER:
                 continue
-            seen.add(app.id)
-            for finding in _problems(app):
-                add(record.file, finding, app)
-    for app in apps:
-        if app.id not in seen:
-            for finding in _problems(app):
-                add(app.source.file, finding, app)
-    for record in others:
-        if record.status == "rejected":
-            actions.append(((0, order), Row([record.file, text("review.problems.file_level"), "", "", None,
-                                             record.error or text("review.problems.rejected"), "",
-                                             text("review.problems.rejected_fix"),
-                                             label("file_status", "rejected"), ""], "red")))
-            order += 1
-        for finding in for_audience(record.findings, READER):
-            add(record.file, finding, None)
-    actions.sort(key=lambda item: item[0])
-    problem_rows = [Row([i, *row.values], row.colour) for i, (_, row) in enumerate(actions, start=1)]
-    note_rows = [Row([i, *row.values], row.colour) for i, row in enumerate(notes, start=1)]
+            n += 1
+            name, cells, field_label, _ = where(finding, app)
+            yield Row([n, file, name, cells, field_label, finding.original, render(finding).message],
+                      colour_of(finding))
+
     problems = Table(
         name=text("review.sheets.problems"),
         columns=[Column(text("review.problems.seq"), width=5), Column(text("review.problems.file"), wrap=True, width=18),
@@ -513,11 +562,10 @@ def _finding_tables(result: RunResult, city: str, apps: list[Application], recor
     return problems, processing
 
 
-def _problems(app: Application) -> Iterator[Finding]:
+def _problems(app: Application) -> list[Finding]:
     """An application's findings for the city, strongest first: the expert items (三(一)(五)(六))
     are no problem of the city's (the 说明 sheet lists them once)."""
-    return iter(sorted((f for f in for_audience(app.findings, READER) if f.code != "expert-item"),
-                       key=finding_rank))
+    return sorted((f for f in for_audience(app.findings, READER) if f.code != "expert-item"), key=finding_rank)
 
 
 # ----------------------------------------------------------------------------- 说明

@@ -40,12 +40,15 @@ def display_width(value: Any) -> int:
 
 
 def lines_needed(value: Any, width: float) -> int:
-    """Lines a wrapped cell of ``width`` characters needs for ``value``."""
+    """Lines a wrapped cell of ``width`` characters needs for ``value`` (an estimate: a CJK
+    character is two digit widths)."""
     if value is None:
         return 1
     text = value if isinstance(value, str) else str(value)
     per_line = max(width - 1.5, 1.0)
-    return sum(max(1, math.ceil(display_width(line) / per_line)) for line in text.split("\n"))
+    breaks = text.count("\n")
+    wide = (len(text.encode("utf-8", "replace")) + len(text)) // 2 if not text.isascii() else len(text)
+    return max(1, math.ceil(wide / per_line)) + breaks
 
 
 def row_height(lines: int, font_points: float) -> float | None:
