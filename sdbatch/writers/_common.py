@@ -58,21 +58,11 @@ def legend() -> list[tuple[str, str]]:
     return [(key, label("colour", key)) for key in ("red", "amber", "blue")]
 
 
-_FOR_CITY: dict[str, bool] = {}  # finding code -> whether a city may read it (the catalogue does not change)
-
-
 def for_audience(findings: Iterable[Finding], reader: str = "city") -> list[Finding]:
     """The findings ``reader`` ("city" or "department") may see, in their order."""
     if reader != "city":
         return list(findings)
-    out = []
-    for f in findings:
-        allowed = _FOR_CITY.get(f.code)
-        if allowed is None:
-            allowed = _FOR_CITY[f.code] = audience(f.code) == "city"
-        if allowed:
-            out.append(f)
-    return out
+    return [f for f in findings if audience(f.code) == "city"]
 
 
 def status_label(status: str | None) -> str:
