@@ -467,3 +467,79 @@ def test_page_choice_keeps_text_readable(widths: list[float], fit: bool, landsca
     choice = layout.choose_page(widths, 11)
     assert (choice.fit_width, choice.landscape) == (fit, landscape)
     assert choice.scale >= 73 or (choice.fit_width and choice.scale >= 73)
+
+
+# ----------------------------------------------------------------------------- packages written otherwise
+def _rewrite_sheet(path: Path, edit: Any) -> None:
+    with zipfile.ZipFile(path) as zf:
+        parts = {n: zf.read(n) for n in zf.namelist()}
+    sheet = next(n for n in parts if re.fullmatch(r"xl/worksheets/sheet\d+\.xml", n))
+    parts[sheet] = edit(parts[sheet])
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in parts.items():
+            zf.writestr(name, data)
+
+
+def _prefixed(xml: bytes) -> bytes:
+    """The main namespace under a prefix (x:row, x:c), as some generators write it."""
+    xml = xml.replace(b'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"',
+                      b'xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main"', 1)
+    return re.sub(rb"<(/?)(?!\?)([A-Za-z][\w]*)([\s>/])", rb"<\1x:\2\3", xml)
+
+
+def _without_cell_refs(xml: bytes) -> bytes:
+    """Cells without their r attribute (placed one after another, as the schema allows), each row
+    written from column A on."""
+    def row(found: re.Match[bytes]) -> bytes:
+        cells = re.findall(rb'<c r="([A-Z]+)\d+"', found.group(0))
+        if cells and cells[0] != b"A":
+            return found.group(0)  # a row starting further right keeps its references
+        return re.sub(rb'<c r="[A-Z]+\d+"', b"<c", found.group(0))
+    return re.sub(rb"<row [^>]*>.*?</row>", row, xml, flags=re.S)
+
+
+def _single_quotes_and_order(xml: bytes) -> bytes:
+    """Attributes in another order and quoted with apostrophes."""
+    xml = re.sub(rb'<c r="([A-Z]+\d+)"( t="[a-zA-Z]+")?', lambda m: b"<c" + (m.group(2) or b"").replace(b'"', b"'")
+                 + b" r='" + m.group(1) + b"'", xml)
+    return re.sub(rb'<row r="(\d+)"', rb"<row spans='1:24' r='\1'", xml)
+
+
+@pytest.mark.parametrize("variant", [_prefixed, _without_cell_refs, _single_quotes_and_order],
+                         ids=["prefixed", "no-cell-refs", "quotes-and-order"])
+def test_sheets_written_by_other_generators_are_copied_and_marked(tmp_path: Path, variant: Any):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    lay = summary_sheet([valid_row(1, leader_firms=0), valid_row(2, phone="12345")])
+    path = write(inbox / "济南市数字产业集群申报信息汇总表.xlsx", lay.sheet)
+    _rewrite_sheet(path, variant)
+    result = decided(inbox)
+    assert result.applications and result.files[0].status == "processed"
+    review = write_city_reviews(result, tmp_path / "run")["济南市"]
+    assert not any(f.code == "review-copy-rebuilt" for f in result.files[0].findings)
+    ws = openpyxl.load_workbook(review)["汇总表"]
+    assert ws[lay.cell("name")].value == "示例1号数字产业集群"
+    assert fill(ws[lay.cell("leader_firms")]) == COLOURS["red"] and ws[lay.cell("leader_firms")].comment
+    assert fill(ws[lay.cell("phone", 1)]) == COLOURS["amber"]
+    assert fill(ws[lay.cell("name", 1)]) == ""
+
+
+def test_a_citys_second_package_is_copied_with_its_own_formats(tmp_path: Path):
+    """济南 sends its park and its cluster summaries: both sheets are copies, the second one with
+    its formats, merges and marks (its styles appended to the first one's)."""
+    result = _samples_result(tmp_path)
+    path = write_city_reviews(result, tmp_path / "run")["济南市"]
+    records = [r for r in result.files if r.city == "济南市" and r.status == "processed"]
+    assert len(records) == 2 and all(r.kind == "xlsx" for r in records)
+    assert not any(f.code == "review-copy-rebuilt" for r in records for f in r.findings)
+    wb = openpyxl.load_workbook(path)
+    for record, ws in zip(records, wb.worksheets[:2], strict=True):
+        source = openpyxl.load_workbook(record.path)[record.sheet]
+        assert {str(m) for m in ws.merged_cells.ranges} == {str(m) for m in source.merged_cells.ranges}
+        header = record.table.header_rows[0] + 1
+        for c in range(1, 6):
+            theirs, ours = source.cell(row=header, column=c), ws.cell(row=header, column=c)
+            assert (ours.value, ours.font.b, ours.border.left.style) == (theirs.value, theirs.font.b,
+                                                                         theirs.border.left.style)
+        marked = [c for row in ws.iter_rows() for c in row if fill(c) in (COLOURS["red"], COLOURS["amber"])]
+        assert marked and all(c.comment is not None for c in marked)

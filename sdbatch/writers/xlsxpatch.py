@@ -60,6 +60,7 @@ CT_COMMENTS = "application/vnd.openxmlformats-officedocument.spreadsheetml.comme
 CT_VML = "application/vnd.openxmlformats-officedocument.vmlDrawing"
 CT_RELS = "application/vnd.openxmlformats-package.relationships+xml"
 CT_CORE = "application/vnd.openxmlformats-package.core-properties+xml"
+CT_SHARED_STRINGS = "application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"
 
 # Relationships of a worksheet the copy keeps (by the last segment of their type URI); the
 # parts behind them are copied with everything they point to.  Comments and their VML drawing
@@ -87,6 +88,7 @@ CHUNK = 1 << 22  # bytes of a worksheet part handled at once
 MAX_PART_BYTES = 64 * 1024 * 1024  # a part other than a worksheet read whole (styles, strings, drawings)
 MAX_AROUND_ROWS = 32 * 1024 * 1024  # what a worksheet holds before and after its rows
 COMPRESS_LEVEL = 1  # deflate level of the output: most of it is XML that compresses well anyway
+SHARED_MAX = 50_000  # texts of the review's tables kept as shared strings (repeated ones: files, labels, fixes)
 BUILTIN_FORMATS = {"General": 0, "0": 1, "0.00": 2, "#,##0": 3, "#,##0.00": 4, "0%": 9, "0.00%": 10,
                    "mm-dd-yy": 14, "h:mm": 20, "h:mm:ss": 21, "m/d/yy h:mm": 22, "@": 49}
 
@@ -786,7 +788,6 @@ class OutputPackage:
     def __init__(self, path: Any, base: SourcePackage | None, font_name: str, font_size: float = 11) -> None:
         self.path = path
         self.base = base
-        self.zip = zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=COMPRESS_LEVEL)
         self.types: dict[str, str] = {}
         self.taken: set[str] = {n.lower() for n in base.infos} if base is not None else set()
         self.sheets: list[SheetEntry] = []
@@ -799,16 +800,58 @@ class OutputPackage:
         self.workbook_part = base.workbook if base is not None else "xl/workbook.xml"
         self.styles_part = styles_part or self.reserve("xl/styles.xml")
         self.taken.update({self.workbook_part.lower(), self.styles_part.lower()})
-        self.shared_strings: str | None = None
-        if base is not None:
-            for kind in ("theme", "sharedStrings"):
-                part = base.workbook_part(kind)
-                if part is not None:
-                    self.copy_part(base, part, part)
-                    uri = next(r.type_uri for r in base.workbook_rels if r.target == part)
-                    self.workbook_rels.append((f"rId{len(self.workbook_rels) + 1}", uri, part))
-                    if kind == "sharedStrings":
-                        self.shared_strings = part
+        # Shared strings: the base's, kept as they are (its sheet points into them), and the
+        # repeated texts of the review's own tables appended (SHARED_MAX at most, then inline).
+        self.shared: dict[str, int] = {}
+        self.shared_part = base.workbook_part("sharedStrings") if base is not None else None
+        self.shared_base = _count_items(base.read(self.shared_part)) if base is not None and self.shared_part else 0
+        self.zip = zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=COMPRESS_LEVEL)
+        try:
+            theme = base.workbook_part("theme") if base is not None else None
+            if base is not None and theme is not None:
+                self.copy_part(base, theme, theme)
+                self.workbook_rels.append(("rId1", f"{RELS}/theme", theme))
+        except BaseException:
+            self.zip.close()
+            raise
+
+    def share(self, text: str) -> int | None:
+        """The shared-string index of a repeated text (None past ``SHARED_MAX`` texts: write it inline)."""
+        index = self.shared.get(text)
+        if index is None:
+            if len(self.shared) >= SHARED_MAX:
+                return None
+            index = self.shared[text] = self.shared_base + len(self.shared)
+        return index
+
+    def _write_shared_strings(self) -> None:
+        if self.shared_part is None and not self.shared:
+            return
+        items = "".join(_shared_item(t) for t in self.shared).encode("utf-8", "replace")
+        if self.shared_part is not None and self.base is not None:
+            data = self.base.read(self.shared_part)
+            start = re.search(rb"<(?:([A-Za-z_][\w.-]*):)?sst\b[^>]*?(/?)>", data)
+            if start is None:
+                raise PatchError("not a shared strings part")
+            prefix = start.group(1) or b""
+            if prefix:  # the base writes x:si, x:t: so do we
+                items = items.replace(b"<si>", b"<" + prefix + b":si>").replace(b"</si>", b"</" + prefix + b":si>")
+                items = re.sub(rb"<(/?)t([ >])", rb"<\1" + prefix + rb":t\2", items)
+            tag = re.sub(rb"\s(?:count|uniqueCount)\s*=\s*[\"'][^\"']*[\"']", b"", start.group(0))
+            if start.group(2):  # <sst .../>: no strings yet
+                close = b"</" + (prefix + b":" if prefix else b"") + b"sst>"
+                data = data[:start.start()] + tag[:-2].rstrip() + b">" + items + close + data[start.end():]
+            else:
+                end = data.rindex(b"</")
+                data = data[:start.start()] + tag + data[start.end():end] + items + data[end:]
+            self.write(self.shared_part, data, self.base.content_type(self.shared_part))
+        else:
+            part = self.reserve("xl/sharedStrings.xml")
+            self.write(part, f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<sst xmlns="{MAIN}">'
+                       .encode() + items + b"</sst>", CT_SHARED_STRINGS)
+            self.shared_part = part
+        self.workbook_rels.append((f"rId{len(self.workbook_rels) + 1}", f"{RELS}/sharedStrings",
+                                   self.shared_part))
 
     # ------------------------------------------------------------------ parts
     def name(self, stem: str, ext: str) -> str:
@@ -907,6 +950,7 @@ class OutputPackage:
     def close(self) -> None:
         """Write the workbook, its relationships, the styles and the content types; close the zip."""
         try:
+            self._write_shared_strings()
             styles = self.styles_part
             self.write(styles, self.styles.to_bytes(), CT_STYLES)
             rels = list(self.workbook_rels)
@@ -989,6 +1033,20 @@ def closure_check(src: SourcePackage, part: str, allowed: frozenset[str]) -> Non
                 todo.append(rel.target)
 
 
+_ITEM = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?si[\s>/]")
+
+
+def _count_items(data: bytes) -> int:
+    """How many strings a shared strings part holds (``si`` elements cannot nest)."""
+    return len(_ITEM.findall(data))
+
+
+def _shared_item(text: str) -> str:
+    text = text[: settings.MAX_CELL_CHARS]
+    space = ' xml:space="preserve"' if text[:1].isspace() or text[-1:].isspace() else ""
+    return f"<si><t{space}>{escape(text)}</t></si>"
+
+
 def _without_external_data(data: bytes) -> bytes:
     """A chart without its link to an embedded workbook (the embedded package is not copied)."""
     return re.sub(rb"<(?:[A-Za-z_][\w.-]*:)?externalData\b[^>]*?(?:/>|>.*?</(?:[A-Za-z_][\w.-]*:)?externalData>)",
@@ -1056,17 +1114,13 @@ def write_comments(out: OutputPackage, notes: Iterable[Note], serial_no: int,
             row, col, lines, width = shapes[4 * n: 4 * n + 4]
             shape_id = first_block * 1024 + n + 1
             height = max(3, min(lines, 40))
-            width_cols = max(2, round(width / 64))
-            top = max(row - 2, 0)
             buf.append(f'<v:shape id="_x0000_s{shape_id}" type="#_x0000_t202" style="position:absolute;'
-                       f'margin-left:60pt;margin-top:2pt;width:{width * 0.75:g}pt;height:{height * 15}pt;'
-                       f'z-index:{n + 1};visibility:hidden" fillcolor="#ffffe1" o:insetmode="auto">'
-                       '<v:fill color2="#ffffe1"/><v:shadow on="t" color="black" obscured="t"/>'
-                       '<v:path o:connecttype="none"/><v:textbox style="mso-direction-alt:auto"><div '
-                       'style="text-align:left"></div></v:textbox><x:ClientData ObjectType="Note"><x:MoveWithCells/>'
-                       f'<x:SizeWithCells/><x:Anchor>{col}, 15, {top}, 10, {col + width_cols}, 15, {top + height}, 4'
-                       f'</x:Anchor><x:AutoFill>False</x:AutoFill><x:Row>{row - 1}</x:Row><x:Column>{col - 1}'
-                       '</x:Column></x:ClientData></v:shape>')
+                       f'margin-left:59.25pt;margin-top:1.5pt;width:{width * 0.75:g}pt;height:{height * 15}pt;'
+                       'z-index:1;visibility:hidden" fillcolor="#ffffe1" o:insetmode="auto"><v:fill color2="#ffffe1"/>'
+                       '<v:shadow color="black" obscured="t"/><v:path o:connecttype="none"/><v:textbox style='
+                       '"mso-direction-alt:auto"><div style="text-align:left"></div></v:textbox><x:ClientData '
+                       'ObjectType="Note"><x:MoveWithCells/><x:SizeWithCells/><x:AutoFill>False</x:AutoFill>'
+                       f'<x:Row>{row - 1}</x:Row><x:Column>{col - 1}</x:Column></x:ClientData></v:shape>')
             if len(buf) >= 2000:
                 fh.write("".join(buf).encode("ascii"))
                 buf.clear()
@@ -1110,8 +1164,9 @@ class SheetWriter:
     """A new worksheet streamed row by row (rows in order).  Text is written inline, numbers as
     numbers, never a formula."""
 
-    def __init__(self, stream: IO[bytes], view: SheetView) -> None:
+    def __init__(self, stream: IO[bytes], view: SheetView, share: Callable[[str], int | None] | None = None) -> None:
         self.fh = stream
+        self.share = share
         self.buf: list[str] = []
         self.size = 0
         self.last_row = 0
@@ -1139,9 +1194,10 @@ class SheetWriter:
         self.fh.write("".join(head).encode("utf-8"))
 
     def row(self, r: int, values: Sequence[Any], styles: Sequence[int] | int = 0, *, first_col: int = 1,
-            height: float | None = None, hidden: bool = False) -> None:
+            height: float | None = None, hidden: bool = False, shared: Sequence[bool] | None = None) -> None:
         """Row ``r`` (1-based, increasing) with ``values`` from column ``first_col``; ``styles`` one
-        per value or one for all."""
+        per value or one for all; ``shared``: the columns whose texts repeat (written once, as
+        shared strings, when the writer was given ``share``)."""
         if r <= self.last_row:
             raise ValueError("rows must increase")
         self.last_row = r
@@ -1161,6 +1217,11 @@ class SheetWriter:
             style = styles if same else styles[i]  # type: ignore[index]
             kind = type(value)
             # the common cases inline: this is the inner loop of every table of the review
+            if kind is str and value and shared is not None and shared[i] and self.share is not None:
+                index = self.share(value)
+                if index is not None:
+                    append(f'<c r="{_LETTERS[col]}{rs}" s="{style}" t="s"><v>{index}</v></c>')
+                    continue
             if kind is str and value and len(value) <= settings.MAX_CELL_CHARS and not needs_work(value):
                 append(f'<c r="{_LETTERS[col]}{rs}" s="{style}" t="inlineStr"><is><t>{value}</t></is></c>')
             elif (kind is int or kind is float) and math.isfinite(value):

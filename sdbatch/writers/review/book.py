@@ -365,7 +365,9 @@ class _BookWriter:
         n = 1
         with self.out.stream(part, xp.CT_SHEET) as fh:
             writer = xp.SheetWriter(fh, xp.SheetView(freeze=(1, 1), fit_to_page=choice.fit_width,
-                                                     widths={c + 1: w for c, w in enumerate(widths)}))
+                                                     widths={c + 1: w for c, w in enumerate(widths)}),
+                                    share=self.out.share)
+            shared = [c.shared for c in table.columns]
             lines = max((layout.lines_needed(t, widths[c]) for c, t in enumerate(titles)), default=1)
             writer.row(1, titles, head, height=layout.row_height(lines, self.font))
             per_line = [max(w - 1.5, 1.0) for w in widths]
@@ -380,7 +382,7 @@ class _BookWriter:
                         wide = size if value.isascii() else (len(value.encode("utf-8", "replace")) + size) >> 1
                         lines = max(lines, math.ceil(wide / per_line[c]) + value.count("\n"))
                 writer.row(n, [plain(v) for v in values], coloured.get(row.colour or "", styles),
-                           height=layout.row_height(lines, self.font) if lines > 1 else None)
+                           height=layout.row_height(lines, self.font) if lines > 1 else None, shared=shared)
             if n == 1 and table.empty_text:
                 widest = max(range(len(widths)), key=lambda c: widths[c])
                 writer.row(2, [table.empty_text], first_col=widest + 1)

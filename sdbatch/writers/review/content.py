@@ -51,6 +51,7 @@ _COLOUR_ORDER = {"red": 0, "amber": 1}
 _ADDRESS = re.compile(r"\$?([A-Za-z]{1,3})\$?([0-9]{1,7})")
 # Leading columns of 审核结论 that are not repeated among the values.
 _LEADING_FIELDS = ("city_order", "name", "industry", "city", "seq")
+_CHOICE_TYPES = ("bool", "city", "choice")  # field types whose values repeat
 
 
 # ============================================================================ cities
@@ -132,6 +133,7 @@ class Column:
     wrap: bool = False
     width: float | None = None  # characters; None: by content
     min_width: float = 6
+    shared: bool = False  # its texts repeat (labels, files, fixes): written once as shared strings
 
 
 @dataclass
@@ -173,13 +175,42 @@ class Review:
 
 
 # ============================================================================ building
+class Visible:
+    """The findings a city may see: an application's strongest first, without the expert items
+    (三(一)(五)(六) are no problem of the city's; 说明 lists them once).  Made once per review and
+    application (the sheets, 问题清单 and 数据处理说明 all walk them)."""
+
+    def __init__(self) -> None:
+        self._apps: dict[int, list[Finding]] = {}
+        self._codes: dict[str, bool] = {}
+
+    def allowed(self, finding: Finding) -> bool:
+        allowed = self._codes.get(finding.code)
+        if allowed is None:
+            allowed = self._codes[finding.code] = bool(for_audience([finding], READER))
+        return allowed
+
+    def of_file(self, record: FileRecord) -> list[Finding]:
+        return [f for f in record.findings if self.allowed(f)]
+
+    def of_app(self, app: Application) -> list[Finding]:
+        found = self._apps.get(id(app))
+        if found is None:
+            found = [f for f in app.findings if f.code != "expert-item" and self.allowed(f)]
+            if len(found) > 1:
+                found.sort(key=finding_rank)
+            self._apps[id(app)] = found
+        return found
+
+
 def build(result: RunResult, city: str) -> Review:
     apps = [a for a in result.applications if city_key(a.city) == city]
     ids = {a.id for a in apps}
     records = [r for r in result.files if r.status == "processed" and r.table is not None
                and (city_key(r.city) == city or any(a.id in ids for a in r.applications))]
     others = [r for r in result.files if r.status != "processed" and city_key(r.city) == city]
-    sheets = _city_sheets(result, city, records)
+    visible = Visible()
+    sheets = _city_sheets(result, city, records, visible)
     by_program: dict[str, list[Application]] = {}
     for app in apps:
         by_program.setdefault(app.program, []).append(app)
@@ -191,7 +222,7 @@ def build(result: RunResult, city: str) -> Review:
         name = text("review.sheets.summary") if len(by_program) == 1 else text(
             "review.sheets.summary_of", entity=getattr(rules, "entity", program))
         summaries.append(_summary(result, name, program_apps, rules))
-    problems, notes = _finding_tables(result, city, apps, records, others)
+    problems, notes = _finding_tables(result, city, apps, records, others, visible)
     specs = []
     for program, program_apps in by_program.items():
         specs += program_of(result, program).review_sheets(result, city, program_apps)
@@ -224,7 +255,7 @@ def reserved_titles() -> set[str]:
             text("review.sheets.notes")}
 
 
-def _city_sheets(result: RunResult, city: str, records: list[FileRecord]) -> list[CitySheet]:
+def _city_sheets(result: RunResult, city: str, records: list[FileRecord], visible: Visible) -> list[CitySheet]:
     taken: set[str] = set()
     out = []
     for record in records:
@@ -234,7 +265,7 @@ def _city_sheets(result: RunResult, city: str, records: list[FileRecord]) -> lis
         hidden = _other_cities_rows(record, city)
         out.append(CitySheet(record=record, title=title, hidden_rows=hidden,
                              copy=record.kind in ("xlsx", "xlsm") and not hidden,
-                             marker=functools.partial(_row_marks, result, record, sheet_name, hidden)))
+                             marker=functools.partial(_row_marks, result, record, sheet_name, hidden, visible)))
     return out
 
 
@@ -300,7 +331,8 @@ def finding_cells(finding: Finding, app: Application | None, rules: Any) -> tupl
     return cells, labels if sources else []
 
 
-def _row_marks(result: RunResult, record: FileRecord, sheet_name: str | None, hidden: set[int]) -> RowMarks:
+def _row_marks(result: RunResult, record: FileRecord, sheet_name: str | None, hidden: set[int],
+               visible: Visible) -> RowMarks:
     """The marked cells of a city's sheet, row by row in order: made from the applications in
     row order, so that at most the rows a merged range spans are held at once."""
     pending: dict[int, dict[int, Mark]] = {}
@@ -341,16 +373,15 @@ def _row_marks(result: RunResult, record: FileRecord, sheet_name: str | None, hi
             r = heapq.heappop(waiting)
             yield r, pending.pop(r)
 
-    for finding in for_audience(record.findings, READER):
+    for finding in visible.of_file(record):
         add(finding, None)
     for app in sorted(record.applications, key=lambda a: a.source.row or 0):
         row = app.source.row or 0
         if row in hidden:
             continue
         yield from ready(row - span)
-        for finding in for_audience(app.findings, READER):
-            if finding.code != "expert-item":
-                add(finding, app)
+        for finding in visible.of_app(app):
+            add(finding, app)
     yield from ready(None)
 
 
@@ -390,7 +421,8 @@ def comment_lines(finding: Finding) -> str:
 
 
 def comment_text(mark: Mark, earlier: str | None = None) -> str:
-    parts = [comment_lines(f) for f in sorted(mark.findings, key=finding_rank)]
+    findings = mark.findings if len(mark.findings) < 2 else sorted(mark.findings, key=finding_rank)
+    parts = [comment_lines(f) for f in findings]
     parts += mark.computed or []
     if earlier:
         parts.append(text("review.comment.earlier", text=earlier))
@@ -411,7 +443,8 @@ def _value_fields(apps: list[Application], rules: Any, skip: Iterable[str]) -> l
         numeric = spec.type in settings.REVIEW_NUMBER_FORMATS
         out.append((fid, Column(header_with_unit(spec.label, spec.unit if spec.type in ("amount", "ratio", "count")
                                                   else None),
-                                number_format=settings.REVIEW_NUMBER_FORMATS.get(spec.type), wrap=not numeric)))
+                                number_format=settings.REVIEW_NUMBER_FORMATS.get(spec.type), wrap=not numeric,
+                                shared=spec.type in _CHOICE_TYPES)))
     for fid in sorted(present - set(fields) - leading):
         out.append((fid, Column(fid, wrap=True)))
     return out
@@ -443,15 +476,16 @@ def _summary(result: RunResult, name: str, apps: list[Application], rules: Any) 
     integer = settings.REVIEW_NUMBER_FORMATS.get("count", "0")
     columns = [Column(text("review.summary.seq"), number_format=integer)]
     columns += [Column(text("review.summary.order"), number_format=integer)] if with_order else []
-    columns += [Column(name_label, wrap=True, min_width=16), Column(group_label, wrap=True),
-                Column(text("review.summary.status")), Column(text("review.summary.reason"), wrap=True, width=36)]
+    columns += [Column(name_label, wrap=True, min_width=16), Column(group_label, wrap=True, shared=True),
+                Column(text("review.summary.status"), shared=True),
+                Column(text("review.summary.reason"), wrap=True, width=36, shared=True)]
     columns += [Column(text("review.summary.score"), number_format=settings.REVIEW_NUMBER_FORMATS.get(
         "score", "0.00"))] if with_score else []
-    columns += [Column(c.label, number_format=c.number_format, wrap=True) for c in outcome]
+    columns += [Column(c.label, number_format=c.number_format, wrap=True, shared=True) for c in outcome]
     columns += [c for _, c in values]
     columns += [Column(text("review.summary.unknown_column", header=h), wrap=True) for h in unknown]
-    columns += [Column(text("review.summary.file"), wrap=True), Column(text("review.summary.row"),
-                                                                       number_format=integer)]
+    columns += [Column(text("review.summary.file"), wrap=True, shared=True),
+                Column(text("review.summary.row"), number_format=integer)]
 
     def rows() -> Iterator[Row]:
         for i, app in enumerate(apps, start=1):
@@ -471,7 +505,7 @@ def _summary(result: RunResult, name: str, apps: list[Application], rules: Any) 
 
 # ----------------------------------------------------------------------------- 问题清单, 数据处理说明
 def _finding_tables(result: RunResult, city: str, apps: list[Application], records: list[FileRecord],
-                    others: list[FileRecord]) -> tuple[Table, Table]:
+                    others: list[FileRecord], visible: Visible) -> tuple[Table, Table]:
     """问题清单: what the city must fix (red) first, then what to check or leave to the experts
     (amber); 数据处理说明: every other note (converted values, rows not counted…).  Rows are made
     as they are written, one pass over the findings per colour."""
@@ -480,22 +514,22 @@ def _finding_tables(result: RunResult, city: str, apps: list[Application], recor
         """(file, finding, application, rejected record) in the order of the files and rows."""
         seen: set[str] = set()
         for record in records:
-            for finding in for_audience(record.findings, READER):
+            for finding in visible.of_file(record):
                 yield record.file, finding, None, None
             for app in record.applications:
                 if city_key(app.city) != city:
                     continue
                 seen.add(app.id)
-                for finding in _problems(app):
+                for finding in visible.of_app(app):
                     yield record.file, finding, app, None
         for app in apps:
             if app.id not in seen:
-                for finding in _problems(app):
+                for finding in visible.of_app(app):
                     yield app.source.file, finding, app, None
         for record in others:
             if record.status == "rejected":
                 yield record.file, None, None, record
-            for finding in for_audience(record.findings, READER):
+            for finding in visible.of_file(record):
                 yield record.file, finding, None, None
 
     def where(finding: Finding, app: Application | None) -> tuple[Any, str, str, str]:
@@ -539,33 +573,30 @@ def _finding_tables(result: RunResult, city: str, apps: list[Application], recor
 
     problems = Table(
         name=text("review.sheets.problems"),
-        columns=[Column(text("review.problems.seq"), width=5), Column(text("review.problems.file"), wrap=True, width=18),
+        columns=[Column(text("review.problems.seq"), width=5),
+                 Column(text("review.problems.file"), wrap=True, width=18, shared=True),
                  Column(text("review.problems.application"), wrap=True, width=20),
                  Column(text("review.problems.cell"), wrap=True, width=8),
-                 Column(text("review.problems.field"), wrap=True, width=16),
+                 Column(text("review.problems.field"), wrap=True, width=16, shared=True),
                  Column(text("review.problems.original"), wrap=True, width=12),
                  Column(text("review.problems.problem"), wrap=True, width=40),
-                 Column(text("review.problems.clause"), wrap=True, width=8),
-                 Column(text("review.problems.fix"), wrap=True, width=30),
-                 Column(text("review.problems.category"), wrap=True, width=10),
-                 Column(text("review.problems.effect"), wrap=True, width=10)],
+                 Column(text("review.problems.clause"), wrap=True, width=8, shared=True),
+                 Column(text("review.problems.fix"), wrap=True, width=30, shared=True),
+                 Column(text("review.problems.category"), wrap=True, width=10, shared=True),
+                 Column(text("review.problems.effect"), wrap=True, width=10, shared=True)],
         rows=problem_rows, colour_column=9, empty_text=text("review.problems.none"), title_columns=1)
     processing = Table(
         name=text("review.sheets.processing"),
-        columns=[Column(text("review.problems.seq"), width=5), Column(text("review.problems.file"), wrap=True, width=18),
+        columns=[Column(text("review.problems.seq"), width=5),
+                 Column(text("review.problems.file"), wrap=True, width=18, shared=True),
                  Column(text("review.problems.application"), wrap=True, width=20),
                  Column(text("review.problems.cell"), wrap=True, width=8),
-                 Column(text("review.problems.field"), wrap=True, width=16),
+                 Column(text("review.problems.field"), wrap=True, width=16, shared=True),
                  Column(text("review.problems.original"), wrap=True, width=14),
                  Column(text("review.problems.note"), wrap=True, width=60)],
         rows=note_rows, colour_column=6, empty_text=text("review.problems.no_notes"), title_columns=1)
     return problems, processing
 
-
-def _problems(app: Application) -> list[Finding]:
-    """An application's findings for the city, strongest first: the expert items (三(一)(五)(六))
-    are no problem of the city's (the 说明 sheet lists them once)."""
-    return sorted((f for f in for_audience(app.findings, READER) if f.code != "expert-item"), key=finding_rank)
 
 
 # ----------------------------------------------------------------------------- 说明
