@@ -543,3 +543,12 @@ def test_a_citys_second_package_is_copied_with_its_own_formats(tmp_path: Path):
                                                                          theirs.border.left.style)
         marked = [c for row in ws.iter_rows() for c in row if fill(c) in (COLOURS["red"], COLOURS["amber"])]
         assert marked and all(c.comment is not None for c in marked)
+
+
+def test_exactly_one_tab_is_selected(tmp_path: Path):
+    """Two selected tabs open as a group in Excel, where one edit changes both sheets."""
+    result = _samples_result(tmp_path)
+    for path in write_city_reviews(result, tmp_path / "run").values():
+        selected = [ws.title for ws in openpyxl.load_workbook(path).worksheets
+                    if any(view.tabSelected for view in ws.views.sheetView)]
+        assert len(selected) == 1 and selected[0] == openpyxl.load_workbook(path).sheetnames[0], path.name

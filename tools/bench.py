@@ -13,7 +13,8 @@ in its own fresh process, the wall time and the peak resident memory of
          (constant_memory) writes every cell again with a fill on one cell in ten and a comment on
          one in a hundred, plus a result table of one row per application;
 
-and prints ``run / floor``.  ``--detail`` adds ``sdbatch.batch.check_file`` (read, header,
+and prints ``run / floor`` (wall time; CPU time too, which other work on the machine does not
+inflate).  ``--detail`` adds ``sdbatch.batch.check_file`` (read, header,
 normalise, checks) and reports how the run's time splits (``run.json`` timings).
 
 Peak memory is ``resource.getrusage(RUSAGE_CHILDREN).ru_maxrss`` read by a small runner process
@@ -233,7 +234,8 @@ def _runner_main(mode: str, path: str, max_mb: str) -> int:
         print(json.dumps({"na": f"超过 {TIMEOUT_S} 秒未完成"}, ensure_ascii=False))
         return 0
     seconds = time.perf_counter() - start
-    maxrss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    maxrss = usage.ru_maxrss
     mb = maxrss / (1024 * 1024) if sys.platform == "darwin" else maxrss / 1024  # bytes vs KiB
     result: dict[str, Any] = {}
     for line in proc.stdout.splitlines():
@@ -242,7 +244,7 @@ def _runner_main(mode: str, path: str, max_mb: str) -> int:
     if not result:
         tail = (proc.stderr.strip().splitlines() or ["无输出"])[-1]
         result = {"na": f"进程退出码 {proc.returncode}：{tail[:200]}", "ran": True}
-    result.update(seconds=seconds, peak_mb=mb)
+    result.update(seconds=seconds, cpu=usage.ru_utime + usage.ru_stime, peak_mb=mb)
     print(json.dumps(result, ensure_ascii=False))
     return 0
 
@@ -278,11 +280,11 @@ def main(argv: list[str] | None = None) -> int:
         base = measure("baseline", _prepare(root / "baseline", 10), args.max_mb)
         print(f"Python 空进程（基线）：{base.get('seconds', 0):.2f} 秒，{base.get('peak_mb', 0):.0f} MB")
         print()
-        print(_pad("行数", 10, right=True) + _pad("单元格", 12, right=True)
-              + _pad("sdbatch run 秒", 16, right=True) + _pad("峰值MB", 9, right=True)
-              + _pad("下限 秒", 10, right=True) + _pad("峰值MB", 9, right=True) + _pad("倍数", 8, right=True)
-              + "  说明")
-        print("-" * 96)
+        print(_pad("行数", 9, right=True) + _pad("单元格", 11, right=True)
+              + _pad("sdbatch run 秒", 16, right=True) + _pad("CPU秒", 8, right=True) + _pad("峰值MB", 8, right=True)
+              + _pad("下限 秒", 9, right=True) + _pad("CPU秒", 8, right=True) + _pad("峰值MB", 8, right=True)
+              + _pad("倍数", 7, right=True) + _pad("CPU倍数", 9, right=True) + "  说明")
+        print("-" * 104)
         for rows in sizes:
             folder = root / f"rows-{rows}"
             t0 = time.perf_counter()
@@ -295,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.detail:
                 check = measure("check", path, args.max_mb)
                 timings = run.get("timings") or {}
-                print(_pad("", 10) + f"  check_file {_secs(check)} 秒 {_mem(check)} MB；run.json："
+                print(_pad("", 9) + f"  check_file {_secs(check)} 秒（CPU {_cpu(check)}）{_mem(check)} MB；run.json："
                       + "，".join(f"{k} {v}" for k, v in timings.items()))
     return 0
 
@@ -326,15 +328,20 @@ def _mem(res: dict[str, Any]) -> str:
     return f"{res['peak_mb']:.0f}" if "peak_mb" in res and "na" not in res else "n/a"
 
 
+def _cpu(res: dict[str, Any]) -> str:
+    return f"{res['cpu']:.2f}" if "cpu" in res and "na" not in res else "n/a"
+
+
 def _print_row(rows: int, made: dict[str, Any], run: dict[str, Any], low: dict[str, Any], gen: float) -> None:
-    ratio = "n/a"
+    ratio = cpu_ratio = "n/a"
     if "na" not in run and "na" not in low and low.get("seconds"):
         ratio = f"{run['seconds'] / low['seconds']:.2f}"
+        cpu_ratio = f"{run['cpu'] / low['cpu']:.2f}" if low.get("cpu") else "n/a"
     notes = [r["na"] for r in (run, low) if "na" in r]
-    print(_pad(f"{rows:,}", 10, right=True) + _pad(f"{made.get('cells', 0):,}", 12, right=True)
-          + _pad(_secs(run), 16, right=True) + _pad(_mem(run), 9, right=True)
-          + _pad(_secs(low), 10, right=True) + _pad(_mem(low), 9, right=True) + _pad(ratio, 8, right=True)
-          + "  " + "；".join(notes), flush=True)
+    print(_pad(f"{rows:,}", 9, right=True) + _pad(f"{made.get('cells', 0):,}", 11, right=True)
+          + _pad(_secs(run), 16, right=True) + _pad(_cpu(run), 8, right=True) + _pad(_mem(run), 8, right=True)
+          + _pad(_secs(low), 9, right=True) + _pad(_cpu(low), 8, right=True) + _pad(_mem(low), 8, right=True)
+          + _pad(ratio, 7, right=True) + _pad(cpu_ratio, 9, right=True) + "  " + "；".join(notes), flush=True)
 
 
 if __name__ == "__main__":

@@ -1164,7 +1164,8 @@ class SheetWriter:
     """A new worksheet streamed row by row (rows in order).  Text is written inline, numbers as
     numbers, never a formula."""
 
-    def __init__(self, stream: IO[bytes], view: SheetView, share: Callable[[str], int | None] | None = None) -> None:
+    def __init__(self, stream: IO[bytes], view: SheetView, share: Callable[[str], int | None] | None = None
+                 ) -> None:
         self.fh = stream
         self.share = share
         self.buf: list[str] = []
@@ -1300,6 +1301,9 @@ class SheetEdit:
     drop_elements: frozenset[str] = frozenset()  # suffix elements to leave out (their parts were dropped)
     # the page setup chosen from the sheet's column widths (1-based column -> width, default width)
     layout: Callable[[dict[int, float], float], PageSetup] | None = None
+    # whether the sheet is the workbook's selected tab (two selected tabs open as a group in Excel,
+    # where one edit changes both sheets)
+    selected: bool = False
 
 
 @dataclass
@@ -1595,6 +1599,7 @@ def patch_sheet(src: SourcePackage, part: str, out: IO[bytes], styles: Styles, e
             if edit.layout is not None:
                 edit.page = edit.layout(*_column_widths(head, root_tag, root_name))
             head = _edit_sheet_pr(head, root_end, root_name, prefix, edit.page.fit_width)
+            head = _select(head, prefix, edit.selected)
             p = prefix.decode("ascii") if prefix else ""
             patcher = _Patcher(styles, edit, prefix, out)
             out.write(head)
@@ -1621,6 +1626,22 @@ def patch_sheet(src: SourcePackage, part: str, out: IO[bytes], styles: Styles, e
                 raise PatchError("damaged sheet") from None
             raise
     return patcher.report
+
+
+def _select(head: bytes, prefix: bytes, selected: bool) -> bytes:
+    """The sheet's views selected as the workbook's first tab, or not selected at all."""
+    p = re.escape(prefix + b":") if prefix else b""
+    first = True
+
+    def view(found: re.Match[bytes]) -> bytes:
+        nonlocal first
+        tag = re.sub(rb'\stabSelected\s*=\s*["\'][^"\']*["\']', b"", found.group(0))
+        if selected and first:
+            tag = re.sub(rb"(/?>)$", rb' tabSelected="1"\1', tag)
+        first = False
+        return tag
+
+    return re.sub(b"<" + p + rb"sheetView(?=[\s>/])[^>]*>", view, head)
 
 
 def _column_widths(head: bytes, root_tag: bytes, root_name: bytes) -> tuple[dict[int, float], float]:

@@ -259,6 +259,7 @@ class _BookWriter:
             return self.page(sheet.title, choice)
 
         edit.layout = choose
+        edit.selected = not out.sheets  # the first tab of the workbook
         with out.stream(new_part, xp.CT_SHEET) as fh:
             report = xp.patch_sheet(src, part, fh, self.styles, edit)
         if report.dropped:
@@ -296,7 +297,7 @@ class _BookWriter:
         choice = layout.choose_page(widths, self.font)
         with out.stream(part, xp.CT_SHEET) as fh:
             writer = xp.SheetWriter(fh, xp.SheetView(widths={c + 1: w for c, w in enumerate(widths)},
-                                                     fit_to_page=choice.fit_width))
+                                                     fit_to_page=choice.fit_width, selected=not out.sheets))
             r = 0
             while r < last_row or next_fill is not None:
                 r += 1
@@ -365,7 +366,8 @@ class _BookWriter:
         n = 1
         with self.out.stream(part, xp.CT_SHEET) as fh:
             writer = xp.SheetWriter(fh, xp.SheetView(freeze=(1, 1), fit_to_page=choice.fit_width,
-                                                     widths={c + 1: w for c, w in enumerate(widths)}),
+                                                     widths={c + 1: w for c, w in enumerate(widths)},
+                                                     selected=not self.out.sheets),
                                     share=self.out.share)
             shared = [c.shared for c in table.columns]
             lines = max((layout.lines_needed(t, widths[c]) for c, t in enumerate(titles)), default=1)
@@ -409,7 +411,8 @@ class _BookWriter:
         part = self.out.name("xl/worksheets/sheet", ".xml")
         with self.out.stream(part, xp.CT_SHEET) as fh:
             writer = xp.SheetWriter(fh, xp.SheetView(freeze=(first, 0), fit_to_page=choice.fit_width,
-                                                     widths={c + 1: w for c, w in enumerate(widths)}))
+                                                     widths={c + 1: w for c, w in enumerate(widths)},
+                                                     selected=not self.out.sheets))
             if spec.title:
                 writer.row(1, [spec.title], self.styles.look(xp.Look(bold=True, size=self.font + 3)))
             writer.row(first, list(spec.headers), head)
@@ -432,7 +435,8 @@ class _BookWriter:
         fills = {c: self.styles.look(xp.Look(wrap=True, vertical="top", fill=rgb)) for c, rgb in FILLS.items()}
         part = self.out.name("xl/worksheets/sheet", ".xml")
         with self.out.stream(part, xp.CT_SHEET) as fh:
-            writer = xp.SheetWriter(fh, xp.SheetView(fit_to_page=choice.fit_width, widths={1: 16, 2: 80}))
+            writer = xp.SheetWriter(fh, xp.SheetView(fit_to_page=choice.fit_width, widths={1: 16, 2: 80},
+                                                     selected=not self.out.sheets))
             for r, line in enumerate(lines, start=1):
                 shown = plain(line.value)
                 height = layout.row_height(layout.lines_needed(shown, 80), self.font) if isinstance(shown, str) \
