@@ -552,3 +552,30 @@ def test_exactly_one_tab_is_selected(tmp_path: Path):
         selected = [ws.title for ws in openpyxl.load_workbook(path).worksheets
                     if any(view.tabSelected for view in ws.views.sheetView)]
         assert len(selected) == 1 and selected[0] == openpyxl.load_workbook(path).sheetnames[0], path.name
+
+
+def test_an_excel_table_is_copied_without_its_formulas(tmp_path: Path):
+    import xlsxwriter
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    path = inbox / "济南市数字产业集群申报信息汇总表.xlsx"
+    rows = [valid_row(1, leader_firms=0), valid_row(2)]
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet("汇总表")
+    ws.write_string(0, 0, "济南市数字产业集群申报信息汇总表")
+    columns = [{"header": text} for _, text in TYPICAL_COLUMNS]
+    columns[col("remarks")] = {"header": "备注", "formula": '="核实"'}
+    ws.add_table(1, 0, 1 + len(rows), len(KEYS) - 1, {
+        "columns": columns, "style": "Table Style Medium 2",
+        "data": [[row.get(k) for k in KEYS] for row in rows]})
+    wb.close()
+    result = decided(inbox)
+    review = write_city_reviews(result, tmp_path / "run")["济南市"]
+    with zipfile.ZipFile(review) as zf:
+        tables = [zf.read(n) for n in zf.namelist() if "/tables/" in n]
+    assert len(tables) == 1 and b"calculatedColumnFormula" not in tables[0]
+    ws = openpyxl.load_workbook(review)["汇总表"]
+    assert list(ws.tables) and fill(ws[f"{letter('leader_firms')}3"]) == COLOURS["red"]
+    for xml in sheet_xml(review).values():
+        assert not re.search(rb"<(?:\w+:)?f[\s>/]", xml)

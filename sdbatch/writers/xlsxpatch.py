@@ -59,7 +59,6 @@ CT_STYLES = "application/vnd.openxmlformats-officedocument.spreadsheetml.styles+
 CT_COMMENTS = "application/vnd.openxmlformats-officedocument.spreadsheetml.comments+xml"
 CT_VML = "application/vnd.openxmlformats-officedocument.vmlDrawing"
 CT_RELS = "application/vnd.openxmlformats-package.relationships+xml"
-CT_CORE = "application/vnd.openxmlformats-package.core-properties+xml"
 CT_SHARED_STRINGS = "application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"
 
 # Relationships of a worksheet the copy keeps (by the last segment of their type URI); the
@@ -381,10 +380,6 @@ class SourcePackage:
             return name
         return self._lower.get(name.lower())
 
-    def size(self, name: str) -> int:
-        member = self.find(name)
-        return self.infos[member].file_size if member else 0
-
     def read(self, name: str, limit: int = MAX_PART_BYTES) -> bytes:
         member = self.find(name)
         if member is None:
@@ -407,12 +402,6 @@ class SourcePackage:
 
     def close(self) -> None:
         self.zip.close()
-
-    def __enter__(self) -> SourcePackage:
-        return self
-
-    def __exit__(self, *_: Any) -> None:
-        self.close()
 
     # ------------------------------------------------------------------ structure
     def _read_types(self) -> None:
@@ -484,17 +473,19 @@ class SourcePackage:
         part = self.workbook_part("sharedStrings")
         if part is None:
             return []
-        out = []
-        for si in parse_xml(self.read(part)):
-            out.append("".join(t.text or "" for t in si.iter(f"{{{MAIN}}}t") if not _in_phonetic(si, t)))
-        return out
+        return [_item_text(si) for si in parse_xml(self.read(part))]
 
 
-def _in_phonetic(si: Element, target: Element) -> bool:
-    for rph in si.iter(f"{{{MAIN}}}rPh"):
-        if any(t is target for t in rph.iter()):
-            return True
-    return False
+def _item_text(si: Element) -> str:
+    """A shared string's text: its ``t``, or the ``t`` of its runs (phonetic runs ``rPh`` left out)."""
+    parts = []
+    for child in si:
+        local = _local(child.tag)
+        if local == "t":
+            parts.append(child.text or "")
+        elif local == "r":
+            parts += [t.text or "" for t in child if _local(t.tag) == "t"]
+    return "".join(parts)
 
 
 # ============================================================================ styles
@@ -766,9 +757,6 @@ class PageSetup:
                 hf += f"<{pre}oddFooter>{escape(self.footer)}</{pre}oddFooter>"
             out.append(("headerFooter", hf + f"</{pre}headerFooter>"))
         return out
-
-    def elements(self, p: str = "") -> str:
-        return "".join(xml for _, xml in self.parts(p))
 
 
 # ============================================================================ the output
@@ -1271,7 +1259,7 @@ class SheetWriter:
             self.buf.append(f'<mergeCells count="{len(merged)}">'
                             + "".join(f'<mergeCell ref="{m}"/>' for m in merged) + "</mergeCells>")
         if page is not None:
-            self.buf.append(page.elements())
+            self.buf.append("".join(xml for _, xml in page.parts()))
         if legacy_drawing:
             self.buf.append(f'<legacyDrawing r:id="{legacy_drawing}"/>')
         self.buf.append("</worksheet>")

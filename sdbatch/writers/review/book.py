@@ -18,13 +18,14 @@ import itertools
 import logging
 import math
 import os
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from sdbatch import settings
 from sdbatch.catalogue import text
-from sdbatch.model import FileRecord, Finding, Source
+from sdbatch.model import FileRecord, Finding, RunResult, Source
 from sdbatch.writers import xlsxpatch as xp
 from sdbatch.writers._common import COLOURS, HEADER_FILL, plain
 from sdbatch.writers.review import content, layout
@@ -34,7 +35,6 @@ log = logging.getLogger("sdbatch")
 ELIGIBLE_FILL = "C6EFCE"
 FILLS = {**COLOURS, "green": ELIGIBLE_FILL}
 REBUILT = "review-copy-rebuilt"
-_ATTEMPTS = 8  # copies given up one by one before the whole review is rebuilt from values
 
 
 class _CopyFailed(Exception):
@@ -44,18 +44,24 @@ class _CopyFailed(Exception):
         self.reason = reason
 
 
-def write_review(result: Any, city: str, path: Path) -> None:
-    """Write ``city``'s review to ``path`` (atomically: a temporary name, then renamed)."""
+def write_review(result: RunResult, city: str, path: Path) -> None:
+    """Write ``city``'s review to ``path`` (atomically: a temporary name, then renamed).
+
+    A copy that fails is given up and the review written again with that sheet rebuilt; each
+    attempt gives up one more copy, so this ends after at most one attempt per copied sheet."""
     rebuild: set[int] = set()
     tmp = path.with_name(path.name + ".tmp")
-    for _ in range(_ATTEMPTS):
+    while True:
         review = content.build(result, city)
         try:
-            _write(result, review, tmp, rebuild)
+            _write(review, tmp, rebuild)
         except _CopyFailed as failed:
             tmp.unlink(missing_ok=True)
+            if failed.index in rebuild:  # cannot happen: a rebuilt sheet is not copied
+                raise RuntimeError(failed.reason) from None
             sheet = review.sheets[failed.index]
-            log.info(text("review.log.rebuilt", file=sheet.record.file, reason=failed.reason))
+            log.info(text("review.log.rebuilt", file=sheet.record.file))
+            log.debug("%s: %s", sheet.record.file, failed.reason)
             _note_rebuilt(sheet.record, sheet.sheet_name)
             rebuild.add(failed.index)
             continue
@@ -64,7 +70,6 @@ def write_review(result: Any, city: str, path: Path) -> None:
             raise
         os.replace(tmp, path)
         return
-    raise RuntimeError("review copies kept failing")
 
 
 def _note_rebuilt(record: FileRecord, sheet: str | None) -> None:
@@ -88,7 +93,7 @@ def _open(sheet: content.CitySheet) -> xp.SourcePackage:
     return xp.SourcePackage(sheet.record.path)
 
 
-def _write(result: Any, review: content.Review, tmp: Path, rebuild: set[int]) -> None:
+def _write(review: content.Review, tmp: Path, rebuild: set[int]) -> None:
     copies = [i for i, s in enumerate(review.sheets) if s.copy and i not in rebuild]
     base: xp.SourcePackage | None = None
     base_index = -1
@@ -102,6 +107,8 @@ def _write(result: Any, review: content.Review, tmp: Path, rebuild: set[int]) ->
         try:
             out = xp.OutputPackage(tmp, base, text("review.font"))
         except xp.PatchError as exc:
+            if base is None:
+                raise
             raise _CopyFailed(base_index, str(exc)) from None
         try:
             writer = _BookWriter(out, review)
@@ -144,6 +151,7 @@ class _BookWriter:
         self.titles: set[str] = {s.title for s in review.sheets}
         self.author = text("review.comment_author")
         self.vml_serial = 0
+        self.packages = 0  # packages copied from, so far (their tables need ids of their own)
 
     # ------------------------------------------------------------------ shared
     def page(self, title: str, choice: layout.PageChoice) -> xp.PageSetup:
@@ -222,7 +230,8 @@ class _BookWriter:
         dropped: set[str] = set()
         element_of = {"drawing": "drawing", "image": "picture", "table": "tableParts", "hyperlink": "hyperlinks"}
         source_rels = src.rels(part)
-        tables = _TableRenamer(not is_base, len(self.titles))
+        self.packages += 1
+        tables = _TableRenamer(not is_base, self.packages)
         for rel in source_rels:
             if rel.type not in xp.SHEET_RELS_KEPT:
                 continue
@@ -278,10 +287,11 @@ class _BookWriter:
         rows: list[list[Any]] = raw.rows if raw is not None else [[text("review.copy_failed", file=record.file)]]
         hidden = sheet.hidden_rows
         header_rows = {r + 1 for r in record.table.header_rows} if record.table is not None else set()
-        visible = [row for r, row in enumerate(rows, start=1) if r not in hidden]
-        width_count = max((len(r) for r in visible[: 5000]), default=1)
-        widths = [min(max(6.0, float(max((layout.display_width(r[c]) for r in visible[:2000] if c < len(r)),
-                                        default=0) + 2)), 40.0) for c in range(width_count)]
+        sample = list(itertools.islice((row for r, row in enumerate(rows, start=1) if r not in hidden),
+                                       settings.REVIEW_WIDTH_SAMPLE_ROWS))
+        width_count = max((len(r) for r in sample), default=1)
+        widths = [min(max(6.0, float(max((layout.display_width(r[c]) for r in sample if c < len(r)), default=0)
+                                     + 2)), float(settings.REVIEW_WRAP_WIDTH)) for c in range(width_count)]
         header = self.styles.look(xp.Look(bold=True, wrap=True, horizontal="center", vertical="center"))
         percent = self.styles.look(xp.Look(number_format="0.00%"))
         dates = {dt.datetime: self.styles.look(xp.Look(number_format="yyyy-mm-dd hh:mm")),
@@ -512,8 +522,6 @@ class _TableRenamer:
         self.serial = serial
 
     def __call__(self, part: str, data: bytes) -> bytes:
-        import re
-
         if "/tables/" not in part.lower():
             return data
         data = re.sub(rb"<(?:[A-Za-z_][\w.-]*:)?(calculatedColumnFormula|totalsRowFormula)\b[^>]*?"
