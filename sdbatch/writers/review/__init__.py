@@ -5,7 +5,10 @@ Each workbook holds, for every file the city sent and that was read:
 - the city's own sheet as sent: a copy of its .xlsx/.xlsm sheet, layout, merges, widths, data
   validations, conditional formats and images kept (:mod:`sdbatch.writers.xlsxpatch` edits the
   package without loading it), or the grid rebuilt for .xls/.csv/.ods; only the city's own rows
-  (a workbook holding rows of several cities is rebuilt per city); each cell with a finding
+  (a workbook holding rows of several cities is rebuilt per city: its header and the city's rows,
+  the other rows left out and hidden, so that cell addresses stay those of the city's file); the
+  workbook's other sheets are left out (lists, notes, other data: only the table read is sent
+  back); a .xlsm leaves as .xlsx without its macros; each cell with a finding
   filled in the legend's colour with a comment (批注) citing the clause, the value written and
   the fix; a value computed from other cells is marked on the cells it came from;
 - ``审核结论``: every application of the city, its values in their units, status and reason;
