@@ -579,3 +579,11 @@ def test_an_excel_table_is_copied_without_its_formulas(tmp_path: Path):
     assert list(ws.tables) and fill(ws[f"{letter('leader_firms')}3"]) == COLOURS["red"]
     for xml in sheet_xml(review).values():
         assert not re.search(rb"<(?:\w+:)?f[\s>/]", xml)
+
+
+def test_dates_follow_the_workbooks_date_system():
+    from sdbatch.writers.xlsxpatch import serial
+
+    day = dt.date(2024, 1, 1)
+    assert serial(day) == 45292 and serial(day, date1904=True) == 45292 - 1462
+    assert serial(dt.datetime(2024, 1, 1, 12)) == pytest.approx(45292.5)

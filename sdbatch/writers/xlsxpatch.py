@@ -275,15 +275,16 @@ def quote_sheet(title: str) -> str:
 EXCEL_EPOCH = (1899, 12, 30)
 
 
-def serial(value: Any) -> float:
-    """A date, date-time or time as Excel's serial number (1900 date system)."""
+def serial(value: Any, date1904: bool = False) -> float:
+    """A date, date-time or time as Excel's serial number (1900 date system, or 1904's)."""
     import datetime as dt
 
+    epoch = (1904, 1, 1) if date1904 else EXCEL_EPOCH
     if isinstance(value, dt.datetime):
-        delta = value.replace(tzinfo=None) - dt.datetime(*EXCEL_EPOCH)
+        delta = value.replace(tzinfo=None) - dt.datetime(*epoch)
         return delta.days + delta.seconds / 86400 + delta.microseconds / 86400e6
     if isinstance(value, dt.date):
-        return float((value - dt.date(*EXCEL_EPOCH)).days)
+        return float((value - dt.date(*epoch)).days)
     if isinstance(value, dt.time):
         return (value.hour * 3600 + value.minute * 60 + value.second) / 86400
     raise TypeError(type(value).__name__)
@@ -301,7 +302,7 @@ def text_cell(cell_ref: str, text: str, style: int) -> str:
     return f'<c r="{cell_ref}"{s} t="inlineStr"><is><t{space}>{text}</t></is></c>'
 
 
-def cell_xml(cell_ref: str, value: Any, style: int) -> str:
+def cell_xml(cell_ref: str, value: Any, style: int, date1904: bool = False) -> str:
     """One cell: numbers as numbers, booleans as booleans, everything else as text (never a formula)."""
     kind = type(value)
     if kind is str and value:
@@ -318,9 +319,9 @@ def cell_xml(cell_ref: str, value: Any, style: int) -> str:
     if kind is bool:
         return f'<c r="{cell_ref}"{s} t="b"><v>{int(value)}</v></c>'
     if isinstance(value, int | float):  # numpy-like or bool subclasses
-        return cell_xml(cell_ref, float(value), style)
+        return cell_xml(cell_ref, float(value), style, date1904)
     try:
-        return f'<c r="{cell_ref}"{s}><v>{serial(value)!r}</v></c>'
+        return f'<c r="{cell_ref}"{s}><v>{serial(value, date1904)!r}</v></c>'
     except TypeError:
         return text_cell(cell_ref, str(value), style)
 
@@ -1152,10 +1153,11 @@ class SheetWriter:
     """A new worksheet streamed row by row (rows in order).  Text is written inline, numbers as
     numbers, never a formula."""
 
-    def __init__(self, stream: IO[bytes], view: SheetView, share: Callable[[str], int | None] | None = None
-                 ) -> None:
+    def __init__(self, stream: IO[bytes], view: SheetView, share: Callable[[str], int | None] | None = None,
+                 date1904: bool = False) -> None:
         self.fh = stream
         self.share = share
+        self.date1904 = date1904  # the workbook's date system (the base package's)
         self.buf: list[str] = []
         self.size = 0
         self.last_row = 0
@@ -1219,7 +1221,7 @@ class SheetWriter:
                 if style:
                     append(f'<c r="{_LETTERS[col]}{rs}" s="{style}"/>')
             else:
-                append(cell_xml(_LETTERS[col] + rs, value, style))  # type: ignore[arg-type]
+                append(cell_xml(_LETTERS[col] + rs, value, style, self.date1904))  # type: ignore[arg-type]
         if col > self.max_col:
             self.max_col = col
         line = attrs + ">" + "".join(cells) + "</row>" if cells else attrs + "/>"

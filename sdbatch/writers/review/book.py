@@ -306,8 +306,9 @@ class _BookWriter:
         next_fill = next(fills, None)
         choice = layout.choose_page(widths, self.font)
         with out.stream(part, xp.CT_SHEET) as fh:
-            writer = xp.SheetWriter(fh, xp.SheetView(widths={c + 1: w for c, w in enumerate(widths)},
-                                                     fit_to_page=choice.fit_width, selected=not out.sheets))
+            view = xp.SheetView(widths={c + 1: w for c, w in enumerate(widths)}, fit_to_page=choice.fit_width,
+                                selected=not out.sheets)
+            writer = xp.SheetWriter(fh, view, date1904=out.date1904)
             r = 0
             while r < last_row or next_fill is not None:
                 r += 1
@@ -336,7 +337,7 @@ class _BookWriter:
                         style = self.styles.with_fill(style, marks[c])
                     if value is None and not style:
                         continue
-                    cells.append(xp.cell_xml(xp.ref(r, c), value, style))
+                    cells.append(xp.cell_xml(xp.ref(r, c), value, style, out.date1904))
                 writer.raw_row(r, "".join(cells), hidden=r in sheet_hidden and not marks)
             last_row = max(last_row, r)
             merges = [(r0 + 1, c0 + 1, r1 + 1, c1 + 1) for r0, c0, r1, c1 in (raw.merged if raw else [])
@@ -378,7 +379,7 @@ class _BookWriter:
             writer = xp.SheetWriter(fh, xp.SheetView(freeze=(1, 1), fit_to_page=choice.fit_width,
                                                      widths={c + 1: w for c, w in enumerate(widths)},
                                                      selected=not self.out.sheets),
-                                    share=self.out.share)
+                                    share=self.out.share, date1904=self.out.date1904)
             shared = [c.shared for c in table.columns]
             lines = max((layout.lines_needed(t, widths[c]) for c, t in enumerate(titles)), default=1)
             writer.row(1, titles, head, height=layout.row_height(lines, self.font))
@@ -420,9 +421,9 @@ class _BookWriter:
                    for c, code in spec.number_formats.items()}
         part = self.out.name("xl/worksheets/sheet", ".xml")
         with self.out.stream(part, xp.CT_SHEET) as fh:
-            writer = xp.SheetWriter(fh, xp.SheetView(freeze=(first, 0), fit_to_page=choice.fit_width,
-                                                     widths={c + 1: w for c, w in enumerate(widths)},
-                                                     selected=not self.out.sheets))
+            view = xp.SheetView(freeze=(first, 0), fit_to_page=choice.fit_width,
+                                widths={c + 1: w for c, w in enumerate(widths)}, selected=not self.out.sheets)
+            writer = xp.SheetWriter(fh, view, date1904=self.out.date1904)
             if spec.title:
                 writer.row(1, [spec.title], self.styles.look(xp.Look(bold=True, size=self.font + 3)))
             writer.row(first, list(spec.headers), head)
@@ -445,8 +446,8 @@ class _BookWriter:
         fills = {c: self.styles.look(xp.Look(wrap=True, vertical="top", fill=rgb)) for c, rgb in FILLS.items()}
         part = self.out.name("xl/worksheets/sheet", ".xml")
         with self.out.stream(part, xp.CT_SHEET) as fh:
-            writer = xp.SheetWriter(fh, xp.SheetView(fit_to_page=choice.fit_width, widths={1: 16, 2: 80},
-                                                     selected=not self.out.sheets))
+            view = xp.SheetView(fit_to_page=choice.fit_width, widths={1: 16, 2: 80}, selected=not self.out.sheets)
+            writer = xp.SheetWriter(fh, view, date1904=self.out.date1904)
             for r, line in enumerate(lines, start=1):
                 shown = plain(line.value)
                 height = layout.row_height(layout.lines_needed(shown, 80), self.font) if isinstance(shown, str) \
