@@ -388,6 +388,9 @@ class RunResult:
     # Sheets shared stages add to the outputs (programs.base.SheetSpec), e.g. evidence checks:
     review_sheets: dict[str, list[Any]] = dc_field(default_factory=dict)  # city -> sheets of its review
     list_sheets: dict[str, list[Any]] = dc_field(default_factory=dict)  # program -> sheets of the list
+    # Cities whose review workbook could not be written (city -> Chinese reason); the writers
+    # go on with the other cities (sdbatch.writers.review.write_city_reviews).
+    review_failures: dict[str, str] = dc_field(default_factory=dict)
 
     @property
     def rejected(self) -> list[FileRecord]:

@@ -44,7 +44,13 @@ MAIL_TIMEOUT_S = 60.0
 MAIL_JOURNAL = "journal.sqlite3"  # in <run>/mail/: every SMTP transaction, before and after (mail_journal.py)
 MAIL_SEND_LOCK = ".send.lock"  # in <run>/mail/: one `mail send` per run folder at a time
 
-# --- time --------------------------------------------------------------------------------
+# --- review workbooks (sdbatch/writers/review/) -----------------------------------------
+# Number formats of 审核结论 by field type (amounts in 亿元 and ratios in % with 2 decimals,
+# counts as integers); "score" for 综合得分.
+REVIEW_NUMBER_FORMATS = {"amount": "0.00", "ratio": "0.00", "count": "0", "int": "0", "score": "0.00"}
+REVIEW_WIDTH_SAMPLE_ROWS = 2000  # column widths by content are measured on the first rows
+REVIEW_WRAP_WIDTH = 40  # a column of long text wraps at this width (characters)
+REVIEW_MAX_WIDTH = 30  # other columns at most this wide
 
 # --- files in the inbox ------------------------------------------------------------------
 SPREADSHEET_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods", ".csv", ".et", ".xltx")

@@ -152,7 +152,8 @@ def test_one_workbook_per_city_named_from_the_canonical_city(reviews, tmp_path):
 def test_xlsx_sheet_is_copied_with_layout_and_only_the_data_sheet(reviews):
     _, paths = reviews
     wb = openpyxl.load_workbook(paths["济南市"])
-    assert wb.sheetnames == ["汇总表", "审核结论", "问题清单", "说明"]
+    # notes (values converted, other sheets not read) have their own sheet after 问题清单 (issue 14)
+    assert wb.sheetnames == ["汇总表", "审核结论", "问题清单", "数据处理说明", "说明"]
     ws = wb["汇总表"]
     assert ws["A1"].value == "济南市数字产业集群申报信息汇总表"
     assert "A1:G1" in {str(r) for r in ws.merged_cells.ranges}
@@ -234,14 +235,17 @@ def test_problem_list_has_one_row_per_finding_with_cell_field_and_fix(reviews):
     assert headers == ["序号", "文件", "申报项目", "单元格", "指标", "原填报值", "问题", "条款", "处理意见",
                        "类别", "影响"]
     rows = [dict(zip(headers, [c.value for c in row], strict=True)) for row in ws.iter_rows(min_row=2)]
-    # 1 file-level + 1 + 2 + 0 + 1 application findings
-    assert len(rows) == 5
-    revenue = [r for r in rows if r["单元格"] == "E3"][0]
+    # actions only (issue 14): the two red ones (E3 below threshold, B6 over quota), then the amber F4;
+    # the file-level note and the converted value are on 数据处理说明
+    assert [(r["序号"], r["单元格"], r["类别"]) for r in rows] == [(1, "E3", "需更正"), (2, "B6", "需更正"),
+                                                                  (3, "F4", "请核实/专家研判")]
+    revenue = rows[0]
     assert revenue["申报项目"] == "济南软件集群"
     assert revenue["指标"] == "集群数字产业相关规上企业年营业收入总额"
     assert revenue["原填报值"] == 30 and revenue["条款"] == "三(二)"
     assert revenue["处理意见"] == "请核实填报数据。" and revenue["影响"] == "不符合条件"
-    assert rows[0]["申报项目"] == "（文件）"
+    notes = [[c.value for c in row] for row in ws.parent["数据处理说明"].iter_rows(min_row=2)]
+    assert [(n[2], n[3]) for n in notes] == [("（文件）", None), ("济南AI集群", "E4")]
 
 
 def test_rejected_file_is_reported_to_its_city(reviews):

@@ -1,19 +1,26 @@
-"""Benchmark: read a generated 100,000-row cluster summary workbook (what `make bench` runs).
+"""Benchmark (what `make bench` runs): ``sdbatch run`` end to end next to the I/O floor of the same work.
 
-    python tools/bench.py [--rows N] [--keep DIR]
+    python tools/bench.py [--rows 1000,10000,100000] [--keep DIR] [--detail]
 
-Writes the workbook into a temporary folder (xlsxwriter, constant_memory) with the real headers
-of attachment 2, then measures, each in its own fresh process, the wall time and the peak
-resident memory of
+For each size, writes a one-city cluster summary (济南市) of that many rows into a temporary
+inbox (xlsxwriter, constant_memory; the real headers of attachment 2; amounts, ratios and some
+invalid or converted values, so that about one cell in ten gets a finding), then measures, each
+in its own fresh process, the wall time and the peak resident memory of
 
-  (a) python-calamine reading every row raw (the floor: no types, no formats);
-  (b) ``sdbatch.reading.read_workbook(path)`` (streamed: the file is above FULL_READ_MAX_BYTES);
-  (c) ``sdbatch.batch.check_file(path)``: read + header + normalise + checks.
+  run    ``sdbatch run INBOX --out OUT --force -q`` (reading, checks, decisions, the city's review
+         workbook, the province list, results.json, the e-mail draft);
+  floor  the same cells through the fastest libraries: python-calamine reads every cell, xlsxwriter
+         (constant_memory) writes every cell again with a fill on one cell in ten and a comment on
+         one in a hundred, plus a result table of one row per application;
+
+and prints ``run / floor`` (wall time; CPU time too, which other work on the machine does not
+inflate).  ``--detail`` adds ``sdbatch.batch.check_file`` (read, header,
+normalise, checks) and reports how the run's time splits (``run.json`` timings).
 
 Peak memory is ``resource.getrusage(RUSAGE_CHILDREN).ru_maxrss`` read by a small runner process
 whose only child is the measured worker, so each figure belongs to one measurement only (it
-includes the interpreter itself: see the "空进程" baseline row).  A step that is not importable
-or fails prints "n/a" with the reason; the benchmark itself never crashes on it.
+includes the interpreter itself: see the baseline row).  A step that fails prints "n/a" with
+the reason; the benchmark itself never crashes on it.
 """
 
 from __future__ import annotations
@@ -32,121 +39,169 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-TIMEOUT_S = 900
+TIMEOUT_S = 1800
 DEFAULT_MAX_MB = 6144  # address-space cap per measured process: a runaway step fails, the machine lives
-
-MODES = {
-    "baseline": "Python 空进程（基线）",
-    "calamine": "(a) python-calamine 原始读取",
-    "ingest": "(b) sdbatch.reading.read_workbook",
-    "check": "(c) sdbatch.batch.check_file",
-}
-
-CITIES = ["济南市", "青岛市", "淄博市", "枣庄市", "东营市", "烟台市", "潍坊市", "济宁市",
-          "泰安市", "威海市", "日照市", "临沂市", "德州市", "聊城市", "滨州市", "菏泽市"]
+SIZES = (1_000, 10_000, 100_000)
+CITY = "济南市"
 INDUSTRIES = ["集成电路", "高端软件", "先进计算", "数字终端", "人工智能", "虚拟现实", "空天信息",
               "云服务大数据", "能源电子", "新型电子材料"]
+VARIANTS = {"人工智能": "AI", "云服务大数据": "云计算与大数据", "虚拟现实": "VR/AR"}
 
 
 # ------------------------------------------------------------------------------ the workbook
+def generate(path: Path, rows: int) -> dict[str, int]:
+    """A city summary table of ``rows`` clusters, written row by row (constant memory).
 
-
-def generate(path: Path, rows: int) -> None:
-    """A city summary table of ``rows`` clusters, written row by row (constant memory)."""
+    About one cell in ten draws a finding: amounts typed with their unit (converted), ratios
+    left empty (computed from the amounts) or contradicting them, counts below a threshold,
+    malformed phone numbers and e-mail addresses, broken credit codes, industry variants, and
+    every row past the city's quota.  Returns how many of each were written.
+    """
     import xlsxwriter
 
     sys.path.insert(0, str(HERE))
-    from make_samples import STANDARD_COLUMNS, make_uscc  # the same headers as the samples
+    from make_samples import STANDARD_COLUMNS, make_uscc
 
     rng = random.Random(2024)  # fixed seed: the same file every time
-    alphabet = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-    codes = [make_uscc("52", "370102", "MA" + "".join(rng.choice(alphabet[:10]) for _ in range(6)))
+    codes = [make_uscc("52", "370102", "MA" + "".join(rng.choice("0123456789") for _ in range(6)))
              for _ in range(97)]
     keys = [k for k, _ in STANDARD_COLUMNS]
+    counts = {"rows": rows, "cells": 0}
 
     wb = xlsxwriter.Workbook(str(path), {"constant_memory": True})
     ws = wb.add_worksheet("汇总表")
-    ws.write_string(0, 0, "山东省数字产业集群申报信息汇总表（性能测试）")
+    ws.write_string(0, 0, f"{CITY}数字产业集群申报信息汇总表（性能测试）")
     for c, (_, header) in enumerate(STANDARD_COLUMNS):
         ws.write_string(1, c, header)
+    ws.set_column(0, len(keys) - 1, 14)
     pct = wb.add_format({"num_format": "0.0%"})
+
+    def odd(key: str, share: float) -> bool:
+        if rng.random() < share:
+            counts[key] = counts.get(key, 0) + 1
+            return True
+        return False
+
     for i in range(rows):
         sales = round(rng.uniform(40, 400), 1)
-        rd = round(sales * rng.uniform(0.02, 0.08), 2)
+        rd = round(sales * rng.uniform(0.035, 0.08), 2)
+        industry = INDUSTRIES[i % 10]
         rec: dict[str, Any] = {
             "seq": i + 1,
-            "city_order": i % 5 + 1,
-            "city": CITIES[i % 16],
+            "city_order": i + 1,  # past the quota from the fourth row: over-quota on every other row
+            "city": CITY,
             "name": f"性能测试第{i + 1:06d}号数字产业集群",
             "applicant": f"性能测试第{i + 1:06d}号产业发展促进中心",
-            "applicant_uscc": codes[i % len(codes)],
-            "industry": INDUSTRIES[i % 10],
+            "applicant_uscc": _broken(codes[i % len(codes)]) if odd("broken_uscc", 0.05) else codes[i % len(codes)],
+            "industry": VARIANTS.get(industry, industry) if odd("industry_variant", 0.1) else industry,
             "revenue_total": round(sales * rng.uniform(1.0, 1.1), 1),
-            "leading_firms": rng.randint(10, 150),
-            "leader_firms": rng.randint(0, 6),
-            "backbone_firms": rng.randint(1, 30),
-            "national_platforms": rng.randint(0, 4),
-            "provincial_platforms": rng.randint(0, 15),
-            "ip_total": rng.randint(500, 6000),
+            "leading_firms": rng.randint(20, 150),
+            "leader_firms": 0 if odd("no_leader", 0.1) else rng.randint(1, 6),
+            "backbone_firms": rng.randint(3, 30),
+            "national_platforms": rng.randint(1, 4),
+            "provincial_platforms": rng.randint(3, 15),
+            "ip_total": rng.randint(200, 999) if odd("few_ip", 0.1) else rng.randint(1000, 6000),
             "rd_expense": rd,
             "sales_revenue": sales,
-            "rd_ratio": None,  # written below as a fraction in a percent cell
+            "rd_ratio": None,
             "legal_person": "是",
-            "bad_credit": "无" if i % 50 else "有",
+            "bad_credit": "有" if odd("bad_credit", 0.05) else "无",
             "major_incident": "否",
             "contact": "张三",
-            "phone": f"0531-8{i % 10000000:07d}",
-            "email": f"cluster{i}@example.cn",
+            "phone": "12345" if odd("bad_phone", 0.1) else f"0531-8{i % 10000000:07d}",
+            "email": f"cluster{i}#example.cn" if odd("bad_email", 0.1) else f"cluster{i}@example.cn",
             "remarks": None if i % 7 else "备注文字",
         }
+        if odd("amount_with_unit", 0.2):
+            rec["revenue_total"] = f"{rec['revenue_total']}亿元"
         r = i + 2
         for c, key in enumerate(keys):
             value = rec[key]
             if key == "rd_ratio":
-                ws.write_number(r, c, round(rd / sales, 4), pct)
+                if odd("ratio_missing", 0.1):
+                    continue
+                ratio = rd / sales * (1.5 if odd("ratio_mismatch", 0.1) else 1.0)
+                ws.write_number(r, c, round(ratio, 4), pct)
             elif value is None:
                 continue
             elif isinstance(value, str):
                 ws.write_string(r, c, value)
             else:
                 ws.write_number(r, c, value)
+            counts["cells"] += 1
     wb.close()
+    return counts
+
+
+def _broken(code: str) -> str:
+    """The same code with a wrong check digit."""
+    return code[:-1] + ("0" if code[-1] != "0" else "1")
 
 
 # ------------------------------------------------------------------------------ the worker
-
-
 def work(mode: str, path: str) -> dict[str, Any]:
-    """Runs in the measured process. Returns what was read, or why the step is n/a."""
+    """Runs in the measured process."""
     if mode == "baseline":
         return {"rows": None}
-    if mode == "calamine":
-        from python_calamine import CalamineWorkbook
+    if mode == "floor":
+        return floor(Path(path))
+    if mode == "run":
+        from sdbatch.cli import main
 
-        sheet = CalamineWorkbook.from_path(path).get_sheet_by_index(0)
-        return {"rows": len(sheet.to_python(skip_empty_area=False))}
-    if mode == "ingest":
+        inbox = Path(path).parent
+        out = inbox.parent / "out"
         try:
-            from sdbatch.reading import read_workbook
-        except Exception as exc:  # noqa: BLE001 - the lead's module may not exist yet
-            return {"na": f"无法导入：{type(exc).__name__}: {exc}"}
-        raw = read_workbook(Path(path))
-        return {"rows": sum(len(s.rows) for s in raw.sheets)}
+            main(["run", str(inbox), "--out", str(out), "--force", "-q", "--program", "cluster_2024"],
+                 standalone_mode=False)
+        except SystemExit as exc:  # click may still exit
+            if exc.code not in (0, 1, None):
+                return {"na": f"退出码 {exc.code}"}
+        runs = sorted(p for p in out.iterdir() if p.is_dir() and (p / "results.json").exists())
+        if not runs:
+            return {"na": "没有生成输出目录"}
+        info = json.loads((runs[-1] / "run.json").read_text(encoding="utf-8"))
+        apps = sum(info["counts"]["applications"].values())
+        return {"rows": apps, "timings": info.get("timings", {})}
     if mode == "check":
-        try:
-            from sdbatch.batch import check_file
-        except Exception as exc:  # noqa: BLE001
-            return {"na": f"无法导入：{type(exc).__name__}: {exc}"}
-        result = check_file(Path(path))
-        # Count what was read, whatever the report object looks like (it may still change).
-        apps = getattr(result, "applications", None)
-        if apps is None:
-            apps = getattr(getattr(result, "record", None), "applications", None)
-        if apps is None and isinstance(result, tuple):
-            apps = next((getattr(x, "applications", None) for x in result
-                         if getattr(x, "applications", None) is not None), None)
-        return {"rows": len(apps) if apps is not None else None}
+        from sdbatch.batch import check_file
+
+        report = check_file(Path(path))
+        return {"rows": len(report.record.applications)}
     raise ValueError(mode)
+
+
+def floor(path: Path) -> dict[str, Any]:
+    """The same work through the fastest libraries: read every cell, write every cell again with
+    fills and comments, and a result table."""
+    import xlsxwriter
+    from python_calamine import CalamineWorkbook
+
+    rows = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0).to_python(skip_empty_area=False)
+    out = path.parent.parent / "floor.xlsx"
+    wb = xlsxwriter.Workbook(str(out), {"constant_memory": True})
+    ws = wb.add_worksheet("汇总表")
+    red = wb.add_format({"bg_color": "#FFC7CE"})
+    n = 0
+    for r, row in enumerate(rows):
+        for c, value in enumerate(row):
+            if value == "" or value is None:
+                continue
+            n += 1
+            fmt = red if n % 10 == 0 else None
+            if isinstance(value, str):
+                ws.write_string(r, c, value, fmt)
+            elif isinstance(value, (int, float)):
+                ws.write_number(r, c, value, fmt)
+            else:
+                ws.write(r, c, str(value), fmt)
+            if n % 100 == 0:
+                ws.write_comment(r, c, "【未达到申报条件】填报值低于规定（三(二)）。处理意见：请核实填报数据。")
+    table = wb.add_worksheet("审核结论")
+    for r, row in enumerate(rows[2:], start=1):
+        table.write_row(r, 0, [r, row[3] if len(row) > 3 else "", "不符合条件", "未达到申报条件"]
+                        + [v for v in row[7:13]])
+    wb.close()
+    return {"rows": len(rows) - 2}
 
 
 def _worker_main(mode: str, path: str, max_mb: int) -> int:
@@ -168,20 +223,19 @@ def _worker_main(mode: str, path: str, max_mb: int) -> int:
 
 
 # ------------------------------------------------------------------------------ the runner
-
-
 def _runner_main(mode: str, path: str, max_mb: str) -> int:
     """A fresh process whose only child is the worker: RUSAGE_CHILDREN is that worker alone."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
     start = time.perf_counter()
     try:
         proc = subprocess.run([sys.executable, __file__, "--_work", mode, path, max_mb], capture_output=True,
-                              text=True, timeout=TIMEOUT_S, env=env)
+                              text=True, timeout=TIMEOUT_S, env=env, cwd=str(Path(path).parent.parent))
     except subprocess.TimeoutExpired:
         print(json.dumps({"na": f"超过 {TIMEOUT_S} 秒未完成"}, ensure_ascii=False))
         return 0
     seconds = time.perf_counter() - start
-    maxrss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    maxrss = usage.ru_maxrss
     mb = maxrss / (1024 * 1024) if sys.platform == "darwin" else maxrss / 1024  # bytes vs KiB
     result: dict[str, Any] = {}
     for line in proc.stdout.splitlines():
@@ -190,18 +244,18 @@ def _runner_main(mode: str, path: str, max_mb: str) -> int:
     if not result:
         tail = (proc.stderr.strip().splitlines() or ["无输出"])[-1]
         result = {"na": f"进程退出码 {proc.returncode}：{tail[:200]}", "ran": True}
-    result.update(seconds=seconds, peak_mb=mb)
+    result.update(seconds=seconds, cpu=usage.ru_utime + usage.ru_stime, peak_mb=mb)
     print(json.dumps(result, ensure_ascii=False))
     return 0
 
 
 def measure(mode: str, path: Path, max_mb: int) -> dict[str, Any]:
-    proc = subprocess.run([sys.executable, __file__, "--_measure", mode, str(path), str(max_mb)], capture_output=True,
-                          text=True, timeout=TIMEOUT_S + 60)
+    proc = subprocess.run([sys.executable, __file__, "--_measure", mode, str(path), str(max_mb)],
+                          capture_output=True, text=True, timeout=TIMEOUT_S + 60)
     lines = proc.stdout.strip().splitlines()
     if proc.returncode != 0 or not lines:
         return {"na": f"测量进程失败：{(proc.stderr.strip().splitlines() or ['?'])[-1][:200]}"}
-    return json.loads(lines[-1])
+    return dict(json.loads(lines[-1]))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -211,29 +265,50 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["--_measure"]:
         return _runner_main(argv[1], argv[2], argv[3])
 
-    parser = argparse.ArgumentParser(description="读取性能基准：生成大行数汇总表并测量读取耗时与峰值内存。")
-    parser.add_argument("--rows", type=int, default=100_000, help="生成的集群行数（默认 100000）")
-    parser.add_argument("--keep", type=Path, help="把生成的工作簿保留到此目录（默认用临时目录，结束后删除）")
-    parser.add_argument("--only", choices=sorted(MODES), action="append", help="只测量指定项（可重复）")
+    parser = argparse.ArgumentParser(description="端到端性能基准：sdbatch run 与同样工作的读写下限对比。")
+    parser.add_argument("--rows", default=",".join(map(str, SIZES)),
+                        help="生成的集群行数，逗号分隔（默认 1000,10000,100000）")
+    parser.add_argument("--keep", type=Path, help="把生成的工作簿和输出保留到此目录（默认用临时目录，结束后删除）")
+    parser.add_argument("--detail", action="store_true", help="另测 check_file（读取+规范化+检查），并列出运行各阶段耗时")
     parser.add_argument("--max-mb", type=int, default=DEFAULT_MAX_MB,
                         help=f"每个被测进程的内存上限（MB，默认 {DEFAULT_MAX_MB}；0 表示不限）")
     args = parser.parse_args(argv)
+    sizes = [int(s) for s in args.rows.split(",") if s.strip()]
 
     with tempfile.TemporaryDirectory(prefix="sdbatch-bench-") as tmp:
-        folder = args.keep or Path(tmp)
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"性能测试汇总表_{args.rows}行.xlsx"
-        t0 = time.perf_counter()
-        generate(path, args.rows)
-        size_mb = path.stat().st_size / (1024 * 1024)
-        print(f"已生成 {path.name}：{args.rows:,} 行，{size_mb:.1f} MB，用时 {time.perf_counter() - t0:.1f} 秒")
+        root = args.keep or Path(tmp)
+        base = measure("baseline", _prepare(root / "baseline", 10), args.max_mb)
+        print(f"Python 空进程（基线）：{base.get('seconds', 0):.2f} 秒，{base.get('peak_mb', 0):.0f} MB")
         print()
-        rows = []
-        for mode in args.only or list(MODES):
-            res = measure(mode, path, args.max_mb)
-            rows.append((MODES[mode], res))
-            _print_row(MODES[mode], res, header=len(rows) == 1)
+        print(_pad("行数", 9, right=True) + _pad("单元格", 11, right=True)
+              + _pad("sdbatch run 秒", 16, right=True) + _pad("CPU秒", 8, right=True) + _pad("峰值MB", 8, right=True)
+              + _pad("下限 秒", 9, right=True) + _pad("CPU秒", 8, right=True) + _pad("峰值MB", 8, right=True)
+              + _pad("倍数", 7, right=True) + _pad("CPU倍数", 9, right=True) + "  说明")
+        print("-" * 104)
+        for rows in sizes:
+            folder = root / f"rows-{rows}"
+            t0 = time.perf_counter()
+            path = _prepare(folder, rows)
+            made = json.loads((folder / "counts.json").read_text(encoding="utf-8"))
+            gen = time.perf_counter() - t0
+            run = measure("run", path, args.max_mb)
+            low = measure("floor", path, args.max_mb)
+            _print_row(rows, made, run, low, gen)
+            if args.detail:
+                check = measure("check", path, args.max_mb)
+                timings = run.get("timings") or {}
+                print(_pad("", 9) + f"  check_file {_secs(check)} 秒（CPU {_cpu(check)}）{_mem(check)} MB；run.json："
+                      + "，".join(f"{k} {v}" for k, v in timings.items()))
     return 0
+
+
+def _prepare(folder: Path, rows: int) -> Path:
+    inbox = folder / "inbox"
+    inbox.mkdir(parents=True, exist_ok=True)
+    path = inbox / f"{CITY}数字产业集群申报信息汇总表.xlsx"
+    counts = generate(path, rows)
+    (folder / "counts.json").write_text(json.dumps(counts, ensure_ascii=False), encoding="utf-8")
+    return path
 
 
 def _pad(text: str, width: int, *, right: bool = False) -> str:
@@ -245,23 +320,28 @@ def _pad(text: str, width: int, *, right: bool = False) -> str:
     return fill + text if right else text + fill
 
 
-def _print_row(label: str, res: dict[str, Any], *, header: bool) -> None:
-    if header:
-        print(_pad("测量项", 36) + _pad("耗时(秒)", 10, right=True) + _pad("峰值内存(MB)", 14, right=True)
-              + _pad("读到行数", 12, right=True) + "  说明")
-        print("-" * 80)
-    secs = f"{res['seconds']:.2f}" if "seconds" in res else "n/a"
-    mem = f"{res['peak_mb']:.1f}" if "peak_mb" in res else "n/a"
-    if "na" in res:
-        note = res["na"]
-        if res.get("ran") and "seconds" in res:
-            note += f"（运行 {secs} 秒后停止，峰值 {mem} MB）"
-        secs, mem, count = "n/a", "n/a", "n/a"
-    else:
-        count = f"{res['rows']:,}" if res.get("rows") is not None else "-"
-        note = ""
-    print(_pad(label, 36) + _pad(secs, 10, right=True) + _pad(mem, 14, right=True)
-          + _pad(count, 12, right=True) + f"  {note}", flush=True)
+def _secs(res: dict[str, Any]) -> str:
+    return f"{res['seconds']:.2f}" if "seconds" in res and "na" not in res else "n/a"
+
+
+def _mem(res: dict[str, Any]) -> str:
+    return f"{res['peak_mb']:.0f}" if "peak_mb" in res and "na" not in res else "n/a"
+
+
+def _cpu(res: dict[str, Any]) -> str:
+    return f"{res['cpu']:.2f}" if "cpu" in res and "na" not in res else "n/a"
+
+
+def _print_row(rows: int, made: dict[str, Any], run: dict[str, Any], low: dict[str, Any], gen: float) -> None:
+    ratio = cpu_ratio = "n/a"
+    if "na" not in run and "na" not in low and low.get("seconds"):
+        ratio = f"{run['seconds'] / low['seconds']:.2f}"
+        cpu_ratio = f"{run['cpu'] / low['cpu']:.2f}" if low.get("cpu") else "n/a"
+    notes = [r["na"] for r in (run, low) if "na" in r]
+    print(_pad(f"{rows:,}", 9, right=True) + _pad(f"{made.get('cells', 0):,}", 11, right=True)
+          + _pad(_secs(run), 16, right=True) + _pad(_cpu(run), 8, right=True) + _pad(_mem(run), 8, right=True)
+          + _pad(_secs(low), 9, right=True) + _pad(_cpu(low), 8, right=True) + _pad(_mem(low), 8, right=True)
+          + _pad(ratio, 7, right=True) + _pad(cpu_ratio, 9, right=True) + "  " + "；".join(notes), flush=True)
 
 
 if __name__ == "__main__":

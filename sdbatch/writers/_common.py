@@ -1,7 +1,15 @@
-"""Shared pieces of the writers: colours, labels, reasons and safe cell values.
+"""Shared pieces of the writers: colours, audiences, labels, reasons and safe cell values.
 
 Writers render a decided :class:`~sdbatch.model.RunResult`; nothing here recomputes a
 status, a score or a rank.
+
+**One colour legend** for every output (:func:`colour_of`, :func:`legend`): red, a finding the
+city must fix; amber, one to check or that needs the experts' judgement; blue, a value that was
+converted or computed (the catalogue marks those codes ``converted = true``) and nothing else —
+a skipped 合计 row, a note row or a name is never blue (such notes carry a comment, no fill).
+
+**Audiences** (:func:`for_audience`): a finding reaches a reader only when its catalogue
+audience allows (``sdbatch.catalogue.audience``): a city's outputs carry ``city`` findings only.
 """
 
 from __future__ import annotations
@@ -11,11 +19,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from sdbatch import clock, settings
-from sdbatch.catalogue import audience as finding_audience
-from sdbatch.catalogue import label, lookup, render, text
+from sdbatch.catalogue import audience, entries, join, label, lookup, render, text
 from sdbatch.model import STATUSES, Application, FileRecord, Finding, RunResult
 
-UNKNOWN_CITY = "未识别城市"
+UNKNOWN_CITY = text("writers.common.unknown_city")
 
 # Fill colours (ARGB without alpha for xlsxwriter, with FF for openpyxl).
 COLOURS = {"red": "FFC7CE", "amber": "FFEB9C", "blue": "DDEBF7"}
@@ -29,13 +36,20 @@ _RED_EFFECTS = {"ineligible", "incomplete", "over_quota"}
 _SEVERITY_STRENGTH = {"error": 3, "warning": 2, "info": 1}
 
 
-def colour_of(finding: Finding) -> str:
-    """red: fails; amber: needs expert judgement or a warning; blue: converted / derived / info."""
+def is_converted(code: str) -> bool:
+    """Whether a finding code says a value was converted or computed (blue in every output)."""
+    return bool((entries().get(code) or {}).get("converted", False))
+
+
+def colour_of(finding: Finding) -> str | None:
+    """The legend's colour of a finding: ``red`` the city must fix it (it fails, or a value needed
+    is missing); ``amber`` to check, or for the experts' judgement; ``blue`` a converted or
+    computed value; None for any other note (shown as a comment, without a fill)."""
     if finding.effect in _RED_EFFECTS or finding.severity == "error":
         return "red"
     if finding.effect == "needs_review" or finding.severity == "warning":
         return "amber"
-    return "blue"
+    return "blue" if is_converted(finding.code) else None
 
 
 def colour_legend() -> list[tuple[str, str]]:
@@ -55,18 +69,9 @@ def status_colour(status: str | None) -> str | None:
     return _STATUS_COLOURS.get(status or "")
 
 
-# Findings that report a value the system converted or derived (blue in the legend).
-CONVERTED_CODES = frozenset({"value-converted", "ratio-derived", "parts-summed", "industry-normalised",
-                             "unit-assumed", "value-from-title"})
-
-
-def is_converted(finding: Finding) -> bool:
-    return finding.code in CONVERTED_CODES and finding.effect is None
-
-
 def for_city(finding: Finding) -> bool:
     """Whether a city may read the finding (its catalogue audience, issue 13)."""
-    return finding_audience(finding.code) == "city"
+    return audience(finding.code) == "city"
 
 
 def number_format(unit: str | None, field_type: str | None = None) -> str | None:
@@ -93,8 +98,21 @@ def department(rules: Iterable[Any] = ()) -> str:
     return text("mail.department")
 
 
-def strongest_colour(colours: Iterable[str]) -> str:
-    return max(colours, key=lambda c: COLOUR_STRENGTH[c])
+def strongest_colour(colours: Iterable[str | None]) -> str | None:
+    shown = [c for c in colours if c]
+    return max(shown, key=lambda c: COLOUR_STRENGTH[c]) if shown else None
+
+
+def legend() -> list[tuple[str, str]]:
+    """(colour, meaning) for every colour of the legend, strongest first (one source: ui.toml)."""
+    return colour_legend()
+
+
+def for_audience(findings: Iterable[Finding], reader: str = "city") -> list[Finding]:
+    """The findings ``reader`` ("city" or "department") may see, in their order."""
+    if reader != "city":
+        return list(findings)
+    return [f for f in findings if audience(f.code) == "city"]
 
 
 def status_label(status: str | None) -> str:
@@ -125,18 +143,20 @@ def finding_title(finding: Finding, rules: Any = None) -> str:
     if finding.field and rules is not None:
         field_label = rules.label(finding.field)
         if field_label and field_label not in title:
-            return f"{title}（{field_label}）"
+            return text("writers.common.title_with_field", title=title, field=field_label)
     return title
 
 
-def reason(app: Application, rules: Any = None, limit: int = 3) -> str:
-    """One line: the titles of the findings that decided the application's status."""
-    deciding = [f for f in app.findings if f.effect == app.status and f.effect is not None]
+def reason(app: Application, rules: Any = None, limit: int = 3, reader: str = "department") -> str:
+    """One line: the titles of the findings that decided the application's status (only those
+    ``reader`` may see)."""
+    findings = for_audience(app.findings, reader)
+    deciding = [f for f in findings if f.effect == app.status and f.effect is not None]
     if not deciding and app.status != "eligible":
-        deciding = [f for f in app.findings if f.severity == "error"]
+        deciding = [f for f in findings if f.severity == "error"]
     if not deciding:
         if app.status == "eligible":
-            return text("lists.reason_all_met")
+            return text("writers.common.all_conditions_met")
         return ""
     deciding.sort(key=finding_rank)
     titles: list[str] = []
@@ -144,8 +164,8 @@ def reason(app: Application, rules: Any = None, limit: int = 3) -> str:
         t = finding_title(f, rules)
         if t not in titles:
             titles.append(t)
-    more = text("lists.reason_more", count=len(titles)) if len(titles) > limit else ""
-    return text("lists.reason_separator").join(titles[:limit]) + more
+    more = text("writers.common.and_more", count=len(titles)) if len(titles) > limit else ""
+    return text("writers.common.separator").join(titles[:limit]) + more
 
 
 def rules_for(result: RunResult, program: str | None) -> Any:
@@ -167,15 +187,18 @@ def programs_of(result: RunResult) -> dict[str, Any]:
 
 
 def header_with_unit(title: str, unit: str | None) -> str:
-    return text("lists.header_unit", title=title, unit=unit) if unit else title
+    return text("writers.common.with_unit", title=title, unit=unit) if unit else title
 
 
 def plain(value: Any) -> Any:
     """A value as it is written into a cell: numbers stay numbers, booleans 是/否, rest text."""
-    if value is None:
-        return None
+    kind = type(value)
+    if kind is int or value is None:  # the common cases first: a table of 100,000 rows passes here
+        return value
+    if kind is str:
+        return value.replace("\r\n", "\n").replace("\r", "\n") if "\r" in value else value
     if isinstance(value, bool):
-        return "是" if value else "否"
+        return text("values.yes") if value else text("values.no")
     if isinstance(value, (int, float)):
         if isinstance(value, float) and value != value:
             return None
@@ -183,7 +206,7 @@ def plain(value: Any) -> Any:
     if isinstance(value, (dt.datetime, dt.date, dt.time)):
         return value
     if isinstance(value, (list, tuple, set, frozenset)):
-        return "、".join(str(v) for v in value)
+        return join(value)
     # Line breaks as LF only: a bare CR is stored as "_x000D_" and shows up in some readers.
     return str(value).replace("\r\n", "\n").replace("\r", "\n")
 
@@ -191,9 +214,9 @@ def plain(value: Any) -> Any:
 def show(value: Any) -> str:
     """A value as text for comments and e-mails."""
     if value is None or value == "":
-        return "（空）"
+        return text("values.empty")
     if isinstance(value, bool):
-        return "是" if value else "否"
+        return text("values.yes") if value else text("values.no")
     if isinstance(value, float):
         return f"{value:,.4f}".rstrip("0").rstrip(".")
     if isinstance(value, (dt.datetime, dt.date)):

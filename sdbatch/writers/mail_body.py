@@ -98,7 +98,7 @@ def kind_of(finding: Finding) -> str | None:
         return "review"
     if finding.severity == "warning":
         return "check"
-    if is_converted(finding):
+    if is_converted(finding.code) and finding.effect is None:
         return "converted"
     return None
 
