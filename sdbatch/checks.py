@@ -107,6 +107,14 @@ def _source(app: Application, field_id: str | None) -> Source:
 
 
 def _missing(app: Application, rules: Rules, field_id: str, clause: str | None, effect: str | None) -> Finding:
+    candidates = app.extra.get("_candidates", {}).get(field_id)
+    if candidates and effect == "incomplete":
+        # No column surely carries it, but one may: never say "not filled in" about a filled column.
+        column, header, value, cell = candidates[0]
+        return Finding("uncertain-value", "warning", field=field_id, clause=clause, params={
+            "label": rules.label(field_id), "column": column, "header": header, "value": value},
+            source=Source(app.source.file, app.source.sheet, app.source.row, cell), effect="needs_review",
+            original=value or None)
     return Finding("missing-value", _severity(effect, "warning"), field=field_id, clause=clause,
                    params={"label": rules.label(field_id)}, source=_source(app, field_id), effect=effect,
                    original=app.originals.get(field_id))
