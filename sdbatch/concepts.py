@@ -49,6 +49,7 @@ _KEY_EACH = 4  # a full group: STRONG + this per concept in it
 _PARTIAL_HIT = 10  # a partial group: per concept present ...
 _PARTIAL_MISS = 5  # ... less per concept absent
 _DISTINCTIVE = 2  # a concept identifying at most this many fields is telling on its own
+_QUALIFIER_ONLY = 8  # a header with no key concept but a telling qualifier of the field
 _QUALIFIER = 3
 _QUALIFIERS_MAX = 12
 _FAMILY_MATCH = 6
@@ -64,7 +65,7 @@ FAMILY_OF_TYPE = {"amount": "amount", "count": "count", "ratio": "ratio", "bool"
                   "city": "text", "choice": "text", "uscc": "text", "phone": "text", "email": "text",
                   "date": "text"}
 
-_LATIN = re.compile(r"[a-z0-9]")
+_LATIN = re.compile(r"[a-z]")  # a Latin form matches whole words (digits may touch it: 5g, 10亿)
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _SPACE_NEAR_CJK = re.compile(r"\s+(?=[^a-z0-9\s])|(?<=[^a-z0-9\s])\s+")
 
@@ -252,6 +253,7 @@ class Profiles:
     literal: frozenset[str]  # words of the rules file no concept knows: matched as text
     identifying: dict[str, frozenset[str]]  # concept -> the fields it identifies
     aliases: dict[str, frozenset[str]]  # alias key -> the fields it names
+    qualifying: dict[str, frozenset[str]] = field(default_factory=dict)  # concept -> fields it qualifies
 
     def by_id(self, field_id: str) -> Profile | None:
         return self.fields.get(field_id)
@@ -289,14 +291,18 @@ def _build_profiles(fields: Iterable[Any]) -> Profiles:
             parts=tuple(f.parts)))
     identifying: dict[str, set[str]] = {}
     aliases: dict[str, set[str]] = {}
+    qualifying: dict[str, set[str]] = {}
     for p in out:
         for c in p.identifying:
             identifying.setdefault(c, set()).add(p.id)
         for a in p.aliases:
             aliases.setdefault(a, set()).add(p.id)
+        for c in p.qualifiers:
+            qualifying.setdefault(c, set()).add(p.id)
     return Profiles({p.id: p for p in out}, frozenset(literal),
                     {c: frozenset(ids) for c, ids in identifying.items()},
-                    {a: frozenset(ids) for a, ids in aliases.items()})
+                    {a: frozenset(ids) for a, ids in aliases.items()},
+                    {c: frozenset(ids) for c, ids in qualifying.items()})
 
 
 def _concepts_of(reading: Reading, book: Profiles) -> frozenset[str]:
@@ -315,11 +321,12 @@ def score(reading: Reading, profile: Profile, book: Profiles) -> int:
     if key in profile.aliases:
         return EXACT + len(key)
     have = _concepts_of(reading, book)
-    if profile.excluded & have:
-        return 0
     best, group = _key_part(have, profile, book)
     if group is None and best <= 0:
         return 0
+    if profile.excluded & have:
+        # Ruled out (骨干 beside 领军): never read as this field, at most named as a possibility.
+        return CANDIDATE if group is not None else 0
     total = best
     total += min(_QUALIFIERS_MAX, _QUALIFIER * len(profile.qualifiers & have))
     if profile.family and reading.family:
@@ -355,26 +362,38 @@ def _key_part(have: frozenset[str], profile: Profile, book: Profiles) -> tuple[i
             telling = sum(1 for c in hits if len(book.identifying.get(c, ())) <= _DISTINCTIVE)
             if telling:
                 best = max(best, _PARTIAL_HIT * telling - _PARTIAL_MISS * (len(group) - len(hits)))
+    if full is None and best <= 0:
+        # No key concept at all, but a telling qualifier (平台数量 for 国家级/省级创新平台): a hint.
+        hints = [c for c in profile.qualifiers & have
+                 if c not in book.identifying and len(book.qualifying.get(c, ())) <= _DISTINCTIVE]
+        best = _QUALIFIER_ONLY * len(hints)
     return best, full
 
 
 _SCORES: weakref.WeakKeyDictionary[Any, dict[str, dict[str, int]]] = weakref.WeakKeyDictionary()
 
 
-def field_scores(text: Any, rules: Any) -> dict[str, int]:
+def field_scores(text: Any, rules: Any, *, aliases: bool = True) -> dict[str, int]:
     """Field -> score of one header text, for the fields it may name (score >= CANDIDATE); cached
-    per rules object and text, so that a table's search for its header reads each text once."""
+    per rules object and text, so that a table's search for its header reads each text once.
+    ``aliases=False``: by concepts only (a sub-label under a group title is not a whole header)."""
     key = str(text if text is not None else "")
     cache = _SCORES.setdefault(rules, {})
-    found = cache.get(key)
+    slot = key if aliases else "\x00" + key
+    found = cache.get(slot)
     if found is not None:
         return found
     reading = read_header(key)
     book = profiles(rules)
+    if not aliases:
+        reading = Reading(reading.text, "\x00", reading.full, reading.concepts, reading.order, reading.family,
+                          reading.unit, reading.negated, reading.question, reading.residue)
     have = _concepts_of(reading, book)
     ids = set(book.aliases.get(reading.key, ()))
     for c in have:
         ids.update(book.identifying.get(c, ()))
+        if len(book.qualifying.get(c, ())) <= _DISTINCTIVE:
+            ids.update(book.qualifying.get(c, ()))
     found = {}
     for fid in sorted(ids):
         value = score(reading, book.fields[fid], book)
@@ -382,7 +401,7 @@ def field_scores(text: Any, rules: Any) -> dict[str, int]:
             found[fid] = value
     if len(cache) > 50_000:
         cache.clear()
-    cache[key] = found
+    cache[slot] = found
     return found
 
 
@@ -395,15 +414,17 @@ def best_field(text: Any, rules: Any) -> tuple[str | None, int]:
     return (fid, value) if value >= WEAK else (None, 0)
 
 
-def scores(texts: Sequence[str], rules: Any) -> tuple[dict[str, int], dict[str, int]]:
+def scores(texts: Sequence[str], rules: Any, *, grouped: bool = False) -> tuple[dict[str, int], dict[str, int]]:
     """For one column's header texts (the most specific label first: a sub-header, then the joined
     labels, then group titles): field -> best score, and field -> index of the text that gave it.
     The joined labels count a little less than the sub-header, a group title alone much less (it
-    names the column only when nothing below it does)."""
+    names the column only when nothing below it does).  ``grouped``: the first label sits under a
+    group title, so neither it nor the title is a whole header: they name a field by their concepts,
+    not as an alias (名称 under 申报主体 is the applicant's name); the joined labels may be one."""
     best: dict[str, int] = {}
     where: dict[str, int] = {}
     for i, text in enumerate(texts):
-        for fid, value in field_scores(text, rules).items():
+        for fid, value in field_scores(text, rules, aliases=not grouped or i == 1).items():
             value -= 2 * i if i < 2 else _PARENT + i
             if value >= CANDIDATE and value > best.get(fid, -1):
                 best[fid], where[fid] = value, i

@@ -172,7 +172,7 @@ def find_table(sheet: RawSheet, rules: Rules) -> Table | None:
                     col.unit_source = "units_row"
                     if col.unit and col.labels:  # the unit tells the measure: 家 is a count, not an amount
                         col.labels = (f"{col.labels[0]}({col.unit})", *col.labels)
-                        col.scores, _ = concepts.scores(col.labels, rules)
+                        col.scores, _ = concepts.scores(col.labels, rules, grouped=len(col.labels) > 2)
             header_rows = [*header_rows, data_start]
             data_start += 1
     assign_columns(columns, rules)
@@ -229,22 +229,29 @@ def _columns(sheet: RawSheet, rows: list[int], rules: Rules) -> list[Column]:
                 layers.append(p)
         if not layers:
             continue
+        # A unit alone under a label (万元, （家）) is a units row read as a header row: it tells the
+        # label's measure.
+        words = layers[:-1] if len(layers) > 1 and is_unit_cell(layers[-1]) else layers
+        suffix = f"({layers[-1]})" if words is not layers else ""
         # The most specific label first: the lowest header row alone, then the joined labels
         # (国家级创新平台 / 数量), then the parents alone (a vertically merged label).
-        labels = tuple(dict.fromkeys([layers[-1], "".join(layers), *reversed(layers[:-1])]))
-        found, _ = concepts.scores(labels, rules)
+        labels = tuple(dict.fromkeys([words[-1] + suffix, "".join(words) + suffix, *reversed(words[:-1])]))
+        found, _ = concepts.scores(labels, rules, grouped=len(words) > 1)
         best_field, best_score = None, 0
         if found:
             fid, value = max(found.items(), key=lambda kv: (kv[1], kv[0]))
             if value >= concepts.WEAK:
                 best_field, best_score = fid, value
-        unit = None
+        unit, source = None, None
         for label in reversed(layers):
-            unit = unit_of(label)
+            if is_unit_cell(label):  # 万元 alone: a units row read as the last header row
+                unit, source = unit_of(f"({label})"), "units_row"
+            else:
+                unit, source = unit_of(label), "header"
             if unit:
                 break
         columns.append(Column(index=c, header="/".join(layers), field=best_field, unit=unit, score=best_score,
-                              unit_source="header" if unit else None, scores=found, labels=labels))
+                              unit_source=source if unit else None, scores=found, labels=labels))
     return columns
 
 
@@ -380,7 +387,7 @@ def unit_statements(table: Table, other_sheets: list[RawSheet], rules: Rules) ->
 def _amount_fields(subject: str, rules: Rules) -> tuple[str, ...]:
     """The amount fields a statement's subject names (研发投入、销售收入单位：万元); none: all."""
     subject = subject.strip()
-    if not subject or any(w in subject for w in _UNITS["all_amounts"]):
+    if not subject or subject in _UNITS["all_amounts"]:
         return ()
     named: list[str] = []
     for part in re.split("[" + re.escape(_TEXT["list_separators"]) + "]", subject):

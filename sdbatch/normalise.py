@@ -624,6 +624,12 @@ def build_applications(table: Table, rules: Rules, file: str, file_city: FileCit
     for f in rules.fields.values():
         covered = f.id in by_field or (f.parts and any(p in by_field for p in f.parts)) or \
             (f.derive and f.derive["numerator"] in by_field and f.derive["denominator"] in by_field)
+        inputs = [*f.parts, *((f.derive["numerator"], f.derive["denominator"]) if f.derive else ())]
+        if not covered and f.id not in candidates:
+            # A total or ratio no column carries, whose parts or amounts may be in uncertain columns.
+            through = [col for i in inputs if i not in by_field for col in candidates.get(i, [])]
+            if through:
+                candidates[f.id] = through
         if f.required and not covered and f.id != rules.role("city") and f.id not in defaults \
                 and f.id not in candidates:
             file_findings.append(Finding("missing-column", "error", field=f.id, clause=f.clause,
