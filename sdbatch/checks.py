@@ -18,6 +18,7 @@ import operator
 from collections.abc import Iterator
 from typing import Any
 
+from sdbatch.catalogue import text as ui_text
 from sdbatch.model import Application, Finding, Source
 from sdbatch.rules import Alternative, Condition, Rules
 from sdbatch.text import cell_text, nfkc
@@ -201,7 +202,8 @@ def _any_of(cond: Condition, app: Application, rules: Rules, effect: str | None,
         return
     first = cond.any_of[0].field
     yield Finding("none-of-met", _severity(effect, "warning"), field=first, clause=cond.clause,
-                  params={**base, "actual": "，".join(shown), "fields": [a.field for a in cond.any_of]},
+                  params={**base, "actual": ui_text("checks.alternatives_separator").join(shown),
+                          "fields": [a.field for a in cond.any_of]},
                   source=_source(app, first), effect=effect, original=app.originals.get(first))
 
 

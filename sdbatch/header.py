@@ -380,7 +380,8 @@ def unit_statements(table: Table, other_sheets: list[RawSheet], rules: Rules) ->
                 continue
             unit = found.group("unit")
             subject = found.groupdict().get("subject") or ""
-            out.append(UnitStatement(unit, _amount_fields(subject, rules), clause, where.name, r, c))
+            shown = clause.strip(_TEXT["list_separators"] + _TEXT["sentence_ends"] + ",;")
+            out.append(UnitStatement(unit, _amount_fields(subject, rules), shown, where.name, r, c))
     return out
 
 
@@ -441,13 +442,13 @@ def classify_rows(table: Table, file: str, order_fields: Collection[str] = (),
     notes: list[Finding] = []
     in_notes = False
     for r in range(table.data_start, len(sheet.rows)):
-        values = [(c, v) for c, v in enumerate(sheet.rows[r]) if v is not None and cell_text(v) != ""]
+        values = [(c, v) for c, v in enumerate(sheet.rows[r])
+                  if v is not None and (not isinstance(v, str) or v.strip())]
         if not values:
             continue
         src = Source(file, sheet.name, r + 1, cell_address(r, values[0][0]))
-        first = squash(values[0][1])
-        if _is_note(first) and len(values) <= 2 and not (rows and rows[-1] == r - 1 and
-                                                        all(c in going_on for c, _ in values)):
+        first = squash(values[0][1]) if len(values) <= 2 else ""  # a note holds one or two cells
+        if first and _is_note(first) and not (rows and rows[-1] == r - 1 and all(c in going_on for c, _ in values)):
             if not in_notes:  # "第N行起为填表说明": one finding for the block of notes
                 notes.append(Finding("note-row-skipped", "info", params={
                     "row": r + 1, "text": cell_text(values[0][1])[:30]}, source=src))
@@ -459,10 +460,10 @@ def classify_rows(table: Table, file: str, order_fields: Collection[str] = (),
             # A row of data after a 说明 row: read it (a 说明 between applications), and say so.
             notes.append(Finding("row-after-notes", "warning", params={"row": r + 1}, source=src))
             in_notes = False
-        if any(squash(v).startswith(SUMMARY_WORDS) for _, v in values[:3]):
+        if any(isinstance(v, str) and squash(v).startswith(SUMMARY_WORDS) for _, v in values[:3]):
             notes.append(Finding("summary-row-skipped", "info", params={"row": r + 1}, source=src))
             continue
-        if header_key(cell_text(values[0][1])) in header_texts and \
+        if isinstance(values[0][1], str) and header_key(values[0][1]) in header_texts and \
                 {header_key(cell_text(v)) for _, v in values} <= header_texts:
             continue  # the header repeated (page breaks copied in)
         if len(values) >= 4 and _is_numbering(values):
@@ -493,6 +494,8 @@ def classify_rows(table: Table, file: str, order_fields: Collection[str] = (),
 def _is_numbering(values: list[tuple[int, Any]]) -> bool:
     numbers = []
     for _, v in values:
+        if isinstance(v, str) and not v[:1].isdigit() and v[:1] not in BRACKET_CHARS and not v[:1].isspace():
+            return False  # a name, a word: not a column number (cheap: this is asked of every row)
         text = squash(v).strip(BRACKET_CHARS)
         if not text.isdigit():
             return False

@@ -45,7 +45,7 @@ class Source:
         return {"file": self.file, "sheet": self.sheet, "row": self.row, "cell": self.cell}
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, init=False)
 class Finding:
     """One observation about a file or an application.
 
@@ -61,6 +61,15 @@ class Finding:
     source: Source | None = None
     effect: str | None = None
     original: Any = None
+
+    def __init__(self, code: str, severity: str, field: str | None = None, clause: str | None = None,
+                 params: Mapping[str, Any] | None = None, source: Source | None = None, effect: str | None = None,
+                 original: Any = None) -> None:
+        # One dict update instead of a frozen dataclass's eight object.__setattr__ calls: a large
+        # sheet creates hundreds of thousands of findings (issue 16).  Still frozen afterwards.
+        self.__dict__.update(code=code, severity=severity, field=field, clause=clause,
+                             params={} if params is None else params, source=source, effect=effect,
+                             original=original)
 
     def to_dict(self) -> dict[str, Any]:
         from sdbatch.catalogue import render

@@ -41,6 +41,7 @@ TRUE_WORDS = tuple(_VALUES["yes"])
 UNKNOWN_WORDS = tuple(_VALUES["unknown"])
 FALSE_WORDS = tuple(_VALUES["no"])
 YES_NO_ANSWERS = frozenset(_VALUES["yes_no_answers"])
+_BLANK_MAX = 2 * max(len(w) for w in BLANKS)  # longer than this (spaces aside) is never a blank word
 EXISTENCE_WORDS = tuple(sorted([*_VALUES["existence_yes"], *_VALUES["existence_no"]], key=len, reverse=True))
 SHORT_UNITS: dict[str, str] = dict(vocabulary()["units"]["short"])
 COUNT_WORDS = tuple(vocabulary()["units"]["counts"])
@@ -65,7 +66,10 @@ def _how(key: str, **params: Any) -> str:
 
 
 def _joined_how(*parts: str | None) -> str | None:
-    return ui_text("recognition.how.separator").join(p for p in parts if p) or None
+    present = [p for p in parts if p]
+    if not present:
+        return None
+    return present[0] if len(present) == 1 else ui_text("recognition.how.separator").join(present)
 
 
 def _strip_footnotes(text: str) -> tuple[str, bool]:
@@ -99,6 +103,8 @@ def is_blank(value: Any, *, yes_no: bool = False) -> bool:
     if value is None or (isinstance(value, float) and value != value):  # NaN: an empty cell via pandas
         return True
     if isinstance(value, str):
+        if len(value) > _BLANK_MAX and len("".join(value.split())) > _BLANK_MAX:
+            return False  # longer than any blank word, spaces aside: something is written
         text = squash(value)
         if yes_no and text in YES_NO_ANSWERS:  # 有无不良信用记录: 暂无 is an answer, 无
             return False
@@ -183,10 +189,15 @@ def to_amount(parsed: Parsed, column_unit: str | None, target: str) -> Parsed:
     if parsed.value is None:
         return parsed
     params = dict(parsed.params)
-    unit = params.get("unit") if params.get("unit") in AMOUNT_UNITS else column_unit
-    unit = SHORT_UNITS.get(unit or "", unit)  # 52.3亿 is 52.3 亿元
+    own = params.get("unit") if params.get("unit") in AMOUNT_UNITS else None
+    unit = SHORT_UNITS.get(own or column_unit or "", own or column_unit)  # 52.3亿 is 52.3 亿元
     if unit not in AMOUNT_UNITS:
         unit = None
+    column = SHORT_UNITS.get(column_unit or "", column_unit)
+    if own and column in AMOUNT_UNITS and unit != column:
+        # 56.3亿元 in a column of 万元: the cell says its own unit, and that is said too.
+        parsed = Parsed(parsed.value, how=_joined_how(parsed.how, _how("cell_unit", unit=unit, column=column)),
+                        params=parsed.params)
     value = parsed.value
     if unit and unit != target:
         try:
@@ -442,7 +453,10 @@ def parse_text(value: Any) -> Parsed:
         return MISSING
     if isinstance(value, (dt.date, dt.datetime)):
         return Parsed(value.isoformat())
-    text = re.sub(r"\s+", " ", _INVISIBLE.sub("", cell_text(value))).strip()
+    if isinstance(value, str) and value.isprintable() and "  " not in value:
+        text = value.strip()  # the usual text: nothing invisible, no runs of spaces
+    else:
+        text = re.sub(r"\s+", " ", _INVISIBLE.sub("", cell_text(value))).strip()
     return Parsed(text) if text else Parsed(code="unparseable-value", params=_expected("text"))
 
 
@@ -491,7 +505,7 @@ def parser_for(f: FieldRule, rules: Rules, *, column_unit: str | None = None, ne
     if kind == "int":
         return lambda v, _pf: parse_int(v)
     if kind == "count":
-        return lambda v, _pf: _non_negative(to_count(parse_number(v)))
+        return _count
     if kind == "number":
         return lambda v, _pf: _non_negative(parse_number(v))
     if kind == "amount":
@@ -500,14 +514,14 @@ def parser_for(f: FieldRule, rules: Rules, *, column_unit: str | None = None, ne
     if kind == "ratio":
         return lambda v, pf: _ratio(v, column_unit, pf)
     if kind == "bool":
-        return _inverted_bool if negated else (lambda v, _pf: parse_bool(v))
+        return _memoised(lambda v: _inverted_bool(v, False)) if negated else _memoised(parse_bool)
     if kind == "city":
         jurisdiction = rules.jurisdiction
-        return lambda v, _pf: parse_city(v, jurisdiction)
+        return _memoised(lambda v: parse_city(v, jurisdiction))
     if kind == "choice":
         return _memoised(lambda v: parse_choice(v, rules.choices[f.choices or ""]))
     if kind == "uscc":
-        return lambda v, _pf: parse_uscc(v)
+        return _memoised(parse_uscc)
     if kind == "phone":
         return lambda v, _pf: parse_phone(v)
     if kind == "email":
@@ -529,6 +543,13 @@ def _ratio(value: Any, column_unit: str | None, percent_format: bool) -> Parsed:
         return _non_negative(Parsed(number.value, how=number.how,
                                     params=(("fraction_candidate", 0 < number.value < 1),)))
     return _non_negative(to_percent(number, percent_format=percent_format))
+
+
+def _count(value: Any, _percent_format: bool) -> Parsed:
+    """A count: an integer as stored (the usual cell) read at once, anything else parsed."""
+    if type(value) is int:
+        return Parsed(value) if value >= 0 else Parsed(code="negative-value")
+    return _non_negative(to_count(parse_number(value)))
 
 
 def _inverted_bool(value: Any, _percent_format: bool) -> Parsed:
@@ -609,6 +630,17 @@ class _Plan:
     needed: bool
     going_on: bool  # may continue on a second row of the application (contacts, remarks)
 
+    def __post_init__(self) -> None:
+        self.letter = column_letter(self.column.index)
+        self.ratio = self.field.type == "ratio"  # a percent-formatted cell changes how it reads
+        self.max = self.field.plausible_max
+
+    def quiet(self, raw: Any, value: Any) -> bool:
+        """Whether a cell read without a code or conversion has nothing to say either."""
+        if self.max is not None and isinstance(value, (int, float)) and value > self.max:
+            return False
+        return not (isinstance(raw, str) and len(raw) >= settings.MAX_CELL_CHARS)
+
 
 def build_applications(table: Table, rules: Rules, file: str, file_city: FileCity) -> tuple[list[Application], list[Finding]]:
     """Every application of the table (a record of one or more rows) with canonical values and findings."""
@@ -643,8 +675,11 @@ def build_applications(table: Table, rules: Rules, file: str, file_city: FileCit
     for n, record in enumerate(records):
         app = _application(table, rules, file, file_city, record, plans, by_field, partial, n)
         if candidates:
-            app.extra["_candidates"] = {fid: [(column_letter(c.index), c.header, cell_text(sheet.merged_value(
-                record[0], c.index)), cell_address(record[0], c.index)) for c in cols] for fid, cols in candidates.items()}
+            # The columns that may carry a missing field, when this application wrote something there.
+            written = {c.index: sheet.merged_value(record[0], c.index) for cols in candidates.values() for c in cols}
+            app.extra["_candidates"] = {fid: found for fid, cols in candidates.items() if (found := [
+                (column_letter(c.index), c.header, cell_text(written[c.index]), cell_address(record[0], c.index))
+                for c in cols if not is_blank(written[c.index])])}
         for fid, (value, text) in defaults.items():
             app.values[fid] = value
             app.findings.append(Finding("value-from-title", "info", field=fid, params={
@@ -787,6 +822,75 @@ def _cells_of(table: Table, record: list[int], plan: _Plan, findings: list[Findi
     return cells
 
 
+def _cell_findings(plan: _Plan, rules: Rules, file_city: FileCity, raw: Any, parsed: Parsed, src: Source,
+                   values: dict[str, Any], findings: list[Finding], invalid: set[str],
+                   fraction_candidates: set[str]) -> None:
+    """A cell with something to say: unreadable, converted, implausible, a variant…"""
+    f = plan.field
+    fid = f.id
+    params = {"label": f.label, **dict(parsed.params)}
+    if parsed.code in ("unparseable-value", "negative-value"):
+        # Unreadable: incomplete when a check needs the value; a warning for 序号 and the like.
+        findings.append(Finding(parsed.code, "error" if plan.needed else "warning", field=fid, clause=f.clause,
+                                params=params, source=src, effect="incomplete" if plan.needed else None,
+                                original=raw))
+        invalid.add(fid)
+        return
+    if params.pop("fraction_candidate", False):
+        fraction_candidates.add(fid)
+    if parsed.code == "invalid-credit-code":
+        invalid.add(fid)
+        values[fid] = None
+        findings.append(Finding("invalid-credit-code", "error", field=fid, clause=f.clause, params=params,
+                                source=src, effect=None, original=raw))  # effect set by its condition
+        return
+    if parsed.code in ("invalid-phone", "invalid-email"):
+        values[fid] = parsed.value
+        findings.append(Finding(parsed.code, "warning", field=fid, clause=f.clause, params=params,
+                                source=src, original=raw))
+        return
+    if parsed.code == "unknown-choice":
+        invalid.add(fid)
+        values[fid] = None
+        choices = rules.choices[f.choices or ""]
+        findings.append(Finding(choices.unknown_code, "error", field=fid, clause=f.clause or choices.clause,
+                                params={**params, "allowed": join(choices.allowed)}, source=src, original=raw))
+        return
+    if parsed.code == "unknown-city":
+        values[fid] = None
+        if file_city.city:  # 市南区 under 所在市 in 青岛's own workbook: 青岛市, with a warning
+            findings.append(Finding("city-unrecognised", "warning", field=fid, clause=f.clause,
+                                    params={**params, "city": file_city.city}, source=src, original=raw))
+            return
+        invalid.add(fid)
+        findings.append(Finding("unknown-city", "error", field=fid, clause=f.clause, params=params, source=src,
+                                effect="incomplete", original=raw))
+        return
+    values[fid] = parsed.value
+    if parsed.value is None:
+        return
+    if parsed.how == "legacy":
+        findings.append(Finding("legacy-city", "warning", field=fid, clause=f.clause, params=params, source=src,
+                                original=raw))
+    elif f.type == "choice" and parsed.how == "several":
+        findings.append(Finding("several-industries", "warning", field=fid, clause=f.clause,
+                                params={**params, "value": parsed.value}, source=src, effect="needs_review",
+                                original=raw))
+    elif f.type == "choice" and parsed.how == "variant":
+        findings.append(Finding("industry-normalised", "info", field=fid, clause=f.clause,
+                                params={**params, "value": parsed.value}, source=src, original=raw))
+    elif parsed.how:
+        findings.append(Finding("value-converted", "info", field=fid, clause=f.clause, params={
+            **params, "value": parsed.value, "unit": f.unit or "", "how": parsed.how}, source=src, original=raw))
+    if f.plausible_max is not None and isinstance(parsed.value, (int, float)) and parsed.value > f.plausible_max:
+        findings.append(Finding("implausible-value", "warning", field=fid, clause=f.clause, params={
+            **params, "value": parsed.value, "unit": f.unit or ""}, source=src, effect="needs_review",
+            original=raw))
+    if isinstance(raw, str) and len(raw) >= settings.MAX_CELL_CHARS:
+        findings.append(Finding("text-truncated", "warning", field=fid, clause=f.clause,
+                                params={**params, "limit": settings.MAX_CELL_CHARS}, source=src))
+
+
 def _application(table: Table, rules: Rules, file: str, file_city: FileCity, record: list[int],
                  plans: list[_Plan], by_field: dict[str, Column], partial: dict[str, Column], n: int) -> Application:
     sheet = table.sheet
@@ -800,90 +904,41 @@ def _application(table: Table, rules: Rules, file: str, file_city: FileCity, rec
     row_source = Source(file, sheet.name, r + 1)
     name_field, city_field, order_field = rules.role("name"), rules.role("city") or "", rules.role("order")
     percent_cells, formula_without_value = sheet.percent_cells, sheet.formula_without_value
+    single = len(record) == 1
+    row = sheet.rows[r] if r < len(sheet.rows) else []
+    merged = bool(sheet.merged)
     for plan in plans:
-        f, c = plan.field, plan.column.index
-        fid = f.id
-        if len(record) > 1:
-            row_cells = _cells_of(table, record, plan, findings, file, rules)
+        fid, c = plan.field.id, plan.column.index
+        row_cells: list[tuple[int, Any]] | None = None
+        if single:
+            at = r
+            raw = row[c] if c < len(row) else None
+            if raw is None and merged:
+                raw = sheet.merged_value(r, c)  # 所在市 merged down several rows applies to each
         else:
-            row_cells = [(r, sheet.merged_value(r, c))]  # 所在市 merged down several rows applies to each
-        at, raw = row_cells[0]
-        address = cell_address(at, c)
+            row_cells = _cells_of(table, record, plan, findings, file, rules)
+            at, raw = row_cells[0]
+        address = plan.letter + str(at + 1)
         cells[fid] = address
         originals[fid] = raw
-        src = Source(file, sheet.name, at + 1, address)
-        if (at, c) in formula_without_value:
+        if formula_without_value and (at, c) in formula_without_value:
+            f = plan.field
             findings.append(Finding("formula-without-value", "error", field=fid, clause=f.clause,
-                                    params={"label": f.label, "formula": cell_text(raw)[:60]}, source=src,
-                                    effect="incomplete", original=raw))
+                                    params={"label": f.label, "formula": cell_text(raw)[:60]},
+                                    source=Source(file, sheet.name, at + 1, address), effect="incomplete", original=raw))
             invalid.add(fid)
             continue
-        if raw is None and len(row_cells) == 1:
+        if raw is None and row_cells is None:
             values[fid] = None  # an empty cell: nothing to read (the checks say what is missing)
             continue
-        parsed = plan.parse(raw, (at, c) in percent_cells)
-        if len(row_cells) > 1:
+        parsed = plan.parse(raw, plan.ratio and (at, c) in percent_cells)
+        if row_cells is not None and len(row_cells) > 1:
             parsed = _joined(plan, row_cells, parsed, findings, file, sheet.name)
-        params = {"label": f.label, **dict(parsed.params)}
-        if parsed.code in ("unparseable-value", "negative-value"):
-            # Unreadable: incomplete when a check needs the value; a warning for 序号 and the like.
-            findings.append(Finding(parsed.code, "error" if plan.needed else "warning", field=fid, clause=f.clause,
-                                    params=params, source=src, effect="incomplete" if plan.needed else None,
-                                    original=raw))
-            invalid.add(fid)
+        if parsed.code is None and parsed.how is None and not plan.ratio and plan.quiet(raw, parsed.value):
+            values[fid] = parsed.value  # the usual cell: read as written, nothing to say
             continue
-        if params.pop("fraction_candidate", False):
-            fraction_candidates.add(fid)
-        if parsed.code == "invalid-credit-code":
-            invalid.add(fid)
-            values[fid] = None
-            findings.append(Finding("invalid-credit-code", "error", field=fid, clause=f.clause, params=params,
-                                    source=src, effect=None, original=raw))  # effect set by its condition
-            continue
-        if parsed.code in ("invalid-phone", "invalid-email"):
-            values[fid] = parsed.value
-            findings.append(Finding(parsed.code, "warning", field=fid, clause=f.clause, params=params,
-                                    source=src, original=raw))
-            continue
-        if parsed.code == "unknown-choice":
-            invalid.add(fid)
-            values[fid] = None
-            choices = rules.choices[f.choices or ""]
-            findings.append(Finding(choices.unknown_code, "error", field=fid, clause=f.clause or choices.clause,
-                                    params={**params, "allowed": join(choices.allowed)}, source=src, original=raw))
-            continue
-        if parsed.code == "unknown-city":
-            values[fid] = None
-            if file_city.city:  # 市南区 under 所在市 in 青岛's own workbook: 青岛市, with a warning
-                findings.append(Finding("city-unrecognised", "warning", field=fid, clause=f.clause,
-                                        params={**params, "city": file_city.city}, source=src, original=raw))
-                continue
-            invalid.add(fid)
-            findings.append(Finding("unknown-city", "error", field=fid, clause=f.clause, params=params, source=src,
-                                    effect="incomplete", original=raw))
-            continue
-        values[fid] = parsed.value
-        if parsed.value is None:
-            continue
-        if parsed.how == "legacy":
-            findings.append(Finding("legacy-city", "warning", field=fid, clause=f.clause, params=params, source=src, original=raw))
-        elif f.type == "choice" and parsed.how == "several":
-            findings.append(Finding("several-industries", "warning", field=fid, clause=f.clause,
-                                    params={**params, "value": parsed.value}, source=src, effect="needs_review",
-                                    original=raw))
-        elif f.type == "choice" and parsed.how == "variant":
-            findings.append(Finding("industry-normalised", "info", field=fid, clause=f.clause, params={**params, "value": parsed.value},
-                                    source=src, original=raw))
-        elif parsed.how:
-            findings.append(Finding("value-converted", "info", field=fid, clause=f.clause, params={
-                **params, "value": parsed.value, "unit": f.unit or "", "how": parsed.how}, source=src, original=raw))
-        if f.plausible_max is not None and isinstance(parsed.value, (int, float)) and parsed.value > f.plausible_max:
-            findings.append(Finding("implausible-value", "warning", field=fid, clause=f.clause, params={
-                **params, "value": parsed.value, "unit": f.unit or ""}, source=src, effect="needs_review",
-                original=raw))
-        if isinstance(raw, str) and len(raw) >= settings.MAX_CELL_CHARS:
-            findings.append(Finding("text-truncated", "warning", field=fid, clause=f.clause,
-                                    params={**params, "limit": settings.MAX_CELL_CHARS}, source=src))
+        _cell_findings(plan, rules, file_city, raw, parsed, Source(file, sheet.name, at + 1, address), values,
+                       findings, invalid, fraction_candidates)
     if name_field in by_field and any(row in sheet.hidden_rows for row in record):
         hidden = next(row for row in record if row in sheet.hidden_rows)
         findings.append(Finding("hidden-row", "warning", field=None, params={"row": hidden + 1},
@@ -974,7 +1029,7 @@ def _derive(rules: Rules, values: dict[str, Any], invalid: set[str], findings: l
     """
     computed: dict[str, float] = {}
     partial = partial or {}
-    for f in rules.fields.values():
+    for f in _derived_fields(rules):
         cell_src = Source(row_source.file, row_source.sheet, row_source.row, cells.get(f.id))
         if f.parts and f.id in partial:
             carried = partial[f.id].parts
@@ -1028,6 +1083,18 @@ def _derive(rules: Rules, values: dict[str, Any], invalid: set[str], findings: l
             findings.append(Finding("ratio-mismatch", "warning", field=f.id, clause=f.clause, params={
                 **params, "declared": declared, "derived": derived}, source=cell_src, effect="needs_review"))
     return computed
+
+
+_DERIVED: dict[int, tuple[Rules, tuple[FieldRule, ...]]] = {}
+
+
+def _derived_fields(rules: Rules) -> tuple[FieldRule, ...]:
+    """The fields summed from parts or derived from two amounts (found once per rules object)."""
+    cached = _DERIVED.get(id(rules))
+    if cached is None or cached[0] is not rules:
+        cached = (rules, tuple(f for f in rules.fields.values() if f.parts or f.derive))
+        _DERIVED[id(rules)] = cached
+    return cached[1]
 
 
 def _soften(findings: list[Finding], field_id: str) -> None:

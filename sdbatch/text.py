@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import tomllib
 import unicodedata
+from functools import lru_cache
 from importlib import resources
 from typing import Any
 
@@ -49,6 +50,18 @@ def nfkc(value: Any) -> str:
 def squash(value: Any) -> str:
     """NFKC, simplified characters (數字產業 -> 数字产业), lower case, every space removed
     (also inside: clerks type 集 群 名 称)."""
+    if isinstance(value, str):
+        return _squash_text(value) if len(value) <= 64 else _squash(value)
+    return _squash(value)
+
+
+@lru_cache(maxsize=16384)
+def _squash_text(value: str) -> str:
+    """Short texts repeat down a column (是, 无, 济南市, 高端软件): read each once."""
+    return _squash(value)
+
+
+def _squash(value: Any) -> str:
     text = _SPACES.sub("", nfkc(value)).lower()
     return _simplified(text) if not text.isascii() else text
 

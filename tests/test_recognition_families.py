@@ -172,11 +172,16 @@ WAN = {"revenue_total": 1205000, "rd_expense": 60000, "sales_revenue": 1500000}
 
 
 def test_unit_in_the_title_applies_to_every_amount_column(tmp_path: Path) -> None:
-    rows, header = grid(PLAIN, [cluster(1, **WAN)], above=[["淄博市数字产业集群申报信息汇总表（金额单位：万元）"]])
+    """.xlsx: （金额单位：万元） in the title; a cell that states its own unit keeps it, and says so."""
+    rows, header = grid(PLAIN, [cluster(1, **WAN), cluster(2, **{**WAN, "revenue_total": "56.3亿元"})],
+                        above=[["淄博市数字产业集群申报信息汇总表（金额单位：万元）"]])
     record = read(tmp_path, "淄博市汇总表.xlsx", Sheet("汇总表", rows))
-    [app] = record.applications
+    app, own = record.applications
     assert_values(app, {"revenue_total": 120.5, "rd_expense": 6, "sales_revenue": 150, "rd_ratio": 4})
     assert app.status == "eligible"
+    assert own.values["revenue_total"] == 56.3 and own.status == "eligible"
+    [said] = [f for f in own.findings if f.code == "value-converted" and f.field == "revenue_total"]
+    assert said.source.cell == f"{letter(PLAIN, 'revenue_total')}{header + 3}" and said.original == "56.3亿元"
     assert sorted(cells(record.findings, "unit-from-context")) == sorted(
         f"{letter(PLAIN, k)}{header + 1}" for k in WAN)
     assert not cells(record.findings, "unit-assumed")
@@ -358,17 +363,21 @@ def test_a_column_that_could_be_either_platform_count_needs_review_not_filling_i
     """.xlsx: 平台数量 could be the national or the provincial count: not used, and said so."""
     headers = [(k, t) for k, t in RECORD_HEADERS if k not in ("national_platforms", "provincial_platforms")]
     headers.insert(10, ("platforms", "平台数量（个）"))
-    rows, header = grid(headers, [cluster(1, platforms=6)], above=[["济南市数字产业集群申报信息汇总表"]])
+    rows, header = grid(headers, [cluster(1, platforms=6), cluster(2, platforms=None)],
+                        above=[["济南市数字产业集群申报信息汇总表"]])
     record = read(tmp_path, "济南市汇总表.xlsx", Sheet("汇总表", rows))
     col = letter(headers, "platforms")
     [uncertain] = [f for f in record.findings if f.code == "column-uncertain"]
     assert uncertain.source.cell == f"{col}{header + 1}" and "国家级创新平台数量" in uncertain.params["labels"]
     assert not [f for f in record.findings if f.code == "missing-column"]
-    [app] = record.applications
+    app, empty = record.applications
     assert not [f for f in app.findings if f.code == "missing-value"]
     hints = [f for f in app.findings if f.code == "uncertain-value"]
     assert hints and all(f.source.cell == f"{col}{header + 2}" and f.effect == "needs_review" for f in hints)
     assert app.status == "needs_review"
+    # Nothing written in that column either: then the value is missing indeed.
+    assert {f.code for f in empty.findings if f.field == "national_platforms"} == {"missing-value"}
+    assert empty.status == "incomplete"
 
 
 def test_a_column_that_names_two_fields_at_once_needs_review(tmp_path: Path) -> None:
