@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
+from sdbatch import settings
 from sdbatch.text import (
     CLOSE_BRACKETS,
     OPEN_BRACKETS,
@@ -65,8 +66,6 @@ FAMILY_OF_TYPE = {"amount": "amount", "count": "count", "ratio": "ratio", "bool"
                   "city": "text", "choice": "text", "uscc": "text", "phone": "text", "email": "text",
                   "date": "text"}
 
-_LATIN = re.compile(r"[a-z]")  # a Latin form matches whole words (digits may touch it: 5g, 10亿)
-_CJK = re.compile(r"[\u3400-\u9fff]")
 _SPACE_NEAR_CJK = re.compile(r"\s+(?=[^a-z0-9\s])|(?<=[^a-z0-9\s])\s+")
 
 
@@ -80,6 +79,7 @@ class Lexicon:
     families: dict[str, str]  # concept -> family
     compositions: dict[str, frozenset[str]]  # concept -> the concepts it sums
     scopes: frozenset[str]  # concepts that narrow a measure (规上, 近三年 …)
+    sizes: dict[str, tuple[int, ...]] = field(default_factory=dict)  # first character -> form lengths, longest first
 
     def concept(self, word: str) -> str:
         """The concept a word of a rules file names (itself when the vocabulary does not know it)."""
@@ -102,7 +102,12 @@ def lexicon() -> Lexicon:
             forms[_prepare(word)] = ("concept", concept)
     families = {c: family for family, concepts in header["families"].items() for c in concepts}
     compositions = {c: frozenset(parts) for c, parts in header.get("compositions", {}).items()}
-    return Lexicon(forms, max(len(f) for f in forms), families, compositions, frozenset(header["scopes"]["concepts"]))
+    sizes: dict[str, set[int]] = {}
+    for form in forms:
+        if form:
+            sizes.setdefault(form[0], set()).add(len(form))
+    return Lexicon(forms, max(len(f) for f in forms), families, compositions, frozenset(header["scopes"]["concepts"]),
+                   {ch: tuple(sorted(lengths, reverse=True)) for ch, lengths in sizes.items()})
 
 
 def _prepare(text: Any) -> str:
@@ -158,14 +163,16 @@ def tokens(text: str) -> list[Token]:
             i += 1
             continue
         hit = None
-        for size in range(min(lex.longest, n - i), 0, -1):
+        for size in lex.sizes.get(ch, ()):  # only the lengths of forms that start with this character
+            if size > n - i:
+                continue
             word = text[i:i + size]
             found = lex.forms.get(word)
             if found is None:
                 continue
-            if _LATIN.match(word[0]) and i > 0 and _LATIN.match(text[i - 1]):
+            if "a" <= ch <= "z" and i > 0 and "a" <= text[i - 1] <= "z":
                 continue  # Latin words match whole: "no" is not inside "innovation"
-            if _LATIN.match(word[-1]) and i + size < n and _LATIN.match(text[i + size]):
+            if "a" <= word[-1] <= "z" and i + size < n and "a" <= text[i + size] <= "z":
                 continue
             hit = Token(found[0], found[1], i, i + size, depth > 0)
             break
@@ -202,10 +209,10 @@ def read_header(value: Any) -> Reading:
         heads = [c for c in outside if c in lex.families] or \
             [t.concept for t in toks if t.kind == "concept" and t.concept in lex.families]
         family = lex.families[heads[-1]] if heads else None
-    covered: set[int] = set()
+    mask = bytearray(len(prepared))
     for t in toks:
-        covered.update(range(t.start, t.end))
-    residue = sum(1 for i, ch in enumerate(prepared) if i not in covered and _CJK.match(ch))
+        mask[t.start:t.end] = b"\x01" * (t.end - t.start)
+    residue = sum(1 for i, ch in enumerate(prepared) if not mask[i] and 0x3400 <= ord(ch) <= 0x9FFF)  # CJK
     negated = any(t.kind == "negation" for t in toks)
     reading = Reading(text, header_key(text), header_key_full(text), frozenset(concepts), outside, family, unit,
                       negated, question, residue)
@@ -285,7 +292,7 @@ def _build_profiles(fields: Iterable[Any]) -> Profiles:
     for f in fields:
         groups = [frozenset(concept(w) for w in group if w) for group in (*f.concepts, *f.keywords)]
         out.append(Profile(
-            id=f.id, aliases=frozenset(header_key(a) for a in f.aliases),
+            id=f.id, aliases=frozenset(header_key(a) for a in (f.label, *f.aliases)),  # its label names it too
             groups=tuple(g for g in groups if g), qualifiers=frozenset(concept(w) for w in f.qualifiers),
             excluded=frozenset(concept(w) for w in f.exclude), family=FAMILY_OF_TYPE.get(f.type),
             parts=tuple(f.parts)))
@@ -378,6 +385,8 @@ def field_scores(text: Any, rules: Any, *, aliases: bool = True) -> dict[str, in
     per rules object and text, so that a table's search for its header reads each text once.
     ``aliases=False``: by concepts only (a sub-label under a group title is not a whole header)."""
     key = str(text if text is not None else "")
+    if len(key) > settings.MAX_HEADER_CHARS:
+        return {}  # a paragraph, not a header (and reading it would cost in proportion to its length)
     cache = _SCORES.setdefault(rules, {})
     slot = key if aliases else "\x00" + key
     found = cache.get(slot)

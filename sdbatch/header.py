@@ -261,7 +261,6 @@ def assign_columns(columns: list[Column], rules: Rules) -> None:
     that carries only some of its parts beside columns of the others."""
     board = concepts.Board([c.index for c in columns], {c.index: dict(c.scores) for c in columns})
     result = concepts.assign(board)
-    by_index = {c.index: c for c in columns}
     for col in columns:
         a = result[col.index]
         col.field, col.score, col.level, col.rivals = a.field, a.score, a.level, a.rivals
@@ -282,9 +281,6 @@ def assign_columns(columns: list[Column], rules: Rules) -> None:
         beside = [p for p in total.parts if p in held and p not in named]
         if named and beside and len(named) < len(total.parts):
             col.parts = named  # 专利及软件著作权 beside 科技奖励: the total is their sum
-    for col in columns:
-        if col.duplicate_of is not None and col.duplicate_of not in by_index:
-            col.duplicate_of = None
 
 
 def _reading_for(col: Column, rules: Rules) -> concepts.Reading:
@@ -298,14 +294,20 @@ def _reading_for(col: Column, rules: Rules) -> concepts.Reading:
 
 
 def _filled_row(sheet: RawSheet, r: int, width: int) -> list[str]:
-    """Header texts of row r, with horizontally merged labels spread over their span."""
-    out = [cell_text(sheet.value(r, c)) for c in range(width)]
+    """Header texts of row r, with horizontally merged labels spread over their span.  A text longer
+    than any header (a paragraph) is no label."""
+    out = [_label(sheet.value(r, c)) for c in range(width)]
     for r0, c0, r1, c1 in sheet.merged:
         if r0 <= r <= r1:
-            label = cell_text(sheet.value(r0, c0))
+            label = _label(sheet.value(r0, c0))
             for c in range(c0, min(c1 + 1, width)):
                 out[c] = label
     return out
+
+
+def _label(value: Any) -> str:
+    text = cell_text(value)
+    return text if len(text) <= settings.MAX_HEADER_CHARS else ""
 
 
 def _title(sheet: RawSheet, header_row: int) -> str | None:
@@ -371,9 +373,11 @@ def unit_statements(table: Table, other_sheets: list[RawSheet], rules: Rules) ->
                     if isinstance(v, str) and v.strip():
                         cells.append((other, r, c, cell_text(v)))
     out: list[UnitStatement] = []
+    introducers = tuple(_UNITS["introducers"])
     for where, r, c, text in cells:
         for clause in _CLAUSES.split(squash(text)):
-            if not clause:
+            if not clause or len(clause) > settings.MAX_STATEMENT_CHARS or \
+                    (not any(w in clause for w in introducers) and not _BRACKETED_UNIT.search(clause)):
                 continue
             found = _STATEMENT.search(clause) or _BRACKETED_UNIT.search(clause)
             if not found:

@@ -291,7 +291,7 @@ def find_city(text: str, jurisdiction: Jurisdiction) -> tuple[str, bool] | None:
 
 # ----------------------------------------------------------------------------- choices (industries…)
 _CHOICES = vocabulary()["choices"]
-_CHOICE_FILLERS = tuple(squash(w) if w.strip() else w for w in _CHOICES["fillers"])
+_CHOICE_FILLERS = tuple(sorted((squash(w) if w.strip() else w for w in _CHOICES["fillers"]), key=len, reverse=True))
 _MAIN_MARKS = tuple(squash(w) for w in _CHOICES["main_marks"])
 _LIST_SPLIT = re.compile("[" + re.escape(_TEXT["list_separators"]) + "]|" + "|".join(map(re.escape, _CHOICES["conjunctions"])))
 _LATIN_CHAR = re.compile(r"[a-z0-9]")
@@ -317,6 +317,8 @@ def _forms(choices: Choices) -> _ChoiceForms:
     for canon in choices.allowed:
         forms[squash(canon)] = canon
     ready = _ChoiceForms(forms, max((len(f) for f in forms), default=1))
+    if len(_FORMS_CACHE) > 64:  # rules files loaded again and again (tests): keep the cache small
+        _FORMS_CACHE.clear()
     _FORMS_CACHE[id(choices)] = (choices, ready)
     return ready
 
@@ -341,8 +343,7 @@ def _whole_terms(text: str, ready: _ChoiceForms) -> list[str] | None:
             step = size
             break
         if not step:
-            filler = next((f for f in sorted(_CHOICE_FILLERS, key=len, reverse=True) if f and text.startswith(f, i)),
-                          None)
+            filler = next((f for f in _CHOICE_FILLERS if f and text.startswith(f, i)), None)
             if filler is None:
                 return None
             step = len(filler)
@@ -1093,6 +1094,8 @@ def _derived_fields(rules: Rules) -> tuple[FieldRule, ...]:
     cached = _DERIVED.get(id(rules))
     if cached is None or cached[0] is not rules:
         cached = (rules, tuple(f for f in rules.fields.values() if f.parts or f.derive))
+        if len(_DERIVED) > 64:
+            _DERIVED.clear()
         _DERIVED[id(rules)] = cached
     return cached[1]
 

@@ -207,8 +207,8 @@ class FieldSpec(Strict):
     unit: Text | None = None
     """Amounts: the canonical unit (a unit of vocabulary.toml [units.amounts]); ratios: %."""
     aliases: list[str] = []
-    """Header texts that name the field for sure (compared after NFKC, without spaces, brackets or
-    units)."""
+    """Header texts that name the field for sure, besides its label (compared after NFKC, without
+    spaces, brackets or units)."""
     concepts: list[list[str]] = []
     """What identifies the field in a header: groups of concepts (vocabulary.toml
     ``[header.concepts]``, named by any written form of them), one group all present identifies

@@ -179,3 +179,29 @@ def test_a_short_variant_never_maps_inside_a_longer_word() -> None:
         for longer in (f"{form}设备制造", f"新型{form}装备"):
             assert parse_choice(longer, INDUSTRIES).value != canon or any(
                 c in longer for c in INDUSTRIES.allowed), longer
+
+
+# ----------------------------------------------------------------------------- a new round's fields
+def test_a_field_is_named_by_its_label_too(tmp_path: Any) -> None:
+    """The template writes each field's label as its header: a field with neither aliases nor
+    concepts is still read from it."""
+    from sdbatch.rules import load
+    from tests.test_rules_schema import CLUSTER_TEXT
+
+    path = tmp_path / "cluster_2025.toml"
+    path.write_text(CLUSTER_TEXT + '\n[fields.scale]\nlabel = "集群规模等级"\ntype = "text"\n', encoding="utf-8")
+    assert match_header("集群规模等级", load(path))[0] == "scale"
+
+
+def test_a_new_field_is_recognised_by_its_concepts_alone(tmp_path: Any) -> None:
+    """A round adds a field with concepts only (no alias): headers written every which way name it."""
+    from sdbatch.rules import load
+    from tests.test_rules_schema import CLUSTER_TEXT
+
+    path = tmp_path / "cluster_2025.toml"
+    path.write_text(CLUSTER_TEXT + '\n[fields.listed_firms]\nlabel = "上市企业数量"\ntype = "count"\nunit = "家"\n'
+                    'concepts = [["上市", "企业"]]\nqualifiers = ["规上"]\n', encoding="utf-8")
+    rules = load(path)
+    for text in ("上市企业数量", "上市公司（家）", "规模以上上市企业数", "Listed 上市 firms"):
+        assert match_header(text, rules)[0] == "listed_firms", text
+    assert match_header("规上企业数量", rules)[0] == "leading_firms"
