@@ -18,7 +18,7 @@ import operator
 from collections.abc import Iterator
 from typing import Any
 
-from sdbatch.catalogue import text
+from sdbatch.catalogue import text as ui_text
 from sdbatch.model import Application, Finding, Source
 from sdbatch.rules import Alternative, Condition, Rules
 from sdbatch.text import cell_text, nfkc
@@ -108,6 +108,14 @@ def _source(app: Application, field_id: str | None) -> Source:
 
 
 def _missing(app: Application, rules: Rules, field_id: str, clause: str | None, effect: str | None) -> Finding:
+    candidates = app.extra.get("_candidates", {}).get(field_id)
+    if candidates and effect == "incomplete":
+        # No column surely carries it, but one may: never say "not filled in" about a filled column.
+        column, header, value, cell = candidates[0]
+        return Finding("uncertain-value", "warning", field=field_id, clause=clause, params={
+            "label": rules.label(field_id), "column": column, "header": header, "value": value},
+            source=Source(app.source.file, app.source.sheet, app.source.row, cell), effect="needs_review",
+            original=value or None)
     return Finding("missing-value", _severity(effect, "warning"), field=field_id, clause=clause,
                    params={"label": rules.label(field_id)}, source=_source(app, field_id), effect=effect,
                    original=app.originals.get(field_id))
@@ -194,7 +202,8 @@ def _any_of(cond: Condition, app: Application, rules: Rules, effect: str | None,
         return
     first = cond.any_of[0].field
     yield Finding("none-of-met", _severity(effect, "warning"), field=first, clause=cond.clause,
-                  params={**base, "actual": text("punct.comma").join(shown), "fields": [a.field for a in cond.any_of]},
+                  params={**base, "actual": ui_text("checks.alternatives_separator").join(shown),
+                          "fields": [a.field for a in cond.any_of]},
                   source=_source(app, first), effect=effect, original=app.originals.get(first))
 
 

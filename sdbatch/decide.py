@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from functools import cache
 
 from sdbatch.model import STATUSES, Application, Finding, Source
 from sdbatch.rules import Rules
-from sdbatch.text import squash
+from sdbatch.text import CLOSE_BRACKETS, OPEN_BRACKETS, squash, vocabulary
 
 
 def status_from_findings(app: Application) -> str:
@@ -71,12 +72,25 @@ def apply_quota(apps: list[Application], rules: Rules) -> None:
                                           source=src, effect="over_quota"))
 
 
+_NAMES = vocabulary()["names"]
+_BRACKETED = re.compile(rf"[{re.escape(OPEN_BRACKETS)}].*?[{re.escape(CLOSE_BRACKETS)}]")
+_NAME_PUNCTUATION = re.compile(rf"[\s{re.escape(_NAMES['punctuation'])}]")
+
+
+@cache
+def _province_prefixes() -> tuple[str, ...]:
+    """山东省, 山东: the default jurisdiction's province, with and without its ending."""
+    from sdbatch.jurisdiction import default
+
+    province = squash(default().province)
+    short = next((province[: -len(e)] for e in _NAMES["province_endings"] if province.endswith(e)), province)
+    return tuple(dict.fromkeys((province, short)))
+
+
 def name_key(name: str | None, city: str | None = None) -> str:
     """An application's name reduced for duplicate detection: no spaces, brackets or province prefix."""
-    text = squash(name or "")
-    text = re.sub(r"[（(].*?[）)]", "", text)
-    text = re.sub(r"[\s、,，.。·\-—_\"“”'‘’]", "", text)
-    for prefix in ("山东省", "山东"):
+    text = _NAME_PUNCTUATION.sub("", _BRACKETED.sub("", squash(name or "")))
+    for prefix in _province_prefixes():
         if text.startswith(prefix):
             text = text[len(prefix):]
     # The city stays in the key: 威海智能终端产业集群 and 日照智能终端产业集群 are two applications.
@@ -84,28 +98,31 @@ def name_key(name: str | None, city: str | None = None) -> str:
 
 
 def mark_duplicates(apps: list[Application], rules: Rules) -> None:
-    """The same application twice in a file, and the same one submitted by two cities."""
+    """The same application twice in a file, and the same one submitted by two cities (applications,
+    not rows: the rows of one record are one application).  Linear in applications and findings."""
     name_field = rules.role("name")
+    keyed = {id(app): name_key(app.name) for app in apps if app.name}
     by_file: dict[tuple[str, str], list[Application]] = defaultdict(list)
     for app in apps:
         if app.name:
-            by_file[(app.source.file, name_key(app.name))].append(app)
+            by_file[(app.source.file, keyed[id(app)])].append(app)
     for group in by_file.values():
         for later in group[1:]:
             later.findings.append(Finding("duplicate-in-file", "warning", field=name_field,
                                           params={"other_row": group[0].source.row},
                                           source=Source(later.source.file, later.source.sheet, later.source.row,
                                                         later.cells.get(name_field or ""))))
-    keys: dict[str, list[Application]] = defaultdict(list)
+    # (kind, key) -> applications; kind "code" shows the code itself, "name" each application's name
+    keys: dict[tuple[str, str], list[Application]] = defaultdict(list)
     code_fields = [f.id for f in rules.fields.values() if f.type == "uscc"]  # the applicant's credit code
     for app in apps:
         if app.name:
-            keys["名称:" + name_key(app.name)].append(app)
+            keys[("name", keyed[id(app)])].append(app)
         for fid in code_fields:
             if app.values.get(fid):
-                keys["信用代码:" + str(app.values[fid])].append(app)
+                keys[("code", str(app.values[fid]))].append(app)
     flagged: set[tuple[str, str | None]] = set()
-    for key, group in keys.items():
+    for (kind, key), group in keys.items():
         first_of_city: dict[str, Application] = {}
         for a in group:
             if a.city:
@@ -113,14 +130,16 @@ def mark_duplicates(apps: list[Application], rules: Rules) -> None:
         if len(first_of_city) < 2:
             continue
         for app in group:
+            source = None
             # One finding per other city (at most 15), whatever the number of rows: never quadratic.
             for other in first_of_city.values():
                 if other.city == app.city or (app.id, other.city) in flagged:
                     continue
                 flagged.add((app.id, other.city))
+                source = source or Source(app.source.file, app.source.sheet, app.source.row,
+                                          app.cells.get(name_field or ""))
                 app.findings.append(Finding(
                     "cross-city-duplicate", "warning", field=name_field, params={
-                        "key": key.split(":", 1)[1] if key.startswith("信用代码") else app.name, "entity": rules.entity,
+                        "key": key if kind == "code" else app.name, "entity": rules.entity,
                         "other_city": other.city, "other_file": other.source.file},
-                    source=Source(app.source.file, app.source.sheet, app.source.row, app.cells.get(name_field or "")),
-                    effect="needs_review"))
+                    source=source, effect="needs_review"))

@@ -1,28 +1,52 @@
-"""Stage 2 — find the table: header row(s), columns, units, and which rows are data.
+"""Stage 2 — find the table: header row(s), what each column carries, units, and which rows are
+applications.
 
-Works on the plain grid of a :class:`RawSheet`, for any program: the field aliases,
-keywords and exclusions come from the program's rules file.
+Works on the plain grid of a :class:`RawSheet`, for any program.  Columns are recognised by
+meaning (:mod:`sdbatch.concepts`): every column of the chosen header is scored against every field
+of the rules file and the columns are assigned to the fields together.  Units come from the
+header, a units row under it, or the table's context (title, lines above the header, 填表说明 rows
+or sheets: :func:`unit_statements`).  Rows that belong to one application (vertical merges, a
+second contact line, a 备注 continuation) are grouped into one record (:func:`group_records`).
 """
 
 from __future__ import annotations
 
 import re
-import weakref
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
-from sdbatch import settings
+from sdbatch import concepts, settings
+from sdbatch.catalogue import text as ui_text
 from sdbatch.model import Column, Finding, RawSheet, RawWorkbook, Source, Table, cell_address
-from sdbatch.rules import FieldRule, Rules
-from sdbatch.text import cell_text, header_key, header_key_full, is_unit_cell, squash, unit_of, vocabulary
+from sdbatch.rules import Rules
+from sdbatch.text import (
+    AMOUNT_UNITS,
+    BRACKET_CHARS,
+    cell_text,
+    header_key,
+    is_unit_cell,
+    squash,
+    unit_of,
+    vocabulary,
+)
 
-SUMMARY_WORDS = tuple(vocabulary()["rows"]["summary"])
-NOTE_PREFIXES = tuple(vocabulary()["rows"]["notes"])
-EXPLANATION_PREFIXES = tuple(vocabulary()["rows"]["explanations"])
+_ROWS = vocabulary()["rows"]
+SUMMARY_WORDS = tuple(_ROWS["summary"])
+NOTE_PREFIXES = tuple(_ROWS["notes"])
+NOTE_ALWAYS = tuple(_ROWS["notes_always"])  # 填表说明…: a note whatever follows
+NOTE_FOLLOWERS = _ROWS["note_followers"]  # 说明：, 注1, 备注（ … : what may follow a note word
+NOTE_NUMBERED = tuple(_ROWS["notes_numbered"])  # 注1, 注一, 注：
+NOTE_MARKS = _ROWS["note_marks"]  # ※ * before a note
+EXPLANATION_PREFIXES = tuple(_ROWS["explanations"])
+NUMBER_MARKS = vocabulary()["text"]["enumeration_marks"]  # 1、 2. after a row number
+_HINT = _ROWS["answer_hint"]
+_ANSWER_HINT = re.compile("({prefix})?({yes})[{seps}]({no})".format(
+    prefix="|".join(map(re.escape, _HINT["prefix"])), yes="|".join(map(re.escape, _HINT["yes"])),
+    no="|".join(map(re.escape, _HINT["no"])), seps="".join(map(re.escape, _HINT["separators"]))))
+_UNITS = vocabulary()["header"]["units"]
 
-
-STRONG_MATCH = 50  # an exact alias (100+) or a keyword group (50+); a bare containment is weaker
+STRONG_MATCH = concepts.STRONG  # a full group of key concepts (50+) or an exact alias (100+)
 
 
 @dataclass
@@ -34,60 +58,13 @@ class Located:
 
 
 # ----------------------------------------------------------------------------- header matching
-_CACHE: weakref.WeakKeyDictionary[Rules, dict[str, tuple[str | None, int]]] = weakref.WeakKeyDictionary()
-
-
-def _match(text: str, rules: Rules) -> tuple[str | None, int]:
-    cache = _CACHE.setdefault(rules, {})
-    if text in cache:
-        return cache[text]
-    key = header_key(text)
-    full = header_key_full(text)
-    if not key:
-        return None, 0
-    best: tuple[str | None, int] = (None, 0)
-    for f in rules.fields.values():
-        score = _score(f, key, full)
-        if score > best[1]:
-            best = (f.id, score)
-    cache[text] = best
-    return best
-
-
-_PREPARED: weakref.WeakKeyDictionary[FieldRule, tuple[list[str], list[str], list[list[str]]]] = \
-    weakref.WeakKeyDictionary()
-
-
-def _prepared(f: FieldRule) -> tuple[list[str], list[str], list[list[str]]]:
-    """A field's aliases, exclusions and keywords reduced once (not per header)."""
-    ready = _PREPARED.get(f)
-    if ready is None:
-        ready = ([header_key(a) for a in f.aliases], [header_key(x) for x in f.exclude],
-                 [[squash(w) for w in group] for group in f.keywords])
-        _PREPARED[f] = ready
-    return ready
-
-
-def _score(f: FieldRule, key: str, full: str) -> int:
-    aliases, excludes, keywords = _prepared(f)
-    if key in aliases:
-        return 100 + len(key)
-    if any(x in full for x in excludes):
-        return 0
-    best = 0
-    for words in keywords:
-        if words and all(w in full for w in words):
-            best = max(best, 50 + sum(len(w) for w in words))
-    for alias in aliases:
-        # Two-character aliases (名称, 集群, 电话) name a column only exactly: 所在园区名称 is not 集群名称.
-        if len(alias) >= 3 and alias in key:
-            best = max(best, 30 + min(len(alias), STRONG_MATCH - 31))  # containment alone is weak
-    return best
-
-
 def match_header(text: Any, rules: Rules) -> tuple[str | None, int]:
-    """The canonical field a header names, with a confidence score (0: none)."""
-    return _match(cell_text(text), rules)
+    """The canonical field one header names on its own, with a confidence score (0: none).
+
+    Scores: 100+ an exact alias, 50+ a full group of the field's key concepts, less a partial
+    reading (:mod:`sdbatch.concepts`).  Within a table the columns are assigned together
+    (:func:`find_table`), which may read a column otherwise."""
+    return concepts.best_field(cell_text(text), rules)
 
 
 # ----------------------------------------------------------------------------- locating
@@ -124,7 +101,7 @@ def locate(raw: RawWorkbook, candidates: list[Rules]) -> tuple[Located | None, l
             found.append((sheet, best))
         elif has_content:
             notes.append(Finding("other-sheet-skipped", "info",
-                                 params={"sheet": sheet.name, "detail": "未找到汇总表表头"},
+                                 params={"sheet": sheet.name, "detail": ui_text("recognition.no_header")},
                                  source=Source(_name(raw), sheet.name)))
     if not found:
         return None, notes
@@ -139,6 +116,8 @@ def locate(raw: RawWorkbook, candidates: list[Rules]) -> tuple[Located | None, l
             continue
         notes.append(Finding("extra-table-sheet", "warning", params={"sheet": sheet.name, "used": chosen.table.sheet.name},
                              source=Source(_name(raw), sheet.name)))
+    others = [s for s in raw.sheets if s is not chosen.table.sheet and not s.hidden]
+    apply_context_units(chosen.table, unit_statements(chosen.table, others, chosen.rules), chosen.rules)
     return chosen, notes
 
 
@@ -153,7 +132,8 @@ def _name(raw: RawWorkbook) -> str:
 
 
 def find_table(sheet: RawSheet, rules: Rules) -> Table | None:
-    """Find the header of ``rules``' table in ``sheet``, or None."""
+    """Find the header of ``rules``' table in ``sheet``, or None.  The columns of the header found
+    are then assigned to the fields together (:func:`assign_columns`)."""
     limit = min(len(sheet.rows), settings.HEADER_SEARCH_ROWS)
     best: tuple[int, list[int], list[Column]] | None = None
     for r in range(limit):
@@ -189,9 +169,13 @@ def find_table(sheet: RawSheet, rules: Rules) -> Table | None:
                 value = sheet.merged_value(data_start, col.index)  # 万元 merged over two columns
                 if col.unit is None and value is not None and is_unit_cell(value):
                     col.unit = unit_of(f"({cell_text(value)})") or unit_of(value)
+                    col.unit_source = "units_row"
+                    if col.unit and col.labels:  # the unit tells the measure: 家 is a count, not an amount
+                        col.labels = (f"{col.labels[0]}({col.unit})", *col.labels)
+                        col.scores, _ = concepts.scores(col.labels, rules, grouped=len(col.labels) > 2)
             header_rows = [*header_rows, data_start]
             data_start += 1
-    _mark_duplicates(columns)
+    assign_columns(columns, rules)
     title = _title(sheet, header_rows[0])
     return Table(sheet=sheet, header_rows=header_rows, data_start=data_start, columns=columns, title=title)
 
@@ -210,7 +194,7 @@ def _is_data_row(sheet: RawSheet, upper: int, lower: int, rules: Rules) -> bool:
         if value is None or c in spans:
             continue
         below = sheet.value(lower, c)
-        if match_header(value, rules)[1] >= 100 and below is not None and not _header_like(below, rules):
+        if match_header(value, rules)[1] >= concepts.EXACT and below is not None and not _header_like(below, rules):
             filled += 1
     return filled >= 2
 
@@ -224,8 +208,7 @@ def _header_like(value: Any, rules: Rules) -> bool:
 
 def _is_answer_hint(value: Any) -> bool:
     """A units-row cell telling how to answer: 是/否, 有/无, √/×, （是或否）."""
-    text = squash(value).strip("()（）[]【】")
-    return bool(re.fullmatch(r"(填)?(是|有|√)[/／或、](否|无|×)", text))
+    return bool(_ANSWER_HINT.fullmatch(squash(value).strip(BRACKET_CHARS)))
 
 
 def _is_subheader_row(sheet: RawSheet, row: int, rules: Rules) -> bool:
@@ -244,46 +227,87 @@ def _columns(sheet: RawSheet, rows: list[int], rules: Rules) -> list[Column]:
         for p in parts:
             if not layers or layers[-1] != p:
                 layers.append(p)
-        # The most specific label first: the lowest header row alone, then the joined
-        # labels (国家级创新平台 / 数量), then the parent alone (a vertically merged label).
-        candidates = [layers[-1], "".join(layers), *reversed(layers[:-1])] if layers else []
-        best_field, best_score, best_text = None, 0, "/".join(layers)
-        for text in candidates:
-            fid, score = match_header(text, rules)
-            if score > 0:
-                best_field, best_score = fid, score
-                break
-        unit = None
-        for text in reversed(layers):
-            unit = unit_of(text)
+        if not layers:
+            continue
+        # A unit alone under a label (万元, （家）) is a units row read as a header row: it tells the
+        # label's measure.
+        words = layers[:-1] if len(layers) > 1 and is_unit_cell(layers[-1]) else layers
+        suffix = f"({layers[-1]})" if words is not layers else ""
+        # The most specific label first: the lowest header row alone, then the joined labels
+        # (国家级创新平台 / 数量), then the parents alone (a vertically merged label).
+        labels = tuple(dict.fromkeys([words[-1] + suffix, "".join(words) + suffix, *reversed(words[:-1])]))
+        found, _ = concepts.scores(labels, rules, grouped=len(words) > 1)
+        best_field, best_score = None, 0
+        if found:
+            fid, value = max(found.items(), key=lambda kv: (kv[1], kv[0]))
+            if value >= concepts.WEAK:
+                best_field, best_score = fid, value
+        unit, source = None, None
+        for label in reversed(layers):
+            if is_unit_cell(label):  # 万元 alone: a units row read as the last header row
+                unit, source = unit_of(f"({label})"), "units_row"
+            else:
+                unit, source = unit_of(label), "header"
             if unit:
                 break
-        if layers or best_field:
-            columns.append(Column(index=c, header=best_text, field=best_field, unit=unit, score=best_score))
+        columns.append(Column(index=c, header="/".join(layers), field=best_field, unit=unit, score=best_score,
+                              unit_source=source if unit else None, scores=found, labels=labels))
     return columns
 
 
+def assign_columns(columns: list[Column], rules: Rules) -> None:
+    """Give the columns to the fields together (one column per field, the best total) and say how
+    sure each reading is; mark yes/no columns whose header states a negation, and a total's column
+    that carries only some of its parts beside columns of the others."""
+    board = concepts.Board([c.index for c in columns], {c.index: dict(c.scores) for c in columns})
+    result = concepts.assign(board)
+    for col in columns:
+        a = result[col.index]
+        col.field, col.score, col.level, col.rivals = a.field, a.score, a.level, a.rivals
+        col.duplicate_of = a.duplicate_of
+        if col.field is None:
+            continue
+        f = rules.fields[col.field]
+        reading = _reading_for(col, rules)
+        col.negated = f.type == "bool" and reading.negated
+    book = concepts.profiles(rules)
+    held = {c.field: c for c in columns if c.field}
+    for col in columns:
+        total = rules.fields.get(col.field or "")
+        if total is None or not total.parts:
+            continue
+        profile = book.by_id(total.id)
+        named = concepts.parts_named(_reading_for(col, rules), profile, rules) if profile else ()
+        beside = [p for p in total.parts if p in held and p not in named]
+        if named and beside and len(named) < len(total.parts):
+            col.parts = named  # 专利及软件著作权 beside 科技奖励: the total is their sum
+
+
+def _reading_for(col: Column, rules: Rules) -> concepts.Reading:
+    """The reading of the label that gave the column its field."""
+    best = None
+    for label in col.labels:
+        value = concepts.field_scores(label, rules).get(col.field or "", 0)
+        if best is None or value > best[0]:
+            best = (value, label)
+    return concepts.read_header(best[1] if best else col.header)
+
+
 def _filled_row(sheet: RawSheet, r: int, width: int) -> list[str]:
-    """Header texts of row r, with horizontally merged labels spread over their span."""
-    out = [cell_text(sheet.value(r, c)) for c in range(width)]
+    """Header texts of row r, with horizontally merged labels spread over their span.  A text longer
+    than any header (a paragraph) is no label."""
+    out = [_label(sheet.value(r, c)) for c in range(width)]
     for r0, c0, r1, c1 in sheet.merged:
         if r0 <= r <= r1:
-            label = cell_text(sheet.value(r0, c0))
+            label = _label(sheet.value(r0, c0))
             for c in range(c0, min(c1 + 1, width)):
                 out[c] = label
     return out
 
 
-def _mark_duplicates(columns: list[Column]) -> None:
-    seen: dict[str, Column] = {}
-    for col in columns:
-        if col.field is None:
-            continue
-        if col.field in seen:
-            col.duplicate_of = seen[col.field].index
-            col.field = None
-        else:
-            seen[col.field] = col
+def _label(value: Any) -> str:
+    text = cell_text(value)
+    return text if len(text) <= settings.MAX_HEADER_CHARS else ""
 
 
 def _title(sheet: RawSheet, header_row: int) -> str | None:
@@ -304,26 +328,131 @@ def preamble(sheet: RawSheet, header_row: int) -> list[tuple[int, int, str]]:
     return out
 
 
+# ----------------------------------------------------------------------------- units from context
+@dataclass(frozen=True)
+class UnitStatement:
+    """A unit stated for the amounts of a table outside their headers (单位：万元)."""
+
+    unit: str
+    fields: tuple[str, ...]  # the amount fields it names; empty: every amount column
+    text: str  # the statement as written (a clause of the cell)
+    sheet: str
+    row: int  # 0-based
+    col: int
+
+
+_UNIT_WORDS = "|".join(re.escape(u) for u in sorted(AMOUNT_UNITS, key=len, reverse=True) if not u.isascii())
+_INTRODUCERS = "|".join(re.escape(w) for w in sorted(_UNITS["introducers"], key=len, reverse=True))
+_TEXT = vocabulary()["text"]
+_ENDS = re.escape(_TEXT["sentence_ends"])
+# After squash (NFKC) the full-width ，：；（） are ASCII; the sentence ends and 、 are not.
+_STATEMENT = re.compile(rf"(?P<subject>[^,;:(){_ENDS}]*?)(?:{_INTRODUCERS})[^,;{_ENDS}\d]{{0,4}}?(?P<unit>{_UNIT_WORDS})")
+_BRACKETED_UNIT = re.compile(rf"[(\[](?P<unit>{_UNIT_WORDS})[)\]]")
+_CLAUSES = re.compile(rf"[{_ENDS}\n]|(?<=,)|\d+[{re.escape(_TEXT['enumeration_marks'])}]"
+                      rf"|[{_TEXT['chinese_digits']}]+[{re.escape(_TEXT['enumeration_marks'])}]")
+
+
+def unit_statements(table: Table, other_sheets: list[RawSheet], rules: Rules) -> list[UnitStatement]:
+    """Units of the amounts stated around the table: in the title and the lines between it and the
+    header (also at their right end), in 填表说明/备注 rows under the table, and in a sheet of
+    instructions beside it."""
+    sheet = table.sheet
+    cells: list[tuple[RawSheet, int, int, str]] = []
+    for r, c, text in preamble(sheet, table.header_rows[0]):
+        cells.append((sheet, r, c, text))
+    for r in range(table.data_start, len(sheet.rows)):
+        values = [(c, v) for c, v in enumerate(sheet.rows[r]) if isinstance(v, str) and v.strip()]
+        if values and len(values) <= 2 and any(w in squash(v) for _, v in values for w in _UNITS["introducers"]):
+            cells.extend((sheet, r, c, cell_text(v)) for c, v in values)
+    for other in other_sheets:
+        first = next((cell_text(v) for row in other.rows[:3] for v in row if v is not None), "")
+        if squash(other.name).startswith(tuple(_UNITS["instruction_sheets"])) or \
+                squash(first).startswith(tuple(_UNITS["instruction_sheets"])):
+            for r, row in enumerate(other.rows[:200]):
+                for c, v in enumerate(row[:20]):
+                    if isinstance(v, str) and v.strip():
+                        cells.append((other, r, c, cell_text(v)))
+    out: list[UnitStatement] = []
+    introducers = tuple(_UNITS["introducers"])
+    for where, r, c, text in cells:
+        for clause in _CLAUSES.split(squash(text)):
+            if not clause or len(clause) > settings.MAX_STATEMENT_CHARS or \
+                    (not any(w in clause for w in introducers) and not _BRACKETED_UNIT.search(clause)):
+                continue
+            found = _STATEMENT.search(clause) or _BRACKETED_UNIT.search(clause)
+            if not found:
+                continue
+            unit = found.group("unit")
+            subject = found.groupdict().get("subject") or ""
+            shown = clause.strip(_TEXT["list_separators"] + _TEXT["sentence_ends"] + ",;")
+            out.append(UnitStatement(unit, _amount_fields(subject, rules), shown, where.name, r, c))
+    return out
+
+
+def _amount_fields(subject: str, rules: Rules) -> tuple[str, ...]:
+    """The amount fields a statement's subject names (研发投入、销售收入单位：万元); none: all."""
+    subject = subject.strip()
+    if not subject or subject in _UNITS["all_amounts"]:
+        return ()
+    named: list[str] = []
+    for part in re.split("[" + re.escape(_TEXT["list_separators"]) + "]", subject):
+        fid, value = match_header(part, rules)
+        if fid and value >= STRONG_MATCH and rules.fields[fid].type == "amount":
+            named.append(fid)
+    return tuple(dict.fromkeys(named))
+
+
+def apply_context_units(table: Table, statements: list[UnitStatement], rules: Rules) -> None:
+    """Each amount column without a unit of its own takes the unit stated for it (a statement that
+    names it before one for every amount); a column whose header states another unit keeps its
+    own, and the statement is kept on it (a conflict, reported by normalise)."""
+    table.unit_notes = list(statements)
+    if not statements:
+        return
+    for col in table.columns:
+        f = rules.fields.get(col.field or "")
+        if f is None or f.type != "amount":
+            continue
+        named = [s for s in statements if col.field in s.fields]
+        general = [s for s in statements if not s.fields]
+        if not named and not general:
+            continue
+        statement = (named or general)[0]
+        if col.unit is None:
+            col.unit, col.unit_source, col.unit_note = statement.unit, "context", statement
+        elif col.unit in AMOUNT_UNITS and _unit_name(col.unit) != _unit_name(statement.unit):
+            col.unit_note = statement  # the header says otherwise: the header wins, a finding says so
+
+
+def _unit_name(unit: str) -> str:
+    return str(vocabulary()["units"]["short"].get(unit, unit))
+
+
 # ----------------------------------------------------------------------------- data rows
-def classify_rows(table: Table, file: str, order_fields: Collection[str] = ()) -> tuple[list[int], list[Finding]]:
+def classify_rows(table: Table, file: str, order_fields: Collection[str] = (),
+                  continuation_fields: Collection[str] = ()) -> tuple[list[int], list[Finding]]:
     """Which rows below the header are applications; the others are reported, never lost.
 
     ``order_fields``: the numbering columns (the rules' ``order`` and ``seq`` roles); a row that
-    holds nothing else is a blank template row or a group title."""
+    holds nothing else is a blank template row or a group title.  ``continuation_fields``: fields
+    an application may continue on a row of its own (a second contact, a 备注 going on): such a
+    row right under an application is kept, for :func:`group_records`."""
     sheet = table.sheet
     mapped = {c.index: c.field for c in table.columns if c.field}
     order_cols = {i for i, f in mapped.items() if f in order_fields}
+    going_on = {i for i, f in mapped.items() if f in continuation_fields}
     header_texts = {header_key(cell_text(sheet.value(r, c.index))) for r in table.header_rows for c in table.columns}
     rows: list[int] = []
     notes: list[Finding] = []
     in_notes = False
     for r in range(table.data_start, len(sheet.rows)):
-        values = [(c, v) for c, v in enumerate(sheet.rows[r]) if v is not None and cell_text(v) != ""]
+        values = [(c, v) for c, v in enumerate(sheet.rows[r])
+                  if v is not None and (not isinstance(v, str) or v.strip())]
         if not values:
             continue
         src = Source(file, sheet.name, r + 1, cell_address(r, values[0][0]))
-        first = squash(values[0][1])
-        if _is_note(first) and len(values) <= 2:
+        first = squash(values[0][1]) if len(values) <= 2 else ""  # a note holds one or two cells
+        if first and _is_note(first) and not (rows and rows[-1] == r - 1 and all(c in going_on for c, _ in values)):
             if not in_notes:  # "第N行起为填表说明": one finding for the block of notes
                 notes.append(Finding("note-row-skipped", "info", params={
                     "row": r + 1, "text": cell_text(values[0][1])[:30]}, source=src))
@@ -335,22 +464,25 @@ def classify_rows(table: Table, file: str, order_fields: Collection[str] = ()) -
             # A row of data after a 说明 row: read it (a 说明 between applications), and say so.
             notes.append(Finding("row-after-notes", "warning", params={"row": r + 1}, source=src))
             in_notes = False
-        if any(squash(v).replace(" ", "").startswith(SUMMARY_WORDS) for _, v in values[:3]):
+        if any(isinstance(v, str) and squash(v).startswith(SUMMARY_WORDS) for _, v in values[:3]):
             notes.append(Finding("summary-row-skipped", "info", params={"row": r + 1}, source=src))
             continue
-        if header_key(cell_text(values[0][1])) in header_texts and \
+        if isinstance(values[0][1], str) and header_key(values[0][1]) in header_texts and \
                 {header_key(cell_text(v)) for _, v in values} <= header_texts:
             continue  # the header repeated (page breaks copied in)
         if len(values) >= 4 and _is_numbering(values):
             continue  # a row of column numbers (1 2 3 …) printed under the header
         if all(c in order_cols for c, _ in values):
-            if len(values) == 1 and not cell_text(values[0][1]).rstrip("、.．").isdigit() and \
+            if len(values) == 1 and not cell_text(values[0][1]).rstrip(NUMBER_MARKS).isdigit() and \
                     len(cell_text(values[0][1])) > 3:
                 # 二、能源电子: a group title between the rows of a table split by industry
                 notes.append(Finding("section-row-skipped", "info", params={
                     "row": r + 1, "text": cell_text(values[0][1])[:30]}, source=src))
             else:
                 notes.append(Finding("blank-template-row", "info", params={"row": r + 1}, source=src))
+            continue
+        if rows and rows[-1] == r - 1 and all(c in going_on for c, _ in values):
+            rows.append(r)  # a second contact, a 备注 going on: part of the application above
             continue
         if all(isinstance(v, str) and squash(v).startswith(EXPLANATION_PREFIXES) for _, v in values):
             # Every cell in brackets or a remark (（含高新区、淄川区两个片区）… under an application):
@@ -366,7 +498,9 @@ def classify_rows(table: Table, file: str, order_fields: Collection[str] = ()) -
 def _is_numbering(values: list[tuple[int, Any]]) -> bool:
     numbers = []
     for _, v in values:
-        text = squash(v).strip("()（）")
+        if isinstance(v, str) and not v[:1].isdigit() and v[:1] not in BRACKET_CHARS and not v[:1].isspace():
+            return False  # a name, a word: not a column number (cheap: this is asked of every row)
+        text = squash(v).strip(BRACKET_CHARS)
         if not text.isdigit():
             return False
         numbers.append(int(text))
@@ -374,10 +508,72 @@ def _is_numbering(values: list[tuple[int, Any]]) -> bool:
 
 
 def _is_note(text: str) -> bool:
-    text = text.lstrip("*＊※")
-    return any(text.startswith(p) and (len(text) == len(p) or text[len(p)] in ":：1一、（(" or p in ("填表说明", "填报说明"))
-               for p in NOTE_PREFIXES) or bool(re.match(r"^注[0-9一二三:：.、]", text))
+    text = text.lstrip(NOTE_MARKS)
+    if text.startswith(NOTE_ALWAYS):
+        return True
+    if any(text.startswith(p) and (len(text) == len(p) or text[len(p)] in NOTE_FOLLOWERS) for p in NOTE_PREFIXES):
+        return True
+    return any(text.startswith(p) and len(text) > len(p) and text[len(p)] in _ROWS["numbered_followers"]
+               for p in NOTE_NUMBERED)
 
 
 def _looks_like_data(values: list[tuple[int, Any]], mapped: dict[int, str], order_cols: set[int]) -> bool:
     return sum(1 for c, _ in values if c in mapped and c not in order_cols) >= settings.MIN_HEADER_MATCHES
+
+
+# ----------------------------------------------------------------------------- records
+def continuation_fields(rules: Rules) -> frozenset[str]:
+    """Fields an application may write on more than one row (a second contact, phone, e-mail, a
+    remark going on): text-like, needed by no check and playing no role."""
+    decisive = {f.id for f in rules.fields.values() if f.required}
+    for cond in rules.conditions:
+        if cond.severity != "warning":  # a format check of a phone number decides nothing
+            decisive.update([cond.field] if cond.field else [a.field for a in cond.any_of])
+    return frozenset(f.id for f in rules.fields.values()
+                     if f.type in ("text", "phone", "email") and f.id not in decisive
+                     and f.id not in rules.role_fields)
+
+
+def group_records(table: Table, rows: list[int], rules: Rules) -> list[list[int]]:
+    """The applications of the table as records of rows.  A row continues the application above it
+    when its name cell is part of a merge that starts in that application, or when it has no name
+    of its own and holds nothing but a second contact, phone, e-mail or remark."""
+    sheet = table.sheet
+    name_field = rules.role("name")
+    name_col = next((c.index for c in table.columns if c.field == name_field), None)
+    if name_col is None:
+        table.records = [[r] for r in rows]
+        return table.records
+    going_on = {c.index for c in table.columns if c.field in continuation_fields(rules)}
+    vertical = _vertical_merges(sheet, name_col)
+    records: list[list[int]] = []
+    for r in rows:
+        if records and _continues(sheet, records[-1], r, name_col, going_on, vertical):
+            records[-1].append(r)
+        else:
+            records.append([r])
+    table.records = records
+    return records
+
+
+def _vertical_merges(sheet: RawSheet, col: int) -> dict[int, int]:
+    """Row -> first row of the vertical merge covering (row, col)."""
+    out: dict[int, int] = {}
+    for r0, c0, r1, c1 in sheet.merged:
+        if c0 <= col <= c1 and r1 > r0:
+            for r in range(r0 + 1, r1 + 1):
+                out[r] = r0
+    return out
+
+
+def _continues(sheet: RawSheet, record: list[int], r: int, name_col: int, going_on: set[int],
+               vertical: dict[int, int]) -> bool:
+    if cell_text(sheet.value(r, name_col)):
+        return False  # a name of its own: a new application
+    if vertical.get(r) in record:
+        return True  # the name is merged down over this row
+    if r != record[-1] + 1:
+        return False
+    own = [c for c, v in enumerate(sheet.rows[r]) if v is not None and cell_text(v)]
+    return bool(own) and all(c in going_on for c in own)
+

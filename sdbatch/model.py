@@ -32,7 +32,7 @@ def cell_address(row: int, col: int) -> str:
     return f"{column_letter(col)}{row + 1}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Source:
     """Where something came from. ``row`` is 1-based as Excel shows it."""
 
@@ -45,7 +45,10 @@ class Source:
         return {"file": self.file, "sheet": self.sheet, "row": self.row, "cell": self.cell}
 
 
-@dataclass(frozen=True, eq=False)
+_set = object.__setattr__
+
+
+@dataclass(frozen=True, eq=False, init=False, slots=True)
 class Finding:
     """One observation about a file or an application.
 
@@ -61,6 +64,20 @@ class Finding:
     source: Source | None = None
     effect: str | None = None
     original: Any = None
+
+    def __init__(self, code: str, severity: str, field: str | None = None, clause: str | None = None,
+                 params: Mapping[str, Any] | None = None, source: Source | None = None, effect: str | None = None,
+                 original: Any = None) -> None:
+        # Slots and a plain initialiser: a large sheet creates hundreds of thousands of findings
+        # (issue 16): about a third of the memory of a dict per finding, and faster to make.
+        _set(self, "code", code)
+        _set(self, "severity", severity)
+        _set(self, "field", field)
+        _set(self, "clause", clause)
+        _set(self, "params", {} if params is None else params)
+        _set(self, "source", source)
+        _set(self, "effect", effect)
+        _set(self, "original", original)
 
     def to_dict(self) -> dict[str, Any]:
         from sdbatch.catalogue import render
@@ -159,7 +176,17 @@ class Column:
     field: str | None  # canonical id, or None when unknown
     unit: str | None  # unit read from the header or a units row
     duplicate_of: int | None = None  # index of the first column naming the same field
-    score: int = 0  # how surely the header names the field (>= 50: an alias or keywords)
+    score: int = 0  # how surely the header names the field (>= 100 an alias, >= 50 a full group of concepts)
+    # How the column is read (sdbatch.concepts.assign): "sure"; "assumed" (used, a finding names it);
+    # "candidate" (not used: ``rivals`` are the fields it may carry); "duplicate"; "none".
+    level: str = "sure"
+    rivals: tuple[str, ...] = ()
+    negated: bool = False  # a yes/no header that states the negation (无不良信用记录)
+    unit_source: str | None = None  # where ``unit`` was read: header, units_row, context
+    unit_note: Any = None  # the statement a context unit came from (header.UnitStatement)
+    parts: tuple[str, ...] = ()  # a total's column that carries only these parts of it (专利及软件著作权)
+    scores: dict[str, int] = dc_field(default_factory=dict, repr=False)  # field -> score of its header
+    labels: tuple[str, ...] = dc_field(default=(), repr=False)  # its header texts, most specific first
 
 
 @dataclass
@@ -172,6 +199,10 @@ class Table:
     columns: list[Column]
     title: str | None = None
     data_rows: list[int] = dc_field(default_factory=list)
+    # The applications of the table: each a list of rows (one row, or rows that belong together:
+    # vertical merges, a second contact line); filled by header.group_records.
+    records: list[list[int]] = dc_field(default_factory=list)
+    unit_notes: list[Any] = dc_field(default_factory=list)  # header.UnitStatement found around the table
 
 
 @dataclass

@@ -49,6 +49,8 @@ class FieldRule:
     aliases: tuple[str, ...] = ()
     keywords: tuple[tuple[str, ...], ...] = ()
     exclude: tuple[str, ...] = ()
+    concepts: tuple[tuple[str, ...], ...] = ()  # groups of key concepts: one group present identifies it
+    qualifiers: tuple[str, ...] = ()  # concepts that support it (scope, period, subject)
     required: bool = False
     clause: str | None = None
     parts: tuple[str, ...] = ()
@@ -326,6 +328,7 @@ def _build(model: RulesFile, raw: dict[str, Any], path: str, roles: dict[str, st
     fields = {fid: FieldRule(
         id=fid, label=f.label, type=f.type, unit=f.unit, aliases=tuple(f.aliases),
         keywords=tuple(tuple(group) for group in f.keywords), exclude=tuple(f.exclude), required=f.required,
+        concepts=tuple(tuple(group) for group in f.concepts), qualifiers=tuple(f.qualifiers),
         clause=f.clause, parts=tuple(f.parts), derive=f.derive.model_dump() if f.derive else None,
         choices=f.choices, applies_to=tuple(f.applies_to), plausible_max=f.plausible_max,
     ) for fid, f in model.fields.items()}

@@ -207,11 +207,22 @@ class FieldSpec(Strict):
     unit: Text | None = None
     """Amounts: the canonical unit (a unit of vocabulary.toml [units.amounts]); ratios: %."""
     aliases: list[str] = []
-    """Header texts that name the field (compared after NFKC, without spaces, brackets or units)."""
+    """Header texts that name the field for sure, besides its label (compared after NFKC, without
+    spaces, brackets or units)."""
+    concepts: list[list[str]] = []
+    """What identifies the field in a header: groups of concepts (vocabulary.toml
+    ``[header.concepts]``, named by any written form of them), one group all present identifies
+    it — the group of the concepts "R&D" and "ratio" recognises every wording of an R&D ratio the
+    vocabulary knows.  A word no concept knows stands for itself.  Headers are matched by meaning:
+    the columns of a table are assigned to the fields together, each to the field whose concepts it
+    carries best."""
+    qualifiers: list[str] = []
+    """Concepts that support the field when a header has them too (its scope, its period such as
+    the last three years, its subject)."""
     keywords: list[list[str]] = []
-    """Groups of words that must all appear in a header."""
+    """Older name of ``concepts`` (read the same way)."""
     exclude: list[str] = []
-    """Words that must not appear in its header."""
+    """Concepts (or words) that rule the field out when a header has them."""
     required: bool = False
     clause: Text | None = None
     parts: list[str] = []

@@ -8,6 +8,8 @@ rules file of each program round under ``sdbatch/programs/``.
 HEADER_SEARCH_ROWS = 30  # look for the header row within the first N rows of a sheet
 MIN_HEADER_MATCHES = 3  # a header row names at least this many known fields
 MAX_HEADER_DEPTH = 3  # header rows joined at most (two-row merged headers, plus a units row)
+MAX_HEADER_CHARS = 200  # a longer cell is a note or a paragraph, never read as a column header
+MAX_STATEMENT_CHARS = 300  # a unit statement (单位：万元) is looked for in clauses up to this long
 
 # --- reading -----------------------------------------------------------------------------
 # .xlsx/.xlsm up to this size are read in full mode (merged cells, hidden rows, formulas

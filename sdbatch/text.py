@@ -5,12 +5,11 @@ from __future__ import annotations
 import re
 import tomllib
 import unicodedata
+from functools import lru_cache
 from importlib import resources
 from typing import Any
 
 
-# Unit words that may appear in headers, a units row or a cell, and their factor to the
-# canonical unit of their family (amounts -> 亿元).  Longest first for matching.
 def vocabulary() -> dict[str, Any]:
     """The shared reading vocabulary (sdbatch/vocabulary.toml), loaded once."""
     global _VOCABULARY
@@ -21,13 +20,24 @@ def vocabulary() -> dict[str, Any]:
 
 
 _VOCABULARY: dict[str, Any] | None = None
+_TEXT: dict[str, Any] = vocabulary()["text"]
 AMOUNT_UNITS: dict[str, float] = dict(vocabulary()["units"]["amounts"])
 COUNT_UNITS = tuple(vocabulary()["units"]["counts"])
-UNIT_WORDS = tuple(sorted([*AMOUNT_UNITS, "%", "％", "百分比", *COUNT_UNITS], key=len, reverse=True))
+PERCENT_WORDS = tuple(_TEXT["percent_words"])
+UNIT_WORDS = tuple(sorted([*AMOUNT_UNITS, *PERCENT_WORDS, *COUNT_UNITS], key=len, reverse=True))
+OPEN_BRACKETS: str = _TEXT["open_brackets"]
+CLOSE_BRACKETS: str = _TEXT["close_brackets"]
+BRACKET_CHARS = OPEN_BRACKETS + CLOSE_BRACKETS
 
 _SPACES = re.compile(r"\s+")
-_BRACKETS = re.compile(r"[（(\[【〔{「『][^）)\]】〕}」』]*[）)\]】〕}」』]")
-_PUNCT = re.compile(r"[\s、，,。.:：;；/／\\|*＊#＃\-—_~·•'\"“”‘’!！?？<>《》]+")
+_OPEN, _CLOSE = re.escape(OPEN_BRACKETS), re.escape(CLOSE_BRACKETS)
+_BRACKETS = re.compile(rf"[{_OPEN}][^{_CLOSE}]*[{_CLOSE}]")
+_PUNCT = re.compile(rf"[\s{re.escape(_TEXT['header_punctuation'])}]+")
+_ANY_BRACKET = re.compile(rf"[{_OPEN}{_CLOSE}]")
+_BRACKETED = re.compile(rf"[{_OPEN}]([^{_CLOSE}]*)[{_CLOSE}]")
+_INTRODUCER = _TEXT["unit_introducer"]
+_INTRODUCED = re.compile(rf"{re.escape(_INTRODUCER)}:?([^\s,;]+)")  # on squashed (NFKC) text
+_UNIT_LIST = re.compile(rf"[{re.escape(_TEXT['list_separators'])}]")
 
 
 def nfkc(value: Any) -> str:
@@ -40,6 +50,18 @@ def nfkc(value: Any) -> str:
 def squash(value: Any) -> str:
     """NFKC, simplified characters (數字產業 -> 数字产业), lower case, every space removed
     (also inside: clerks type 集 群 名 称)."""
+    if isinstance(value, str):
+        return _squash_text(value) if len(value) <= 64 else _squash(value)
+    return _squash(value)
+
+
+@lru_cache(maxsize=16384)
+def _squash_text(value: str) -> str:
+    """Short texts repeat down a column (是, 无, 济南市, 高端软件): read each once."""
+    return _squash(value)
+
+
+def _squash(value: Any) -> str:
     text = _SPACES.sub("", nfkc(value)).lower()
     return _simplified(text) if not text.isascii() else text
 
@@ -58,51 +80,55 @@ def _simplified(text: str) -> str:
 
 def header_key(value: Any) -> str:
     """A header reduced for matching: NFKC, no spaces, no bracketed parts, no punctuation."""
-    text = _BRACKETS.sub("", squash(value))
-    text = text.replace("（", "").replace("）", "")
+    text = _ANY_BRACKET.sub("", _BRACKETS.sub("", squash(value)))
     return _PUNCT.sub("", text)
 
 
 def header_key_full(value: Any) -> str:
     """Like :func:`header_key` but bracketed words kept (for keyword matching)."""
-    return _PUNCT.sub("", re.sub(r"[（()）\[\]【】〔〕]", "", squash(value)))
+    return _PUNCT.sub("", _ANY_BRACKET.sub("", squash(value)))
 
 
 def unit_of(header: Any) -> str | None:
-    """The unit named in a header: ``（亿元）``, ``(万元)``, ``单位：万元``, a trailing ``%``."""
+    """The unit named in a header: ``（亿元）``, ``(万元)``, ``单位：万元``, ``（近三年，项）``, a trailing ``%``."""
     text = squash(header)
     found = None
-    for part in re.findall(r"[（(\[【]([^）)\]】]*)[）)\]】]", text):
-        unit = _unit_word(part.replace("单位", "").strip(":："))
+    for part in _BRACKETED.findall(text):
+        inner = part.replace(_INTRODUCER, "").strip(":")
+        unit = _unit_word(inner)
+        if unit is None:  # （近三年，项）: the unit is one item of the bracket
+            pieces = [p for p in _UNIT_LIST.split(inner) if p]
+            units = [u for u in map(_unit_word, pieces) if u]
+            unit = units[-1] if len(units) == 1 else None
         if unit:
             found = unit
     if found:
         return found
-    m = re.search(r"单位[:：]?([^\s,，;；]+)", text)
+    m = _INTRODUCED.search(text)
     if m:
         return _unit_word(m.group(1))
-    if text.endswith("%") or text.endswith("％"):
+    if text.endswith(PERCENT_WORDS[:2]):
         return "%"
-    for word in ("万元", "亿元", "千元"):
+    for word in _TEXT["trailing_units"]:
         if text.endswith(word):
-            return word
+            return str(word)
     return None
 
 
 def _unit_word(text: str) -> str | None:
     text = text.strip()
-    if text in ("%", "％", "百分比", "百分数"):
+    if text in PERCENT_WORDS:
         return "%"
     for word in UNIT_WORDS:
-        if text == word or text == word + "数":
-            return "%" if word in ("％", "百分比") else word
+        if text == word or text == word + _TEXT["count_noun_suffix"]:
+            return "%" if word in PERCENT_WORDS else word
     return None
 
 
 def is_unit_cell(value: Any) -> bool:
     """A cell of a units row: ``亿元``, ``（万元）``, ``%``, ``家``, ``单位：个``…"""
-    text = squash(value).strip("()（）[]【】")
-    text = text.replace("单位", "").strip(":：")
+    text = squash(value).strip(BRACKET_CHARS)
+    text = text.replace(_INTRODUCER, "").strip(":")
     return bool(text) and _unit_word(text) is not None
 
 

@@ -288,27 +288,38 @@ def _write_xlwt(path: Path, sheets: list[Sheet]) -> None:
 
 def _write_ods(path: Path, sheets: list[Sheet]) -> None:
     from odf.opendocument import OpenDocumentSpreadsheet
-    from odf.table import Table, TableCell, TableRow
+    from odf.table import CoveredTableCell, Table, TableCell, TableRow
     from odf.text import P
 
     doc = OpenDocumentSpreadsheet()
     for s in sheets:
         table = Table(name=s.name)
-        for row in s.rows:
+        spans = {(r0, c0): (r1 - r0 + 1, c1 - c0 + 1) for r0, c0, r1, c1 in s.merges}
+        covered = {(r, c) for r0, c0, r1, c1 in s.merges for r in range(r0, r1 + 1) for c in range(c0, c1 + 1)
+                   if (r, c) != (r0, c0)}
+        width = max((len(row) for row in s.rows), default=0)
+        for r, row in enumerate(s.rows):
             tr = TableRow()
-            for value in row:
+            for c in range(max(len(row), width if any(k[0] == r for k in covered) else 0)):
+                value = row[c] if c < len(row) else None
+                if (r, c) in covered:
+                    tr.addElement(CoveredTableCell())
+                    continue
+                span = {}
+                if (r, c) in spans:
+                    span = {"numberrowsspanned": spans[(r, c)][0], "numbercolumnsspanned": spans[(r, c)][1]}
                 if value is None:
-                    tr.addElement(TableCell())
+                    tr.addElement(TableCell(**span))
                 elif isinstance(value, bool):
-                    cell = TableCell(valuetype="boolean", booleanvalue="true" if value else "false")
+                    cell = TableCell(valuetype="boolean", booleanvalue="true" if value else "false", **span)
                     cell.addElement(P(text="TRUE" if value else "FALSE"))
                     tr.addElement(cell)
                 elif isinstance(value, (int, float)):
-                    cell = TableCell(valuetype="float", value=value)
+                    cell = TableCell(valuetype="float", value=value, **span)
                     cell.addElement(P(text=str(value)))
                     tr.addElement(cell)
                 else:
-                    cell = TableCell(valuetype="string")
+                    cell = TableCell(valuetype="string", **span)
                     cell.addElement(P(text=str(value)))
                     tr.addElement(cell)
             table.addElement(tr)
