@@ -19,6 +19,7 @@ some output could not be written; 2 the run could not be done.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import functools
 import hashlib
@@ -169,23 +170,45 @@ def read_record(record: FileRecord, candidates: list[Rules], *, debug: bool = Fa
                 jurisdiction_of(candidates))
         return
     rules, table = located.rules, located.table
-    record.program, record.sheet, record.table = rules.name, table.sheet.name, table
-    # Score sheets beside the summary table (a city's 初审 sheet) go to the program too.
-    others = [s for s in raw.sheets if s is not table.sheet and not s.hidden]
+    record.program = rules.name
+    # Score sheets beside the summary tables (a city's 初审 sheet) go to the program too.
+    tables = [table, *located.more]
+    others = [s for s in raw.sheets if all(s is not t.sheet for t in tables) and not s.hidden]
     if others:
         record.claimed = program_for(rules).claim_file(RawWorkbook(raw.path, raw.kind, others))
+    for extra in located.more:  # another sheet of the same workbook with more applications
+        sibling = dataclasses.replace(record, findings=[], applications=[], claimed=None, siblings=[])
+        if _read_table(sibling, extra, rules, name):
+            record.siblings.append(sibling)
+    if not _read_table(record, table, rules, name) and record.siblings:
+        first = record.siblings.pop(0)  # the chosen sheet held no rows: the next one stands for the file
+        first.findings[:0] = record.findings
+        first.siblings, record.siblings = record.siblings, []
+        _copy_into(record, first)
+
+
+def _read_table(record: FileRecord, table: Any, rules: Rules, name: str) -> bool:
+    """The applications of one table of the file into ``record`` (or the file rejected when the
+    table holds none); whether any was read."""
+    record.sheet, record.table = table.sheet.name, table
     file_city = normalise.city_of_file(table, record.file, rules.jurisdiction)
     apps, notes = normalise.build_applications(table, rules, record.file, file_city)
     record.findings.extend(notes)
     if not apps:
         _reject(record, "no-applications", {"file": name, "sheet": table.sheet.name}, rules.jurisdiction)
-        return
+        return False
     cities = Counter(a.city for a in apps if a.city)
     record.city = cities.most_common(1)[0][0] if cities else file_city.city
     if len(cities) > 1:
         record.findings.append(Finding("several-cities", "info", params={
             "count": len(cities), "cities": join(cities)}, source=Source(record.file, table.sheet.name)))
     record.applications = apps
+    return True
+
+
+def _copy_into(target: FileRecord, source: FileRecord) -> None:
+    for f in dataclasses.fields(FileRecord):
+        setattr(target, f.name, getattr(source, f.name))
 
 
 def _other_program(raw: Any, candidates: list[Rules]) -> Rules | None:
@@ -215,7 +238,7 @@ def read_isolated(record: FileRecord, candidates: list[Rules], *, debug: bool = 
         reason = errors.short_reason(exc)
         log.warning(text("batch.log.file_failed", file=record.file, reason=reason))
         log.debug(text("batch.log.details"), exc_info=True)
-        record.applications, record.claimed, record.table = [], None, None
+        record.applications, record.claimed, record.table, record.siblings = [], None, None, []
         _reject(record, "processing-failed", {"reason": reason})
 
 
@@ -277,24 +300,29 @@ def _newer(a: FileRecord, b: FileRecord) -> int:
 def apply_resubmissions(records: list[FileRecord], programs: dict[str, Rules] | None = None) -> None:
     """A newer workbook from the same city replaces the older one entirely (SPEC §2.2); what
     changed is said with the fields' labels from ``programs`` (name -> rules)."""
-    groups: dict[tuple[str | None, str], list[FileRecord]] = defaultdict(list)
+    groups: dict[tuple[str | None, str], dict[str, list[FileRecord]]] = defaultdict(dict)
     for record in records:
         if record.status == "processed" and record.city and record.applications:
-            groups[(record.program, record.city)].append(record)
+            # a submission is a file: the sheets of one workbook never replace each other
+            groups[(record.program, record.city)].setdefault(record.path, []).append(record)
     for group in groups.values():
         if len(group) < 2:
             continue
-        ordered = sorted(group, key=functools.cmp_to_key(_newer))
+        def newer(a: list[FileRecord], b: list[FileRecord]) -> int:
+            return _newer(a[0], b[0])
+
+        ordered = sorted(group.values(), key=functools.cmp_to_key(newer))
         newest = ordered[-1]
         for older in ordered[:-1]:
-            older.status = "superseded"
-            older.superseded_by = newest.file
-            older.findings.append(Finding("superseded-file", "info", params={"newer": newest.file},
-                                          source=Source(older.file)))
-        _describe_changes(ordered[-2], newest, (programs or {}).get(newest.program or ""))
+            for sheet in older:
+                sheet.status = "superseded"
+                sheet.superseded_by = newest[0].file
+                sheet.findings.append(Finding("superseded-file", "info", params={"newer": newest[0].file},
+                                              source=Source(sheet.file)))
+        _describe_changes(ordered[-2], newest, (programs or {}).get(newest[0].program or ""))
 
 
-def _describe_changes(older: FileRecord, newer: FileRecord, rules: Rules | None = None) -> None:
+def _describe_changes(older_sheets: list[FileRecord], newer_sheets: list[FileRecord], rules: Rules | None = None) -> None:
     """Findings on the newer file and its applications saying what the resubmission changed;
     fields named by their label in the rules file (``params["fields"]`` keeps the ids)."""
 
@@ -309,8 +337,9 @@ def _describe_changes(older: FileRecord, newer: FileRecord, rules: Rules | None 
     def shown(value: Any) -> str:
         return cell_text(value) or text("values.empty")
 
-    old = {decide.name_key(a.name): a for a in older.applications}
-    new = {decide.name_key(a.name): a for a in newer.applications}
+    older, newer = older_sheets[0], newer_sheets[0]
+    old = {decide.name_key(a.name): a for r in older_sheets for a in r.applications}
+    new = {decide.name_key(a.name): a for r in newer_sheets for a in r.applications}
     added = [new[k].name for k in new if k not in old]
     removed = [old[k].name for k in old if k not in new]
     changed = 0
@@ -479,6 +508,7 @@ def evaluate(inbox: Path, options: RunOptions, *, run_id: str = "", started: str
             continue
         log.debug(text("batch.log.reading", file=record.file))
         read_isolated(record, candidates, debug=options.debug)
+    records = [x for r in records for x in (r, *r.siblings)]  # a workbook's further sheets: records of their own
     attribute_senders(records, address_book(inbox, options))  # the sender as evidence of the city (issue 18)
     apply_resubmissions(records, programs)
     mark_late(records, programs)
@@ -836,7 +866,7 @@ def check_file(path: Path, programs: tuple[str, ...] = (), rules_files: tuple[Pa
     read_isolated(record, candidates)
     progs = {r.name: r for r in candidates}
     if record.status == "processed":
-        decide_all([record], progs, RunOptions())
+        decide_all([record, *record.siblings], progs, RunOptions())
     return CheckReport(check_text(record, progs), EXIT_ATTENTION if record.status == "rejected" else EXIT_OK, record)
 
 
@@ -868,6 +898,8 @@ def check_text(record: FileRecord, programs: dict[str, Rules]) -> str:
         for f in app.findings:
             if f.code != "expert-item":
                 lines.append("    " + _finding_line(f))
+    for sibling in record.siblings:  # the workbook's further sheets
+        lines += ["", *check_text(dataclasses.replace(sibling, siblings=[]), programs).splitlines()[1:]]
     return "\n".join(lines)
 
 

@@ -437,6 +437,14 @@ def scores(texts: Sequence[str], rules: Any, *, grouped: bool = False) -> tuple[
             value -= 2 * i if i < 2 else _PARENT + i
             if value >= CANDIDATE and value > best.get(fid, -1):
                 best[fid], where[fid] = value, i
+    if grouped:
+        # A label that names a field on its own beats what its group title adds: 专利 under
+        # 近三年科技奖励及知识产权 is the patents column, not the total (合计 under it is the total).
+        own = max((v for f, v in best.items() if where[f] == 0), default=0)
+        if own >= STRONG:
+            for fid, value in best.items():
+                if where[fid] != 0 and value > own - MARGIN:
+                    best[fid] = own - MARGIN  # still a rival the assignment sees, clearly behind
     return best, where
 
 

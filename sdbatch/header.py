@@ -55,6 +55,9 @@ class Located:
     table: Table
     score: int
     findings: list[Finding] = field(default_factory=list)
+    # Tables of the same program on other sheets that hold other applications (parks split by
+    # type over two sheets): read too.  A sheet repeating the chosen one's applications is not.
+    more: list[Table] = field(default_factory=list)
 
 
 # ----------------------------------------------------------------------------- header matching
@@ -114,11 +117,40 @@ def locate(raw: RawWorkbook, candidates: list[Rules]) -> tuple[Located | None, l
                 "sheet": sheet.name, "program_title": other.rules.title, "used": chosen.table.sheet.name,
                 "used_title": chosen.rules.title}, source=Source(_name(raw), sheet.name)))
             continue
-        notes.append(Finding("extra-table-sheet", "warning", params={"sheet": sheet.name, "used": chosen.table.sheet.name},
+        # Read too only a table as full as the chosen one holding other applications; a partial
+        # table (草稿) or a copy (打印版) is reported, not read.
+        if other.score < chosen.score * settings.MORE_TABLE_MIN_SHARE or \
+                _repeats(other.table, [chosen.table, *chosen.more], chosen.rules):
+            notes.append(Finding("extra-table-sheet", "warning", params={"sheet": sheet.name,
+                                                                         "used": chosen.table.sheet.name},
+                                 source=Source(_name(raw), sheet.name)))
+            continue
+        chosen.more.append(other.table)
+        notes.append(Finding("more-table-sheet", "info", params={"sheet": sheet.name, "used": chosen.table.sheet.name},
                              source=Source(_name(raw), sheet.name)))
-    others = [s for s in raw.sheets if s is not chosen.table.sheet and not s.hidden]
-    apply_context_units(chosen.table, unit_statements(chosen.table, others, chosen.rules), chosen.rules)
+    for table in (chosen.table, *chosen.more):
+        others = [s for s in raw.sheets if s is not table.sheet and not s.hidden]
+        apply_context_units(table, unit_statements(table, others, chosen.rules), chosen.rules)
     return chosen, notes
+
+
+def _names_of(table: Table, rules: Rules) -> set[str]:
+    """The texts of a table's name column below its header (what tells two tables' rows apart)."""
+    column = next((c.index for c in table.columns if c.field == rules.role("name")), None)
+    if column is None:
+        return set()
+    rows = table.sheet.rows[table.data_start:table.data_start + settings.MAX_ROWS]
+    return {squash(row[column]) for row in rows if column < len(row) and row[column] not in (None, "")}
+
+
+def _repeats(table: Table, read: list[Table], rules: Rules) -> bool:
+    """Whether a further table holds (mostly) the applications of a table already read: a copy of
+    the sheet (打印版, 备份), not more applications.  Without a name column to tell, it is a copy."""
+    names = _names_of(table, rules)
+    if not names:
+        return True
+    seen = set().union(*(_names_of(t, rules) for t in read))
+    return len(names & seen) * 2 >= len(names)
 
 
 def _claimed_by_program(sheet: RawSheet, candidates: list[Rules]) -> bool:
@@ -231,12 +263,19 @@ def _columns(sheet: RawSheet, rows: list[int], rules: Rules) -> list[Column]:
             continue
         # A unit alone under a label (万元, （家）) is a units row read as a header row: it tells the
         # label's measure.
-        words = layers[:-1] if len(layers) > 1 and is_unit_cell(layers[-1]) else layers
-        suffix = f"({layers[-1]})" if words is not layers else ""
+        unit_below = len(layers) > 1 and is_unit_cell(layers[-1])
+        words = layers[:-1] if unit_below else layers
+        suffix = f"({layers[-1]})" if unit_below else ""
         # The most specific label first: the lowest header row alone, then the joined labels
         # (国家级创新平台 / 数量), then the parents alone (a vertically merged label).
         labels = tuple(dict.fromkeys([words[-1] + suffix, "".join(words) + suffix, *reversed(words[:-1])]))
         found, _ = concepts.scores(labels, rules, grouped=len(words) > 1)
+        plain = [_without_gloss(w) for w in words]
+        if plain != words:  # 主导产业\nLeading industry: the Chinese lines read alone as well
+            bare = tuple(dict.fromkeys([plain[-1] + suffix, "".join(plain) + suffix, *reversed(plain[:-1])]))
+            for fid, value in concepts.scores(bare, rules, grouped=len(plain) > 1)[0].items():
+                found[fid] = max(found.get(fid, 0), value)
+            labels = tuple(dict.fromkeys([*labels, *bare]))
         best_field, best_score = None, 0
         if found:
             fid, value = max(found.items(), key=lambda kv: (kv[1], kv[0]))
@@ -291,6 +330,18 @@ def _reading_for(col: Column, rules: Rules) -> concepts.Reading:
         if best is None or value > best[0]:
             best = (value, label)
     return concepts.read_header(best[1] if best else col.header)
+
+
+_CJK = re.compile(r"[\u3400-\u9fff]")
+
+
+def _without_gloss(text: str) -> str:
+    """A header written in two languages, one per line (主导产业\nLeading industry): the Chinese
+    lines name the column; an English gloss would only add words of other fields (leading)."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    if len(lines) < 2 or not any(_CJK.search(line) for line in lines):
+        return text
+    return "\n".join(line for line in lines if _CJK.search(line) or not re.search(r"[A-Za-z]", line))
 
 
 def _filled_row(sheet: RawSheet, r: int, width: int) -> list[str]:

@@ -351,6 +351,9 @@ class FileRecord:
     table: Table | None = None  # kept for the review writer; not serialised
     applications: list[Application] = dc_field(default_factory=list)
     superseded_by: str | None = None
+    # Further tables of the same workbook read as records of their own (one per sheet), placed
+    # right after this one by the batch; not serialised here (each is a record of its own).
+    siblings: list[FileRecord] = dc_field(default_factory=list, repr=False)
     duplicate_of: str | None = None
     late: bool = False
     claimed: Any = None  # data a program read from a file that is not a summary table (score sheets)

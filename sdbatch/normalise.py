@@ -40,6 +40,10 @@ BLANKS = frozenset(_VALUES["blanks"])
 TRUE_WORDS = tuple(_VALUES["yes"])
 UNKNOWN_WORDS = tuple(_VALUES["unknown"])
 FALSE_WORDS = tuple(_VALUES["no"])
+# An answer after a few words of context (近三年未发生): read when the text is at most this long, and
+# never by the words below, which also begin ordinary context (全年, 已经, 实现, n in "unknown"…).
+YES_NO_MAX_CHARS = int(vocabulary()["values"]["answer_inside_max_chars"])
+ANSWER_WORDS_ONLY_AT_START = frozenset(vocabulary()["values"]["answer_only_at_start"])
 YES_NO_ANSWERS = frozenset(_VALUES["yes_no_answers"])
 _BLANK_MAX = 2 * max(len(w) for w in BLANKS)  # longer than this (spaces aside) is never a blank word
 EXISTENCE_WORDS = tuple(sorted([*_VALUES["existence_yes"], *_VALUES["existence_no"]], key=len, reverse=True))
@@ -54,7 +58,7 @@ _O, _C = re.escape(OPEN_BRACKETS), re.escape(CLOSE_BRACKETS)
 _TRAILING_NOTE = re.compile(rf"\s*[{_O}][^{_O}{_C}]*[{_C}]\s*$")
 _BRACKETED = re.compile(rf"[{_O}].*?[{_C}]")
 _EXPECTED = {key: f"recognition.expected.{key}" for key in ("number", "not_a_date", "yes_no", "integer", "count",
-                                                               "text")}
+                                                               "text", "credit_code")}
 
 
 def _expected(key: str) -> tuple[tuple[str, Any], ...]:
@@ -268,7 +272,23 @@ def parse_bool(value: Any) -> Parsed:
     for word in TRUE_WORDS:
         if text.startswith(word):
             return Parsed(True)
-    return Parsed(code="unparseable-value", params=_expected("yes_no"))
+    return _answer_inside(text)
+
+
+def _answer_inside(text: str) -> Parsed:
+    """A short answer that starts with its context (近三年未发生, 本集群无, 经核实不存在): the answer
+    word that comes first decides.  Long text is an explanation, not an answer: unreadable."""
+    if len(text) > YES_NO_MAX_CHARS or any(word in text for word in UNKNOWN_WORDS):
+        return Parsed(code="unparseable-value", params=_expected("yes_no"))
+    first: tuple[int, int, bool] | None = None  # (position, -length, answer): earliest, then longest
+    for words, answer in ((FALSE_WORDS, False), (TRUE_WORDS, True)):
+        for word in words:
+            at = text.find(word)
+            if at > 0 and word not in ANSWER_WORDS_ONLY_AT_START and (first is None or (at, -len(word)) < first[:2]):
+                first = (at, -len(word), answer)
+    if first is None:
+        return Parsed(code="unparseable-value", params=_expected("yes_no"))
+    return Parsed(first[2], how=_how("yes_no_inside"))
 
 
 # ----------------------------------------------------------------------------- cities
@@ -402,6 +422,8 @@ def parse_uscc(value: Any) -> Parsed:
     if is_blank(value):
         return MISSING
     text = re.sub(r"[\s\-\u2014_]", "", nfkc(value)).upper()
+    if not re.search(r"[0-9A-Z]", text):  # 待补充, 申请中: words, not an attempt at a code
+        return Parsed(code="unparseable-value", params=_expected("credit_code"))
     try:
         return Parsed(uscc.validate(text))
     except exceptions.InvalidLength:

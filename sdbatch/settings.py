@@ -8,6 +8,10 @@ rules file of each program round under ``sdbatch/programs/``.
 HEADER_SEARCH_ROWS = 30  # look for the header row within the first N rows of a sheet
 MIN_HEADER_MATCHES = 3  # a header row names at least this many known fields
 MAX_HEADER_DEPTH = 3  # header rows joined at most (two-row merged headers, plus a units row)
+# A workbook's further sheets holding the same program's table are read too when their table names
+# at least this share of the fields the chosen sheet's does (parks split by type over two sheets);
+# a partial table (草稿) or a copy of the chosen sheet's rows (打印版) is reported, not read.
+MORE_TABLE_MIN_SHARE = 0.75
 MAX_HEADER_CHARS = 200  # a longer cell is a note or a paragraph, never read as a column header
 MAX_STATEMENT_CHARS = 300  # a unit statement (单位：万元) is looked for in clauses up to this long
 

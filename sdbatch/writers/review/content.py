@@ -263,13 +263,20 @@ def _city_sheets(result: RunResult, city: str, records: list[FileRecord], visibl
     out = []
     for record in records:
         sheet_name = record.sheet or (record.table.sheet.name if record.table else None)
-        # Several files from one city: each copy named after its file, not Sheet1 / Sheet1(2).
-        title = sheet_title(taken, Path(record.file).stem if len(records) > 1 else sheet_name)
+        # Several files from one city: each copy named after its file, not Sheet1 / Sheet1(2); several
+        # sheets of one file: after their sheets.
+        several_files = len({r.path for r in records}) > 1
+        title = sheet_title(taken, Path(record.file).stem if several_files and not _shares_file(record, records)
+                            else sheet_name)
         hidden = _other_cities_rows(record, city)
         out.append(CitySheet(record=record, title=title, hidden_rows=hidden,
                              copy=record.kind in ("xlsx", "xlsm") and not hidden,
                              marker=functools.partial(_row_marks, result, record, sheet_name, hidden, visible)))
     return out
+
+
+def _shares_file(record: FileRecord, records: list[FileRecord]) -> bool:
+    return sum(1 for r in records if r.path == record.path) > 1
 
 
 def _other_cities_rows(record: FileRecord, city: str) -> set[int]:
