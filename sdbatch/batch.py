@@ -48,6 +48,7 @@ from sdbatch import inbox as inbox_mod
 from sdbatch import rules as rules_mod
 from sdbatch.address_book import AddressBook, check_for_run, cities_to_redraft
 from sdbatch.catalogue import join, label, render, text
+from sdbatch.history import stage as history_stage
 from sdbatch.jurisdiction import Jurisdiction, jurisdiction_of
 from sdbatch.model import Application, FileRecord, FileRejected, Finding, RawWorkbook, RunResult, Source
 from sdbatch.programs import program_for
@@ -361,10 +362,13 @@ def _assign_ids(apps: list[Application]) -> None:
         app.id = base if seen[base] == 1 else f"{base}#{seen[base]}"
 
 
-def decide_all(records: list[FileRecord], programs: dict[str, Rules], options: RunOptions) -> dict[str, Any]:
+def decide_all(records: list[FileRecord], programs: dict[str, Rules], options: RunOptions,
+               history: Any = None) -> dict[str, Any]:
     """Checks, statuses, quota, duplicates and ranks over every active application; returns each
     program's run-level report (program name -> ProgramReport).  The checks of one file's
-    applications run inside that file's boundary (a failure rejects the file, not the run)."""
+    applications run inside that file's boundary (a failure rejects the file, not the run).
+    ``history`` (:class:`sdbatch.history.stage.HistoryContext`): the ledger's other rounds and the
+    decisions staff recorded, applied before the statuses (bans, upgrades, year-over-year changes)."""
     reports: dict[str, Any] = {}
     for rank_no, record in enumerate(records):
         for app in record.applications:
@@ -393,6 +397,7 @@ def decide_all(records: list[FileRecord], programs: dict[str, Rules], options: R
         claimed = [(r, r.claimed) for r in mine if r.status == "processed" and r.claimed is not None]
         decide.mark_duplicates(active, rules)
         decide.apply_quota(active, rules)
+        history_stage.apply(history, rules, active, mine)
         for app in active:
             app.status = decide.status_from_findings(app)
         reports[name] = program.decide(active, claimed, program.accepted_options(options.program_options))
@@ -450,9 +455,10 @@ def make_run_id(now: dt.datetime, out_dir: Path) -> str:
 
 
 def evaluate(inbox: Path, options: RunOptions, *, run_id: str = "", started: str = "",
-             entries: list[inbox_mod.Entry] | None = None) -> RunResult:
+             entries: list[inbox_mod.Entry] | None = None, history: Any = None) -> RunResult:
     """Read and decide everything in ``inbox``; write nothing.  ``entries``: the inbox as already
-    listed (else listed here, without the output folder and the ledger)."""
+    listed (else listed here, without the output folder and the ledger); ``history``: the ledger's
+    other rounds (:func:`sdbatch.history.stage.context_for`)."""
     candidates = load_programs(options.programs, options.rules_files)
     programs = {r.name: r for r in candidates}
     from sdbatch.ledger import default_path
@@ -473,16 +479,19 @@ def evaluate(inbox: Path, options: RunOptions, *, run_id: str = "", started: str
         read_isolated(record, candidates, debug=options.debug)
     apply_resubmissions(records, programs)
     mark_late(records, programs)
-    reports = decide_all(records, programs, options)
+    reports = decide_all(records, programs, options, history)
     apps = [a for r in records if r.status == "processed" for a in r.applications]
     used = [programs[n] for n in dict.fromkeys(r.program for r in records if r.program in programs)] or candidates[:1]
     primary = used[0] if used else None
-    return RunResult(
+    result = RunResult(
         program="+".join(r.name for r in used) if used else "",
         rules_version="+".join(r.version for r in used) if used else "",
         run_id=run_id, started=started, finished=None, applications=apps, files=records,
         rules=primary, programs={r.name: r for r in used}, reports=reports,
     )
+    if history is not None:
+        history.publish(result)
+    return result
 
 
 def fingerprint(candidates: list[Rules], options: RunOptions, book: AddressBook | None = None) -> str:
@@ -587,7 +596,8 @@ def _run(inbox: Path, options: RunOptions, ledger: Any, run_id: str, started: st
         with errors.writing(staging.tmp):
             attach_run_log(logger, staging.tmp)
             logger.info(text("batch.log.start", inbox=errors.shown_path(inbox), run_id=run_id))
-            result = evaluate(inbox, options, run_id=run_id, started=started, entries=entries)
+            result = evaluate(inbox, options, run_id=run_id, started=started, entries=entries,
+                              history=history_stage.context_for(ledger, started))
             t_decide = time.perf_counter()
             changes = ledger.changes(result)
             changed = ledger.changed_cities(result, changes) | cities_to_redraft(book, _last_run_info(ledger))

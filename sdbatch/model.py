@@ -195,6 +195,8 @@ class Application:
     quota_position: int | None = None  # place in the city's own order (推荐排序), counted for the quota
     # The program's typed result (programs.base.Outcome: a park's tier and subsidy…), or None.
     outcome: Any = None
+    # What the ledger's other rounds say about the applicant (history.model.ApplicantHistory), or None.
+    history: Any = None
     # Working notes of the shared stages (keys start with "_"; never serialised).
     extra: dict[str, Any] = dc_field(default_factory=dict)
 
@@ -224,6 +226,8 @@ class Application:
                 out[key] = block.get(key)
         else:
             out["outcome"] = None
+        if self.history is not None:  # only when there is history (issue 19; department only)
+            out["history"] = _jsonable(self.history.to_dict())
         return out
 
 

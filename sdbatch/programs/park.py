@@ -38,6 +38,7 @@ from sdbatch.model import (
     cell_address,
 )
 from sdbatch.programs.base import Note, OutcomeColumn, Program, ProgramOption, ProgramReport, SheetSpec
+from sdbatch.programs.park_history import settle_upgrades
 from sdbatch.rules import Rules
 from sdbatch.text import cell_text, nfkc, squash
 
@@ -600,6 +601,7 @@ def decide(apps: list[Application], rules: Rules, claimed: list[tuple[FileRecord
             app.status = _status_from_findings(app)
     for app in apps:
         assign_tier(app, st)
+    settle_upgrades(apps, rules, outcome_of)  # 第十六条: an upgrade's tier against the tier held (history)
     rank_applications(apps, st)
 
     out: dict[str, Any] = {
@@ -1072,6 +1074,12 @@ class ParkProgram(Program):
         data = decide(apps, self.rules, list(claimed), dict(options))
         return ProgramReport(data=data, department_only=frozenset({"park_scoring", "allocation",
                                                                    "allocation_summary"}))
+
+    def history_facts(self, app: Application) -> dict[str, Any]:
+        """The tier and subsidy (the proposal with a budget, else the ceiling) the ledger keeps."""
+        outcome = outcome_of(app)
+        subsidy = outcome.subsidy_proposed if outcome.subsidy_proposed is not None else outcome.subsidy
+        return {"tier": outcome.tier, "subsidy": subsidy}
 
     # ------------------------------------------------------------------ outputs
     def outcome_columns(self) -> list[OutcomeColumn]:

@@ -226,6 +226,13 @@ class ParkSection(Strict):
                     for ptype in ind.types or types:
                         if ptype in types and ptype not in ind.max:
                             add((*where, "max"), "max_missing_type", type=ptype)
+        history = ctx.parts.get("history")  # [history.upgrade].order names these tiers (issue 19)
+        upgrade = getattr(history, "upgrade", None)
+        if upgrade is not None and names:
+            for i, tier in enumerate(upgrade.order):
+                if tier not in names:
+                    out.append(Problem(("history", "upgrade", "order", i), "refs.unknown_tier",
+                                       {"tier": tier, "tiers": join(t.name for t in self.tiers)}))
         if "green_field" in self.subsidy.model_fields_set:
             out += ctx.field_problems((ctx.section, "subsidy", "green_field"), self.subsidy.green_field,
                                       frozenset({"bool"}))
