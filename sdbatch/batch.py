@@ -562,6 +562,8 @@ def run_batch(inbox: Path, options: RunOptions) -> Outcome:
         with Ledger.open(ledger_path, out_dir=out) as ledger:
             for run_id in ledger.reconcile():
                 logger.info(text("batch.log.reconciled", run_id=run_id))
+            # a decision staff recorded since the last run changes the outcome: a reason to run again
+            print_ = history_stage.fingerprint(print_, ledger)
             if not entries:
                 logger.info(text("batch.log.empty", inbox=errors.shown_path(inbox)))
                 return Outcome(None, None, EXIT_OK, message=text("batch.inbox_empty", inbox=errors.shown_path(inbox)))

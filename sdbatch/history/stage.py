@@ -25,6 +25,9 @@ to recover (``[history.evaluation]``), published through ``RunResult.list_sheets
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,6 +41,7 @@ from sdbatch.programs.base import SheetSpec
 from sdbatch.rules import NUMERIC_TYPES, Rules
 
 AMOUNT_FORMAT = "0.##"
+log = logging.getLogger("sdbatch")
 
 
 @dataclass
@@ -56,10 +60,21 @@ class HistoryContext:
 
 
 def context_for(ledger: Any, started: str | None) -> HistoryContext:
-    """The context of a run: the ledger's history (the decisions journal synchronised first)."""
-    ledger.sync_decisions()
+    """The context of a run: the ledger's history (the decisions journal synchronised first; a line
+    of the journal that cannot be read is said in the run's log)."""
+    _recorded, _appended, bad_lines = ledger.sync_decisions()
+    if bad_lines:
+        log.warning(text("history.log.bad_journal", lines=join(bad_lines)))
     day = _day_of(started)
     return HistoryContext(Book.from_ledger(ledger), day)
+
+
+def fingerprint(base: str, ledger: Any) -> str:
+    """A run's fingerprint with the decisions recorded (journal and ledger): a decision recorded
+    since the last run makes the next nightly run decide again."""
+    ledger.sync_decisions()
+    uids = sorted(d.uid for d in ledger.decisions())
+    return hashlib.sha256(json.dumps([base, uids]).encode()).hexdigest()
 
 
 def _day_of(started: str | None) -> dt.date:
