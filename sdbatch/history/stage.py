@@ -125,7 +125,7 @@ def apply(ctx: HistoryContext | None, rules: Rules, apps: Sequence[Application],
 def _bans(app: Application, history: ApplicantHistory, rules: Rules, shown: str, field_id: str | None) -> None:
     for ban in history.bans:
         params = {"applicant": shown, "origin": ban.text, "until": ban.until.isoformat(),
-                  "start": ban.start.isoformat()}
+                  "start": ban.start.isoformat(), "department": rules.jurisdiction.department}
         if ban.in_force(history.as_of) or ban.decision.round == rules.name:
             app.findings.append(Finding("applicant-banned", "error", field=field_id, clause=ban.clause, params=params,
                                         source=_at(app, field_id), effect="ineligible"))
