@@ -38,9 +38,11 @@ from tests.test_parks_pipeline import AT_DIGITAL, AT_INDUSTRIAL, DIGITAL, HEADER
 
 COLUMNS = dict(HEADERS, current_tier="现认定级别")
 SHIFAN, CHENGZHANG, RUKU, NEW, NEWER = "泉城示范园区", "泉城成长园区", "泉城入库园区", "泉城新建园区", "泉城另一园区"
+UNRECORDED = "泉城未登记园区"
 CODES = {SHIFAN: make_uscc(801), CHENGZHANG: make_uscc(802), RUKU: make_uscc(803), NEW: make_uscc(804),
-         NEWER: make_uscc(805)}
-BASE = {SHIFAN: AT_DIGITAL, CHENGZHANG: AT_DIGITAL, RUKU: AT_INDUSTRIAL, NEW: AT_DIGITAL, NEWER: AT_DIGITAL}
+         NEWER: make_uscc(805), UNRECORDED: make_uscc(806)}
+BASE = {SHIFAN: AT_DIGITAL, CHENGZHANG: AT_DIGITAL, RUKU: AT_INDUSTRIAL, NEW: AT_DIGITAL, NEWER: AT_DIGITAL,
+        UNRECORDED: AT_DIGITAL}
 
 
 def points(kind: str, ptype: str) -> dict[str, float]:
@@ -235,3 +237,30 @@ def test_a_recognised_decision_overrides_the_rounds_result() -> None:
     assert standing.due == dt.date(2026, 9, 10) and standing.deadline == dt.date(2027, 9, 10)
     none = _decision("recognised", "2024-09-10", "第九条", round="park_2024", tier="none")
     assert standing_of([record], [none], cfg) is None or standing_of([record], [none], cfg).tier is None
+
+
+def test_what_a_city_states_of_the_tier_held_is_checked_against_the_ledger(rounds: dict[str, Any],
+                                                                            tmp_path: Path) -> None:
+    import shutil
+
+    ledger = tmp_path / "ledger.sqlite3"
+    shutil.copy(rounds["ledger"], ledger)
+    unknown = UNRECORDED
+    inbox = park_inbox(tmp_path / "inbox", "2028-07-01", {
+        SHIFAN: ("示范型", "示范型"),      # holds the highest tier: may not apply for a higher one
+        CHENGZHANG: ("示范型", "成长型"),  # holds 示范型 since the 2026 round, states 成长型
+        unknown: ("示范型", "成长型"),     # states a tier the ledger does not know
+    })
+    doc = run_round(tmp_path, "p2028", inbox, ledger, "2028-07-10T10:00:00",
+                    rules=round_rules(tmp_path / "rules", "park_2024", "park_2028"))
+    apps = by_name(doc)
+    shut = finding(apps[SHIFAN], "upgrade-not-open")
+    assert shut["effect"] == "needs_review" and shut["params"]["tier"] == "示范型"
+    assert apps[SHIFAN]["status"] == "needs_review"
+    wrong = finding(apps[CHENGZHANG], "upgrade-tier-mismatch")
+    assert (wrong["params"]["declared"], wrong["params"]["held"]) == ("成长型", "示范型")
+    assert wrong["field"] == "current_tier" and wrong["cell"] is not None and wrong["original"] == "成长型"
+    unrecorded = finding(apps[unknown], "current-tier-unrecorded")
+    assert unrecorded["effect"] == "needs_review" and unrecorded["params"]["declared"] == "成长型"
+    assert finding(apps[unknown], "upgrade-application")["params"]["tier"] == "成长型"
+    assert apps[unknown]["history"]["upgrade"]["declared"] == "成长型"
