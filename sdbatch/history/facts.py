@@ -16,7 +16,6 @@ roles of their bundled rules file (:func:`derive_rows`); their tier is then know
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -143,9 +142,3 @@ def _text(value: Any) -> str | None:
         return value.strip()
     return None
 
-
-def today_of(started: str | None) -> dt.date | None:
-    """A run's date (China) from its ISO start time."""
-    from sdbatch.history.model import to_date
-
-    return to_date(started)
