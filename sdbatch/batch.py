@@ -50,6 +50,7 @@ from sdbatch import inbox as inbox_mod
 from sdbatch import rules as rules_mod
 from sdbatch.address_book import AddressBook, check_for_run, cities_to_redraft
 from sdbatch.catalogue import join, label, render, text
+from sdbatch.history import stage as history_stage
 from sdbatch.intake import containers as intake_containers
 from sdbatch.intake.senders import attribute_senders
 from sdbatch.jurisdiction import Jurisdiction, jurisdiction_of
@@ -396,10 +397,13 @@ def _assign_ids(apps: list[Application]) -> None:
         app.id = base if seen[base] == 1 else f"{base}#{seen[base]}"
 
 
-def decide_all(records: list[FileRecord], programs: dict[str, Rules], options: RunOptions) -> dict[str, Any]:
+def decide_all(records: list[FileRecord], programs: dict[str, Rules], options: RunOptions,
+               history: Any = None) -> dict[str, Any]:
     """Checks, statuses, quota, duplicates and ranks over every active application; returns each
     program's run-level report (program name -> ProgramReport).  The checks of one file's
-    applications run inside that file's boundary (a failure rejects the file, not the run)."""
+    applications run inside that file's boundary (a failure rejects the file, not the run).
+    ``history`` (:class:`sdbatch.history.stage.HistoryContext`): the ledger's other rounds and the
+    decisions staff recorded, applied before the statuses (bans, upgrades, year-over-year changes)."""
     reports: dict[str, Any] = {}
     for rank_no, record in enumerate(records):
         for app in record.applications:
@@ -428,6 +432,7 @@ def decide_all(records: list[FileRecord], programs: dict[str, Rules], options: R
         claimed = [(r, r.claimed) for r in mine if r.status == "processed" and r.claimed is not None]
         decide.mark_duplicates(active, rules)
         decide.apply_quota(active, rules)
+        history_stage.apply(history, rules, active, mine)
         for app in active:
             app.status = decide.status_from_findings(app)
         reports[name] = program.decide(active, claimed, program.accepted_options(options.program_options))
@@ -485,9 +490,10 @@ def make_run_id(now: dt.datetime, out_dir: Path) -> str:
 
 
 def evaluate(inbox: Path, options: RunOptions, *, run_id: str = "", started: str = "",
-             entries: list[inbox_mod.Entry] | None = None) -> RunResult:
+             entries: list[inbox_mod.Entry] | None = None, history: Any = None) -> RunResult:
     """Read and decide everything in ``inbox``; write nothing.  ``entries``: the inbox as already
-    listed (else listed here, without the output folder and the ledger)."""
+    listed (else listed here, without the output folder and the ledger); ``history``: the ledger's
+    other rounds (:func:`sdbatch.history.stage.context_for`)."""
     candidates = load_programs(options.programs, options.rules_files)
     programs = {r.name: r for r in candidates}
     from sdbatch.ledger import default_path
@@ -513,7 +519,7 @@ def evaluate(inbox: Path, options: RunOptions, *, run_id: str = "", started: str
     apply_resubmissions(records, programs)
     mark_late(records, programs)
     lists = evidence.apply(records, programs)  # enterprise lists: findings before the decisions
-    reports = decide_all(records, programs, options)
+    reports = decide_all(records, programs, options, history)
     apps = [a for r in records if r.status == "processed" for a in r.applications]
     used = [programs[n] for n in dict.fromkeys(r.program for r in records if r.program in programs)] or candidates[:1]
     primary = used[0] if used else None
@@ -524,13 +530,9 @@ def evaluate(inbox: Path, options: RunOptions, *, run_id: str = "", started: str
         rules=primary, programs={r.name: r for r in used}, reports=reports,
     )
     evidence.publish(lists, result)
+    if history is not None:
+        history.publish(result)
     return result
-
-
-def _ledger_default(out_dir: Path) -> Path:
-    from sdbatch.ledger import default_path
-
-    return default_path(out_dir)
 
 
 def fingerprint(candidates: list[Rules], options: RunOptions, book: AddressBook | None = None) -> str:
@@ -575,7 +577,7 @@ def run_batch(inbox: Path, options: RunOptions) -> Outcome:
     from sdbatch.logsetup import setup_logging
 
     t0 = time.perf_counter()
-    logger = setup_logging(None, options.quiet, options.verbose)
+    logger = setup_logging(None, options.quiet, options.verbose, options.debug)
     _check_places(inbox, options)
     # a broken address book stops the run before any work (AddressBookInvalid: exit 2)
     book = check_for_run(address_book(inbox, options), options.address_book is not None, options.mail_mode)
@@ -601,6 +603,8 @@ def run_batch(inbox: Path, options: RunOptions) -> Outcome:
         with Ledger.open(ledger_path, out_dir=out) as ledger:
             for run_id in ledger.reconcile():
                 logger.info(text("batch.log.reconciled", run_id=run_id))
+            # a decision staff recorded since the last run changes the outcome: a reason to run again
+            print_ = history_stage.fingerprint(print_, ledger)
             if not entries:
                 logger.info(text("batch.log.empty", inbox=errors.shown_path(inbox)))
                 return Outcome(None, None, EXIT_OK, message=text("batch.inbox_empty", inbox=errors.shown_path(inbox)))
@@ -635,7 +639,8 @@ def _run(inbox: Path, options: RunOptions, ledger: Any, run_id: str, started: st
         with errors.writing(staging.tmp):
             attach_run_log(logger, staging.tmp)
             logger.info(text("batch.log.start", inbox=errors.shown_path(inbox), run_id=run_id))
-            result = evaluate(inbox, options, run_id=run_id, started=started, entries=entries)
+            result = evaluate(inbox, options, run_id=run_id, started=started, entries=entries,
+                              history=history_stage.context_for(ledger, started))
             t_decide = time.perf_counter()
             changes = ledger.changes(result)
             changed = ledger.changed_cities(result, changes) | cities_to_redraft(book, _last_run_info(ledger))

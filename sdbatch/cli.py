@@ -216,6 +216,8 @@ def main(ctx: click.Context, debug: bool) -> None:
       sdbatch rules list                 列出各批次的审核规则
       sdbatch status                     最近几次运行和各市报送情况
       sdbatch ledger check               检查台账是否完好
+      sdbatch history 91370100MA3C4D5E6X 一个申报主体的历次申报、决定和禁止申报期
+      sdbatch decide --help              登记弄虚作假、撤销、绩效评估、拨付奖补等决定
     """
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
@@ -550,6 +552,226 @@ def ledger_recover(ctx: click.Context, out_dir: Path, ledger_path: Path | None, 
 
     report = _guard(ctx, locked_recover)
     click.echo(report.summary())
+
+
+# ----------------------------------------------------------------------------- across rounds (issue 19)
+def _date_option(value: str | None) -> Any:
+    import datetime as dt
+
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value.strip())
+    except ValueError:
+        raise click.BadParameter(_ui("history.decide.bad_date", date=value), param_hint="--date") from None
+
+
+def _rules_option(command: Any) -> Any:
+    return click.option("--rules", "rules_files", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+                        metavar=_m("file"), help=_h("history_rules"))(command)
+
+
+@main.command("history")
+@click.argument("applicant", metavar=_m("applicant"))
+@click.option("--program", default=None, metavar=_m("program"), help=_h("history_program"))
+@_out_option("status_out")
+@_ledger_option
+@_rules_option
+@click.option("--date", "on", default=None, metavar=_m("date"), help=_h("history_date"))
+@click.pass_context
+def history(ctx: click.Context, applicant: str, program: str | None, out_dir: Path, ledger_path: Path | None,
+            rules_files: tuple[Path, ...], on: str | None) -> None:
+    """显示一个申报主体的历次申报、登记的决定、禁止申报期和认定状态。
+
+    申报主体可写统一社会信用代码或名称（申报主体名称或集群、园区名称）。
+
+    \b
+    示例：
+      sdbatch history 91370100MA3C4D5E6X --out output
+      sdbatch history 齐鲁数字软件园 --program park
+    """
+    from sdbatch.history.show import history_text
+    from sdbatch.ledger import default_path
+
+    click.echo(_guard(ctx, history_text, ledger_path or default_path(out_dir), applicant, program, rules_files,
+                      _date_option(on), out_dir))
+
+
+@main.group()
+def decide() -> None:
+    """登记程序无法自行判断的决定（弄虚作假、撤销、绩效评估、拨付奖补、授予称号等）。
+
+    每条登记都写明登记人（--who）、情况说明（--note）和条款（默认取规则文件 [history.decisions]
+    中的条款，可用 --clause 另写），登记时间按北京时间自动记录；登记同时记入台账和台账旁的
+    决定登记文件（台账文件名加 .decisions.jsonl，如 ledger.sqlite3.decisions.jsonl），台账损坏时可据此
+    恢复。登记错误时用 void 作废，不删除。
+    以后各批次审核时据此判断禁止申报期、绩效评估到期和降级撤销建议。
+
+    \b
+    示例：
+      sdbatch decide false-material 91370100MA3C4D5E6X --who 张三 --note "经核查营业收入数据不实"
+      sdbatch decide evaluation 齐鲁数字软件园 --result pass --date 2026-07-01 --who 李四 --note "评估通过"
+      sdbatch decide void 20250701093000-a1b2c3 --who 张三 --note "误登记"
+    """
+
+
+def _decide_common(command: Any) -> Any:
+    for option in reversed([
+        click.option("--who", required=True, metavar=_m("who"), help=_h("decide_who")),
+        click.option("--note", required=True, metavar=_m("note"), help=_h("decide_note")),
+        click.option("--date", "on", default=None, metavar=_m("date"), help=_h("decide_date")),
+        _out_option("status_out"),
+        _ledger_option,
+        _rules_option,
+    ]):
+        command = option(command)
+    return command
+
+
+def _applicant_options(command: Any) -> Any:
+    for option in reversed([
+        click.argument("applicant", metavar=_m("applicant")),
+        click.option("--program", default=None, metavar=_m("program"), help=_h("history_program")),
+        click.option("--name", default=None, metavar=_m("name"), help=_h("decide_name")),
+        click.option("--clause", default=None, metavar=_m("clause"), help=_h("decide_clause")),
+        click.option("--round", "round_", default=None, metavar=_m("program"), help=_h("decide_round")),
+    ]):
+        command = option(command)
+    return command
+
+
+def _record(ctx: click.Context, kind: str, params: dict[str, Any], **extra: Any) -> None:
+    from sdbatch.errors import shown_path
+    from sdbatch.history.decisions import Request, entry_text, record
+    from sdbatch.history.journal import journal_path
+    from sdbatch.ledger import default_path
+
+    ledger_path = params["ledger_path"] or default_path(params["out_dir"])
+    req = Request(kind=kind, who=params["who"], note=params["note"], applicant=params.get("applicant"),
+                  program=params.get("program"), name=params.get("name"), clause=params.get("clause"),
+                  date=_date_option(params.get("on")), round=params.get("round_"), **extra)
+    entry = _guard(ctx, record, ledger_path, req, params["rules_files"], None, params["out_dir"])
+    click.echo(_ui("history.decide.recorded", entry=entry_text(entry))
+               + _ui("history.decide.journal", path=shown_path(journal_path(ledger_path))))
+
+
+@decide.command("false-material")
+@_applicant_options
+@_decide_common
+@click.pass_context
+def decide_false_material(ctx: click.Context, **params: Any) -> None:
+    """登记经核查以虚假材料申报（集群 五(三)：三年内不得再次申报；园区 第十七条(三)）。
+
+    \b
+    示例：
+      sdbatch decide false-material 91370100MA3C4D5E6X --who 张三 --note "经核查营业收入数据不实"
+    """
+    _record(ctx, "false_material", params)
+
+
+@decide.command("revoke")
+@_applicant_options
+@_decide_common
+@click.pass_context
+def decide_revoke(ctx: click.Context, **params: Any) -> None:
+    """登记撤销称号或建设资格及其原因（第十七条：2年内不得再次申请；第十五条：满期未通过评估）。
+
+    \b
+    示例：
+      sdbatch decide revoke 齐鲁数字软件园 --clause "第十七条(二)" --who 张三 --note "园区发生重大变化"
+      sdbatch decide revoke 齐鲁数字软件园 --clause 第十五条 --who 张三 --note "满3年未通过评估"
+    """
+    _record(ctx, "revoked", params)
+
+
+@decide.command("evaluation")
+@_applicant_options
+@click.option("--result", type=click.Choice(["pass", "fail"]), required=True, help=_h("decide_result"))
+@_decide_common
+@click.pass_context
+def decide_evaluation(ctx: click.Context, result: str, **params: Any) -> None:
+    """登记绩效评估结果（第十四条）：pass 通过，fail 未通过（整改后重新评估）。
+
+    \b
+    示例：
+      sdbatch decide evaluation 齐鲁数字软件园 --result pass --date 2026-07-01 --who 李四 --note "评估通过"
+    """
+    _record(ctx, "evaluation", params, result=result)
+
+
+@decide.command("title")
+@_applicant_options
+@click.option("--tier", required=True, metavar=_m("tier"), help=_h("decide_tier"))
+@_decide_common
+@click.pass_context
+def decide_title(ctx: click.Context, tier: str, **params: Any) -> None:
+    """登记授予称号（第十四条：通过评估的园区授予示范型、成长型称号）。
+
+    \b
+    示例：
+      sdbatch decide title 齐鲁数字软件园 --tier 示范型 --date 2026-08-01 --who 李四 --note "厅发文授予"
+    """
+    _record(ctx, "title", params, tier=tier)
+
+
+@decide.command("subsidy-paid")
+@_applicant_options
+@click.option("--amount", type=float, required=True, metavar=_m("amount"), help=_h("decide_amount"))
+@_decide_common
+@click.pass_context
+def decide_subsidy_paid(ctx: click.Context, amount: float, **params: Any) -> None:
+    """登记已拨付的奖补资金（万元）及拨付日期；撤销或降级时据此计算应收缴的资金。
+
+    \b
+    示例：
+      sdbatch decide subsidy-paid 齐鲁数字软件园 --amount 150 --date 2024-12-20 --who 王五 --note "财政下达"
+    """
+    _record(ctx, "subsidy_paid", params, amount=amount)
+
+
+@decide.command("recognise")
+@_applicant_options
+@click.option("--tier", required=True, metavar=_m("tier"), help=_h("decide_recognise_tier"))
+@_decide_common
+@click.pass_context
+def decide_recognise(ctx: click.Context, tier: str, **params: Any) -> None:
+    """登记实际认定的级别和日期（第九条），与批次评审结果不同时使用（--round 指明批次）。
+
+    \b
+    示例：
+      sdbatch decide recognise 齐鲁数字软件园 --tier 成长型 --round park_2024 --date 2024-09-10 \\
+          --who 李四 --note "厅发文认定"
+    """
+    _record(ctx, "recognised", params, tier=tier)
+
+
+@decide.command("downgrade")
+@_applicant_options
+@click.option("--tier", required=True, metavar=_m("tier"), help=_h("decide_tier"))
+@_decide_common
+@click.pass_context
+def decide_downgrade(ctx: click.Context, tier: str, **params: Any) -> None:
+    """登记降级（第十五条）：自登记的日期起按新级别计。
+
+    \b
+    示例：
+      sdbatch decide downgrade 齐鲁数字软件园 --tier 入库型 --who 李四 --note "满3年未通过评估，降级"
+    """
+    _record(ctx, "downgraded", params, tier=tier)
+
+
+@decide.command("void")
+@click.argument("uid", metavar=_m("entry"))
+@_decide_common
+@click.pass_context
+def decide_void(ctx: click.Context, uid: str, **params: Any) -> None:
+    """作废一条登记错误的决定（原登记保留，另记一条作废登记）。
+
+    \b
+    示例：
+      sdbatch decide void 20250701093000-a1b2c3 --who 张三 --note "误登记"
+    """
+    _record(ctx, "void", params, voids=uid)
 
 
 if __name__ == "__main__":  # pragma: no cover

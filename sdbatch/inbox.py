@@ -88,7 +88,7 @@ class Exclusions:
     def for_run(cls, out_dir: Path | None, ledger: Path | None) -> Exclusions:
         paths: list[Path | str | None] = [out_dir]
         if ledger is not None:
-            paths += [f"{ledger}{suffix}" for suffix in LEDGER_SUFFIXES]
+            paths += [f"{ledger}{suffix}" for suffix in (*LEDGER_SUFFIXES, settings.DECISIONS_JOURNAL_SUFFIX)]
         return cls(paths)
 
     def holds(self, real_path: str, st: os.stat_result | None = None) -> bool:

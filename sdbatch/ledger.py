@@ -52,6 +52,7 @@ from typing import Any, TypeVar
 
 from sdbatch import clock, errors, provenance, settings
 from sdbatch.catalogue import join, text
+from sdbatch.history.model import DECISION_KEYS, Decision
 from sdbatch.inbox import Exclusions, FileSnap, snapshot, walk
 from sdbatch.intake.store import MIGRATION as INTAKE_MIGRATION
 from sdbatch.model import RunResult
@@ -303,6 +304,46 @@ MIGRATIONS: list[list[str]] = [
     ],
     # 4: intake -- what `sdbatch fetch` took from the mailbox (issue 18; tables in sdbatch/intake/store.py).
     INTAKE_MIGRATION,
+    # 5: history across rounds (issue 19): each application's outcome per program round and the
+    # decisions staff record.  Runs recorded before are read into round_outcomes once, from their
+    # folders' results.json or their outcomes (:func:`_backfill_rounds`).
+    [
+        """CREATE TABLE round_outcomes (
+            run_id TEXT NOT NULL,
+            app_id TEXT NOT NULL,
+            program TEXT NOT NULL,
+            family TEXT NOT NULL,
+            applicant_id TEXT,
+            applicant_name TEXT,
+            name TEXT,
+            city TEXT,
+            status TEXT,
+            tier TEXT,
+            subsidy REAL,
+            received TEXT,
+            PRIMARY KEY (run_id, app_id)
+        )""",
+        "CREATE INDEX round_outcomes_family ON round_outcomes (family, program)",
+        """CREATE TABLE decisions (
+            uid TEXT PRIMARY KEY,
+            family TEXT NOT NULL,
+            applicant_id TEXT,
+            applicant_name TEXT,
+            kind TEXT NOT NULL,
+            clause TEXT,
+            round TEXT,
+            tier TEXT,
+            result TEXT,
+            amount REAL,
+            effective TEXT NOT NULL,
+            voids TEXT,
+            who TEXT NOT NULL,
+            recorded TEXT NOT NULL,
+            note TEXT NOT NULL,
+            digest TEXT NOT NULL
+        )""",
+        "CREATE INDEX decisions_family ON decisions (family, applicant_id)",
+    ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -359,6 +400,7 @@ class RunRecord:
     run: dict[str, Any]
     files: list[dict[str, Any]] = field(default_factory=list)
     outcomes: list[dict[str, Any]] = field(default_factory=list)
+    rounds: list[dict[str, Any]] = field(default_factory=list)  # round_outcomes rows (history across rounds)
 
 
 def run_record(results: dict[str, Any], info: dict[str, Any], run_dir: Path | str) -> RunRecord:
@@ -387,13 +429,18 @@ def run_record(results: dict[str, Any], info: dict[str, Any], run_dir: Path | st
            "counts_json": json.dumps(counts, ensure_ascii=False, sort_keys=True),
            "fingerprint": block.get("fingerprint"), "snapshot_digest": block.get("snapshot_digest"),
            "snapshot_count": block.get("snapshot_count"), "deadline": block.get("deadline")}
-    return RunRecord(run, files, outcomes)
+    from sdbatch.history.facts import rows_from_docs
+
+    return RunRecord(run, files, outcomes, rows_from_docs(results, info))
 
 
 def ledger_block(result: RunResult, snapshot: Sequence[FileSnap], fingerprint: str) -> dict[str, Any]:
-    """The part of run.json that only the ledger uses (no-change detection, the deadline)."""
+    """The part of run.json that only the ledger uses (no-change detection, the deadline, what the
+    history across rounds keeps of each application: :func:`sdbatch.history.facts.ledger_facts`)."""
+    from sdbatch.history.facts import ledger_facts
+
     return {"fingerprint": fingerprint, "snapshot_digest": snapshot_digest(snapshot),
-            "snapshot_count": len(snapshot), "deadline": _deadline_of(result)}
+            "snapshot_count": len(snapshot), "deadline": _deadline_of(result), "history": ledger_facts(result)}
 
 
 def record_from_result(result: RunResult, snapshot: Sequence[FileSnap], fingerprint: str, run_dir: Path,
@@ -403,7 +450,8 @@ def record_from_result(result: RunResult, snapshot: Sequence[FileSnap], fingerpr
         "run_id": result.run_id, "program": result.program, "rules_version": result.rules_version,
         "files": [{"file": f.file, "sha256": f.sha256, "size": f.size, "city": f.city, "status": f.status,
                    "error_code": f.error_code, "error": f.error, "late": f.late} for f in result.files],
-        "applications": [{"id": a.id, "city": a.city, "name": a.name, "industry": a.industry, "status": a.status,
+        "applications": [{"id": a.id, "program": a.program, "city": a.city, "name": a.name,
+                          "industry": a.industry, "status": a.status,
                           "score": a.score, "rank": a.rank, "source": {"file": a.source.file},
                           "values": _jsonable(a.values)} for a in result.applications],
     }
@@ -513,14 +561,88 @@ class Ledger:
                 if r["digest"] != self._digest(r["id"])]
 
     def _digest(self, run_id: str) -> str:
-        """A checksum over the run's rows (its runs row, files and outcomes), as stored."""
-        c = self.conn
-        run = c.execute(f"SELECT {', '.join(_DIGEST_RUN_COLUMNS)} FROM runs WHERE id = ?", (run_id,)).fetchone()
-        h = hashlib.sha256(json.dumps(list(run) if run else None, ensure_ascii=False).encode("utf-8", "surrogatepass"))
-        for table, columns, key in (("run_files", _RUN_FILE_COLUMNS, "name"), ("outcomes", _OUTCOME_COLUMNS, "app_id")):
-            for row in c.execute(f"SELECT {', '.join(columns)} FROM {table} WHERE run_id = ? ORDER BY {key}", (run_id,)):
-                h.update(json.dumps(list(row), ensure_ascii=False).encode("utf-8", "surrogatepass"))
-        return h.hexdigest()
+        return _run_digest(self.conn, run_id)
+
+    @_guarded
+    def check_decisions(self) -> list[str]:
+        """Every decision's checksum (``sdbatch ledger check``): uids of the decisions whose row changed."""
+        if not _has_table(self.conn, "decisions"):
+            return []
+        bad = []
+        for row in self.conn.execute("SELECT * FROM decisions ORDER BY rowid"):
+            try:
+                ok = Decision.from_dict(dict(row)).digest == row["digest"]
+            except ValueError:
+                ok = False
+            if not ok:
+                bad.append(str(row["uid"]))
+        return bad
+
+    # ---------------------------------------------------------------- history across rounds
+    @_guarded
+    def round_rows(self) -> list[dict[str, Any]]:
+        """Each program round's applications as its last complete run recorded them (in any output
+        folder of this ledger): ``round_outcomes`` rows with the run's start and the values."""
+        if not _has_table(self.conn, "round_outcomes"):
+            return []
+        rows = [dict(r) for r in self.conn.execute(
+            """SELECT ro.*, runs.started AS started, runs.rowid AS run_order, o.values_json AS values_json
+               FROM round_outcomes ro JOIN runs ON runs.id = ro.run_id
+               LEFT JOIN outcomes o ON o.run_id = ro.run_id AND o.app_id = ro.app_id
+               WHERE runs.complete = 1""")]
+        last: dict[str, int] = {}
+        for r in rows:
+            last[r["program"]] = max(last.get(r["program"], -1), r["run_order"])
+        return [r for r in rows if r["run_order"] == last[r["program"]]]
+
+    @_guarded
+    def decisions(self) -> list[Decision]:
+        """Every decision recorded (void entries included), in the order they were recorded."""
+        if not _has_table(self.conn, "decisions"):
+            return []
+        out = []
+        for row in self.conn.execute("SELECT * FROM decisions ORDER BY recorded, rowid"):
+            try:
+                out.append(Decision.from_dict(dict(row)))
+            except ValueError:
+                continue  # reported by check_decisions
+        return out
+
+    @_guarded
+    def add_decisions(self, entries: Sequence[Decision]) -> int:
+        """Record decisions (already in the journal) in one transaction; an entry whose uid the ledger
+        has is left alone.  Returns how many were new."""
+        added = 0
+        with self._transaction():
+            for entry in entries:
+                data = entry.to_dict()
+                cur = self.conn.execute(
+                    f"INSERT OR IGNORE INTO decisions ({', '.join(DECISION_KEYS)}, digest) "
+                    f"VALUES ({', '.join('?' * (len(DECISION_KEYS) + 1))})",
+                    [data[k] for k in DECISION_KEYS] + [entry.digest])
+                added += cur.rowcount
+        return added
+
+    def sync_decisions(self) -> tuple[int, int, list[int]]:
+        """Bring the ledger and the decisions journal beside it into agreement: entries only in the
+        journal are recorded (a ledger rebuilt), entries only in the ledger are appended to the
+        journal (a journal lost).  Returns (recorded, appended, journal lines left out)."""
+        from sdbatch.history import journal
+
+        path = journal.journal_path(self.path)
+        try:
+            found = journal.read(path)
+        except OSError as exc:
+            raise classify(exc, path) from exc
+        known = {d.uid for d in self.decisions()}
+        recorded = self.add_decisions([d for d in found.entries if d.uid not in known])
+        in_journal = {d.uid for d in found.entries}
+        missing = [d for d in self.decisions() if d.uid not in in_journal]
+        try:
+            journal.append(path, missing)
+        except OSError as exc:
+            raise classify(exc, path) from exc
+        return recorded, len(missing), found.bad_lines
 
     # ---------------------------------------------------------------- runs
     def _scoped(self, row: sqlite3.Row) -> bool:
@@ -638,8 +760,11 @@ class Ledger:
         run = dict(rec.run)
         run_id = run["id"]
         scope = self.scope or _scope_of(Path(run["run_dir"]).parent)
+        rounds = _has_table(c, "round_outcomes")
         for table, key in (("run_files", "run_id"), ("outcomes", "run_id"), ("runs", "id")):
             c.execute(f"DELETE FROM {table} WHERE {key} = ?", (run_id,))
+        if rounds:
+            c.execute("DELETE FROM round_outcomes WHERE run_id = ?", (run_id,))
         c.execute(
             """INSERT INTO runs (id, started, finished, program, rules_version, run_dir, exit_code,
                    n_files, n_applications, counts_json, complete, fingerprint, snapshot_digest,
@@ -673,6 +798,8 @@ class Ledger:
                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 (run_id, a["app_id"], a["city"], a["name"], a["industry"], a["status"], a["score"], a["rank"],
                  a["file"], a["values_json"]))
+        if rounds:
+            _insert_rounds(c, run_id, rec.rounds)
         c.execute("UPDATE runs SET digest = ? WHERE id = ?", (self._digest(run_id), run_id))
 
     # ---------------------------------------------------------------- published folders
@@ -862,11 +989,74 @@ class Ledger:
         return _Transaction(self.conn)
 
 
+def _has_table(conn: sqlite3.Connection, name: str) -> bool:
+    return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone() is not None
+
+
+def _run_digest(conn: sqlite3.Connection, run_id: str) -> str:
+    """A checksum over the run's rows (its runs row, files, outcomes and round outcomes), as stored.
+    A run without round outcomes (recorded before schema 4) keeps the checksum it had."""
+    run = conn.execute(f"SELECT {', '.join(_DIGEST_RUN_COLUMNS)} FROM runs WHERE id = ?", (run_id,)).fetchone()
+    h = hashlib.sha256(json.dumps(list(run) if run else None, ensure_ascii=False).encode("utf-8", "surrogatepass"))
+    tables: list[tuple[str, tuple[str, ...], str]] = [("run_files", _RUN_FILE_COLUMNS, "name"),
+                                                      ("outcomes", _OUTCOME_COLUMNS, "app_id")]
+    if _has_table(conn, "round_outcomes"):
+        tables.append(("round_outcomes", _ROUND_COLUMNS, "app_id"))
+    for table, columns, key in tables:
+        for row in conn.execute(f"SELECT {', '.join(columns)} FROM {table} WHERE run_id = ? ORDER BY {key}", (run_id,)):
+            h.update(json.dumps(list(row), ensure_ascii=False).encode("utf-8", "surrogatepass"))
+    return h.hexdigest()
+
+
+def _insert_rounds(conn: sqlite3.Connection, run_id: str, rows: Iterable[dict[str, Any]]) -> None:
+    for r in rows:
+        if not r.get("app_id") or not r.get("program") or not r.get("family"):
+            continue
+        conn.execute(
+            f"INSERT OR REPLACE INTO round_outcomes (run_id, {', '.join(_ROUND_COLUMNS)}) "
+            f"VALUES (?, {', '.join('?' * len(_ROUND_COLUMNS))})",
+            [run_id] + [r.get(k) for k in _ROUND_COLUMNS])
+
+
+def _backfill_rounds(conn: sqlite3.Connection) -> None:
+    """Migration 4's data step: the runs recorded before it get their round outcomes, from their
+    folder's results.json when it is still there, else from their outcomes (no tier then).  A run
+    whose checksum held keeps a checksum that holds; one whose checksum was already wrong stays wrong."""
+    from sdbatch.history.facts import derive_rows, rows_from_docs
+
+    runs = conn.execute("SELECT id, run_dir, digest FROM runs WHERE complete = 1 ORDER BY rowid").fetchall()
+    for run_id, run_dir, digest in runs:
+        sound = digest is not None and digest == _run_digest(conn, run_id)
+        docs = read_run_folder(Path(run_dir)) if run_dir else None
+        mtimes = {r[0]: r[1] for r in conn.execute("SELECT name, mtime FROM run_files WHERE run_id = ?", (run_id,))}
+        if docs is not None and str(docs[0].get("run_id") or "") in ("", run_id):
+            rows = rows_from_docs(*docs, mtimes=mtimes)
+        else:
+            apps = []
+            for app_id, city, name, status, file, values_json in conn.execute(
+                    "SELECT app_id, city, name, status, file, values_json FROM outcomes WHERE run_id = ?", (run_id,)):
+                try:
+                    values = json.loads(values_json) if values_json else {}
+                except ValueError:
+                    values = {}
+                apps.append({"id": app_id, "city": city, "name": name, "status": status, "source": {"file": file},
+                             "values": values})
+            rows = derive_rows(apps, mtimes)
+        _insert_rounds(conn, run_id, rows)
+        if sound:
+            conn.execute("UPDATE runs SET digest = ? WHERE id = ?", (_run_digest(conn, run_id), run_id))
+
+
+# Data steps of migrations (number -> function), run inside the migration's transaction.
+_MIGRATION_STEPS: dict[int, Callable[[sqlite3.Connection], None]] = {5: _backfill_rounds}
+
 _DIGEST_RUN_COLUMNS = ("id", "started", "finished", "program", "rules_version", "run_dir", "exit_code", "n_files",
                        "n_applications", "counts_json", "complete", "fingerprint", "snapshot_digest",
                        "snapshot_count", "deadline", "out_dir")
 _RUN_FILE_COLUMNS = ("name", "sha256", "size", "mtime", "city", "status", "error_code", "error", "late")
 _OUTCOME_COLUMNS = ("app_id", "city", "name", "industry", "status", "score", "rank", "file", "values_json")
+_ROUND_COLUMNS = ("app_id", "program", "family", "applicant_id", "applicant_name", "name", "city", "status", "tier",
+                  "subsidy", "received")
 
 
 class _Transaction:
@@ -894,6 +1084,9 @@ def _migrate(conn: sqlite3.Connection, migrations: Sequence[Sequence[str]], path
         for number in range(version + 1, len(migrations) + 1):
             for statement in migrations[number - 1]:
                 conn.execute(statement)
+            step = _MIGRATION_STEPS.get(number) if migrations[number - 1] is MIGRATIONS[number - 1] else None
+            if step is not None:
+                step(conn)
             conn.execute(f"PRAGMA user_version = {number}")
         conn.execute("COMMIT")
     except BaseException:
@@ -977,6 +1170,9 @@ def check_ledger(path: Path, out_dir: Path | None = None) -> CheckReport:
             bad = led.check()
             if bad:
                 raise damaged(path, text("ledger.detail.digest", run_id=bad[0]))
+            bad = led.check_decisions()
+            if bad:
+                raise damaged(path, text("ledger.detail.decision_digest", uid=bad[0]))
             runs = len(led.last_runs(10**9))
     except LedgerError as exc:
         return CheckReport(path, False, exc.message, exc.kind)
@@ -989,6 +1185,8 @@ class RecoverReport:
     backup: Path | None
     imported: list[str]
     skipped: list[str]
+    decisions: int = 0  # decisions recorded again from the journal
+    bad_journal_lines: list[int] = field(default_factory=list)
 
     def summary(self) -> str:
         lines = []
@@ -999,6 +1197,10 @@ class RecoverReport:
             lines.append(text("ledger.recover.runs", runs=join(self.imported)))
         for name in self.skipped:
             lines.append(text("ledger.recover.skipped", folder=name))
+        if self.decisions:
+            lines.append(text("ledger.recover.decisions", count=self.decisions))
+        if self.bad_journal_lines:
+            lines.append(text("ledger.recover.bad_journal", lines=join(self.bad_journal_lines)))
         lines.append(text("ledger.recover.note"))
         return "\n".join(lines)
 
@@ -1031,7 +1233,8 @@ def recover(path: Path, out_dir: Path, *, force: bool = False) -> RecoverReport:
         folders = _run_folders(Path(out_dir))
         imported = led.reconcile(Path(out_dir))
         skipped = [p.name for p in folders if p.name not in imported and read_run_folder(p) is None]
-    return RecoverReport(path, backup, imported, skipped)
+        decisions, _appended, bad_lines = led.sync_decisions()
+    return RecoverReport(path, backup, imported, skipped, decisions, bad_lines)
 
 
 # ------------------------------------------------------------------------------- helpers

@@ -23,8 +23,13 @@ from typing import TypeVar
 
 LOGGER_NAME = "sdbatch"
 RUN_LOG = "run.log"
-LEVELS = {logging.DEBUG: "debug", logging.INFO: "info", logging.WARNING: "warning",
-          logging.ERROR: "error", logging.CRITICAL: "critical"}
+LEVELS = {
+    logging.DEBUG: "debug",
+    logging.INFO: "info",
+    logging.WARNING: "warning",
+    logging.ERROR: "error",
+    logging.CRITICAL: "critical",
+}
 _MARK = "_sdbatch_handler"  # handlers we own carry this attribute: kind ("stderr" / "file")
 
 T = TypeVar("T")
@@ -50,6 +55,21 @@ class ChineseFormatter(logging.Formatter):
         return clock.from_timestamp(record.created).strftime(datefmt or "%Y-%m-%d %H:%M:%S")
 
 
+class ScreenFormatter(ChineseFormatter):
+    """The terminal's lines: the sentence only; a traceback goes to run.log (and to the screen with --debug)."""
+
+    def __init__(self, fmt: str, tracebacks: bool) -> None:
+        super().__init__(fmt)
+        self.tracebacks = tracebacks
+
+    def format(self, record: logging.LogRecord) -> str:
+        if self.tracebacks or not (record.exc_info or record.exc_text or record.stack_info):
+            return super().format(record)
+        plain = logging.makeLogRecord(record.__dict__)
+        plain.exc_info = plain.exc_text = plain.stack_info = None
+        return super().format(plain)
+
+
 class RunLogHandler(logging.FileHandler):
     """run.log; a write that fails is kept (``failure``) instead of being printed and forgotten."""
 
@@ -66,7 +86,9 @@ def _owned(logger: logging.Logger, kind: str) -> list[logging.Handler]:
     return [h for h in logger.handlers if getattr(h, _MARK, None) == kind]
 
 
-def setup_logging(run_dir: Path | None, quiet: bool = False, verbose: bool = False) -> logging.Logger:
+def setup_logging(
+    run_dir: Path | None, quiet: bool = False, verbose: bool = False, debug: bool = False
+) -> logging.Logger:
     """Configure the ``sdbatch`` logger (idempotent: earlier handlers of ours are replaced)."""
     logger = logging.getLogger(LOGGER_NAME)
     for h in _owned(logger, "stderr") + _owned(logger, "file"):
@@ -78,7 +100,7 @@ def setup_logging(run_dir: Path | None, quiet: bool = False, verbose: bool = Fal
     stream.setLevel(logging.ERROR if quiet else logging.DEBUG if verbose else logging.INFO)
     from sdbatch.catalogue import text
 
-    stream.setFormatter(ChineseFormatter(text("logsetup.stderr_format")))
+    stream.setFormatter(ScreenFormatter(text("logsetup.stderr_format"), tracebacks=debug))
     setattr(stream, _MARK, "stderr")
     logger.addHandler(stream)
     logger._sdbatch_verbose = verbose  # type: ignore[attr-defined]
@@ -129,6 +151,7 @@ def progress(iterable: Iterable[T], total: int | None, label: str, enabled: bool
         return
     import click
 
-    with click.progressbar(iterable, length=total, label=label, file=sys.stderr,
-                           show_pos=True, show_eta=False) as bar:
+    with click.progressbar(
+        iterable, length=total, label=label, file=sys.stderr, show_pos=True, show_eta=False
+    ) as bar:
         yield from bar

@@ -228,6 +228,8 @@ class Application:
     outcome: Any = None
     # What the enterprise list behind the application says (evidence.stage.AppEvidence), or None.
     evidence: Any = None
+    # What the ledger's other rounds say about the applicant (history.model.ApplicantHistory), or None.
+    history: Any = None
     # Working notes of the shared stages (keys start with "_"; never serialised).
     extra: dict[str, Any] = dc_field(default_factory=dict)
 
@@ -258,6 +260,8 @@ class Application:
         else:
             out["outcome"] = None
         out["evidence"] = _jsonable(self.evidence.to_dict()) if self.evidence is not None else None
+        if self.history is not None:  # only when there is history (issue 19; department only)
+            out["history"] = _jsonable(self.history.to_dict())
         return out
 
 

@@ -197,6 +197,109 @@ class EvidenceOut(_Strict):
     duplicate_firms: int = Field(description="rows repeating a firm listed before")
     shared_firms: int = Field(description="firms also counted by another application where the round forbids it")
     unreadable_cells: dict[str, int] = Field(description="list field label -> cells that could not be read")
+class HistoryRoundOut(_Strict):
+    """One earlier round of the same applicant, as the ledger keeps it (the round's last complete run)."""
+
+    program: str = Field(description="the round (rules name), e.g. cluster_2024")
+    run_id: str
+    received: str | None = Field(description="the day its file was received (China date)")
+    run_date: str | None = Field(description="the day of the round's run")
+    city: str | None
+    name: str | None
+    applicant_id: str | None = Field(description="the applicant's unified social credit code")
+    applicant_name: str | None
+    status: Status | None
+    tier: str | None
+    subsidy: float | None = Field(description="the round's subsidy in 10,000 yuan (proposal, else ceiling)")
+
+
+class DecisionOut(_Strict):
+    """A decision staff recorded (sdbatch decide); who and note are department-only."""
+
+    uid: str
+    family: str
+    applicant_id: str | None
+    applicant_name: str | None
+    kind: Literal["false_material", "revoked", "evaluation", "title", "subsidy_paid", "recognised", "downgraded",
+                  "void"]
+    clause: str | None
+    round: str | None
+    tier: str | None
+    result: Literal["pass", "fail"] | None
+    amount: float | None = Field(description="subsidy paid, 10,000 yuan")
+    effective: str = Field(description="the date of the act (China date)")
+    voids: str | None
+    who: str
+    recorded: str = Field(description="when it was recorded (ISO time, China time)")
+    note: str
+
+
+class BanOut(_Strict):
+    """A ban a decision brings under [[history.bans]]."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    decision: str = Field(description="uid of the decision")
+    kind: str
+    clause: str
+    text: str = Field(description="its origin in general terms (Chinese)")
+    from_: str = Field(alias="from", description="first day of the ban")
+    until: str = Field(description="first day the applicant may apply again")
+    in_force: bool = Field(description="in force on the day the application was received")
+
+
+class StandingOut(_Strict):
+    """The tier the applicant holds and where its evaluation stands, as of the day it was received."""
+
+    tier: str | None
+    since: str | None
+    basis: Literal["run", "decision"] | None
+    round: str | None
+    state: Literal["none", "revoked", "passed", "building", "due", "overdue"]
+    evaluation_due: str | None
+    deadline: str | None
+    passed: str | None
+    failed: list[str]
+    title: str | None
+    revoked: str | None = Field(description="uid of the revocation")
+    subsidy_paid: float
+
+
+class UpgradeOut(_Strict):
+    """An application for a higher tier."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    from_: str = Field(alias="from", description="the tier held")
+    since: str | None
+    declared: str | None = Field(description="the tier the city stated it holds")
+    to: str | None = Field(description="the tier reached by this round (null: not higher)")
+
+
+class ChangeOut(_Strict):
+    """A declared figure that changed beyond [history.yoy].factor against the previous round."""
+
+    field: str
+    old: float
+    new: float
+    ratio: float
+    previous: str = Field(description="the previous round")
+    previous_date: str | None
+
+
+class HistoryOut(_Strict):
+    """What the ledger's other rounds and the decisions staff recorded say about the application
+    (issue 19; present only when there is something).  Department only."""
+
+    family: str = Field(description="[history].family of the round")
+    applicant_id: str | None
+    applicant_name: str | None
+    as_of: str = Field(description="the day bans and standing were judged on (the file's received day)")
+    matched_by: Literal["applicant_id", "name"] | None
+    rounds: list[HistoryRoundOut]
+    decisions: list[DecisionOut]
+    bans: list[BanOut]
+    standing: StandingOut | None
+    upgrade: UpgradeOut | None
+    changes: list[ChangeOut]
 
 
 class ApplicationOut(_Strict):
@@ -221,6 +324,7 @@ class ApplicationOut(_Strict):
     park_type: str | None = None
     tier: str | None = None
     subsidy: float | None = None
+    history: HistoryOut | None = Field(default=None, description="the history across rounds, when there is any")
 
 
 class MessageOut(_Strict):

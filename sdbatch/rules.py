@@ -155,6 +155,12 @@ class Rules:
         return frozenset(self.roles.values())
 
     @property
+    def history(self) -> Any:
+        """``[history]`` (:class:`~sdbatch.rules_schema.HistoryTable`): what the rules do across
+        rounds, or None when the round keeps no history."""
+        return self.spec.history if self.spec is not None else None
+
+    @property
     def group_field(self) -> str:
         """The field applications are grouped and ranked by within the province list (industry)."""
         return self.roles.get("group", "")

@@ -103,7 +103,8 @@ def show_text(name_or_path: str | Path) -> str:
 def rules_text(rules: Rules) -> str:
     sections = [_program(rules), _fields(rules), _conditions(rules)]
     sections += [s for s in (_choices(rules), _relaxation(rules), _quota(rules), _deadline(rules),
-                             _score(rules), _expert_items(rules), _report(rules), _section(rules)) if s]
+                             _score(rules), _expert_items(rules), _report(rules), _section(rules),
+                             _history(rules)) if s]
     return "\n\n".join(sections)
 
 
@@ -266,6 +267,13 @@ def _section(rules: Rules) -> str:
         return ""
     value = section() if callable(section) else rules.section
     return _t("section", name=name) + "\n" + "\n".join(_flatten(value))
+
+
+def _history(rules: Rules) -> str:
+    """``[history]``: what the rules do across rounds (bans, evaluation, upgrades, year-over-year)."""
+    if rules.history is None:
+        return ""
+    return _t("history") + "\n" + "\n".join(_flatten(rules.history))
 
 
 def _flatten(value: Any, prefix: str = "") -> list[str]:

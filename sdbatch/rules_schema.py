@@ -10,17 +10,20 @@ may add checks of its own by defining ``check_references(context) -> list[Proble
 
 Field roles (``[program.roles]``) tell the shared stages which field plays which part:
 
-======== ============================================= ============== =================
-role     used for                                       field type     default field id
-======== ============================================= ============== =================
-name     the application's name (results.json ``name``) text           ``name``
-city     the city it belongs to                         city           ``city``
-order    the city's own order, counted by the quota     int            ``city_order``
-seq      the printed row number (序号), not checked      int            ``seq``
-group    grouped and ranked by in the province list     choice, text   ``industry``, else the type role
-type     matched by ``applies_to`` of fields/conditions choice         (none)
-city_score the city's own preliminary score             number types   ``city_score``
-======== ============================================= ============== =================
+============ ============================================= ============== =================
+role         used for                                       field type     default field id
+============ ============================================= ============== =================
+name         the application's name (results.json ``name``) text           ``name``
+city         the city it belongs to                         city           ``city``
+order        the city's own order, counted by the quota     int            ``city_order``
+seq          the printed row number (序号), not checked      int            ``seq``
+group        grouped and ranked by in the province list     choice, text   ``industry``, else the type role
+type         matched by ``applies_to`` of fields/conditions choice         (none)
+city_score   the city's own preliminary score               number types   ``city_score``
+applicant    who applies (申报主体, a park's 运营管理机构)      text           ``applicant``
+applicant_id its 统一社会信用代码: the same applicant in a     uscc           ``applicant_uscc``
+             later round (``[history]``)
+============ ============================================= ============== =================
 
 A default applies only when a field of that id exists.
 """
@@ -63,9 +66,11 @@ ROLE_TYPES: dict[str, frozenset[str]] = {
     "group": frozenset({"choice", "text"}),
     "type": frozenset({"choice"}),
     "city_score": NUMERIC_TYPES,
+    "applicant": frozenset({"text"}),
+    "applicant_id": frozenset({"uscc"}),
 }
 ROLE_DEFAULTS = {"name": "name", "city": "city", "order": "city_order", "seq": "seq", "group": "industry",
-                 "city_score": "city_score"}
+                 "city_score": "city_score", "applicant": "applicant", "applicant_id": "applicant_uscc"}
 REQUIRED_ROLES = ("name", "city")
 _MODULE = r"^[A-Za-z_][A-Za-z0-9_.]*(:[A-Za-z_][A-Za-z0-9_]*)?$"
 
@@ -92,6 +97,12 @@ class Roles(Strict):
     """The application's type (a ``choice`` field), matched by ``applies_to``.  No default."""
     city_score: Text | None = None
     """The city's own preliminary score (a number field).  Default ``city_score``."""
+    applicant: Text | None = None
+    """Who applies (a ``text`` field: the applicant, a park's operator): the name the history across
+    rounds falls back to.  Default ``applicant``."""
+    applicant_id: Text | None = None
+    """The applicant's unified social credit code (a ``uscc`` field): the same applicant in a later
+    round is known by it (``[history]``).  Default ``applicant_uscc``."""
 
 
 class ProgramTable(Strict):
@@ -414,6 +425,109 @@ class EvidenceTable(Strict):
     fields: dict[str, FieldSpec] = Field(min_length=1)
     """``[evidence.fields.<id>]``: the columns of a list, recognised like the summary's fields."""
     figures: list[EvidenceFigure] = Field(min_length=1)
+DecisionKind = Literal["false_material", "revoked", "evaluation", "title", "subsidy_paid", "recognised",
+                       "downgraded"]
+Status = Literal["eligible", "needs_review", "incomplete", "ineligible", "over_quota"]
+
+
+class DecisionClauses(Strict):
+    """``[history.decisions]``: the decisions staff may record for this program (``sdbatch decide``),
+    each with the clause it cites unless the entry names another.  A kind left out cannot be
+    recorded for the program."""
+
+    false_material: Text | None = None
+    """False material found (the cluster notice's clause on truthful material; the parks' revocation
+    clause, item 3)."""
+    revoked: Text | None = None
+    """Recognition or title revoked, with its reason (parks: three years without passing, or one of
+    the revocation clause's items)."""
+    evaluation: Text | None = None
+    """The performance evaluation's result, pass or fail (parks)."""
+    title: Text | None = None
+    """A title granted after passing the evaluation (parks)."""
+    subsidy_paid: Text | None = None
+    """A subsidy paid: amount (in 10,000 yuan) and date (parks)."""
+    recognised: Text | None = None
+    """The tier the department recognised in a round, when it differs from the run's result (parks);
+    without one, a round's result counts (see ``[history.evaluation].statuses``)."""
+    downgraded: Text | None = None
+    """Downgraded to a lower tier (parks): the new tier counts from the decision's date."""
+
+
+class BanRule(Strict):
+    """``[[history.bans]]``: a decision that bars the applicant from the program for some years."""
+
+    decision: Literal["false_material", "revoked"]
+    """The kind of decision that brings the ban."""
+    years: int = Field(ge=1)
+    """How long, from the decision's date (clusters: 3; parks: 2)."""
+    clause: Text
+    """The clause the ban cites."""
+    text: Text
+    """The ban's origin in general terms, in Chinese (a city may read it)."""
+    clauses: list[Text] = []
+    """Only decisions citing one of these clauses (or a sub-item of one) bring the ban; empty: every
+    decision of the kind (parks: a revocation for three years without passing brings none)."""
+
+
+class EvaluationTable(Strict):
+    """``[history.evaluation]``: the construction period and the performance evaluation (parks
+    第十四条、第十五条)."""
+
+    clause: Text
+    """The evaluation's clause."""
+    due_years: int = Field(default=2, ge=1)
+    """Years after recognition when the evaluation is due (the construction period)."""
+    deadline_years: int = Field(default=3, ge=1)
+    """Years after recognition without a passed evaluation after which downgrade or revocation is
+    proposed, with the subsidy paid to recover."""
+    deadline_clause: Text
+    """The clause of that proposal."""
+    statuses: list[Status] = ["eligible"]
+    """A round's result with a tier counts as recognition for these statuses (a ``recognised``
+    decision overrides it)."""
+
+
+class UpgradeTable(Strict):
+    """``[history.upgrade]``: applying for a higher tier (parks 第十六条)."""
+
+    clause: Text
+    order: list[Text] = Field(min_length=2)
+    """The tiers, lowest first."""
+    from_tiers: list[Text] = Field(min_length=1)
+    """The tiers whose holders may apply for a higher one."""
+    declared_field: Text | None = None
+    """A field where the city states the tier the applicant holds (checked against the ledger)."""
+
+
+class YearOverYear(Strict):
+    """``[history.yoy]``: a declared figure that jumps from the same applicant's previous round."""
+
+    factor: float = Field(gt=1)
+    """A finding when new ÷ old or old ÷ new exceeds this."""
+    clause: Text
+    fields: list[Text] = []
+    """The numeric fields compared; empty: every numeric field that plays no role."""
+    min_value: float = Field(default=0.0, ge=0)
+    """Values at or below this (in the field's unit) are not compared."""
+    effect: Literal["", "needs_review"] = "needs_review"
+    """The status the finding gives; empty: none (a warning only)."""
+
+
+class HistoryTable(Strict):
+    """``[history]``: what the ledger keeps across the rounds of a program and what the rules do with
+    it (issue 19, :mod:`sdbatch.history`)."""
+
+    family: Text
+    """Rounds with the same family share their history (bans, evaluations, previous figures):
+    next year's rules file keeps this value."""
+    title: Text
+    """The program across its rounds, as people name it (in Chinese)."""
+    decisions: DecisionClauses = DecisionClauses()
+    bans: list[BanRule] = []
+    evaluation: EvaluationTable | None = None
+    upgrade: UpgradeTable | None = None
+    yoy: YearOverYear | None = None
 
 
 class RulesFile(Strict):
@@ -431,6 +545,7 @@ class RulesFile(Strict):
     score: ScoreTable | None = None
     report: ReportTable = ReportTable()
     evidence: EvidenceTable | None = None
+    history: HistoryTable | None = None
 
 
 ROOT = root_of(RulesFile)
@@ -872,6 +987,40 @@ def show_value(value: Any) -> str:
     from sdbatch.tomlschema import show
 
     return show(value)
+def _check_history(ctx: Context) -> None:
+    history: HistoryTable | None = ctx.parts.get("history")
+    if history is None:
+        return
+    if ctx.parts.field_ids and "applicant_id" not in ctx.roles:
+        ctx.add(("program", "roles"), "history_without_id", default=ROLE_DEFAULTS["applicant_id"])
+    enabled = {k for k, v in history.decisions.model_dump().items() if v}
+    for i, ban in enumerate(history.bans):
+        if ban.decision not in enabled:
+            ctx.add(("history", "bans", i, "decision"), "decision_not_enabled", kind=ban.decision)
+    evaluation = history.evaluation
+    if evaluation is not None:
+        if evaluation.deadline_years < evaluation.due_years:
+            ctx.add(("history", "evaluation", "deadline_years"), "deadline_before_due",
+                    deadline=evaluation.deadline_years, due=evaluation.due_years)
+        if "evaluation" not in enabled:
+            ctx.add(("history", "evaluation"), "decision_not_enabled", kind="evaluation")
+    upgrade = history.upgrade
+    if upgrade is not None:
+        seen: set[str] = set()
+        for i, tier in enumerate(upgrade.order):
+            if tier in seen:
+                ctx.add(("history", "upgrade", "order", i), "duplicate", value=tier)
+            seen.add(tier)
+        for i, tier in enumerate(upgrade.from_tiers):
+            if tier not in upgrade.order:
+                ctx.add(("history", "upgrade", "from_tiers", i), "not_in_order", value=tier,
+                        order=join(upgrade.order))
+        if upgrade.declared_field:
+            ctx.need_field(("history", "upgrade", "declared_field"), upgrade.declared_field,
+                           frozenset({"text", "choice"}))
+    if history.yoy is not None:
+        for i, fid in enumerate(history.yoy.fields):
+            ctx.need_field(("history", "yoy", "fields", i), fid, NUMERIC_TYPES)
 
 
 def _num(value: float) -> str:
@@ -879,7 +1028,8 @@ def _num(value: float) -> str:
 
 
 _CHECKS: list[Callable[[Context], None]] = [_check_program, _check_choices, _check_fields, _check_conditions,
-                                            _check_quota, _check_relaxation, _check_score, _check_evidence]
+                                            _check_quota, _check_relaxation, _check_score, _check_evidence,
+                                            _check_history]
 
 
 def section_problems(model: Any, value: Any, section: str) -> tuple[Any, list[Problem]]:

@@ -107,6 +107,9 @@ TIME_ZONE_FALLBACK_HOURS = 8
 
 # --- the ledger and unattended runs (issue 15) --------------------------------------------
 LEDGER_BUSY_TIMEOUT_S = 10.0  # wait this long for another process's write lock, then "locked"
+# The decisions staff record (sdbatch decide) are also appended to <ledger><this suffix>, so that a
+# damaged ledger loses none of them (sdbatch/history/journal.py).
+DECISIONS_JOURNAL_SUFFIX = ".decisions.jsonl"
 RUN_JSON_MAX_BYTES = 16 * 1024 * 1024  # a run folder's run.json/results.json read back (recovery)
 
 # --- intake: saved messages, archives and the mailbox (issue 18, sdbatch/intake/) ---------

@@ -421,6 +421,47 @@ def test_one_citys_failure_never_costs_another_city_its_review(tmp_path: Path, m
         assert openpyxl.load_workbook(path).sheetnames
 
 
+def test_a_full_disk_stops_the_run_instead_of_costing_one_city_its_review(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch):
+    import errno
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for city in ("济南市", "青岛市"):
+        lay = summary_sheet([valid_row(1, city=city, name=f"{city[:2]}甲产业集群")], title=city + "汇总表")
+        write(inbox / f"{city}数字产业集群申报信息汇总表.xlsx", lay.sheet)
+    result = decided(inbox)
+
+    def full(result: RunResult, city: str, path: Path) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(book, "write_review", full)
+    with pytest.raises(OSError):
+        write_city_reviews(result, tmp_path / "run")
+    assert not result.review_failures
+
+
+def test_the_screen_shows_the_sentence_and_run_log_the_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    from sdbatch.logsetup import attach_run_log, detach_run_log, setup_logging
+
+    logger = setup_logging(None)
+    log_path = attach_run_log(logger, tmp_path)
+    try:
+        raise KeyError("a bug")
+    except KeyError:
+        logger.exception("审核意见工作簿未能生成")
+    detach_run_log(logger)
+    screen = capsys.readouterr().err
+    assert "审核意见工作簿未能生成" in screen and "Traceback" not in screen
+    assert "Traceback" in log_path.read_text(encoding="utf-8")
+    setup_logging(None, debug=True)
+    try:
+        raise KeyError("a bug")
+    except KeyError:
+        logger.exception("审核意见工作簿未能生成")
+    assert "Traceback" in capsys.readouterr().err
+
+
 # ----------------------------------------------------------------------------- audiences
 def test_only_what_the_city_may_see(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     from sdbatch import catalogue

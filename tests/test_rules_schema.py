@@ -304,9 +304,14 @@ def test_a_tier_renamed_in_one_place_only(tmp_path: Path) -> None:
     key = changed(PARK_TEXT, ('name = "成长型"', 'nme = "成长型"'))
     found = problems(tmp_path, key)
     assert "[park].tiers 第2项: 未知的键“nme”，是否应为“name”？" in found and "[park].tiers 第2项: 缺少“name”" in found
-    # a tier may be renamed where it is defined (nothing else names it): the round then uses the new name
+    # a tier renamed where it is defined but not where [history.upgrade] names it is reported there
+    alone = problems(tmp_path, changed(PARK_TEXT, ('name = "成长型"', 'name = "发展型"')))
+    assert "[history.upgrade].order 第2项: 没有名为“成长型”的档次（[[park.tiers]] 中有：示范型、发展型、入库型）" in alone
+    # renamed in both places, the round uses the new name
     path = tmp_path / "renamed.toml"
-    path.write_text(changed(PARK_TEXT, ('name = "成长型"', 'name = "发展型"')), encoding="utf-8")
+    path.write_text(changed(PARK_TEXT, ('name = "成长型"', 'name = "发展型"'),
+                            ('order = ["入库型", "成长型", "示范型"]', 'order = ["入库型", "发展型", "示范型"]'),
+                            ('from_tiers = ["入库型", "成长型"]', 'from_tiers = ["入库型", "发展型"]')), encoding="utf-8")
     assert [t.name for t in park.settings_of(load(path)).tiers] == ["示范型", "发展型", "入库型"]
 
 

@@ -193,6 +193,12 @@ class Program:
         rank.score_and_rank(apps, self.rules)
         return ProgramReport()
 
+    def history_facts(self, app: Application) -> dict[str, Any]:
+        """What the ledger keeps of the application's outcome for later rounds beside its status
+        (``tier``: the level recognised, ``subsidy``: 万元), read by :mod:`sdbatch.history`; the
+        generic program has none."""
+        return {}
+
     # ------------------------------------------------------------------ outputs
     def outcome_columns(self) -> list[OutcomeColumn]:
         """Columns the writers add per application (none for the generic program)."""

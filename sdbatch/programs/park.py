@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from sdbatch.catalogue import join, label, pair, render, text
 from sdbatch.model import Application, FileRecord, Finding, RawSheet, RawWorkbook, RunResult, Source
 from sdbatch.programs.base import Note, OutcomeColumn, Program, ProgramOption, ProgramReport, SheetSpec
+from sdbatch.programs.park_history import settle_upgrades
 from sdbatch.programs.park_points import PointsTable, blocks_of, resolve
 from sdbatch.programs.park_settings import Indicator, Settings, Tier, settings_of
 from sdbatch.programs.park_sheets import (
@@ -207,6 +208,7 @@ def decide(apps: list[Application], rules: Rules, claimed: list[tuple[FileRecord
             app.status = _status_from_findings(app)
     for app in apps:
         assign_tier(app, st)
+    settle_upgrades(apps, rules, outcome_of)  # 第十六条: an upgrade's tier against the tier held (history)
     rank_applications(apps, st)
 
     scored_types = {outcome_of(a).park_type for a in apps if outcome_of(a).score_detail}
@@ -769,6 +771,12 @@ class ParkProgram(Program):
         data = decide(apps, self.rules, list(claimed), dict(options))
         return ProgramReport(data=data, department_only=frozenset({"park_scoring", "allocation",
                                                                    "allocation_summary", "allocation_method"}))
+
+    def history_facts(self, app: Application) -> dict[str, Any]:
+        """The tier and subsidy (the proposal with a budget, else the ceiling) the ledger keeps."""
+        outcome = outcome_of(app)
+        subsidy = outcome.subsidy_proposed if outcome.subsidy_proposed is not None else outcome.subsidy
+        return {"tier": outcome.tier, "subsidy": subsidy}
 
     # ------------------------------------------------------------------ outputs
     def outcome_columns(self) -> list[OutcomeColumn]:

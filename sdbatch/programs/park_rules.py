@@ -253,6 +253,13 @@ class ParkSection(Strict):
                             add((*where, "max"), "max_missing_type", type=ptype)
         if types is not None:
             out += self._points_sums(ctx, types)
+        history = ctx.parts.get("history")  # [history.upgrade].order names these tiers (issue 19)
+        upgrade = getattr(history, "upgrade", None)
+        if upgrade is not None and names:
+            for i, tier in enumerate(upgrade.order):
+                if tier not in names:
+                    out.append(Problem(("history", "upgrade", "order", i), "refs.unknown_tier",
+                                       {"tier": tier, "tiers": join(t.name for t in self.tiers)}))
         if "green_field" in self.subsidy.model_fields_set:
             out += ctx.field_problems((ctx.section, "subsidy", "green_field"), self.subsidy.green_field,
                                       frozenset({"bool"}))

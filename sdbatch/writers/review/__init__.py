@@ -30,6 +30,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from sdbatch import errors
 from sdbatch.catalogue import text
 from sdbatch.model import RunResult
 from sdbatch.writers.review import book, content
@@ -61,6 +62,8 @@ def write_city_reviews(result: RunResult, run_dir: Path) -> dict[str, Path]:
         try:
             book.write_review(result, city, path)
         except Exception as exc:  # noqa: BLE001 - one city's failure never costs another city its review
+            if errors.stops_the_run(exc):
+                raise  # a full disk is not this city's problem: the run stops and says so
             log.exception(text("review.log.failed", city=city, error=type(exc).__name__))
             result.review_failures[city] = text("review.failed", error=type(exc).__name__)
             continue

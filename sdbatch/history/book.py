@@ -1,0 +1,219 @@
+"""What the ledger holds about earlier rounds and staff decisions, and what the rules make of it.
+
+A :class:`Book` is loaded once per run (or per ``sdbatch history`` / ``sdbatch decide``) from the
+ledger.  It finds the same applicant in other rounds of a program family (:meth:`Book.match`: by
+统一社会信用代码, the normalised name as a fallback), groups a family's entries by applicant
+(:meth:`Book.applicants`) and, with the round's ``[history]`` table, says what is in force:
+bans (:func:`bans_of`) and a park's standing (:func:`standing_of`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sdbatch.history.model import (
+    FAIL,
+    NONE_TIER,
+    PASS,
+    Ban,
+    Decision,
+    RoundRecord,
+    Standing,
+    active,
+    add_years,
+    name_key,
+)
+
+BY_ID, BY_NAME = "applicant_id", "name"
+
+
+@dataclass
+class Match:
+    """The entries of one applicant in a family: earlier rounds' records and decisions in force."""
+
+    records: list[RoundRecord] = field(default_factory=list)
+    decisions: list[Decision] = field(default_factory=list)
+    by: str | None = None  # BY_ID, BY_NAME or None (nothing found)
+
+
+@dataclass
+class Applicant:
+    """Everything a family holds about one applicant (for the department's lists)."""
+
+    applicant_id: str | None
+    applicant_name: str | None
+    records: list[RoundRecord] = field(default_factory=list)
+    decisions: list[Decision] = field(default_factory=list)
+
+    @property
+    def latest(self) -> RoundRecord | None:
+        dated = [r for r in self.records if r.when is not None]
+        return max(dated, key=lambda r: (r.when, r.run_id)) if dated else (self.records[-1] if self.records else None)
+
+    @property
+    def keys(self) -> set[str]:
+        out = {name_key(self.applicant_name)}
+        for r in self.records:
+            out |= {name_key(r.applicant_name), name_key(r.name)}
+        return out - {""}
+
+
+def _record_keys(record: RoundRecord) -> set[str]:
+    return {name_key(record.applicant_name), name_key(record.name)} - {""}
+
+
+class Book:
+    """The ledger's history: every round's records (its last complete run) and every decision."""
+
+    def __init__(self, records: Iterable[RoundRecord] = (), decisions: Iterable[Decision] = ()) -> None:
+        self.records = list(records)
+        self.all_decisions = list(decisions)
+        self.decisions = active(self.all_decisions)
+
+    @classmethod
+    def from_ledger(cls, ledger: Any) -> Book:
+        return cls([RoundRecord.from_row(r) for r in ledger.round_rows()], ledger.decisions())
+
+    # ------------------------------------------------------------------ one applicant
+    def match(self, family: str, applicant_id: str | None, names: Sequence[str | None],
+              exclude_program: str | None = None) -> Match:
+        """The applicant's entries in ``family`` outside the round ``exclude_program``.
+
+        By credit code first; entries recorded without a valid code join by name.  Without a code
+        match, the name (the applicant's or the application's) matches entries whose code is missing
+        — or any entry when the application itself has no valid code — and ``by`` says so."""
+        records = [r for r in self.records if r.family == family and r.program != exclude_program]
+        decisions = [d for d in self.decisions if d.family == family]
+        keys = {name_key(n) for n in names} - {""}
+        if applicant_id:
+            by_id = Match([r for r in records if r.applicant_id == applicant_id],
+                          [d for d in decisions if d.applicant_id == applicant_id], BY_ID)
+            if by_id.records or by_id.decisions:
+                by_id.records += [r for r in records if not r.applicant_id and _record_keys(r) & keys]
+                by_id.decisions += [d for d in decisions if not d.applicant_id and name_key(d.applicant_name) in keys]
+                by_id.decisions.sort(key=lambda d: (d.effective, d.recorded, d.uid))
+                return by_id
+        if not keys:
+            return Match()
+        loose = Match([r for r in records if _record_keys(r) & keys and (not applicant_id or not r.applicant_id)],
+                      [d for d in decisions if name_key(d.applicant_name) in keys
+                       and (not applicant_id or not d.applicant_id)], BY_NAME)
+        return loose if loose.records or loose.decisions else Match()
+
+    # ------------------------------------------------------------------ a family's applicants
+    def applicants(self, family: str) -> list[Applicant]:
+        """Every applicant the family holds, its entries grouped by credit code; entries without a
+        code join the applicant of the same name (or stand alone)."""
+        groups: dict[str, Applicant] = {}
+        by_name: dict[str, str] = {}
+        for r in self.records:
+            if r.family == family and r.applicant_id:
+                g = groups.setdefault(r.applicant_id, Applicant(r.applicant_id, r.applicant_name))
+                g.records.append(r)
+                for key in _record_keys(r):
+                    by_name.setdefault(key, r.applicant_id)
+        for d in self.decisions:
+            if d.family == family and d.applicant_id:
+                g = groups.setdefault(d.applicant_id, Applicant(d.applicant_id, d.applicant_name))
+                g.decisions.append(d)
+                if name_key(d.applicant_name):
+                    by_name.setdefault(name_key(d.applicant_name), d.applicant_id)
+        for r in self.records:
+            if r.family == family and not r.applicant_id:
+                keys = sorted(_record_keys(r))
+                target = next((by_name[k] for k in keys if k in by_name), None) or f"name:{keys[0] if keys else r.app_id}"
+                g = groups.setdefault(target, Applicant(None, r.applicant_name))
+                g.records.append(r)
+                for key in keys:
+                    by_name.setdefault(key, target)
+        for d in self.decisions:
+            if d.family == family and not d.applicant_id:
+                key = name_key(d.applicant_name)
+                target = by_name.get(key) or f"name:{key or d.uid}"
+                g = groups.setdefault(target, Applicant(None, d.applicant_name))
+                g.decisions.append(d)
+        for g in groups.values():
+            g.records.sort(key=lambda r: (r.when or dt.date.min, r.run_id))
+            g.decisions.sort(key=lambda d: (d.effective, d.recorded, d.uid))
+            if g.applicant_name is None and g.latest is not None:
+                g.applicant_name = g.latest.applicant_name
+        return list(groups.values())
+
+
+# ----------------------------------------------------------------------------- what the rules make of it
+def bans_of(decisions: Iterable[Decision], cfg: Any) -> list[Ban]:
+    """The bans the decisions bring under ``[[history.bans]]`` (in force or not)."""
+    out = []
+    for d in decisions:
+        for rule in getattr(cfg, "bans", ()):
+            if rule.decision != d.kind:
+                continue
+            if rule.clauses and not any((d.clause or "").startswith(c) for c in rule.clauses):
+                continue
+            out.append(Ban(d, rule.clause, rule.text, d.effective, add_years(d.effective, rule.years)))
+    return sorted(out, key=lambda b: (b.start, b.decision.uid))
+
+
+def standing_of(records: Iterable[RoundRecord], decisions: Iterable[Decision], cfg: Any,
+                day: dt.date | None = None) -> Standing | None:
+    """The tier an applicant holds and where its evaluation stands (``[history.evaluation]``,
+    ``[history.upgrade]``); None when the program tracks neither.  Only what happened before
+    ``day`` counts.
+
+    Recognition: a round's result with a tier for a status of ``evaluation.statuses``, dated by the
+    round's run, unless a ``recognised`` decision names that round (its tier, or none, and its date
+    count); a ``recognised`` decision without a round adds a recognition.  ``downgraded`` sets a
+    lower tier from its date; ``revoked`` ends the recognition.  Passing the evaluation (or a title
+    granted) after the recognition ends the construction period; subsidies paid since count for
+    recovery."""
+    evaluation = getattr(cfg, "evaluation", None)
+    if evaluation is None and getattr(cfg, "upgrade", None) is None:
+        return None
+    statuses = set(evaluation.statuses) if evaluation is not None else {"eligible"}
+    decisions = [d for d in decisions if day is None or d.effective <= day]
+    overridden = {d.round for d in decisions if d.kind == "recognised" and d.round}
+    events: list[tuple[dt.date, int, str, str | None, str, str | None, Decision | None]] = []
+    per_round: dict[str, RoundRecord] = {}
+    for r in records:
+        if r.tier and r.status in statuses and r.run_date and r.program not in overridden:
+            if day is not None and r.run_date > day:
+                continue
+            per_round.setdefault(r.program, r)
+    for program, r in per_round.items():
+        assert r.run_date is not None
+        events.append((r.run_date, 0, "recognised", r.tier, "run", program, None))
+    for d in decisions:
+        if d.kind in ("recognised", "downgraded"):
+            tier = None if d.tier in (None, NONE_TIER) else d.tier
+            events.append((d.effective, 1, d.kind, tier, "decision", d.round, d))
+        elif d.kind == "revoked":
+            events.append((d.effective, 2, "revoked", None, "decision", d.round, d))
+    if not events:
+        return None
+    st = Standing()
+    revoked_at: dt.date | None = None
+    for when, _order, kind, tier, basis, source_round, decision in sorted(events, key=lambda e: (e[0], e[1])):
+        if kind == "revoked":
+            st.tier, st.revoked, revoked_at = None, decision, when
+        elif tier is not None:
+            st.tier, st.since, st.basis, st.round, st.revoked, revoked_at = tier, when, basis, source_round, None, None
+    if st.since is None:
+        return st
+    since = st.since
+    until = revoked_at or dt.date.max
+    passes = [d for d in decisions if since <= d.effective <= until and (
+        (d.kind == "evaluation" and d.result == PASS) or d.kind == "title")]
+    st.passed = passes[0].effective if passes else None
+    st.failed = [d.effective for d in decisions if since <= d.effective <= until and d.kind == "evaluation"
+                 and d.result == FAIL]
+    titles = [d for d in decisions if d.kind == "title" and since <= d.effective <= until and d.tier]
+    st.title = titles[-1].tier if titles else None
+    st.subsidy_paid = round(sum(d.amount or 0.0 for d in decisions
+                                if d.kind == "subsidy_paid" and since <= d.effective <= until), 4)
+    if evaluation is not None:
+        st.due = add_years(since, evaluation.due_years)
+        st.deadline = add_years(since, evaluation.deadline_years)
+    return st

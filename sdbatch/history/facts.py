@@ -1,0 +1,144 @@
+"""What the ledger keeps of each application for the history across rounds, and where it comes from.
+
+A run writes, in its ``run.json`` (the ``ledger`` block, read only by the ledger), one entry per
+application of every program with a ``[history]`` table (:func:`ledger_facts`)::
+
+    "history": {"park_2024": {"family": "park", "title": "…",
+                              "applications": {"<app id>": {"applicant_id": "9137…", "applicant_name": "…",
+                                                            "tier": "成长型", "subsidy": 150}}}}
+
+The ledger records them with the run (:func:`rows_from_docs`, table ``round_outcomes``), from the
+documents the run publishes, so that ``sdbatch ledger recover`` rebuilds them from the run folders.
+Runs made before this block existed (sdbatch 0.1, ledger schemas 1–3) are read through their
+results.json — or, when their folder is gone, through the ledger's own ``outcomes`` — with the
+roles of their bundled rules file (:func:`derive_rows`); their tier is then known only from a folder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from sdbatch.history.model import valid_id
+
+
+def ledger_facts(result: Any) -> dict[str, Any]:
+    """The ``history`` entry of run.json's ``ledger`` block for a decided run (RunResult)."""
+    from sdbatch.programs import program_for
+
+    out: dict[str, Any] = {}
+    for name, rules in result.programs.items():
+        cfg = getattr(rules, "history", None)
+        if cfg is None:
+            continue
+        program = program_for(rules)
+        id_field, name_field = rules.role("applicant_id"), rules.role("applicant")
+        apps: dict[str, Any] = {}
+        for app in result.applications:
+            if app.program != name:
+                continue
+            facts = program.history_facts(app)
+            apps[app.id] = {"applicant_id": valid_id(app.values.get(id_field)) if id_field else None,
+                            "applicant_name": _text(app.values.get(name_field)) if name_field else None,
+                            "tier": facts.get("tier"), "subsidy": facts.get("subsidy")}
+        out[name] = {"family": cfg.family, "title": cfg.title, "applications": apps}
+    return out
+
+
+def rows_from_docs(results: Mapping[str, Any], info: Mapping[str, Any],
+                   mtimes: Mapping[Any, Any] | None = None) -> list[dict[str, Any]]:
+    """``round_outcomes`` rows of a run from its results.json and run.json (``mtimes``: file ->
+    modification time known otherwise, for run.json files that do not carry them)."""
+    ledger = info.get("ledger") if isinstance(info.get("ledger"), Mapping) else {}
+    block = ledger.get("history") if isinstance(ledger, Mapping) else None
+    mtimes = {**(mtimes or {}), **{i.get("file"): i.get("mtime") for i in info.get("inputs", [])
+                                   if isinstance(i, Mapping) and i.get("mtime") is not None}}
+    apps = [a for a in results.get("applications", []) if isinstance(a, Mapping)]
+    if not isinstance(block, Mapping):
+        rules_files = {p.get("name"): p.get("rules_file") for p in info.get("programs", []) if isinstance(p, Mapping)}
+        return derive_rows(apps, mtimes, rules_files)
+    rows = []
+    for app in apps:
+        program = str(app.get("program") or "")
+        spec = block.get(program)
+        if not isinstance(spec, Mapping):
+            continue
+        facts = (spec.get("applications") or {}).get(app.get("id")) or {}
+        rows.append(_row(app, program, str(spec.get("family") or program), facts, mtimes))
+    return rows
+
+
+def derive_rows(apps: Iterable[Mapping[str, Any]], mtimes: Mapping[Any, Any],
+                rules_files: Mapping[Any, Any] | None = None) -> list[dict[str, Any]]:
+    """Rows of a run recorded before run.json carried the history block: each application's
+    program (its id starts with it) is looked up among the bundled rules (or the rules file the run
+    names) for its ``[history]`` family and the roles of its applicant."""
+    cache: dict[str, Any] = {}
+    rows = []
+    for app in apps:
+        app_id = str(app.get("id") or "")
+        program = str(app.get("program") or app_id.split("/", 1)[0])
+        if program not in cache:
+            cache[program] = _rules_named(program, (rules_files or {}).get(program))
+        rules = cache[program]
+        cfg = getattr(rules, "history", None) if rules is not None else None
+        if cfg is None:
+            continue
+        values: Mapping[str, Any] = app["values"] if isinstance(app.get("values"), Mapping) else {}
+        id_field, name_field = rules.role("applicant_id"), rules.role("applicant")
+        facts = {"applicant_id": valid_id(values.get(id_field)) if id_field else None,
+                 "applicant_name": _text(values.get(name_field)) if name_field else None,
+                 "tier": app.get("tier"), "subsidy": app.get("subsidy")}
+        rows.append(_row(app, program, cfg.family, facts, mtimes))
+    return rows
+
+
+def _row(app: Mapping[str, Any], program: str, family: str, facts: Mapping[str, Any],
+         mtimes: Mapping[Any, Any]) -> dict[str, Any]:
+    source: Mapping[str, Any] = app["source"] if isinstance(app.get("source"), Mapping) else {}
+    subsidy = facts.get("subsidy")
+    return {"app_id": app.get("id"), "program": program, "family": family,
+            "applicant_id": facts.get("applicant_id"), "applicant_name": facts.get("applicant_name"),
+            "name": app.get("name"), "city": app.get("city"), "status": app.get("status"),
+            "tier": facts.get("tier") if isinstance(facts.get("tier"), str) else None,
+            "subsidy": float(subsidy) if isinstance(subsidy, (int, float)) and not isinstance(subsidy, bool) else None,
+            "received": received_date(mtimes.get(source.get("file")))}
+
+
+def received_date(mtime: Any) -> str | None:
+    """A file's modification time (the time it was received) as a China date."""
+    from sdbatch import clock
+
+    if isinstance(mtime, bool) or not isinstance(mtime, (int, float)):
+        return None
+    try:
+        return clock.from_timestamp(float(mtime)).date().isoformat()
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _rules_named(program: str, path: Any) -> Any:
+    from sdbatch import rules as rules_mod
+    from sdbatch.model import RulesInvalid
+
+    candidates: list[str | Path] = []
+    if isinstance(path, str) and path and Path(path).is_file():
+        candidates.append(Path(path))
+    if program in rules_mod.bundled():
+        candidates.append(program)
+    for candidate in candidates:
+        try:
+            loaded = rules_mod.load(candidate)
+        except (RulesInvalid, OSError):
+            continue
+        if loaded.name == program:
+            return loaded
+    return None
+
+
+def _text(value: Any) -> str | None:
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    return None
+
