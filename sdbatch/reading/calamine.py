@@ -10,6 +10,7 @@ and reading stops past ``MAX_CELLS`` cells.  Rows that hold nothing become ``[]`
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -35,7 +36,7 @@ def read(path: Path, merged_for: Callable[[str], list[Box] | None] | None = None
 
     path = Path(path)
     file = display_name(path.name)
-    wb = python_calamine.CalamineWorkbook.from_path(str(path))
+    wb = _open(python_calamine, path)
     hidden_names = {m.name for m in wb.sheets_metadata if str(m.visible).lower().rsplit(".", 1)[-1] != "visible"}
     sheets = []
     notes: list[Finding] = []
@@ -73,6 +74,17 @@ def read(path: Path, merged_for: Callable[[str], list[Box] | None] | None = None
         notes += clean.notes()
     wb.close()
     return sheets, notes
+
+
+def _open(python_calamine: Any, path: Path) -> Any:
+    """calamine opens a path it can spell in UTF-8; a name in another encoding (GBK bytes from a
+    zip made on Windows) is opened here and handed over as a file."""
+    try:
+        os.fsencode(path).decode("utf-8")
+    except UnicodeDecodeError:
+        with path.open("rb") as fh:
+            return python_calamine.CalamineWorkbook.from_filelike(fh)
+    return python_calamine.CalamineWorkbook.from_path(str(path))
 
 
 def _value(value: Any) -> Any:
