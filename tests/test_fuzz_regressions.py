@@ -38,9 +38,10 @@ XFAIL: dict[str, str] = {
     "review-finding-on-merged-cell.xlsx":
         "writers/review.py: a finding on a cell inside a merged range (MergedCell.comment read-only), every review lost",
 }
-# file name -> (status, applications) where the fix also decides what the file must give
-EXPECTED: dict[str, tuple[str, int]] = {
-    "csv-lines-ended-by-cr.csv": ("processed", 1),  # once rejected with the csv module's English words
+# file name -> (status, error code, applications) where the fix also decides what the file gives
+EXPECTED: dict[str, tuple[str, str | None, int]] = {
+    "csv-lines-ended-by-cr.csv": ("processed", None, 1),  # once rejected with the csv module's English words
+    "workbook-sheet-declared-three-times.xlsx": ("rejected", "file-unreadable", 0),  # once read three times
 }
 # (sample under a GBK-byte name, samples beside it under their own names) whose run fails in a
 # module another branch is rewriting
@@ -97,7 +98,26 @@ def test_fuzz_input_runs_without_a_crash(path: Path, tmp_path: Path) -> None:
     doc = _run_clean(inbox, tmp_path)
     if path.name in EXPECTED:
         (record,) = doc["files"]
-        assert (record["status"], len(record["applications"])) == EXPECTED[path.name], record["error"]
+        assert (record["status"], record["error_code"], len(record["applications"])) == EXPECTED[path.name], \
+            record["error"]
+
+
+def test_a_workbook_of_more_sheets_than_the_limit_is_refused_before_loading(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every sheet costs a load, a table search and a copy in the review whatever it holds: past
+    MAX_SHEETS the file is refused with the count (the fuzzer's 201 declared sheets took 35 s)."""
+    from sdbatch import settings
+    from tests import builders
+
+    sheets = [builders.Sheet(f"表{n}", [["序号", "集群名称"], [n, f"示例{n}"]]) for n in range(4)]
+    path = builders.write(tmp_path / "济南市数字产业集群申报信息汇总表.xlsx", sheets)
+    monkeypatch.setattr(settings, "MAX_SHEETS", 3)
+    record = evaluate(tmp_path, RunOptions(out_dir=tmp_path.parent / "out", mail_mode="none")).files[0]
+    assert (record.file, record.status, record.error_code) == (path.name, "rejected", "file-too-large")
+    assert "4" in record.error and "3" in record.error
+    monkeypatch.setattr(settings, "MAX_SHEETS", 4)
+    record = evaluate(tmp_path, RunOptions(out_dir=tmp_path.parent / "out", mail_mode="none")).files[0]
+    assert record.error_code != "file-too-large"
 
 
 @pytest.mark.parametrize(("name", "beside"), _gbk_cases())

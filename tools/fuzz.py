@@ -152,8 +152,21 @@ _DATES = [
 ]
 
 
+_ODF_ROOT = re.compile(rb"(<office:document-[a-z]+)((?:\s+xmlns:[A-Za-z0-9]+=\"[^\"]*\")+)")
+
+
+def _odf_namespaces(match: re.Match[bytes]) -> bytes:
+    """odfpy declares on the root element the namespaces its process has used so far: every one,
+    in a fixed order, whatever was written before."""
+    from odf.namespaces import nsdict
+
+    declared = sorted(f' xmlns:{prefix}="{uri}"' for uri, prefix in nsdict.items())
+    return match.group(1) + "".join(declared).encode()
+
+
 def freeze(data: bytes) -> bytes:
-    """A zip package made independent of the time it was written (dates of members and document)."""
+    """A zip package made independent of when, and after what, it was written (dates of members
+    and document, odfpy's namespace declarations)."""
     if data[:2] != b"PK":
         return data
     src = zipfile.ZipFile(io.BytesIO(data))
@@ -164,6 +177,7 @@ def freeze(data: bytes) -> bytes:
             if info.filename.endswith(".xml"):
                 for pattern, repl in _DATES:
                     body = pattern.sub(repl, body)
+                body = _ODF_ROOT.sub(_odf_namespaces, body, count=1)
             fixed = zipfile.ZipInfo(info.filename, (2024, 6, 20, 10, 0, 0))
             fixed.compress_type = info.compress_type
             out.writestr(fixed, body)

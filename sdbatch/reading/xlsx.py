@@ -25,9 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from sdbatch import settings
+from sdbatch.catalogue import text
 from sdbatch.model import Finding, RawSheet
 from sdbatch.reading import calamine, limits, merges
 from sdbatch.reading.cells import CellCleaner, check_position, trim_rows
+from sdbatch.reading.sniff import reject
 from sdbatch.text import display_name
 
 Box = tuple[int, int, int, int]
@@ -38,6 +40,7 @@ _MERGE_CELLS = re.compile(
 def read(path: Path) -> tuple[list[RawSheet], list[Finding]]:
     """The reader of ``xlsx`` and ``xlsm`` files."""
     path = Path(path)
+    _check_sheets(path)
     scans = limits.scan_workbook(path)
     for scan in scans.values():
         limits.check_extent(path, scan)
@@ -78,15 +81,38 @@ def sheet_parts(source: Path | io.BytesIO) -> dict[str, str]:
 
 
 def _parts_of(fh: Any) -> dict[str, str]:
+    return dict(_sheet_list(fh))
+
+
+def _sheet_list(fh: Any) -> list[tuple[str, str]]:
+    """(sheet title, worksheet part) of every sheet the workbook part declares, in order."""
     from openpyxl.reader.excel import ExcelReader
 
     reader = ExcelReader(fh, read_only=True, keep_links=False)
     try:
         reader.read_manifest()
         reader.read_workbook()
-        return {sheet.name: rel.target for sheet, rel in reader.parser.find_sheets()}
+        return [(sheet.name, rel.target) for sheet, rel in reader.parser.find_sheets()]
     finally:
         reader.archive.close()
+
+
+def _check_sheets(path: Path) -> None:
+    """Refuse a workbook declaring more sheets than ``MAX_SHEETS``, or several sheets on one
+    worksheet part (a damaged workbook part: 200 copies of one ``<sheet>`` element made openpyxl
+    load, and the review copy, the same sheet 200 times).  Each is work out of proportion to what
+    the file holds; what else is wrong with the workbook part the readers report."""
+    try:
+        with path.open("rb") as fh:
+            sheets = _sheet_list(fh)
+    except Exception:  # noqa: BLE001 - the reader itself says what is wrong
+        return
+    parts = [part for _, part in sheets]
+    if len(set(parts)) < len(parts):
+        raise reject("file-unreadable", path, text("reading.sheets_share_a_part"))
+    if len(sheets) > settings.MAX_SHEETS:
+        raise reject("file-too-large", path, text("reading.too_many_sheets", count=len(sheets),
+                                                   limit=settings.MAX_SHEETS))
 
 
 def _without_merges(path: Path, parts: set[str]) -> io.BytesIO:
