@@ -451,17 +451,113 @@ def random_sheet(rng: random.Random, city: str) -> Any:
     return sheet
 
 
-def random_table_file(rng: random.Random, city: str) -> tuple[str, bytes, str]:
-    """(suffix, bytes, how) of a generated city table; a writer that cannot hold a value gives way to
-    the next (deterministically)."""
+PARK_TYPES = ["数字产业化园区", "产业数字化园区", "数字产业化", "产业数字化", "综合型园区", ""]
+PARK_KINDS = ["数字经济产业园", "软件园", "高新技术产业开发区", "大数据产业园", "经济开发区"]
+
+
+def park_codes() -> list[str]:
+    """The indicator codes of the bundled park round (L1P1…), from its rules file."""
+    body = (ROOT / "sdbatch" / "programs" / "park_2024.toml").read_text(encoding="utf-8")
+    return sorted(set(re.findall(r"\bL\dP\d+\b", body)), key=lambda c: (c[:2], int(c[3:])))
+
+
+def park_name(rng: random.Random) -> str:
+    """A park name from a small pool, so that summaries and score sheets of one batch meet."""
+    return rng.choice(CITIES[:6]).rstrip("市") + rng.choice(PARK_KINDS[:3])
+
+
+def random_park_sheet(rng: random.Random, city: str) -> Any:
+    """A city's park summary table (the park round's fields) with random cells."""
+    from sdbatch import rules as rules_mod
     from tests import builders
 
+    fields = [(fid, f.label, f.type) for fid, f in rules_mod.load("park_2024").fields.items()]
+    if rng.random() < 0.4:
+        fields = rng.sample(fields, rng.randint(3, len(fields)))
+    units = {"amount": ["（亿元）", "（万元）", ""], "ratio": ["（%）", "", "%"], "count": ["（家）", "（个）", ""]}
+    columns = [(fid, label + rng.choice(units.get(kind, [""]))) for fid, label, kind in fields]
+    kinds = {fid: kind for fid, _, kind in fields}
+    rows = []
+    for n in range(rng.choice([0, 1, 2, 4, 8])):
+        row: dict[str, Any] = {}
+        for fid, _ in columns:
+            kind = kinds[fid]
+            if rng.random() < 0.4:
+                row[fid] = random_cell(rng, None)
+            elif fid == "name":
+                row[fid] = park_name(rng)
+            elif fid == "city":
+                row[fid] = rng.choice([city, *CITIES[:3]])
+            elif fid == "park_type":
+                row[fid] = rng.choice(PARK_TYPES)
+            elif kind == "bool":
+                row[fid] = rng.choice(YES_NO)
+            elif kind in ("count", "int"):
+                row[fid] = rng.choice([rng.randint(0, 300), n + 1])
+            elif kind in ("ratio", "amount", "number"):
+                row[fid] = rng.choice([round(rng.uniform(0, 120), 2), random_number(rng)])
+            else:
+                row[fid] = random_text(rng) or None
+        rows.append(row)
+    layout = builders.summary_sheet(rows, columns=columns, title=f"{city}数字经济园区申报汇总表",
+                                    notes=rng.choice([[], ["填表说明：比例按百分数填写。"]]), name="园区汇总表")
+    return layout.sheet
+
+
+def random_score_sheet(rng: random.Random, codes: list[str]) -> Any:
+    """An expert's (or a city's) score sheet: parks as rows or columns, points per indicator code."""
+    from tests import builders
+
+    chosen = codes if rng.random() < 0.5 else rng.sample(codes, rng.randint(1, len(codes)))
+    if rng.random() < 0.2:
+        chosen = [*chosen, rng.choice(["L2P13", "L9P9", "l1p1", "Ｌ１Ｐ１", "L1P1", "合计"])]
+    parks = [park_name(rng) for _ in range(rng.choice([1, 2, 3, 6]))]
+
+    def points() -> Any:
+        return rng.choice([round(rng.uniform(0, 5), 2), rng.randint(0, 10), "/", None, random_cell(rng, None),
+                           -3, 999, float("nan"), "5分"])
+
+    who = rng.choice(["甲", "乙", "丙", "丁", ""])
+    grid: list[list[Any]] = [[f"省级数字经济园区专家复核评分表    评审专家：专家{who}"]]
+    if rng.random() < 0.5:  # parks as rows
+        grid.append(["序号", "园区名称", *chosen, "合计"])
+        if rng.random() < 0.2:
+            grid.append(["", "满分", *[rng.choice([2, 3, 5, 0, -1]) for _ in chosen], 100])
+        for i, park in enumerate(parks, 1):
+            grid.append([i, park, *[points() for _ in chosen], None])
+    else:  # indicators as rows, parks as columns
+        grid.append(["指标编号", *parks])
+        for code in chosen:
+            grid.append([code, *[points() for _ in parks]])
+    return builders.Sheet(f"专家{who}" if who else "评分", grid)
+
+
+def random_park_file(rng: random.Random, city: str, scores: bool) -> tuple[str, bytes, str]:
+    sheets = [random_score_sheet(rng, park_codes())] if scores else [random_park_sheet(rng, city)]
+    if rng.random() < 0.3:
+        extra = random_score_sheet(rng, park_codes())
+        extra.name = extra.name + "2" if extra.name == sheets[0].name else extra.name
+        sheets.append(extra)
+    return write_sheets(rng, sheets, "scores" if scores else "park")
+
+
+def random_table_file(rng: random.Random, city: str) -> tuple[str, bytes, str]:
+    """(suffix, bytes, how) of a generated city table."""
     sheet = random_sheet(rng, city)
     sheets = [sheet]
     if rng.random() < 0.2:
         sheets.append(random_sheet(rng, city))
         if sheets[1].name == sheet.name:
             sheets[1].name += "2"
+    return write_sheets(rng, sheets, "table")
+
+
+def write_sheets(rng: random.Random, sheets: list[Any], what: str) -> tuple[str, bytes, str]:
+    """(suffix, bytes, how) of ``sheets`` in a format chosen at random; a writer that cannot hold a
+    value gives way to the next (deterministically)."""
+    from tests import builders
+
+    sheet = sheets[0]
     formats = [(".xlsx", "openpyxl"), (".xlsx", "xlsxwriter"), (".xls", "xlwt"), (".ods", "odf"), (".csv", "csv")]
     start = rng.randrange(len(formats))
     for suffix, engine in formats[start:] + formats[:start]:
@@ -469,21 +565,17 @@ def random_table_file(rng: random.Random, city: str) -> tuple[str, bytes, str]:
             path = Path(tmp) / f"t{suffix}"
             try:
                 if suffix == ".csv":
-                    return ".csv", csv_bytes(rng, sheet.rows), f"table:{csv_how(rng)}"
+                    return ".csv", csv_bytes(rng, sheet.rows), f"{what}:csv"
                 builders.write(path, sheets, engine="xlsxwriter" if engine == "xlsxwriter" else "openpyxl")
-                return suffix, freeze(path.read_bytes()), f"table:{engine}"
+                return suffix, freeze(path.read_bytes()), f"{what}:{engine}"
             except Exception:  # noqa: BLE001 - this writer cannot hold a value: the next one
                 continue
-    return ".csv", csv_bytes(rng, sheet.rows), "table:csv-fallback"
+    return ".csv", csv_bytes(rng, sheet.rows), f"{what}:csv-fallback"
 
 
 CSV_ENCODINGS = ["utf-8", "utf-8-sig", "gbk", "gb18030", "utf-16", "utf-16-le", "big5", "latin-1", "utf-32",
                  "shift_jis", "cp1252"]
 CSV_DELIMITERS = [",", ",", ";", "\t", "|", "，", " ", "\x00"]
-
-
-def csv_how(rng: random.Random) -> str:
-    return "csv"
 
 
 def csv_bytes(rng: random.Random, rows: list[list[Any]]) -> bytes:
@@ -512,7 +604,8 @@ def make_input(seed: str, index: int, seeds: Seeds) -> FuzzInput:
     """Input ``index`` of the campaign ``seed``: the same bytes on every call."""
     rng = random.Random(f"{seed}:{index}")
     city = rng.choice(CITIES)
-    family = rng.choices(["bytes", "zip-xml", "table", "csv", "odd", "renamed"], [20, 28, 30, 8, 8, 6])[0]
+    family = rng.choices(["bytes", "zip-xml", "table", "csv", "park", "scores", "odd", "renamed"],
+                         [18, 26, 24, 7, 7, 5, 7, 6])[0]
     if family == "bytes":  # half of them on the text and OLE seeds: a flipped bit in a zip is mostly a CRC error
         name, data = rng.choice(seeds.files if rng.random() < 0.5 else seeds.others)
         how = [f"seed:{name}"]
@@ -539,6 +632,10 @@ def make_input(seed: str, index: int, seeds: Seeds) -> FuzzInput:
         else:
             suffix, data, how = random_table_file(rng, city)
         name = rng.choice([f"{city}数字产业集群申报信息汇总表", f"{city}园区汇总表", "附件2", "汇总表（更正）", city])
+        return FuzzInput(index, (name + suffix).encode(), data=data, how=[how])
+    if family in ("park", "scores"):
+        suffix, data, how = random_park_file(rng, city, family == "scores")
+        name = f"园区_{city}_园区汇总表" if family == "park" else f"园区_专家评分表_{rng.choice('甲乙丙丁')}"
         return FuzzInput(index, (name + suffix).encode(), data=data, how=[how])
     if family == "renamed":
         name, data = rng.choice(seeds.files)
@@ -1214,11 +1311,15 @@ def main(argv: list[str] | None = None) -> int:
         return status
     t0 = time.perf_counter()
     starts = list(range(args.first, args.first + args.n, args.batch))
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # stopped: the summary of what ran
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(args.jobs, 1))
     try:
-        with concurrent.futures.ThreadPoolExecutor(max_workers=max(args.jobs, 1)) as pool:
-            for future in concurrent.futures.as_completed([pool.submit(campaign.batch, s) for s in starts]):
-                future.result()
+        for future in concurrent.futures.as_completed([pool.submit(campaign.batch, s) for s in starts]):
+            future.result()
+    except KeyboardInterrupt:
+        print("[fuzz] stopped: the batches under way finish, the rest are dropped", file=sys.stderr)
     finally:
+        pool.shutdown(wait=True, cancel_futures=True)
         report, doc = summary(campaign, time.perf_counter() - t0)
         campaign.out.mkdir(parents=True, exist_ok=True)
         (campaign.out / "summary.md").write_text(report + "\n", encoding="utf-8")
