@@ -102,15 +102,16 @@ def test_fuzz_input_runs_without_a_crash(path: Path, tmp_path: Path) -> None:
             record["error"]
 
 
+@pytest.mark.parametrize("suffix", [".xlsx", ".xls", ".ods"])
 def test_a_workbook_of_more_sheets_than_the_limit_is_refused_before_loading(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        suffix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every sheet costs a load, a table search and a copy in the review whatever it holds: past
     MAX_SHEETS the file is refused with the count (the fuzzer's 201 declared sheets took 35 s)."""
     from sdbatch import settings
     from tests import builders
 
     sheets = [builders.Sheet(f"表{n}", [["序号", "集群名称"], [n, f"示例{n}"]]) for n in range(4)]
-    path = builders.write(tmp_path / "济南市数字产业集群申报信息汇总表.xlsx", sheets)
+    path = builders.write(tmp_path / f"济南市数字产业集群申报信息汇总表{suffix}", sheets)
     monkeypatch.setattr(settings, "MAX_SHEETS", 3)
     record = evaluate(tmp_path, RunOptions(out_dir=tmp_path.parent / "out", mail_mode="none")).files[0]
     assert (record.file, record.status, record.error_code) == (path.name, "rejected", "file-too-large")

@@ -15,6 +15,7 @@ from typing import Any
 from sdbatch.model import FileRejected, Finding, RawSheet
 from sdbatch.reading import calamine
 from sdbatch.reading.cells import CellCleaner, check_position, duration_text, trim_rows
+from sdbatch.reading.limits import check_sheet_count
 from sdbatch.text import display_name
 
 _DURATION_FORMAT = re.compile(r"\[(?:h+|m+|s+)\]", re.I)  # [h]:mm:ss, [mm]:ss: elapsed time
@@ -36,6 +37,7 @@ def read(path: Path) -> tuple[list[RawSheet], list[Finding]]:
         return calamine.read(path)
     except NotImplementedError:  # formatting_info unsupported for this file: values only
         return calamine.read(path)
+    check_sheet_count(path, book.nsheets)
     sheets = []
     notes: list[Finding] = []
     for index in range(book.nsheets):

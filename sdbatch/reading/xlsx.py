@@ -110,9 +110,7 @@ def _check_sheets(path: Path) -> None:
     parts = [part for _, part in sheets]
     if len(set(parts)) < len(parts):
         raise reject("file-unreadable", path, text("reading.sheets_share_a_part"))
-    if len(sheets) > settings.MAX_SHEETS:
-        raise reject("file-too-large", path, text("reading.too_many_sheets", count=len(sheets),
-                                                   limit=settings.MAX_SHEETS))
+    limits.check_sheet_count(path, len(sheets))
 
 
 def _without_merges(path: Path, parts: set[str]) -> io.BytesIO:
