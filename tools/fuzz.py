@@ -50,6 +50,7 @@ import re
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -925,6 +926,20 @@ def _traceback_line(text: str) -> str:
     return f"{end[:200]} @ {where}"
 
 
+def fingerprints(inbox: Path) -> dict[bytes, tuple[int, int, str]]:
+    """Every regular file under the inbox (links not followed): (size, mtime, sha256)."""
+    out = {}
+    for folder, _dirs, names in os.walk(os.fsencode(inbox)):
+        for name in names:
+            path = os.path.join(folder, name)
+            info = os.lstat(path)
+            if stat.S_ISREG(info.st_mode):
+                with open(path, "rb") as fh:
+                    out[os.path.relpath(path, os.fsencode(inbox))] = (
+                        info.st_size, info.st_mtime_ns, hashlib.sha256(fh.read()).hexdigest())
+    return out
+
+
 def outcomes(out: Path) -> Counter[str]:
     """What the run made of its inputs: each file's status (a rejection with its code), and the
     applications read, so that a summary shows how deep the inputs went."""
@@ -983,8 +998,13 @@ class Campaign:
             if not entry.is_symlink() and entry.is_file():
                 os.utime(entry.path, (stamp, stamp))
         timeout = self.args.timeout * (1 if len(items) == 1 else 3)
+        before = fingerprints(inbox)
         child = run_cli(inbox, place / "out", timeout=timeout, mem_mb=self.args.mem_mb, debug=debug)
         problems = analyse(child, place / "out", [i.index for i in items])
+        after = fingerprints(inbox)
+        for name in sorted(set(before) | set(after)):  # SPEC §7: inputs are never modified
+            if before.get(name) != after.get(name):
+                problems.append(Problem("input-modified", os.fsdecode(name), index_of(os.fsdecode(name))))
         seen = outcomes(place / "out") if tag.startswith("b") else Counter()
         with self.tally.lock:
             self.tally.peak_kb = max(self.tally.peak_kb, child.maxrss_kb)
@@ -1070,18 +1090,26 @@ class Campaign:
             shutil.rmtree(self.work, ignore_errors=True)
 
 
+# Defects that are not exceptions in issue 15's sense, counted apart.
+OTHER_DEFECTS = {"reason-in-english", "masked-crash", "input-modified"}
+
+
 def summary(campaign: Campaign, wall: float) -> tuple[str, dict[str, Any]]:
     t = campaign.tally
     by_kind: dict[str, list[Problem]] = defaultdict(list)
     for p in t.problems:
         by_kind[p.kind].append(p)
-    exceptions = sum(len({p.index for p in ps}) for ps in by_kind.values())
+    exceptions = len({p.index for p in t.problems if p.kind not in OTHER_DEFECTS})
+    others = len({p.index for p in t.problems if p.kind in OTHER_DEFECTS})
     lines = [f"# Fuzz summary: seed {campaign.seed}", "",
              "| figure | value |", "| --- | --- |",
              f"| command | `make fuzz N={campaign.args.n} SEED={campaign.seed}` "
              f"(batch {campaign.args.batch}, jobs {campaign.args.jobs}, first {campaign.args.first}) |",
              f"| inputs | {t.inputs} |", f"| batches (`sdbatch run`) | {t.batches} |",
-             f"| inputs with an exception | {exceptions} |",
+             f"| inputs with an exception (exit code, traceback, internal error, processing-failed, output "
+             f"failed, results.json missing/not strict/invalid, hang, out of memory) | {exceptions} |",
+             f"| inputs with another defect (reason in English, crash reported as unreadable, input "
+             f"modified) | {others} |",
              f"| slow inputs (> {campaign.args.slow:g} s alone) | {len(t.slow)} |",
              f"| peak memory (max RSS of one `sdbatch run`) | {t.peak_kb / 1024:.0f} MB |",
              f"| longest batch | {t.max_batch_wall:.1f} s wall, {t.max_batch_cpu:.1f} s CPU |",
@@ -1102,7 +1130,7 @@ def summary(campaign: Campaign, wall: float) -> tuple[str, dict[str, Any]]:
     lines += ["", "What the runs made of the inputs (file status or rejection code: count): " + ", ".join(
         f"{k} {v}" for k, v in t.outcomes.most_common())]
     doc = {"seed": campaign.seed, "n": campaign.args.n, "first": campaign.args.first, "inputs": t.inputs,
-           "batches": t.batches, "exceptions": exceptions, "by_kind": {k: len({p.index for p in ps})
+           "batches": t.batches, "exceptions": exceptions, "other_defects": others, "by_kind": {k: len({p.index for p in ps})
                                                                         for k, ps in by_kind.items()},
            "problems": [asdict(p) for p in t.problems], "slow": t.slow, "peak_rss_mb": round(t.peak_kb / 1024),
            "max_batch_wall_s": round(t.max_batch_wall, 1), "max_batch_cpu_s": round(t.max_batch_cpu, 1),
@@ -1326,7 +1354,7 @@ def main(argv: list[str] | None = None) -> int:
         (campaign.out / "summary.json").write_text(json.dumps(doc, ensure_ascii=False, indent=2), encoding="utf-8")
         print(report)
         campaign.close()
-    return 1 if doc["exceptions"] or doc["slow"] else 0
+    return 1 if doc["exceptions"] or doc["other_defects"] or doc["slow"] else 0
 
 
 if __name__ == "__main__":
