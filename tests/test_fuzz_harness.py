@@ -128,3 +128,12 @@ def test_what_counts_as_an_exception(fuzz: Any, tmp_path: Path) -> None:
     out = _run_dir(tmp_path / "e", [])
     timed = fuzz.Child(rc=-9, stdout="", stderr="", wall=99.0, cpu=0.1, maxrss_kb=1, timed_out=True)
     assert [p.kind for p in fuzz.analyse(timed, out, [3])] == ["timeout"]
+
+
+def test_an_input_changed_by_the_run_is_seen(fuzz: Any, tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_bytes(b"x")
+    os.symlink("a.csv", tmp_path / "link.csv")
+    before = fuzz.fingerprints(tmp_path)
+    assert set(before) == {b"a.csv"}
+    (tmp_path / "a.csv").write_bytes(b"y")
+    assert fuzz.fingerprints(tmp_path) != before
