@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint bench templates samples docs render clean fuzz
+.PHONY: install demo test lint bench templates samples docs render clean fuzz fuzz-replay
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,11 @@ SEED ?= 1
 JOBS ?= 1
 fuzz: $(STAMP)
 	$(BIN)/python tools/fuzz.py -n $(N) --seed $(SEED) --jobs $(JOBS) $(FUZZ_ARGS)
+
+# Every input the fuzzer found (tests/data/fuzz/, slow ones included) alone through `sdbatch run`:
+# time, peak memory, problems.
+fuzz-replay: $(STAMP)
+	$(BIN)/python tools/fuzz.py --replay tests/data/fuzz
 
 templates: $(STAMP)
 	$(BIN)/sdbatch template -o templates/xlsx/

@@ -865,7 +865,10 @@ def analyse(child: Child, out: Path, indexes: list[int]) -> list[Problem]:
     if "Traceback (most recent call last)" in everything:
         problems.append(Problem("traceback", _traceback_line(everything), lone))
     results_path = run_dir / "results.json"
-    if child.rc in (0, 1):
+    from sdbatch.catalogue import text as ui_text
+
+    empty = ui_text("batch.inbox_empty", inbox="\0").split("\0")[0]
+    if child.rc in (0, 1) and not (child.rc == 0 and empty and empty in child.stdout):  # an inbox of empty folders
         if not results_path.exists():
             problems.append(Problem("results-missing", _last_line(child.stdout), lone))
         else:
@@ -1284,6 +1287,24 @@ def _shrink_zip(data: bytes, keeps: Any) -> bytes:
     return _rezip(members)
 
 
+def replay(campaign: Campaign, paths: list[Path]) -> int:
+    """Each saved input alone through ``sdbatch run``: wall and CPU time, peak RSS, problems."""
+    files = sorted(f for p in paths for f in ([p] if p.is_file() else p.rglob("*"))
+                   if f.is_file() and f.name != "README.md")
+    status = 0
+    print("| file | exit | wall s | CPU s | peak MB | problems |\n| --- | --- | --- | --- | --- | --- |")
+    for n, path in enumerate(files):
+        item = FuzzInput(n, path.name.encode(), data=path.read_bytes(), how=[f"replay:{path}"])
+        child, problems = campaign.run_group([item], f"r{n:06d}")
+        slow = child.cpu > campaign.args.slow or child.wall > campaign.args.slow
+        status |= bool(problems) or slow
+        print(f"| {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path} | {child.rc} | {child.wall:.1f} | "
+              f"{child.cpu:.1f} | {child.maxrss_kb // 1024} | "
+              f"{'; '.join(f'{p.kind}: {p.detail[:80]}' for p in problems) or ('slow' if slow else '')} |")
+    campaign.close()
+    return int(status)
+
+
 # ------------------------------------------------------------------------------------ main
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
@@ -1302,6 +1323,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--debug", action="store_true", help="with --only: run with --debug, show the output")
     parser.add_argument("--keep", action="store_true", help="keep every batch's inbox and output")
     parser.add_argument("--shrink", default=None, help="minimise this failing file; writes <name>.min beside it")
+    parser.add_argument("--replay", nargs="+", default=None, metavar="PATH",
+                        help="run each file (or each file in each folder) alone; report time, memory, problems")
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore")  # the writers' notes on odd generated tables
 
@@ -1313,6 +1336,8 @@ def main(argv: list[str] | None = None) -> int:
         print(target)
         return 0
     campaign = Campaign(args)
+    if args.replay:
+        return replay(campaign, [Path(p) for p in args.replay])
     if args.only:
         indexes = [int(x) for x in args.only.split(",") if x.strip()]
         items = campaign.inputs(indexes)
