@@ -764,12 +764,17 @@ class Child:
     timed_out: bool
 
 
-def run_cli(inbox: Path, out: Path, *, timeout: float, mem_mb: int, debug: bool = False) -> Child:
-    """``sdbatch run`` in a child process under an address-space cap; its own rusage."""
+def run_cli(inbox: Path, out: Path, *, timeout: float, mem_mb: int, debug: bool = False,
+            verbose: bool = False) -> Child:
+    """``sdbatch run`` in a child process under an address-space cap; its own rusage.  ``debug``:
+    the first failure stops the run with its traceback; ``verbose``: each isolated failure's
+    traceback is logged (stderr) and the run goes on."""
     argv = ["run", str(inbox), "--out", str(out), "--address-book", str(ADDRESS_BOOK), "--mail", "all",
             "--now", NOW, "--run-id", "fuzz"]
-    if debug:  # the traceback of an isolated failure goes to run.log and stderr only then
-        argv = ["--debug", *argv, "--verbose"]
+    if debug or verbose:
+        argv.append("--verbose")
+    if debug:
+        argv = ["--debug", *argv]
     boot = ("import resource, sys\n"
             f"cap = {mem_mb} * 1024 * 1024\n"
             "resource.setrlimit(resource.RLIMIT_AS, (cap, cap))\n"
@@ -781,7 +786,8 @@ def run_cli(inbox: Path, out: Path, *, timeout: float, mem_mb: int, debug: bool 
     with tempfile.TemporaryFile() as fout, tempfile.TemporaryFile() as ferr:
         t0 = time.perf_counter()
         proc = subprocess.Popen([sys.executable, "-c", boot], stdout=fout, stderr=ferr, stdin=subprocess.DEVNULL,
-                                cwd=ROOT, start_new_session=True, env={**os.environ, "PYTHONHASHSEED": "0"})
+                                cwd=ROOT, start_new_session=True,
+                                env={**os.environ, "PYTHONHASHSEED": "0", "PYTHONWARNINGS": "always::ResourceWarning"})
         timed_out = threading.Event()
 
         def kill() -> None:
@@ -835,6 +841,7 @@ class Problem:
 
 
 ENGLISH = re.compile(r"[A-Za-z]{2,}(?:[ -][A-Za-z]{2,}){2,}")  # three English words in a row
+CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
 def _strict_json(text: str) -> Any:
@@ -896,6 +903,12 @@ def analyse(child: Child, out: Path, indexes: list[int]) -> list[Problem]:
                     problems.append(Problem("output-failed", json.dumps(failure, ensure_ascii=False)[:300], lone))
             except (OSError, ValueError) as exc:
                 problems.append(Problem("run-json", str(exc)[:200], lone))
+    if "ResourceWarning" in child.stderr:  # a file or socket left for the garbage collector to close
+        problems.append(Problem("resource-leak", _line_with(child.stderr, "ResourceWarning"), lone))
+    for line in child.stdout.splitlines():  # what a person reads is Chinese: a library's own English output
+        if ENGLISH.search(line) and not CJK.search(line):
+            problems.append(Problem("english-output", line[:200], lone))
+            break
     try:
         for line in Path(str(out) + ".masked").read_text(encoding="utf-8").splitlines():
             masked = json.loads(line)
@@ -985,7 +998,8 @@ class Campaign:
     def inputs(self, indexes: list[int]) -> list[FuzzInput]:
         return [make_input(self.seed, i, self.seeds) for i in indexes]
 
-    def run_group(self, items: list[FuzzInput], tag: str, *, debug: bool = False) -> tuple[Child, list[Problem]]:
+    def run_group(self, items: list[FuzzInput], tag: str, *, debug: bool = False,
+                  verbose: bool = False) -> tuple[Child, list[Problem]]:
         place = self.work / tag
         shutil.rmtree(place, ignore_errors=True)
         inbox, outside = place / "inbox", place / "outside"
@@ -1002,7 +1016,7 @@ class Campaign:
                 os.utime(entry.path, (stamp, stamp))
         timeout = self.args.timeout * (1 if len(items) == 1 else 3)
         before = fingerprints(inbox)
-        child = run_cli(inbox, place / "out", timeout=timeout, mem_mb=self.args.mem_mb, debug=debug)
+        child = run_cli(inbox, place / "out", timeout=timeout, mem_mb=self.args.mem_mb, debug=debug, verbose=verbose)
         problems = analyse(child, place / "out", [i.index for i in items])
         after = fingerprints(inbox)
         for name in sorted(set(before) | set(after)):  # SPEC §7: inputs are never modified
@@ -1049,12 +1063,19 @@ class Campaign:
                         p.detail = f"{p.detail} | {tracebacks[0].detail}"
                     found.append(p)
                     self.save(item, p.kind, p.detail, single)
-        for p in problems:  # seen in the batch, not alone: an interaction between inputs
-            alone_too = any(q.kind == p.kind and (p.index is None or q.index == p.index) for q in found)
-            if not alone_too:
-                p.detail = f"[batch {start}] {p.detail}"
-                found.append(p)
-                self.save_batch(items if p.index is None else [i for i in items if i.index == p.index], p)
+        batch_only = [p for p in problems if not any(q.kind == p.kind and (p.index is None or q.index == p.index)
+                                                        for q in found)]
+        tracebacks: list[str] = []
+        if batch_only:  # an interaction between inputs: the batch again, each isolated failure logged
+            verbose_child, _ = self.run_group(items, f"v{start:06d}", verbose=True)
+            text = verbose_child.stderr
+            tracebacks = [_traceback_line(text[m.start():]) for m in
+                          re.finditer(r"Traceback \(most recent call last\)", text)]
+        for p in batch_only:
+            extra = f" | {tracebacks[0]}" if tracebacks and p.kind != "traceback" else ""
+            p.detail = f"[batch {start}] {p.detail}{extra}"
+            found.append(p)
+            self.save_batch(items if p.index is None else [i for i in items if i.index == p.index], p)
         with self.tally.lock:
             self.tally.problems += found
         if found or (self.tally.batches % 20 == 0):
@@ -1094,7 +1115,7 @@ class Campaign:
 
 
 # Defects that are not exceptions in issue 15's sense, counted apart.
-OTHER_DEFECTS = {"reason-in-english", "masked-crash", "input-modified"}
+OTHER_DEFECTS = {"reason-in-english", "english-output", "masked-crash", "input-modified", "resource-leak"}
 
 
 def summary(campaign: Campaign, wall: float) -> tuple[str, dict[str, Any]]:
@@ -1111,8 +1132,8 @@ def summary(campaign: Campaign, wall: float) -> tuple[str, dict[str, Any]]:
              f"| inputs | {t.inputs} |", f"| batches (`sdbatch run`) | {t.batches} |",
              f"| inputs with an exception (exit code, traceback, internal error, processing-failed, output "
              f"failed, results.json missing/not strict/invalid, hang, out of memory) | {exceptions} |",
-             f"| inputs with another defect (reason in English, crash reported as unreadable, input "
-             f"modified) | {others} |",
+             f"| inputs with another defect (reason or output in English, crash reported as unreadable, "
+             f"input modified, file left open) | {others} |",
              f"| slow inputs (> {campaign.args.slow:g} s alone) | {len(t.slow)} |",
              f"| peak memory (max RSS of one `sdbatch run`) | {t.peak_kb / 1024:.0f} MB |",
              f"| longest batch | {t.max_batch_wall:.1f} s wall, {t.max_batch_cpu:.1f} s CPU |",

@@ -17,6 +17,7 @@ Before either, ``limits.check_extent`` refuses a sheet whose values span more th
 
 from __future__ import annotations
 
+import contextlib
 import io
 import re
 import shutil
@@ -128,17 +129,37 @@ def _without_merges(path: Path, parts: set[str]) -> io.BytesIO:
 
 
 def _read_full(path: Path, scans: dict[str, limits.PartScan]) -> tuple[list[RawSheet], list[Finding]]:
-    import openpyxl
-
-    file = display_name(path.name)
     costly = {part for part, scan in scans.items() if not limits.merges_fit(scan)}
     source: Any = path
     parts: dict[str, str] = {}
     if costly:
         source = _without_merges(path, costly)
         parts = sheet_parts(source)
-    values_wb = openpyxl.load_workbook(source, data_only=True, keep_links=False)
-    formulas_wb = openpyxl.load_workbook(source, data_only=False, keep_links=False)
+    with contextlib.ExitStack() as stack:
+        values_wb = _load(stack, source, data_only=True)
+        formulas_wb = _load(stack, source, data_only=False)
+        return _sheets_of(path, values_wb, formulas_wb, parts, costly, scans)
+
+
+def _load(stack: contextlib.ExitStack, source: Path | io.BytesIO, *, data_only: bool) -> Any:
+    """openpyxl's full load from a file opened here: a load that fails on a damaged package closes it
+    at once (openpyxl leaves its own archive open until the garbage collector finds it, whose warning
+    then lands in whatever code runs at that moment: a module being imported broke on it)."""
+    import openpyxl
+
+    if isinstance(source, io.BytesIO):
+        source.seek(0)
+        fh: Any = source
+    else:
+        fh = stack.enter_context(source.open("rb"))
+    wb = openpyxl.load_workbook(fh, data_only=data_only, keep_links=False)
+    stack.callback(wb.close)
+    return wb
+
+
+def _sheets_of(path: Path, values_wb: Any, formulas_wb: Any, parts: dict[str, str], costly: set[str],
+               scans: dict[str, limits.PartScan]) -> tuple[list[RawSheet], list[Finding]]:
+    file = display_name(path.name)
     sheets = []
     notes: list[Finding] = []
     for ws in values_wb.worksheets:
@@ -153,8 +174,6 @@ def _read_full(path: Path, scans: dict[str, limits.PartScan]) -> tuple[list[RawS
         notes += clean.notes()
         notes += _settle(path, sheet, scans.get(part or "") if part in costly else None)
         sheets.append(sheet)
-    values_wb.close()
-    formulas_wb.close()
     return sheets, notes
 
 
