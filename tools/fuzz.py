@@ -1102,8 +1102,8 @@ class Campaign:
         (folder / "input.json").write_text(json.dumps(info, ensure_ascii=False, indent=2), encoding="utf-8")
         (folder / "rerun.sh").write_text(
             f"#!/bin/sh\n# regenerate input {item.index} of seed {self.seed} and run it alone, with --debug\n"
-            f"cd \"$(dirname \"$0\")/../../../..\" && .venv/bin/python tools/fuzz.py --seed {self.seed} "
-            f"--only {item.index} --debug\n", encoding="utf-8")
+            f"cd \"$(git -C \"$(dirname \"$0\")\" rev-parse --show-toplevel 2>/dev/null || echo {ROOT})\" && "
+            f".venv/bin/python tools/fuzz.py --seed {self.seed} --only {item.index} --debug\n", encoding="utf-8")
 
     def save_batch(self, items: list[FuzzInput], problem: Problem) -> None:
         for item in items:
