@@ -877,7 +877,8 @@ def analyse(child: Child, out: Path, indexes: list[int]) -> list[Problem]:
     empty = ui_text("batch.inbox_empty", inbox="\0").split("\0")[0]
     if child.rc in (0, 1) and not (child.rc == 0 and empty and empty in child.stdout):  # an inbox of empty folders
         if not results_path.exists():
-            problems.append(Problem("results-missing", _last_line(child.stdout), lone))
+            if not any(p.kind == "traceback" for p in problems):  # an uncaught exception also exits 1
+                problems.append(Problem("results-missing", _last_line(child.stdout), lone))
         else:
             body = results_path.read_text(encoding="utf-8", errors="replace")
             try:
