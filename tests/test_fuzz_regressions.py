@@ -47,6 +47,7 @@ EXPECTED: dict[str, tuple[str, str | None, int]] = {
     "xls-cut-short.xls": ("rejected", "file-unreadable", 0),
     "xlsx-sheet-xml-cut.xlsx": ("rejected", "file-unreadable", 0),
     "xlsx-cell-in-row-zero.xlsx": ("rejected", "file-unreadable", 0),  # once put in the row above it, or crashed
+    "xlsx-cell-style-xf-missing.xlsx": ("rejected", "file-unreadable", 0),
 }
 # (sample under a GBK-byte name, samples beside it under their own names) whose run fails in a
 # module another branch is rewriting
@@ -167,13 +168,14 @@ def _run_clean(inbox: Path, tmp_path: Path) -> Any:
     return doc
 
 
-@pytest.mark.parametrize("name", ["xlsx-sheet-xml-cut.xlsx", "xls-cut-short.xls"])
+@pytest.mark.parametrize("name", ["xlsx-sheet-xml-cut.xlsx", "xls-cut-short.xls", "xlsx-cell-style-xf-missing.xlsx"])
 def test_a_damaged_workbook_leaves_no_file_open_and_prints_nothing(name: str, capfd: pytest.CaptureFixture[str]) -> None:
     """openpyxl left the package of a workbook it failed to load open until the garbage collector
     found it; the collector's ResourceWarning then fell into whatever ran at that moment, and a
     module being imported (olefile, which walks its own globals) broke on it: a later .xls of the
     batch failed as processing-failed (seed 3, input 7486).  xlrd wrote its English notes on a
-    short file to stdout, where staff read the run's summary."""
+    short file to stdout, where staff read the run's summary, and openpyxl prints "0 is out of
+    range" for a style that styles.xml lacks (seed 4, input 8715)."""
     from sdbatch import reading
     from sdbatch.model import FileRejected
 

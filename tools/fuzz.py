@@ -906,8 +906,10 @@ def analyse(child: Child, out: Path, indexes: list[int]) -> list[Problem]:
                 problems.append(Problem("run-json", str(exc)[:200], lone))
     if "ResourceWarning" in child.stderr:  # a file or socket left for the garbage collector to close
         problems.append(Problem("resource-leak", _line_with(child.stderr, "ResourceWarning"), lone))
-    for line in child.stdout.splitlines():  # what a person reads is Chinese: a library's own English output
-        if ENGLISH.search(line) and not CJK.search(line):
+    for line in (child.stdout + "\n" + child.stderr).splitlines():  # what a person reads is Chinese
+        if "Warning: " in line or line.startswith(" ") or "Traceback" in everything:
+            continue  # the ResourceWarnings shown on purpose (counted as resource-leak), a traceback
+        if ENGLISH.search(line) and not CJK.search(line):  # a library's own English output
             problems.append(Problem("english-output", line[:200], lone))
             break
     try:

@@ -152,7 +152,8 @@ def _load(stack: contextlib.ExitStack, source: Path | io.BytesIO, *, data_only: 
         fh: Any = source
     else:
         fh = stack.enter_context(source.open("rb"))
-    wb = openpyxl.load_workbook(fh, data_only=data_only, keep_links=False)
+    with contextlib.redirect_stdout(io.StringIO()):  # openpyxl prints "0 is out of range" for a bad style index
+        wb = openpyxl.load_workbook(fh, data_only=data_only, keep_links=False)
     stack.callback(wb.close)
     return wb
 
