@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint bench templates samples docs render clean
+.PHONY: install demo test lint bench templates samples docs render clean fuzz fuzz-replay
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,20 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python tools/bench.py
 	$(BIN)/python tools/bench_evidence.py
+
+# Fuzz `sdbatch run` end to end (issue 15 item 7): N inputs made from SEED (bit flips, truncations,
+# zip-member XML mutation, random cells of every type, CSV encodings, odd inbox entries), JOBS runs
+# at once.  Failing inputs and the summary go to output/fuzz/<SEED>/; see tools/fuzz.py --help.
+N    ?= 1000
+SEED ?= 1
+JOBS ?= 1
+fuzz: $(STAMP)
+	$(BIN)/python tools/fuzz.py -n $(N) --seed $(SEED) --jobs $(JOBS) $(FUZZ_ARGS)
+
+# Every input the fuzzer found (tests/data/fuzz/, slow ones included) alone through `sdbatch run`:
+# time, peak memory, problems.
+fuzz-replay: $(STAMP)
+	$(BIN)/python tools/fuzz.py --replay tests/data/fuzz
 
 templates: $(STAMP)
 	$(BIN)/sdbatch template -o templates/xlsx/

@@ -233,8 +233,8 @@ def read_isolated(record: FileRecord, candidates: list[Rules], *, debug: bool = 
     rejects it with the reason, and the batch goes on (with ``debug`` the error is let through)."""
     try:
         read_record(record, candidates, debug=debug)
-    except Exception as exc:  # noqa: BLE001 - one file's failure is that file's, never the night's
-        if debug:
+    except BaseException as exc:  # one file's failure is that file's, never the night's
+        if debug or not errors.library_failure(exc):
             raise
         reason = errors.short_reason(exc)
         log.warning(text("batch.log.file_failed", file=record.file, reason=reason))

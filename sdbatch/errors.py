@@ -75,6 +75,12 @@ def os_error_in(exc: BaseException | None) -> OSError | None:
     return None
 
 
+def library_failure(exc: BaseException) -> bool:
+    """An exception that is one file's failure: any ``Exception``, and a panic of a native
+    library's Rust code (python-calamine), which Python raises as a ``BaseException``."""
+    return isinstance(exc, Exception) or type(exc).__name__ == "PanicException"
+
+
 def stops_the_run(exc: BaseException) -> bool:
     """True for a full disk, read-only media, a device error…: not one item's fault."""
     err = os_error_in(exc)

@@ -85,6 +85,9 @@ FULL_READ_MAX_GRID_CELLS = 250_000
 MERGED_RANGE_SLACK = 100
 MAX_MERGED_RANGES = 10_000
 MAX_MERGED_CELLS = 250_000
+# Sheets of one workbook: each is loaded (twice in full mode), searched for a table and copied
+# into the review, whatever it holds; a city's summary workbook has a handful.
+MAX_SHEETS = 100
 # Reading findings about single cells or ranges (illegal-characters-removed, merged-range-*): at
 # most this many per sheet, then one finding for the rest.
 MAX_CELL_NOTES = 20

@@ -52,8 +52,10 @@ def claim(record: FileRecord, candidates: list[Rules], *, debug: bool = False) -
         found = read_list(path, kind, record.file, record.mtime, specs)
     except FileRejected:
         return False  # read_workbook will reject it with the same reason
-    except Exception:  # noqa: BLE001 - a library failing on a damaged file: the batch's reading says why
-        if debug:
+    except BaseException as exc:  # a library failing on a damaged file: the batch's reading says why
+        from sdbatch.errors import library_failure
+
+        if debug or not library_failure(exc):
             raise
         import logging
 

@@ -162,7 +162,10 @@ class _CalamineSheet(ListSource):
         self.path, self.sheet, self.name, self.hidden = path, sheet, name, hidden
 
     def head(self) -> RawSheet:
-        rows = self.sheet.to_python(skip_empty_area=False, nrows=_HEAD_ROWS)
+        from sdbatch.reading.calamine import native
+
+        with native():
+            rows = self.sheet.to_python(skip_empty_area=False, nrows=_HEAD_ROWS)
         grid = [[None if v == "" else v for v in row] for row in rows]
         try:
             merged = [(a[0], a[1], b[0], b[1]) for a, b in (self.sheet.merged_cell_ranges or [])
@@ -230,7 +233,8 @@ class _CsvSheet(ListSource):
         import csv
         import io
 
-        data = self.path.read_bytes() if limit is None else self.path.open("rb").read(limit)
+        with self.path.open("rb") as fh:
+            data = fh.read() if limit is None else fh.read(limit)
         decoded = data.decode(self.encoding, errors="replace")
         csv.field_size_limit(settings.MAX_CELL_CHARS * 4 + 1)
         return csv.reader(io.StringIO(decoded), delimiter=self.sep)
@@ -273,15 +277,16 @@ def sources(path: Path, kind: str) -> tuple[list[ListSource], Any]:
         for rows, cols in extents(path):
             _check_extent(path, rows, cols)
     if kind in ("xlsx", "xlsm", "xls", "ods"):
-        import python_calamine
+        from sdbatch.reading.calamine import native, open_book
 
-        wb = python_calamine.CalamineWorkbook.from_path(str(path))
-        hidden = {m.name for m in wb.sheets_metadata if str(m.visible).lower().rsplit(".", 1)[-1] != "visible"}
-        out: list[ListSource] = []
-        for name in wb.sheet_names:
-            sheet = wb.get_sheet_by_name(name)
-            _check_extent(path, sheet.height + (sheet.start or (0, 0))[0], sheet.width)
-            out.append(_CalamineSheet(path, sheet, name, name in hidden))
+        with native():
+            wb = open_book(path)  # a name in GBK bytes too
+            hidden = {m.name for m in wb.sheets_metadata if str(m.visible).lower().rsplit(".", 1)[-1] != "visible"}
+            out: list[ListSource] = []
+            for name in wb.sheet_names:
+                sheet = wb.get_sheet_by_name(name)
+                _check_extent(path, sheet.height + (sheet.start or (0, 0))[0], sheet.width)
+                out.append(_CalamineSheet(path, sheet, name, name in hidden))
         return out, wb
     if kind == "csv":
         return [_CsvSheet(path, display_name(path.stem)[:31])], None

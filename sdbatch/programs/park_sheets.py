@@ -25,7 +25,7 @@ from sdbatch.catalogue import text
 from sdbatch.model import RawSheet, RawWorkbook, Source, cell_address
 from sdbatch.programs.park_settings import Settings, settings_of
 from sdbatch.rules import Rules
-from sdbatch.text import cell_text, nfkc, squash, vocabulary
+from sdbatch.text import cell_text, display_name, nfkc, squash, vocabulary
 
 #: how many rows above the first code row (parks as columns) may hold the column headers
 HEADER_DEPTH = 4
@@ -414,6 +414,6 @@ def claims_sheet(sheet: RawSheet, rules: Rules) -> bool:
 def claim_file(raw: RawWorkbook, rules: Rules) -> ScoreFile | None:
     """Claim a workbook with no summary table when it holds score sheets; None otherwise."""
     st = settings_of(rules)
-    name = Path(raw.path).name
+    name = display_name(Path(raw.path).name)  # a name zipped as GBK bytes, as people read it
     sheets = [s for sheet in raw.sheets if not sheet.hidden for s in parse_score_sheets(sheet, name, st)]
     return ScoreFile(raw.path, sheets) if sheets else None

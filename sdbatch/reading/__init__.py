@@ -30,7 +30,7 @@ from pathlib import Path
 from sdbatch.catalogue import text
 from sdbatch.model import FileRejected, Finding, RawSheet, RawWorkbook
 from sdbatch.reading import csv, html, merges, ods, xls, xlsx, xml2003
-from sdbatch.reading.limits import full_read_ok, preflight
+from sdbatch.reading.limits import check_sheet_count, full_read_ok, preflight
 from sdbatch.reading.sniff import reject, workbook_notes
 from sdbatch.text import display_name
 
@@ -66,6 +66,7 @@ def read_workbook(path: Path, *, debug: bool = False) -> RawWorkbook:
             raise
         raise rejection_for(exc, path) from None
     file = display_name(path.name)
+    check_sheet_count(path, len(sheets))  # the readers of the other kinds (HTML tables, XML 2003)
     for sheet in sheets:  # every reader's ranges in proportion to its values (a no-op when settled)
         notes += merges.settle_sheet(sheet, file)
     notes = workbook_notes(path, kind) + notes

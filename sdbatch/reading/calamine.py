@@ -9,9 +9,12 @@ and reading stops past ``MAX_CELLS`` cells.  Rows that hold nothing become ``[]`
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import os
 import re
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +28,47 @@ from sdbatch.text import display_name
 Box = tuple[int, int, int, int]
 
 
+class CalamineFailed(Exception):
+    """python-calamine gave up on a damaged file (a panic of its Rust code, which Python sees as a
+    ``BaseException``): an ordinary library failure, that file's alone."""
+
+
+def is_panic(exc: BaseException) -> bool:
+    return type(exc).__name__ == "PanicException"
+
+
+@contextlib.contextmanager
+def native() -> Iterator[None]:
+    """Around calls into python-calamine: a panic becomes :class:`CalamineFailed`, and the message
+    Rust prints on a panic (English, with a backtrace) goes to nobody's screen."""
+    saved = _silence_stderr()
+    try:
+        yield
+    except BaseException as exc:
+        if is_panic(exc):
+            raise CalamineFailed(str(exc)) from None
+        raise
+    finally:
+        _restore_stderr(saved)
+
+
+def _silence_stderr() -> int | None:
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+    except (OSError, ValueError, AttributeError):
+        return None  # no descriptor 2 to guard (an embedding without one): nothing to hide
+    return saved
+
+
+def _restore_stderr(saved: int | None) -> None:
+    if saved is not None:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def read(path: Path, merged_for: Callable[[str], list[Box] | None] | None = None, *, ods: bool = False
          ) -> tuple[list[RawSheet], list[Finding]]:
     """Every sheet of ``path``.  ``merged_for(sheet name)``: the merged ranges to use instead of
@@ -34,8 +78,14 @@ def read(path: Path, merged_for: Callable[[str], list[Box] | None] | None = None
     import python_calamine
 
     path = Path(path)
+    with native():
+        return _read(python_calamine, path, value_of, merged_for)
+
+
+def _read(python_calamine: Any, path: Path, value_of: Callable[[Any], Any],
+          merged_for: Callable[[str], list[Box] | None] | None) -> tuple[list[RawSheet], list[Finding]]:
     file = display_name(path.name)
-    wb = python_calamine.CalamineWorkbook.from_path(str(path))
+    wb = _open(python_calamine, path)
     hidden_names = {m.name for m in wb.sheets_metadata if str(m.visible).lower().rsplit(".", 1)[-1] != "visible"}
     sheets = []
     notes: list[Finding] = []
@@ -73,6 +123,23 @@ def read(path: Path, merged_for: Callable[[str], list[Box] | None] | None = None
         notes += clean.notes()
     wb.close()
     return sheets, notes
+
+
+def open_book(path: Path) -> Any:
+    import python_calamine
+
+    return _open(python_calamine, path)
+
+
+def _open(python_calamine: Any, path: Path) -> Any:
+    """calamine opens a path it can spell in UTF-8; a name in another encoding (GBK bytes from a
+    zip made on Windows) is opened here and handed over as a file."""
+    try:
+        os.fsencode(path).decode("utf-8")
+    except UnicodeDecodeError:
+        with path.open("rb") as fh:
+            return python_calamine.CalamineWorkbook.from_filelike(fh)
+    return python_calamine.CalamineWorkbook.from_path(str(path))
 
 
 def _value(value: Any) -> Any:

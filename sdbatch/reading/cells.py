@@ -131,7 +131,10 @@ def trim_rows(rows: list[list[Any]]) -> list[list[Any]]:
 
 def check_position(path: Any, row: int, col: int) -> None:
     """Refuse a value beyond ``MAX_ROWS`` rows or ``MAX_COLS`` columns (0-based position):
-    never cut a table silently."""
+    never cut a table silently.  A position before the first row or column (a cell ``A0`` in a
+    damaged sheet XML, which openpyxl accepts) is a damaged file."""
+    if row < 0 or col < 0:
+        raise reject("file-unreadable", path, text("reading.cell_before_sheet"))
     if row >= settings.MAX_ROWS:
         raise reject("file-too-large", path, text("reading.too_many_rows", limit=settings.MAX_ROWS))
     if col >= settings.MAX_COLS:

@@ -48,7 +48,9 @@ def read(path: Path) -> tuple[list[RawSheet], list[Finding]]:
     clean = CellCleaner(file, sheet_name)
     rows: list[list[Any]] = []
     try:
-        for r, row in enumerate(csv.reader(io.StringIO(decoded), delimiter=delimiter)):
+        # newline="": a line ending in \r alone (old Mac, or a \r typed into a cell) ends a row as
+        # \r\n and \n do, and line breaks inside quoted fields stay in their cell.
+        for r, row in enumerate(csv.reader(io.StringIO(decoded, newline=""), delimiter=delimiter)):
             line = [clean(v, r, c) for c, v in enumerate(row)]
             end = len(line)
             while end and line[end - 1] is None:
@@ -58,19 +60,23 @@ def read(path: Path) -> tuple[list[RawSheet], list[Finding]]:
             elif r >= settings.MAX_ROWS:
                 continue  # empty lines past the limit cost nothing; a value there is refused
             rows.append(line[:end])
-    except csv.Error as exc:
-        raise FileRejected("file-unreadable", file=file, detail=str(exc)[:80]) from None
+    except csv.Error as exc:  # the csv module's own words are English: said in Chinese
+        too_long = "field larger than field limit" in str(exc)
+        detail = text("reading.csv_cell_too_long", limit=settings.MAX_CELL_CHARS * 4) if too_long \
+            else text("reading.csv_malformed")
+        raise FileRejected("file-unreadable", file=file, detail=detail) from None
     return [RawSheet(name=sheet_name, rows=trim_rows(rows))], clean.notes()
 
 
 def _check_lines(path: Path, data: bytes) -> None:
     """No line longer than the limit (a 95 MB line of commas would become 100 million cells)."""
     start = 0
+    newline = b"\n" if b"\n" in data or b"\r" not in data else b"\r"  # lines ended by \r alone too
     while start < len(data):
-        end = data.find(b"\n", start)
+        end = data.find(newline, start)
         end = len(data) if end < 0 else end
         if end - start > settings.MAX_CSV_LINE_BYTES:
-            line_no = data.count(b"\n", 0, start) + 1
+            line_no = data.count(newline, 0, start) + 1
             raise reject("file-too-large", path, text(
                 "reading.csv_line_too_long", line=line_no, limit=settings.MAX_CSV_LINE_BYTES // 1024))
         start = end + 1

@@ -221,7 +221,7 @@ def _check_ods_grid(path: Path, zf: zipfile.ZipFile, name: str) -> None:
     """
     from xml.parsers import expat
 
-    state = {"row": 0, "height": 0, "width": 0, "rows_rep": 1, "col": 0, "row_width": 0}
+    state = {"row": 0, "height": 0, "width": 0, "rows_rep": 1, "col": 0, "row_width": 0, "tables": 0}
     t_row, t_cell, t_cov = (f"{_ODS_TABLE} {n}" for n in ("table-row", "table-cell", "covered-table-cell"))
     t_table = f"{_ODS_TABLE} table"
     value_type = f"{_ODS_OFFICE} value-type"
@@ -234,7 +234,8 @@ def _check_ods_grid(path: Path, zf: zipfile.ZipFile, name: str) -> None:
 
     def start(tag: str, attrs: dict[str, str]) -> None:
         if tag == t_table:
-            state.update(row=0, height=0, width=0)
+            state.update(row=0, height=0, width=0, tables=state["tables"] + 1)
+            check_sheet_count(path, state["tables"])
         elif tag == t_row:
             state.update(rows_rep=repeat(attrs, "number-rows-repeated"), col=0, row_width=0)
         elif tag in (t_cell, t_cov):
@@ -483,6 +484,13 @@ def check_extent(path: Path, scan: PartScan) -> None:
     rows, cols = scan.value_rows, scan.value_cols
     if rows > settings.MAX_ROWS or cols > settings.MAX_COLS or rows * cols > settings.MAX_CELLS:
         raise reject("file-too-large", path, text("reading.extent_too_large", rows=rows, cols=cols))
+
+
+def check_sheet_count(path: Path, count: int) -> None:
+    """Refuse a workbook of more sheets than ``MAX_SHEETS``: each costs a load, a search for the
+    table and a copy in the review, whatever it holds."""
+    if count > settings.MAX_SHEETS:
+        raise reject("file-too-large", path, text("reading.too_many_sheets", count=count, limit=settings.MAX_SHEETS))
 
 
 def merges_fit(scan: PartScan) -> bool:

@@ -8,6 +8,7 @@ is read by python-calamine, values only.
 
 from __future__ import annotations
 
+import io
 import re
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 from sdbatch.model import FileRejected, Finding, RawSheet
 from sdbatch.reading import calamine
 from sdbatch.reading.cells import CellCleaner, check_position, duration_text, trim_rows
+from sdbatch.reading.limits import check_sheet_count
 from sdbatch.text import display_name
 
 _DURATION_FORMAT = re.compile(r"\[(?:h+|m+|s+)\]", re.I)  # [h]:mm:ss, [mm]:ss: elapsed time
@@ -22,20 +24,34 @@ _DURATION_FORMAT = re.compile(r"\[(?:h+|m+|s+)\]", re.I)  # [h]:mm:ss, [mm]:ss: 
 
 def read(path: Path) -> tuple[list[RawSheet], list[Finding]]:
     """The reader of ``xls`` files."""
-    import datetime as dt
 
     import xlrd
 
     path = Path(path)
     file = display_name(path.name)
     try:
-        book = xlrd.open_workbook(str(path), formatting_info=True, on_demand=True, ragged_rows=True)
+        # xlrd writes its notes on odd files (in English) to stdout unless given a log of its own
+        book = xlrd.open_workbook(str(path), formatting_info=True, on_demand=True, ragged_rows=True,
+                                  logfile=io.StringIO())
     except xlrd.XLRDError as exc:
         if "encrypt" in str(exc).lower():
             raise FileRejected("file-encrypted", file=file) from None
         return calamine.read(path)
     except NotImplementedError:  # formatting_info unsupported for this file: values only
         return calamine.read(path)
+    try:  # on_demand keeps the file open until released: released here, whatever happens
+        return _sheets(path, book)
+    finally:
+        book.release_resources()
+
+
+def _sheets(path: Path, book: Any) -> tuple[list[RawSheet], list[Finding]]:
+    import datetime as dt
+
+    import xlrd
+
+    file = display_name(path.name)
+    check_sheet_count(path, book.nsheets)
     sheets = []
     notes: list[Finding] = []
     for index in range(book.nsheets):

@@ -17,6 +17,7 @@ Before either, ``limits.check_extent`` refuses a sheet whose values span more th
 
 from __future__ import annotations
 
+import contextlib
 import io
 import re
 import shutil
@@ -25,9 +26,11 @@ from pathlib import Path
 from typing import Any
 
 from sdbatch import settings
+from sdbatch.catalogue import text
 from sdbatch.model import Finding, RawSheet
 from sdbatch.reading import calamine, limits, merges
 from sdbatch.reading.cells import CellCleaner, check_position, trim_rows
+from sdbatch.reading.sniff import reject
 from sdbatch.text import display_name
 
 Box = tuple[int, int, int, int]
@@ -38,6 +41,7 @@ _MERGE_CELLS = re.compile(
 def read(path: Path) -> tuple[list[RawSheet], list[Finding]]:
     """The reader of ``xlsx`` and ``xlsm`` files."""
     path = Path(path)
+    _check_sheets(path)
     scans = limits.scan_workbook(path)
     for scan in scans.values():
         limits.check_extent(path, scan)
@@ -78,15 +82,36 @@ def sheet_parts(source: Path | io.BytesIO) -> dict[str, str]:
 
 
 def _parts_of(fh: Any) -> dict[str, str]:
+    return dict(_sheet_list(fh))
+
+
+def _sheet_list(fh: Any) -> list[tuple[str, str]]:
+    """(sheet title, worksheet part) of every sheet the workbook part declares, in order."""
     from openpyxl.reader.excel import ExcelReader
 
     reader = ExcelReader(fh, read_only=True, keep_links=False)
     try:
         reader.read_manifest()
         reader.read_workbook()
-        return {sheet.name: rel.target for sheet, rel in reader.parser.find_sheets()}
+        return [(sheet.name, rel.target) for sheet, rel in reader.parser.find_sheets()]
     finally:
         reader.archive.close()
+
+
+def _check_sheets(path: Path) -> None:
+    """Refuse a workbook declaring more sheets than ``MAX_SHEETS``, or several sheets on one
+    worksheet part (a damaged workbook part: 200 copies of one ``<sheet>`` element made openpyxl
+    load, and the review copy, the same sheet 200 times).  Each is work out of proportion to what
+    the file holds; what else is wrong with the workbook part the readers report."""
+    try:
+        with path.open("rb") as fh:
+            sheets = _sheet_list(fh)
+    except Exception:  # noqa: BLE001 - the reader itself says what is wrong
+        return
+    parts = [part for _, part in sheets]
+    if len(set(parts)) < len(parts):
+        raise reject("file-unreadable", path, text("reading.sheets_share_a_part"))
+    limits.check_sheet_count(path, len(sheets))
 
 
 def _without_merges(path: Path, parts: set[str]) -> io.BytesIO:
@@ -104,17 +129,38 @@ def _without_merges(path: Path, parts: set[str]) -> io.BytesIO:
 
 
 def _read_full(path: Path, scans: dict[str, limits.PartScan]) -> tuple[list[RawSheet], list[Finding]]:
-    import openpyxl
-
-    file = display_name(path.name)
     costly = {part for part, scan in scans.items() if not limits.merges_fit(scan)}
     source: Any = path
     parts: dict[str, str] = {}
     if costly:
         source = _without_merges(path, costly)
         parts = sheet_parts(source)
-    values_wb = openpyxl.load_workbook(source, data_only=True, keep_links=False)
-    formulas_wb = openpyxl.load_workbook(source, data_only=False, keep_links=False)
+    with contextlib.ExitStack() as stack:
+        values_wb = _load(stack, source, data_only=True)
+        formulas_wb = _load(stack, source, data_only=False)
+        return _sheets_of(path, values_wb, formulas_wb, parts, costly, scans)
+
+
+def _load(stack: contextlib.ExitStack, source: Path | io.BytesIO, *, data_only: bool) -> Any:
+    """openpyxl's full load from a file opened here: a load that fails on a damaged package closes it
+    at once (openpyxl leaves its own archive open until the garbage collector finds it, whose warning
+    then lands in whatever code runs at that moment: a module being imported broke on it)."""
+    import openpyxl
+
+    if isinstance(source, io.BytesIO):
+        source.seek(0)
+        fh: Any = source
+    else:
+        fh = stack.enter_context(source.open("rb"))
+    with contextlib.redirect_stdout(io.StringIO()):  # openpyxl prints "0 is out of range" for a bad style index
+        wb = openpyxl.load_workbook(fh, data_only=data_only, keep_links=False)
+    stack.callback(wb.close)
+    return wb
+
+
+def _sheets_of(path: Path, values_wb: Any, formulas_wb: Any, parts: dict[str, str], costly: set[str],
+               scans: dict[str, limits.PartScan]) -> tuple[list[RawSheet], list[Finding]]:
+    file = display_name(path.name)
     sheets = []
     notes: list[Finding] = []
     for ws in values_wb.worksheets:
@@ -129,8 +175,6 @@ def _read_full(path: Path, scans: dict[str, limits.PartScan]) -> tuple[list[RawS
         notes += clean.notes()
         notes += _settle(path, sheet, scans.get(part or "") if part in costly else None)
         sheets.append(sheet)
-    values_wb.close()
-    formulas_wb.close()
     return sheets, notes
 
 
