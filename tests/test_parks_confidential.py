@@ -209,6 +209,7 @@ def test_a_city_is_told_its_released_result(park_run):
     assert rows["青岛产数园乙"]["认定结果"] == "未达到认定分数线，不予认定"  # not read as recognised
     assert rows["青岛数字园乙"]["认定结果"] == "入库型" and rows["青岛数字园乙"].get("奖补上限（万元）") is None
     assert "建议分配（万元）" not in headers  # the allocation proposal is the department's
+    assert rows["青岛数字园乙"]["综合得分"] is not None  # released: the combined score, never a rater's
     body = next(t for t in mail_texts(run_dir / "mail" / "青岛市.eml")[1:] if "青岛产数园乙" in t)
     assert "未达到认定分数线，不予认定" in body and "建议分配" not in body
 
@@ -234,6 +235,9 @@ def test_results_not_released_are_said_to_follow(tmp_path):
     texts = [str(c.value) for row in ws.iter_rows() for c in row if c.value is not None]
     assert "认定结果经审定后另行通知" in texts and "示范型" not in texts and 200 not in [
         c.value for row in ws.iter_rows() for c in row]
+    assert "综合得分" not in texts  # the experts' combined score is the department's until released
+    scores = {a["score"] for a in results["applications"] if a["score"] is not None}
+    assert scores and not scores & {c.value for row in ws.iter_rows() for c in row}
     body = "\n".join(mail_texts(outcome.run_dir / "mail" / "济南市.eml"))
     assert "另行通知" in body and "示范型" not in body
 

@@ -204,6 +204,11 @@ class Program:
         """Columns the writers add per application (none for the generic program)."""
         return []
 
+    def score_for_city(self, app: Application) -> float | None:
+        """The score a city's review shows for ``app`` (None: not shown).  A program whose score
+        comes from a confidential review shows it only once the results are released."""
+        return app.score
+
     def list_sheets(self, result: RunResult, apps: list[Application]) -> list[SheetSpec]:
         """Extra sheets of the department's list workbook."""
         return []

@@ -821,6 +821,11 @@ class ParkProgram(Program):
             out.append(_points_sheet(scoring["points"], st))
         return out
 
+    def score_for_city(self, app: Application) -> float | None:
+        """The experts' combined score is the department's until ``[park.release]`` releases the results."""
+        outcome = app.outcome
+        return app.score if isinstance(outcome, ParkOutcome) and outcome.released else None
+
     def notes(self, result: RunResult, apps: list[Application], audience: str) -> list[Note]:
         st = settings_of(self.rules)
         scoring = result.report(self.rules.name).get("park_scoring") or {}

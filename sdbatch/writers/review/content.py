@@ -479,7 +479,8 @@ def _summary(result: RunResult, name: str, apps: list[Application], rules: Any) 
     outcome = outcome_columns(program, apps, "review", READER)
     values = _value_fields(apps, rules, skip=[group_field])
     with_order = any(a.city_order is not None for a in apps) or not apps
-    with_score = any(a.score is not None for a in apps)
+    shown_score = {id(a): program.score_for_city(a) for a in apps}  # the experts' score only once released
+    with_score = any(v is not None for v in shown_score.values())
     unknown: list[str] = []
     for app in apps:
         unknown += [h for h in app.unknown if h not in unknown]
@@ -502,7 +503,7 @@ def _summary(result: RunResult, name: str, apps: list[Application], rules: Any) 
             line: list[Any] = [i] + ([app.city_order] if with_order else [])
             line += [app.name, _group_value(app, group_field), status_label(app.status),
                      reason(app, rules, reader=READER)]
-            line += [app.score] if with_score else []
+            line += [shown_score[id(app)]] if with_score else []
             line += [c.value(app) for c in outcome]
             line += [app.values.get(fid) for fid, _ in values]
             line += [app.unknown.get(h) for h in unknown]
