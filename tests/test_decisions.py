@@ -453,6 +453,14 @@ def test_same_cluster_name_in_two_cities(tmp_path: Path) -> None:
     for app in apps:
         assert (FIRST, "name", "cross-city-duplicate") in triples(app)
         assert app.status == "needs_review"
+    # the city is told which city to agree with, not the other city's file (the department's results keep it)
+    from sdbatch.catalogue import render
+
+    jinan = next(a for a in apps if a.city == "济南市")
+    finding = next(f for f in jinan.findings if f.code == "cross-city-duplicate")
+    other_file = next(f.file for f in result.files if "淄博" in f.file)
+    assert finding.params["other_file"] == other_file
+    assert "淄博市" in render(finding).message and other_file not in render(finding).message
 
 
 def test_same_credit_code_in_two_cities(tmp_path: Path) -> None:
