@@ -24,7 +24,7 @@ import pytest
 from sdbatch.batch import RunOptions, evaluate
 from sdbatch.model import RunResult
 from sdbatch.programs.base import SheetSpec
-from sdbatch.writers import write_city_reviews
+from sdbatch.writers import printing, write_city_reviews
 from sdbatch.writers._common import COLOURS
 from sdbatch.writers.review import book, layout
 from sdbatch.writers.xlsxpatch import PatchError, formula_is_local
@@ -265,11 +265,11 @@ def _readable(ws: Any) -> None:
     for c in range(1, last + 1):
         dim = ws.column_dimensions.get(openpyxl.utils.get_column_letter(c))
         widths.append(dim.width if dim is not None and dim.width else 8.43)
-    font = 11.0
     if ws.sheet_properties.pageSetUpPr is not None and ws.sheet_properties.pageSetUpPr.fitToPage:
-        room = (841.9 if ws.page_setup.orientation == "landscape" else 595.3) - 72
+        landscape = ws.page_setup.orientation == "landscape"
         assert ws.page_setup.fitToWidth == 1 and ws.page_setup.fitToHeight == 0, ws.title
-        scale = room / layout.sheet_points(widths, font)
+        scale = printing.printable_pixels(landscape) / sum(printing.column_pixels(w) for w in widths)
+        font = 11.0
         assert scale >= 0.6 and scale * font >= 8 - 0.01, (ws.title, scale)
     else:
         assert ws.page_setup.orientation == "landscape" and int(ws.page_setup.scale) >= 60, ws.title

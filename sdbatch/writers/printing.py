@@ -4,7 +4,7 @@
 fits, landscape when it does not, *fit to one page wide* only while the scale stays readable
 (``settings.PRINT_MIN_SCALE`` and ``settings.PRINT_MIN_FONT_PT``), and otherwise the table split
 into blocks of columns, each printed on its own pages with the key columns (rank, city, name)
-repeated.  It is pure, so the review writer (openpyxl) and the lists (xlsxwriter) share it;
+repeated.  It is pure, so the review writer (sdbatch.writers.xlsxpatch) and the lists (xlsxwriter) share it;
 :func:`apply_xlsxwriter` applies a plan to an xlsxwriter worksheet.
 
 Widths are in Excel's character units (the width of one digit of the default font); one
@@ -36,13 +36,21 @@ CJK_UNITS = 2.1  # an 11 pt CJK glyph (14.7 px) in character units of Calibri 11
 
 
 def text_width(value: Any) -> float:
-    """Width of a text in character units: CJK and full-width characters count about two."""
-    text = "" if value is None else str(value)
+    """Width of a value's text in character units: CJK and full-width characters count about two,
+    a number with two decimals as it is shown, a text of several lines as its longest line."""
+    if value is None:
+        return 0.0
+    text = f"{value:.2f}" if isinstance(value, float) else str(value)
+    if "\n" in text:
+        return max(text_width(line) for line in text.split("\n"))
+    if text.isascii():
+        return float(len(text))
     return sum(CJK_UNITS if ord(ch) > 0x2E80 else 1 for ch in text)
 
 
-def column_pixels(width: float) -> float:
-    return width * 7 + 5
+def column_pixels(width: float, font_pt: float = settings.PRINT_FONT_PT) -> float:
+    """Pixels of a column ``width`` characters wide in a sheet whose body font is ``font_pt``."""
+    return width * 7 * font_pt / 11 + 5
 
 
 def printable_pixels(landscape: bool) -> float:
@@ -75,7 +83,7 @@ class PrintPlan:
 
 def plan(widths: Sequence[float], key_columns: int = 0, font_pt: float = settings.PRINT_FONT_PT) -> PrintPlan:
     """The print layout of a table whose columns have ``widths`` (character units)."""
-    pixels = [column_pixels(w) for w in widths]
+    pixels = [column_pixels(w, font_pt) for w in widths]
     total = sum(pixels)
     portrait, landscape = printable_pixels(False), printable_pixels(True)
     if total <= portrait:

@@ -46,6 +46,7 @@ from xml.etree.ElementTree import Element
 from xml.parsers import expat
 
 from sdbatch import settings
+from sdbatch.writers import printing
 
 MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 RELS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
@@ -741,7 +742,9 @@ class PageSetup:
     scale: int = 100
     header: str = ""  # Excel header/footer codes (&P page, &N pages), already escaped for "&"
     footer: str = ""
-    margins: tuple[float, float, float, float, float, float] = (0.5, 0.5, 0.75, 0.75, 0.3, 0.3)  # l r t b h f
+    margins: tuple[float, float, float, float, float, float] = (  # l r t b h f, as the print plan reckons
+        printing.MARGIN_SIDE, printing.MARGIN_SIDE, printing.MARGIN_TOP, printing.MARGIN_BOTTOM,
+        printing.HEADER_MARGIN, printing.HEADER_MARGIN)
 
     def parts(self, p: str = "") -> list[tuple[str, str]]:
         """The elements of a worksheet that say it: pageMargins, pageSetup, headerFooter."""

@@ -26,6 +26,7 @@ from typing import Any
 from sdbatch import provenance, settings
 from sdbatch.catalogue import text
 from sdbatch.model import FileRecord, Finding, RunResult, Source
+from sdbatch.writers import printing
 from sdbatch.writers import xlsxpatch as xp
 from sdbatch.writers._common import COLOURS, HEADER_FILL, plain
 from sdbatch.writers.review import content, layout
@@ -155,7 +156,7 @@ class _BookWriter:
         self.packages = 0  # packages copied from, so far (their tables need ids of their own)
 
     # ------------------------------------------------------------------ shared
-    def page(self, title: str, choice: layout.PageChoice) -> xp.PageSetup:
+    def page(self, title: str, choice: printing.PrintPlan) -> xp.PageSetup:
         header = "&C" + layout.amp(text("review.print.header", city=self.review.city, sheet=title))
         footer = ("&L" + layout.amp(text("review.print.time", time=self.review.run_time))
                   + "&R" + text("review.print.page", page="&P", pages="&N"))
@@ -261,7 +262,7 @@ class _BookWriter:
         edit.merge_extent = (last_row, last_col)
         edit.legacy_drawing = vml_id
         edit.drop_elements = frozenset(dropped)
-        chosen: list[layout.PageChoice] = []
+        chosen: list[printing.PrintPlan] = []
 
         def choose(widths: dict[int, float], default: float) -> xp.PageSetup:
             choice = layout.choose_page([widths.get(c, default) for c in range(1, last_col + 1)], font)
@@ -291,7 +292,7 @@ class _BookWriter:
         sample = list(itertools.islice((row for r, row in enumerate(rows, start=1) if r not in hidden),
                                        settings.REVIEW_WIDTH_SAMPLE_ROWS))
         width_count = max((len(r) for r in sample), default=1)
-        widths = [min(max(6.0, float(max((layout.display_width(r[c]) for r in sample if c < len(r)), default=0)
+        widths = [min(max(6.0, float(max((printing.text_width(r[c]) for r in sample if c < len(r)), default=0)
                                      + 2)), float(settings.REVIEW_WRAP_WIDTH)) for c in range(width_count)]
         header = self.styles.look(xp.Look(bold=True, wrap=True, horizontal="center", vertical="center"))
         percent = self.styles.look(xp.Look(number_format="0.00%"))
