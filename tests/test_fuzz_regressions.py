@@ -43,6 +43,7 @@ EXPECTED: dict[str, tuple[str, str | None, int]] = {
     "xlsx-sheet-xml-cut.xlsx": ("rejected", "file-unreadable", 0),
     "xlsx-cell-in-row-zero.xlsx": ("rejected", "file-unreadable", 0),  # once put in the row above it, or crashed
     "xlsx-cell-style-xf-missing.xlsx": ("rejected", "file-unreadable", 0),
+    "xlsx-shared-strings-count-huge.xlsx": ("rejected", "file-unreadable", 0),
 }
 # (sample under a GBK-byte name, samples beside it under their own names) whose run fails in a
 # module another branch is rewriting
@@ -197,3 +198,27 @@ def test_a_csv_looked_at_as_an_enterprise_list_is_closed(tmp_path: Path) -> None
         gc.collect()
     assert head.rows[1] == ["1", "济南甲产业集群"]
     assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
+
+
+def test_a_shared_string_table_declaring_a_billion_strings_is_refused_before_calamine(tmp_path: Path) -> None:
+    """python-calamine reserves room for the declared uniqueCount before reading a string; under an
+    address-space limit (and on a machine that does not overcommit) the process was aborted, the
+    whole night with it (make fuzz seed 12, input 1045).  Run under a 2 GB cap as the fuzzer runs."""
+    import resource
+    import subprocess
+    import sys
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    shutil.copyfile(FUZZ / "xlsx-shared-strings-count-huge.xlsx", inbox / "青岛市数字产业集群申报信息汇总表.xlsx")
+    cap = 2 << 30
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+
+    done = subprocess.run([sys.executable, "-m", "sdbatch.cli", "run", str(inbox), "--out", str(tmp_path / "out"),
+                           "--run-id", "cap", "--now", NOW, "-q"], capture_output=True, text=True, timeout=300,
+                          preexec_fn=limit, cwd=ROOT)
+    assert done.returncode == 1, done.stderr
+    doc = _strict((tmp_path / "out" / "cap" / "results.json").read_text(encoding="utf-8"))
+    assert [(f["status"], f["error_code"]) for f in doc["files"]] == [("rejected", "file-unreadable")]

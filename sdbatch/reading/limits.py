@@ -302,6 +302,24 @@ def _check_xml_members(path: Path, zf: zipfile.ZipFile, infos: list[zipfile.ZipI
         if problem:
             raise reject("unsafe-xml", path, text(
                 "reading.xml_member_problem", member=PurePosixPath(info.filename).name, problem=problem))
+        if info.filename.lower().endswith("sharedstrings.xml"):
+            _check_shared_strings(path, head, info.file_size)
+
+
+_SST = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?sst\b([^>]*)>")
+_COUNTS = re.compile(rb'\b(count|uniqueCount)\s*=\s*["\']\s*([0-9]{1,30})\s*["\']')
+
+
+def _check_shared_strings(path: Path, head: bytes, size: int) -> None:
+    """A shared-string table declaring more strings than its part could hold (each takes at least
+    ``<si/>``) or than a readable file has cells is damaged: python-calamine reserves room for
+    the declared number before reading one, and a process that cannot get it is aborted."""
+    found = _SST.search(head)
+    if found is None:
+        return
+    declared = {name.decode(): int(value) for name, value in _COUNTS.findall(found.group(1))}
+    if declared.get("uniqueCount", 0) > size // 5 + 1 or declared.get("count", 0) > settings.MAX_CELLS:
+        raise reject("file-unreadable", path, text("reading.shared_strings_damaged"))
 
 
 def xml_prolog_problem(data: bytes, complete: bool = False) -> str | None:
