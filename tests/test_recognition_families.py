@@ -409,3 +409,22 @@ def test_a_column_read_as_the_only_plausible_field_says_so(tmp_path: Path, name:
     [app] = record.applications
     assert app.values[key] == expected
     assert app.status == "eligible", [f.code for f in app.findings]
+
+
+def test_one_application_merged_over_two_rows_in_an_ods(tmp_path: Path) -> None:
+    """.ods (odfpy, LibreOffice's spans): the name and the figures merged over two rows, the second
+    row holding a second contact, phone and remark; calamine does not report an ODS file's merged
+    cells, the reader finds them in content.xml."""
+    apps = [cluster(1, city="德州市"), {"contact": "梁第二", "phone": "13800000003", "remarks": "第二联系人负责统计数据"},
+            cluster(2, city="德州市")]
+    rows, header = grid(RECORD_HEADERS, apps, above=[["德州市数字产业集群申报汇总表"]])
+    first_row = header + 1
+    merges = [(first_row, c, first_row + 1, c) for c, (k, _) in enumerate(RECORD_HEADERS)
+              if k not in ("contact", "phone", "remarks")]
+    record = read(tmp_path, "德州市汇总表.ods", Sheet("Sheet1", rows, merges=merges))
+    assert record.table is not None and len(record.table.sheet.merged) == len(merges)
+    assert [a.name for a in record.applications] == [f"受测第{n}号数字产业集群" for n in (1, 2)]
+    one, two = record.applications
+    assert one.values["contact"] == "张示例、梁第二" and one.values["phone"] == "0531-88886666、13800000003"
+    assert cells(one.findings, "record-rows") == [f"C{first_row + 1}"]
+    assert (one.status, two.status) == ("eligible", "eligible")
