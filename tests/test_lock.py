@@ -20,6 +20,7 @@ CHILD = r"""
 import os, pathlib, sys, time
 from sdbatch.lock import LockHeld, RunLock
 path, mode, go, hold = sys.argv[1:5]
+RACERS = 3
 if go != "-":
     pathlib.Path(f"{go}.ready-{os.getpid()}").touch()  # started and imported: ready to race
 while go != "-" and not pathlib.Path(go).exists():
@@ -27,9 +28,15 @@ while go != "-" and not pathlib.Path(go).exists():
 try:
     with RunLock(pathlib.Path(path), mode=mode):
         print("WIN", flush=True)
-        time.sleep(float(hold))
+        # hold it while the other racers try (however slowly a loaded machine schedules them)
+        deadline = time.monotonic() + float(hold)
+        while time.monotonic() < deadline and (go == "-" or len(list(pathlib.Path(go).parent.glob(
+                pathlib.Path(go).name + ".tried-*"))) < RACERS - 1):
+            time.sleep(0.01)
 except LockHeld as exc:
     print("HELD", exc.pid, flush=True)
+    if go != "-":
+        pathlib.Path(f"{go}.tried-{os.getpid()}").touch()
 """
 MODES = ["auto", "excl"]
 
@@ -116,7 +123,7 @@ def test_two_processes_racing_exactly_one_wins(tmp_path: Path, mode: str, stale_
     if stale_first:  # both racers find a lock left by a dead process
         path.write_text(json.dumps({"pid": dead_pid(), "host": socket.gethostname(), "started": "x"}))
     go = tmp_path / "go"
-    racers = [spawn(path, mode, str(go), hold=1.5) for _ in range(3)]
+    racers = [spawn(path, mode, str(go), hold=30) for _ in range(3)]  # the winner holds until the others tried
     deadline = time.monotonic() + 30
     while len(list(tmp_path.glob("go.ready-*"))) < 3 and time.monotonic() < deadline:
         time.sleep(0.01)  # all three started (however loaded the machine), then the race
