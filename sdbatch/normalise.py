@@ -47,6 +47,8 @@ ANSWER_WORDS_ONLY_AT_START = frozenset(vocabulary()["values"]["answer_only_at_st
 YES_NO_ANSWERS = frozenset(_VALUES["yes_no_answers"])
 _BLANK_MAX = 2 * max(len(w) for w in BLANKS)  # longer than this (spaces aside) is never a blank word
 EXISTENCE_WORDS = tuple(sorted([*_VALUES["existence_yes"], *_VALUES["existence_no"]], key=len, reverse=True))
+STATE_WORDS = tuple(sorted([*((w, False) for w in _VALUES["good_state"]), *((w, True) for w in _VALUES["bad_state"])],
+                           key=lambda item: len(item[0]), reverse=True))
 SHORT_UNITS: dict[str, str] = dict(vocabulary()["units"]["short"])
 COUNT_WORDS = tuple(vocabulary()["units"]["counts"])
 COUNT_MULTIPLIERS: dict[str, int] = dict(_NUMBERS["count_multipliers"])
@@ -280,15 +282,21 @@ def _answer_inside(text: str) -> Parsed:
     word that comes first decides.  Long text is an explanation, not an answer: unreadable."""
     if len(text) > YES_NO_MAX_CHARS or any(word in text for word in UNKNOWN_WORDS):
         return Parsed(code="unparseable-value", params=_expected("yes_no"))
-    first: tuple[int, int, bool] | None = None  # (position, -length, answer): earliest, then longest
+    first = _first_answer_inside(text)
+    if first is None:
+        return Parsed(code="unparseable-value", params=_expected("yes_no"))
+    return Parsed(first[2], how=_how("yes_no_inside"))
+
+
+def _first_answer_inside(text: str) -> tuple[int, int, bool] | None:
+    """(position, -length, answer) of the earliest (then longest) answer word after the start."""
+    first: tuple[int, int, bool] | None = None
     for words, answer in ((FALSE_WORDS, False), (TRUE_WORDS, True)):
         for word in words:
             at = text.find(word)
             if at > 0 and word not in ANSWER_WORDS_ONLY_AT_START and (first is None or (at, -len(word)) < first[:2]):
                 first = (at, -len(word), answer)
-    if first is None:
-        return Parsed(code="unparseable-value", params=_expected("yes_no"))
-    return Parsed(first[2], how=_how("yes_no_inside"))
+    return first
 
 
 # ----------------------------------------------------------------------------- cities
@@ -537,7 +545,10 @@ def parser_for(f: FieldRule, rules: Rules, *, column_unit: str | None = None, ne
     if kind == "ratio":
         return lambda v, pf: _ratio(v, column_unit, pf)
     if kind == "bool":
-        return _memoised(lambda v: _inverted_bool(v, False)) if negated else _memoised(parse_bool)
+        answer: Callable[[Any], Parsed] = (lambda v: _inverted_bool(v, False)) if negated else parse_bool
+        if rules.adverse(f.id):
+            return _memoised(lambda v: _stated(v, answer))
+        return _memoised(answer)
     if kind == "city":
         jurisdiction = rules.jurisdiction
         return _memoised(lambda v: parse_city(v, jurisdiction))
@@ -582,6 +593,29 @@ def _inverted_bool(value: Any, _percent_format: bool) -> Parsed:
     if parsed.value is None or (isinstance(value, str) and squash(value).startswith(EXISTENCE_WORDS)):
         return parsed
     return Parsed(not parsed.value)
+
+
+def _stated(value: Any, answer: Callable[[Any], Parsed]) -> Parsed:
+    """A yes/no field naming something adverse (不良信用): a text starting with how things stand
+    (良好, 不良记录1条) is that state; else a text starting with a yes/no answer is that answer
+    (无不良记录); else a short text holding a state (信用状况不良) is that state, before any answer
+    word inside it (the 不 of 不良)."""
+    text = squash(value) if isinstance(value, str) else ""
+    for word, present in STATE_WORDS:
+        if text.startswith(word):
+            return Parsed(present, how=_how("yes_no_state"))
+    parsed = answer(value)
+    read_at_start = parsed.code != "unparseable-value" and parsed.how != _how("yes_no_inside")
+    if read_at_start or len(text) > YES_NO_MAX_CHARS:
+        return parsed  # 无不良记录: the answer word first; a long text is an explanation
+    states = [(text.find(word), -len(word), present) for word, present in STATE_WORDS if word in text]
+    if not states:
+        return parsed
+    state = min(states)
+    word = _first_answer_inside(text) if parsed.code != "unparseable-value" else None
+    if word is not None and word[:2] < state[:2]:
+        return parsed  # 经查询无失信记录: the answer word comes before the state it answers
+    return Parsed(state[2], how=_how("yes_no_state"))  # 信用状况不良: 不良, not the 不 inside it
 
 
 def _memoised(parse: Callable[[Any], Parsed]) -> Parser:

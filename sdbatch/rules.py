@@ -144,6 +144,11 @@ class Rules:
                     needed.update((f.derive["numerator"], f.derive["denominator"]))
         return frozenset(needed)
 
+    def adverse(self, field_id: str) -> bool:
+        """Whether a yes/no field names something adverse: some condition requires it to be 否
+        (不良信用, 重大事故), so an answer of how things stand (良好, 不良) says whether it is present."""
+        return any(c.field == field_id and c.op == "==" and c.value is False for c in self.conditions)
+
     def role(self, name: str) -> str | None:
         """The field id playing role ``name`` (``name``, ``city``, ``order``, ``seq``, ``group``,
         ``type``, ``city_score``), or None when the round has no such field."""

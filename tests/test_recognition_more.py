@@ -132,3 +132,45 @@ def test_a_credit_status_column_is_not_called_unfilled(tmp_path: Path) -> None:
     assert app.values["bad_credit"] is False and app.values["major_incident"] is False
     assert not [f for f in app.findings if f.code == "missing-value"]
     assert "column-assumed" in {f.code for f in record.findings}
+
+
+@pytest.mark.parametrize("name, credit_header, incident_header, answers", [
+    # (bad_credit written, major_incident written, status)
+    ("烟台.xlsx", "信用状况", "安全环保事故情况",
+     [("良好", "正常", "eligible"), ("不良", "无", "ineligible"), ("正常", "近三年未发生", "eligible")]),
+    ("威海.xls", "有无不良信用记录", "是否发生重大事故",
+     [("信用良好", "否", "eligible"), ("有失信记录", "否", "ineligible"), ("经查询无失信记录", "无", "eligible")]),
+    ("日照.csv", "信用情况", "安全生产情况",
+     [("优良", "平稳", "eligible"), ("信用状况不良", "无", "ineligible"), ("较好", "异常", "ineligible")]),
+])
+def test_how_things_stand_answers_a_field_naming_something_adverse(tmp_path: Path, name: str, credit_header: str,
+                                                                   incident_header: str,
+                                                                   answers: list[tuple[str, str, str]]) -> None:
+    """信用状况: 良好 is no bad credit, 不良 is bad credit (not the 不 "no" inside it); the rules
+    require 不良信用 and 重大事故 to be 否, which is what makes a state an answer to them."""
+    labels = {"city_order": "推荐排序", "city": "所在市", "name": "集群名称", "applicant": "申报主体",
+              "applicant_uscc": "统一社会信用代码", "industry": "主导产业", "revenue_total": "营业收入总额（亿元）",
+              "leading_firms": "规上企业数（家）", "leader_firms": "领军企业数（家）", "backbone_firms": "骨干企业数（家）",
+              "national_platforms": "国家级创新平台（个）", "provincial_platforms": "省级创新平台（个）",
+              "ip_total": "知识产权总数（项）", "rd_ratio": "研发投入占比（%）", "legal_person": "独立法人",
+              "bad_credit": credit_header, "major_incident": incident_header}
+    keys = list(labels)
+    rows = [[labels[k] for k in keys]]
+    for n, (credit, incident, _) in enumerate(answers, start=1):
+        row = cluster(n, city=("烟台市", "威海市", "日照市")[n - 1], bad_credit=credit, major_incident=incident)
+        rows.append([row[k] for k in keys])
+    record = read(tmp_path, name, Sheet("汇总表", rows))
+    for n, (credit, incident, status) in enumerate(answers, start=1):
+        app = app_named(record, f"受测第{n}号数字产业集群")
+        assert app.status == status, (credit, incident, [(f.code, f.field) for f in app.findings])
+        assert not [f for f in app.findings if f.code in ("unparseable-value", "missing-value")], (credit, incident)
+
+
+def test_a_state_word_is_no_answer_to_a_field_that_names_nothing_adverse() -> None:
+    """独立法人 (required 是) answered 良好 says nothing: unreadable, as before."""
+    from sdbatch import rules as rules_mod
+    from sdbatch.normalise import parser_for
+
+    rules = rules_mod.load("cluster_2024")
+    assert rules.adverse("bad_credit") and not rules.adverse("legal_person")
+    assert parser_for(rules.fields["legal_person"], rules)("良好", False).code == "unparseable-value"
