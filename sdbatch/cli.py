@@ -13,6 +13,7 @@ a full disk…).
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -79,6 +80,9 @@ def _install_click_chinese() -> None:
 _install_click_chinese()
 
 
+_CJK_BREAK = re.compile(r"(?<=[^\x00-\x7f])[ \t]*\n[ \t]*(?=[^\x00-\x7f])")  # between two Chinese characters
+
+
 class HelpFormatter(click.HelpFormatter):
     """Headings and the usage line with Chinese punctuation (``选项：``, ``用法：sdbatch run``)."""
 
@@ -87,6 +91,13 @@ class HelpFormatter(click.HelpFormatter):
 
     def write_heading(self, heading: str) -> None:
         self.write(_ui("cli.heading", indent=" " * self.current_indent, heading=heading) + "\n")
+
+    def write_text(self, text: str) -> None:
+        """Paragraphs rewrapped as click does, but a line break inside Chinese text joins without the
+        space click would put there (附件的 文件时间); ``\\b`` paragraphs are kept as written."""
+        paragraphs = re.split(r"\n[ \t]*\n", text)
+        super().write_text("\n\n".join(p if p.lstrip().startswith("\b") else _CJK_BREAK.sub("", p)
+                                        for p in paragraphs))
 
 
 class Context(click.Context):

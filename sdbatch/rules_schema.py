@@ -216,8 +216,8 @@ class FieldSpec(Strict):
     """The field's name in every output."""
     type: FieldType
     """How its cells are read.  A ``bool`` field that a condition requires to be false names
-    something adverse (不良信用, 重大事故): a cell saying how things stand answers it too (良好 no,
-    不良 yes: vocabulary.toml ``[values]`` good_state / bad_state)."""
+    something adverse (bad credit, a major incident): a cell saying how things stand answers it
+    too (a good state: no; a bad state: yes; vocabulary.toml ``[values]`` good_state / bad_state)."""
     unit: Text | None = None
     """Amounts: the canonical unit (a unit of vocabulary.toml [units.amounts]); ratios: %."""
     aliases: list[str] = []

@@ -173,3 +173,33 @@ def test_one_city_review_that_failed_costs_no_other_city(tmp_path: Path, monkeyp
     assert (out / "r" / "济南市_审核意见.xlsx").exists() and (out / "r" / "mail" / "济南市.eml").exists()
     assert "未能生成青岛市的审核意见" in outcome.summary()
     assert outcome.failures == [{"output": "review", "city": "青岛市", "reason": "程序内部错误（IndexError），请把 run.log 发给维护人员"}]
+
+
+def test_help_text_has_no_space_click_put_between_chinese_words() -> None:
+    """click rewraps a command's text and joins its lines with a space: between two Chinese
+    characters that reads as a gap (附件的 文件时间).  Every command's description, every group."""
+    import re
+
+    import click
+    from click.testing import CliRunner
+
+    from sdbatch.cli import main
+
+    def commands(group: click.Command, path: list[str]) -> list[list[str]]:
+        found = [path]
+        if isinstance(group, click.Group):
+            for name, sub in group.commands.items():
+                found += commands(sub, [*path, name])
+        return found
+
+    gaps = []
+    for path in commands(main, []):
+        command = main
+        for name in path:
+            command = command.commands[name]  # type: ignore[attr-defined]
+        shown = re.sub(r"\n *", "", CliRunner().invoke(main, [*path, "--help"]).output)  # click's own wrapping
+        for before, after in re.findall(r"([\u4e00-\u9fff，。、；：）]{2})[ \t]*\n[ \t]*([\u4e00-\u9fff（]{2})",
+                                        command.help or ""):
+            if before + after not in shown:
+                gaps.append(f"{' '.join(path) or 'sdbatch'}: {before} {after}")
+    assert gaps == []

@@ -188,6 +188,12 @@ def test_inflated_revenue_is_a_finding_on_its_cell(evaluated: tuple[RunResult, A
     assert f.source.cell == jinan.cell("revenue_total", 1)
     assert f.params["declared"] == 80 and f.params["recomputed"] == pytest.approx(61.2)
     assert f.clause == "五(三)" and f.effect == "needs_review"
+    # the message names the firms listed and, when the rules count only some of them, how many counted
+    firms, counted = f.params["firms"], f.params["counted"]
+    from sdbatch.catalogue import render
+
+    shown = render(f).message
+    assert f"{firms}家企业" in shown and (counted in (None, firms) or f"其中{counted}家" in shown)
     assert "evidence-fails-threshold" not in codes(b)  # 61.2 亿元 still passes 三(二) 50 亿元
     assert b.status == "needs_review"
 

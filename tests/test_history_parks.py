@@ -196,7 +196,7 @@ def _decision(kind: str, day: str, clause: str | None = None, **kw: Any) -> Deci
                     recorded=f"{day}T09:00:00+08:00", note="说明")
 
 
-def test_a_revocation_under_article_17_bars_for_two_years_one_under_article_15_does_not() -> None:
+def test_a_revocation_bars_for_two_years_under_either_article() -> None:
     import datetime as dt
 
     cfg = load("park_2024").history
@@ -204,7 +204,9 @@ def test_a_revocation_under_article_17_bars_for_two_years_one_under_article_15_d
     assert [(b.clause, b.start.isoformat(), b.until.isoformat()) for b in bans] == [
         ("第十七条", "2027-08-01", "2029-08-01")]
     assert bans[0].in_force(dt.date(2029, 7, 31)) and not bans[0].in_force(dt.date(2029, 8, 1))
-    assert bans_of([_decision("revoked", "2027-08-01", "第十五条")], cfg) == []
+    assert [(b.clause, b.until.isoformat()) for b in bans_of([_decision("revoked", "2027-08-01", "第十五条")], cfg)] \
+        == [("第十五条", "2029-08-01")]
+    assert bans_of([_decision("downgraded", "2027-08-01", "第十五条", tier="入库型")], cfg) == []
     assert [b.clause for b in bans_of([_decision("false_material", "2027-08-01", "第十七条(三)")], cfg)] == ["第十七条(三)"]
 
 
@@ -264,3 +266,23 @@ def test_what_a_city_states_of_the_tier_held_is_checked_against_the_ledger(round
     assert unrecorded["effect"] == "needs_review" and unrecorded["params"]["declared"] == "成长型"
     assert finding(apps[unknown], "upgrade-application")["params"]["tier"] == "成长型"
     assert apps[unknown]["history"]["upgrade"]["declared"] == "成长型"
+
+
+def test_a_round_run_again_keeps_its_recognition_date() -> None:
+    """A nightly or forced re-run of the same round records it again: the recognition (and the
+    evaluation due two years on) keeps the date of the round's first run with a tier; the tier is
+    the latest run's."""
+    import datetime as dt
+
+    cfg = load("park_2024").history
+
+    def run(day: str, run_id: str, tier: str) -> RoundRecord:
+        return RoundRecord(program="park_2024", family="park", run_id=run_id, run_date=dt.date.fromisoformat(day),
+                           app_id="park_2024/济南市/x", applicant_id=CODES[RUKU], applicant_name="x", name="x",
+                           city="济南市", status="eligible", tier=tier, subsidy=None, received=dt.date(2024, 6, 20))
+
+    records = [run("2024-12-05", "20241205-100000", "成长型"), run("2024-06-27", "20240627-100000", "入库型"),
+               run("2024-07-01", "20240701-100000", "入库型")]
+    standing = standing_of(records, [], cfg, dt.date(2025, 1, 1))
+    assert standing is not None
+    assert (standing.tier, standing.since, standing.due) == ("成长型", dt.date(2024, 6, 27), dt.date(2026, 6, 27))

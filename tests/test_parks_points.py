@@ -421,3 +421,21 @@ def test_more_places_for_a_row_of_points(rules, where):
     out = decide([app], rules, claimed)
     assert out["park_scoring"]["points"]["by_type"][DIGITAL]["maxima"] == R.POINTS[DIGITAL]
     assert app.score == 100.0 and [r.park for r in claimed[0][1].sheets[0].rows] == ["甲园区"]
+
+
+def test_the_note_names_four_sheets_and_says_there_are_more() -> None:
+    """认定名单 说明: five sheets stated the points; four are named, then 等, then the count."""
+    from sdbatch.programs.park import points_text
+    from sdbatch.programs.park_points import PointsTable
+    from sdbatch.programs.park_settings import settings_of
+    from sdbatch.rules import load
+
+    st = settings_of(load("park_2024"))
+    sheets = [f"评分表{n}.xlsx/评分" for n in range(1, 6)]
+    table = PointsTable(maxima={t: {"a": 100.0} for t in st.park_types},
+                        sources={t: {"a": "sheets"} for t in st.park_types},
+                        sheets={t: list(sheets) for t in st.park_types}, expected_total=100.0)
+    note = points_text(table, st)
+    assert "评分表4.xlsx/评分等" in note and "评分表5.xlsx" not in note and "共5张" in note
+    table.sheets = {t: sheets[:4] for t in st.park_types}
+    assert "等" not in points_text(table, st).split("共4张")[0].split("评分表4.xlsx/评分")[1]

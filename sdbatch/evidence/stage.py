@@ -167,11 +167,13 @@ def _recompute(app: Application, evidence: AppEvidence, spec: EvidenceSpec) -> N
         if result.result != "mismatch":
             continue
         first = evidence.parts[0]
+        counted = int(len(result.counted)) if result.counted is not None else None
+        basis = text("evidence.basis_all", firms=evidence.firms) if counted in (None, evidence.firms) else \
+            text("evidence.basis_counted", firms=evidence.firms, counted=counted)  # 30家企业，其中27家计入
         app.findings.append(Finding("evidence-mismatch", "warning", field=fig.field, clause=clause, params={
             "label": label, "declared": result.declared, "recomputed": result.recomputed,
             "difference": result.difference, "allowance": round(result.allowance, 4), "unit": unit,
-            "list": spec.title, "file": first.sheet.file, "firms": evidence.firms,
-            "counted": int(len(result.counted)) if result.counted is not None else None},
+            "list": spec.title, "file": first.sheet.file, "firms": evidence.firms, "counted": counted, "basis": basis},
             source=src, effect="needs_review", original=app.originals.get(fig.field)))
         failed = threshold_failure(result, app, spec)
         if failed is not None:

@@ -176,15 +176,18 @@ def standing_of(records: Iterable[RoundRecord], decisions: Iterable[Decision], c
     decisions = [d for d in decisions if day is None or d.effective <= day]
     overridden = {d.round for d in decisions if d.kind == "recognised" and d.round}
     events: list[tuple[dt.date, int, str, str | None, str, str | None, Decision | None]] = []
-    per_round: dict[str, RoundRecord] = {}
+    per_round: dict[str, list[RoundRecord]] = {}
     for r in records:
         if r.tier and r.status in statuses and r.run_date and r.program not in overridden:
             if day is not None and r.run_date > day:
                 continue
-            per_round.setdefault(r.program, r)
-    for program, r in per_round.items():
-        assert r.run_date is not None
-        events.append((r.run_date, 0, "recognised", r.tier, "run", program, None))
+            per_round.setdefault(r.program, []).append(r)
+    for program, runs in per_round.items():
+        # a round run again (nightly, --force) recognises once: from its first run with a tier, so
+        # that re-runs never push the evaluation and its deadline later; the tier its latest run gave
+        first = min(r.run_date for r in runs if r.run_date is not None)
+        latest = max(runs, key=lambda r: (r.run_date or first, r.run_id))
+        events.append((first, 0, "recognised", latest.tier, "run", program, None))
     for d in decisions:
         if d.kind in ("recognised", "downgraded"):
             tier = None if d.tier in (None, NONE_TIER) else d.tier

@@ -116,7 +116,8 @@ def points_text(table: PointsTable, st: Settings) -> str:
         source = table.source(ptype)
         counts = {s: sum(1 for v in table.sources.get(ptype, {}).values() if v == s) for s in ("rules", "sheets", "default")}
         sheets = table.sheets.get(ptype, [])
-        how = _ui(f"notes.points_source_{source}", sheets=join(sheets[:4]), count=len(sheets), max=_num(st.default_max),
+        named = join(sheets[:4]) if len(sheets) <= 4 else _ui("notes.points_sheets_more", sheets=join(sheets[:4]))
+        how = _ui(f"notes.points_source_{source}", sheets=named, count=len(sheets), max=_num(st.default_max),
                   rules=counts["rules"], from_sheets=counts["sheets"], defaulted=counts["default"])
         parts.append(_ui("notes.points_type", park_type=ptype, how=how, total=_num(table.total(ptype))))
     out = _ui("notes.points_joined", parts=_ui("notes.points_separator").join(parts))
