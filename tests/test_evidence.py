@@ -561,3 +561,25 @@ def test_far_cell_in_a_small_list_is_refused_before_it_is_laid_out(tmp_path: Pat
     (record,) = result.files
     assert record.status == "rejected" and record.error_code == "file-too-large"
     shutil.rmtree(inbox)
+
+
+@pytest.mark.parametrize("exclusive", ["applications", "cities"])
+def test_a_firm_in_two_clusters_of_one_city_follows_the_round(tmp_path: Path, exclusive: str) -> None:
+    """exclusive = "applications" (the bundled round): A and B of 济南 sharing a firm is a finding on
+    both; "cities": two clusters of one city may share it, while B and C (two cities) still may not."""
+    from sdbatch.rules import bundled
+
+    text = bundled()["cluster_2024"].read_text(encoding="utf-8")
+    rules_file = tmp_path / "round.toml"
+    rules_file.write_text(text.replace('exclusive = "applications"', f'exclusive = "{exclusive}"'), encoding="utf-8")
+    inbox, _, _ = make_inbox(tmp_path, "per_workbook", ".xlsx")
+    a_firms = list(A_FIRMS)
+    a_firms[-1] = Firm("济南同名科技有限公司", B_FIRMS[-1].code, a_firms[-1].revenue)  # B's firm in A's list too
+    write(inbox / f"{A_NAME}规上企业名单.xlsx", Sheet("Sheet1", list_grid(f"{A_NAME}规上企业名单", a_firms)))
+    apps = by_name(evaluate(inbox, RunOptions(now=NOW, rules_files=(rules_file,))))
+    a_shared = [f.params["other_name"] for f in codes(apps[A_NAME]).get("evidence-shared-firm", [])]
+    b_shared = sorted(f.params["other_name"] for f in codes(apps[B_NAME]).get("evidence-shared-firm", []))
+    if exclusive == "applications":
+        assert a_shared == [B_NAME] and b_shared == sorted([A_NAME, C_NAME])
+    else:
+        assert a_shared == [] and b_shared == [C_NAME]

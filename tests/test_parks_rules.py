@@ -148,3 +148,16 @@ def test_points_settings_out_of_range_are_refused(tmp_path: Path, key: str, valu
     path.write_text(tomli_w.dumps(raw), encoding="utf-8")
     result = RUNNER.invoke(main, ["rules", "check", str(path)])
     assert result.exit_code == 2 and _names(result.output, ["park", "scoring", key]), result.output
+
+
+def test_a_tier_renamed_in_one_place_is_refused_where_it_is_still_named(tmp_path: Path) -> None:
+    """A new round renames 成长型 in [[park.tiers]] but not in [history.upgrade]: rules check names
+    the place that still uses the old name (and exits 2) instead of failing at the next round."""
+    raw = tomllib.loads(tomli_w.dumps(RAW))
+    tier = next(t for t in raw["park"]["tiers"] if t["name"] == "成长型")
+    tier["name"] = "提升型"
+    path = tmp_path / "renamed.toml"
+    path.write_text(tomli_w.dumps(raw), encoding="utf-8")
+    result = RUNNER.invoke(main, ["rules", "check", str(path)])
+    assert result.exit_code == 2, result.output
+    assert "成长型" in result.output and _names(result.output, ["history", "upgrade"]), result.output
