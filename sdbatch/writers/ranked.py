@@ -55,6 +55,7 @@ DATA_CAP = 20  # a column grows with its content up to this width, then wraps
 MIN_WIDTH = 5
 CHART_SIZE = (900, 420)  # pixels; narrower when the printed page is
 CHART_ROWS = 22  # rows the chart covers below the city summary (420 px at 20 px a row)
+WIDTH_MEMO = 200_000  # distinct texts whose widths a list remembers
 
 
 def _t(key: str, /, **params: Any) -> str:
@@ -116,6 +117,27 @@ class _Book:
         }
         for key, rgb in COLOURS.items():
             self._styles[key] = {**base, "bg_color": "#" + rgb}
+        self._reasons: dict[int, str] = {}
+        # Text widths measured once per text: a list of 100,000 rows repeats cities, statuses and
+        # reasons in every row and measures each text again for its row's height (issue 16).
+        self._widths: dict[str, float] = {}
+
+    def reason(self, app: Application, rules: Any) -> str:
+        """The application's reason line (written on several sheets), made once."""
+        key = id(app)
+        found = self._reasons.get(key)
+        if found is None:
+            found = self._reasons[key] = reason(app, rules)
+        return found
+
+    def width(self, shown: str) -> float:
+        """``printing.text_width(shown)``, measured once per distinct text."""
+        found = self._widths.get(shown)
+        if found is None:
+            found = printing.text_width(shown)
+            if len(self._widths) < WIDTH_MEMO:
+                self._widths[shown] = found
+        return found
 
     def fmt(self, style: str = "cell", num: str | None = None) -> Any:
         key = (style, num)
@@ -148,14 +170,24 @@ class _Sheet:
         self.chart: tuple[int, Any] | None = None  # (row, chart) placed below the table
 
     def _seen(self, row: int, col: int, shown: str, cap: float, wraps: bool) -> None:
-        self.last_row = max(self.last_row, row)
-        self.last_col = max(self.last_col, col)
-        width = printing.text_width(shown)
-        self.widths[col] = max(self.widths.get(col, MIN_WIDTH), min(width + 1, cap))
+        if row > self.last_row:
+            self.last_row = row
+        if col > self.last_col:
+            self.last_col = col
+        current = self.widths.get(col, MIN_WIDTH)
+        if current < cap:  # a column already as wide as it may grow stays so whatever the text
+            self.widths[col] = max(current, min(self.book.width(shown) + 1, cap))
+        elif col not in self.widths:
+            self.widths[col] = current
         if wraps and shown:
             self.texts.setdefault(row, {})[col] = shown
 
     def put(self, row: int, col: int, value: Any, style: str = "cell", num: str | None = None) -> None:
+        kind = type(value)
+        if kind is str and "\r" not in value:  # the common case first (what plain() leaves as it is)
+            self.ws.write_string(row, col, value, self.book.fmt(style, num))
+            self._seen(row, col, value, DATA_CAP, True)
+            return
         value = plain(value)
         if isinstance(value, bool):
             value = str(value)
@@ -202,14 +234,31 @@ class _Sheet:
         self.merged.append((row, 0, last, line))
         self.last_row = max(self.last_row, row)
 
+    def _one_line(self, cells: dict[int, str]) -> bool:
+        """Whether every text of a row fits on one line (``printing.row_height`` would give one
+        line's height: the row keeps the default), measured without splitting or dividing."""
+        for c, shown in cells.items():
+            if "\n" in shown or self.book.width(shown) > max(self.widths.get(c, MIN_WIDTH) - 0.5, 1):
+                return False
+        return True
+
+    def _row_height(self, cells: dict[int, str]) -> float:
+        """``printing.row_height`` of the row's texts, with the widths measured once per text."""
+        lines = 1
+        for c, shown in cells.items():
+            usable = max(self.widths.get(c, MIN_WIDTH) - 0.5, 1)
+            count = sum(max(1, math.ceil(self.book.width(part) / usable)) for part in shown.split("\n"))
+            lines = max(lines, count)
+        return max(printing.LINE_HEIGHT_PT, lines * printing.LINE_HEIGHT_PT)
+
     def finish(self) -> None:
         cols = range(self.last_col + 1)
         for c in cols:
             self.ws.set_column(c, c, self.widths.get(c, MIN_WIDTH))
         for row, cells in self.texts.items():
-            if row in self.fixed_rows:
+            if row in self.fixed_rows or self._one_line(cells):
                 continue
-            height = printing.row_height((t, self.widths.get(c, MIN_WIDTH)) for c, t in cells.items())
+            height = self._row_height(cells)
             if height > printing.LINE_HEIGHT_PT:
                 self.ws.set_row(row, height)
         for row, first, last, line in self.merged:
@@ -299,7 +348,7 @@ def _rank_sheet(book: _Book, apps: list[Application], rules: Any, columns: list[
                + [c.number_format for c in columns] + [None, None])
     rows = [[a.rank, a.city, a.name, a.score]
             + [(a.industry if fid == "industry" else a.values.get(fid)) for fid, _, _ in keys]
-            + [c.value(a) for c in columns] + [status_label(a.status), reason(a, rules)] for a in ranked]
+            + [c.value(a) for c in columns] + [status_label(a.status), book.reason(a, rules)] for a in ranked]
     last = sheet.table(headers, rows, styles=_status_styles(ranked), styled_col=len(headers) - 2,
                        formats=formats, key_columns=3)
     if not ranked:
@@ -323,7 +372,7 @@ def _all_sheet(book: _Book, apps: list[Application], rules: Any, columns: list[A
                + [None, None, None, None, SCORE_FORMAT, WHOLE_FORMAT, WHOLE_FORMAT]
                + [c.number_format for c in columns] + [None, WHOLE_FORMAT])
     rows = [[city_key(a.city)] + ([a.city_order] if with_order else [])
-            + [a.name, _group_value(a, rules), status_label(a.status), reason(a, rules),
+            + [a.name, _group_value(a, rules), status_label(a.status), book.reason(a, rules),
                a.score, a.rank, a.industry_rank] + [c.value(a) for c in columns]
             + [a.source.file, a.source.row] for a in rows_apps]
     sheet.table(headers, rows, styles=_status_styles(rows_apps), styled_col=headers.index(_t("cols.status")),
@@ -456,7 +505,7 @@ def _group_sheet(book: _Book, apps: list[Application], rules: Any, name_label: s
                _t("cols.status"), _t("cols.reason")]
     formats = [None, WHOLE_FORMAT, WHOLE_FORMAT, None, None, SCORE_FORMAT, None, None]
     rows = [[a.industry or unknown, a.industry_rank, a.rank, city_key(a.city), a.name, a.score,
-             status_label(a.status), reason(a, rules)] for a in rows_apps]
+             status_label(a.status), book.reason(a, rules)] for a in rows_apps]
     last = sheet.table(headers, rows, styles=_status_styles(rows_apps), styled_col=6, formats=formats,
                        key_columns=1)
     # Per-group counts below the list (beside it, they would widen every printed page).
