@@ -121,16 +121,25 @@ def _missing(app: Application, rules: Rules, field_id: str, clause: str | None, 
                    original=app.originals.get(field_id))
 
 
+def _base(cond: Condition, effect: str | None, rules: Rules) -> dict[str, Any]:
+    """The parameters every finding of a condition carries."""
+    return {"rule": cond.id, "rule_text": cond.text, "note": _note(cond, effect, rules),
+            "fix_text": cond.fix or rules.wording.get("fix_review" if effect == "needs_review" else "fix_below", "")}
+
+
 def _evaluate(cond: Condition, app: Application, rules: Rules) -> Iterator[Finding]:
     invalid = app.extra.get("_invalid", set())
+    fid = cond.field or ""
+    value = app.values.get(fid)
+    if (not cond.any_of and value is not None and fid not in invalid
+            and cond.op not in ("valid", "present", "in_scope")
+            and _holds(cond.op or "", value, cond.threshold, cond.value)):
+        return  # the usual case: a value that meets its condition has nothing to say (issue 16)
     effect = effect_of(cond, app, rules)
-    base = {"rule": cond.id, "rule_text": cond.text, "note": _note(cond, effect, rules),
-            "fix_text": cond.fix or rules.wording.get("fix_review" if effect == "needs_review" else "fix_below", "")}
+    base = _base(cond, effect, rules)
     if cond.any_of:
         yield from _any_of(cond, app, rules, effect, base, invalid)
         return
-    fid = cond.field or ""
-    value = app.values.get(fid)
     f = rules.fields[fid]
     if cond.op == "valid":
         # Format problems were found while normalising; the condition decides their weight.
