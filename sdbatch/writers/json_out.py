@@ -18,7 +18,7 @@ from json.encoder import encode_basestring
 from pathlib import Path
 from typing import IO, Any
 
-from sdbatch.model import Application, FileRecord, RunResult, _jsonable
+from sdbatch.model import Application, FileRecord, RunResult, _jsonable, rendering_memo
 from sdbatch.text import display_name
 
 INDENT = "  "
@@ -74,44 +74,74 @@ def _key(k: Any) -> str:
     raise TypeError(f"keys must be str, int, float, bool or None, not {k.__class__.__name__}")
 
 
+_NEWLINES = ["\n" + INDENT * n for n in range(64)]
+
+
+def _newline(level: int) -> str:
+    return _NEWLINES[level] if level < len(_NEWLINES) else "\n" + INDENT * level
+
+
 def _encode(o: Any, level: int, out: list[str]) -> None:
-    leaf = _scalar(o)
-    if leaf is not None:
-        out.append(leaf)
-    elif isinstance(o, dict):
+    """Append the text of ``o`` to ``out``.  The common scalars are written inline, one append
+    per member (a function call per value is most of the cost of a large document)."""
+    enc = encode_basestring
+    if isinstance(o, dict):
         if not o:
             out.append("{}")
             return
-        inner = "\n" + INDENT * (level + 1)
+        inner = _newline(level + 1)
         sep = "{" + inner
+        comma = "," + inner
         for k, v in o.items():
-            out.append(sep)
-            out.append(encode_basestring(_key(k)))
-            out.append(": ")
-            text = _scalar(v)
-            if text is not None:
-                out.append(text)
+            head = sep + enc(k if type(k) is str else _key(k)) + ": "
+            sep = comma
+            kind = type(v)
+            if kind is str:
+                out.append(head + enc(v))
+            elif v is None:
+                out.append(head + "null")
+            elif kind is int:
+                out.append(head + _int_repr(v))
+            elif kind is bool:
+                out.append(head + ("true" if v else "false"))
             else:
-                _encode(v, level + 1, out)
-            sep = "," + inner
-        out.append("\n" + INDENT * level + "}")
-    elif isinstance(o, (list, tuple)):
+                text = _scalar(v)
+                if text is not None:
+                    out.append(head + text)
+                else:
+                    out.append(head)
+                    _encode(v, level + 1, out)
+        out.append(_newline(level) + "}")
+        return
+    if isinstance(o, (list, tuple)):
         if not o:
             out.append("[]")
             return
-        inner = "\n" + INDENT * (level + 1)
+        inner = _newline(level + 1)
         sep = "[" + inner
+        comma = "," + inner
         for v in o:
-            out.append(sep)
-            text = _scalar(v)
-            if text is not None:
-                out.append(text)
+            kind = type(v)
+            if kind is str:
+                out.append(sep + enc(v))
+            elif v is None:
+                out.append(sep + "null")
+            elif kind is int:
+                out.append(sep + _int_repr(v))
             else:
-                _encode(v, level + 1, out)
-            sep = "," + inner
-        out.append("\n" + INDENT * level + "]")
-    else:
+                text = _scalar(v)
+                if text is not None:
+                    out.append(sep + text)
+                else:
+                    out.append(sep)
+                    _encode(v, level + 1, out)
+            sep = comma
+        out.append(_newline(level) + "]")
+        return
+    leaf = _scalar(o)
+    if leaf is None:
         raise TypeError(f"Object of type {o.__class__.__name__} is not JSON serializable")
+    out.append(leaf)
 
 
 def strict(value: Any) -> Any:
@@ -152,7 +182,8 @@ def write_json(path: Path, data: Any) -> None:
 def write_results(path: Path, result: RunResult) -> None:
     """``results.json``: the same bytes as ``write_json(path, result.to_dict())``, one
     application (and one file record) at a time."""
-    _write_atomic(path, _results_parts(result))
+    with rendering_memo():
+        _write_atomic(path, _results_parts(result))
 
 
 def _results_parts(result: RunResult) -> Iterator[bytes]:
