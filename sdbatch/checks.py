@@ -31,14 +31,21 @@ def check_application(app: Application, rules: Rules) -> list[Finding]:
     """All condition findings for ``app`` (field-level findings came from normalising)."""
     out: list[Finding] = []
     out.extend(_relaxation_from_remarks(app, rules))
-    app_type = app.values.get(rules.type_field) if rules.type_field else None
+    values = app.values
+    app_type = values.get(rules.type_field) if rules.type_field else None
     covered: set[str] = set()
+    invalid = app.extra.get("_invalid", set())
     for cond in rules.conditions:
         if cond.applies_to and app_type not in cond.applies_to:
             continue
+        fid = cond.field
+        if fid:
+            covered.add(fid)
+        else:
+            covered.update(a.field for a in cond.any_of)
+        if _meets(cond, values, invalid):
+            continue  # the usual case, without starting the condition's evaluation (issue 16)
         out.extend(_evaluate(cond, app, rules))
-        covered.update([cond.field] if cond.field else [a.field for a in cond.any_of])
-    invalid = app.extra.get("_invalid", set())
     for f in rules.fields.values():
         if f.required and f.id not in covered and app.values.get(f.id) is None and f.id not in invalid:
             if f.id == rules.role("city"):
@@ -143,14 +150,24 @@ def _base(cond: Condition, effect: str | None, rules: Rules) -> dict[str, Any]:
             "fix_text": cond.fix or rules.wording.get("fix_review" if effect == "needs_review" else "fix_below", "")}
 
 
+_NOT_COMPARED = ("valid", "present", "in_scope")
+
+
+def _meets(cond: Condition, values: dict[str, Any], invalid: set[str]) -> bool:
+    """Whether a single-field condition holds for a readable value: nothing to say then."""
+    fid = cond.field
+    if not fid or cond.any_of or fid in invalid or cond.op in _NOT_COMPARED:
+        return False
+    value = values.get(fid)
+    return value is not None and _holds(cond.op or "", value, cond.threshold, cond.value)
+
+
 def _evaluate(cond: Condition, app: Application, rules: Rules) -> Iterator[Finding]:
     invalid = app.extra.get("_invalid", set())
+    if _meets(cond, app.values, invalid):
+        return  # a value that meets its condition has nothing to say (issue 16)
     fid = cond.field or ""
     value = app.values.get(fid)
-    if (not cond.any_of and value is not None and fid not in invalid
-            and cond.op not in ("valid", "present", "in_scope")
-            and _holds(cond.op or "", value, cond.threshold, cond.value)):
-        return  # the usual case: a value that meets its condition has nothing to say (issue 16)
     effect = effect_of(cond, app, rules)
     base = _base(cond, effect, rules)
     if cond.any_of:

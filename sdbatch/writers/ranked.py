@@ -213,9 +213,19 @@ class _Sheet:
         of row i; ``formats[c]`` is column c's number format.  Returns the last row written."""
         self.header(first_row, headers)
         nums = list(formats)
+        n_nums = len(nums)
+        widths, width = self.widths, self.book.width
         for r, values in enumerate(rows, start=first_row + 1):
+            if values:  # what _seen() does for each cell, without measuring a column at its cap
+                self.last_row = max(self.last_row, r)
+                self.last_col = max(self.last_col, len(values) - 1)
             for c, value in enumerate(values):
-                self._seen(r, c, _cell(value, nums[c] if c < len(nums) else None)[3], DATA_CAP)
+                current = widths.get(c, MIN_WIDTH)
+                if current >= DATA_CAP:
+                    widths.setdefault(c, current)
+                    continue
+                shown = _cell(value, nums[c] if c < n_nums else None)[3]
+                widths[c] = max(current, min(width(shown) + 1, DATA_CAP))
         if rows:
             self._add(first_row + 1, first_row + len(rows), ("rows", first_row + 1, rows, styles, styled_col, nums))
         last_row = first_row + max(len(rows), 1)
