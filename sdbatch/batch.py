@@ -631,6 +631,7 @@ def _run(inbox: Path, options: RunOptions, ledger: Any, run_id: str, started: st
     from sdbatch.atomic import Staging
     from sdbatch.ledger import ledger_block
     from sdbatch.logsetup import attach_run_log, detach_run_log
+    from sdbatch.writers.json_out import ledger_view
 
     logger = log
     with errors.writing(options.out_dir):
@@ -649,11 +650,10 @@ def _run(inbox: Path, options: RunOptions, ledger: Any, run_id: str, started: st
             result.finished = started if options.now else _now(options).isoformat(timespec="seconds")
             timings = {"decide_s": round(t_decide - t0, 3), "write_s": round(time.perf_counter() - t_decide, 3)}
             code = exit_code_of(result, failures)
-            results_doc = result.to_dict()
             info = run_info(result, inbox, options, timings, exit_code=code, failures=failures, notices=notices,
                             ledger=ledger_block(result, snap, print_))
             info["address_book"] = book.record() if book else None
-            write_json(staging.tmp / "results.json", results_doc)
+            write_json(staging.tmp / "results.json", result)
             write_json(staging.tmp / "run.json", info)
             for record in result.rejected:
                 logger.warning(text("batch.log.rejected", file=record.file, error=record.error))
@@ -665,7 +665,7 @@ def _run(inbox: Path, options: RunOptions, ledger: Any, run_id: str, started: st
             detach_run_log(logger)
             _remove_leftovers(staging.tmp)
             staging.flush()
-        ledger.record_docs(results_doc, info, staging.final, publish=staging.publish, unpublish=staging.unpublish)
+        ledger.record_docs(ledger_view(result), info, staging.final, publish=staging.publish, unpublish=staging.unpublish)
     except BaseException:
         with contextlib.suppress(Exception):
             detach_run_log(logger)
@@ -761,32 +761,14 @@ def _failure_text(failure: dict[str, Any]) -> str:
 # ----------------------------------------------------------------------------- results.json / run.json
 def write_json(path: Path, data: Any) -> None:
     """Strict JSON in UTF-8: no NaN or Infinity (null instead), names of any encoding readable,
-    any other object as its text."""
-    try:
-        body = json.dumps(data, ensure_ascii=False, indent=2, allow_nan=False)
-        raw = body.encode("utf-8")
-    except (ValueError, TypeError, UnicodeEncodeError):
-        body = json.dumps(_strict(data), ensure_ascii=False, indent=2, allow_nan=False)
-        raw = body.encode("utf-8")
-    path.write_bytes(raw + b"\n")
+    any other object as its text.  A :class:`RunResult` is written as results.json, streaming
+    (:mod:`sdbatch.writers.json_out`: never the whole document in memory)."""
+    from sdbatch.writers import json_out
 
-
-def _strict(value: Any) -> Any:
-    if isinstance(value, str):
-        return display_name(value)
-    if isinstance(value, bool) or value is None or isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return value if value == value and value not in (float("inf"), float("-inf")) else None
-    if isinstance(value, dict):
-        return {_strict(str(k)): _strict(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [_strict(v) for v in value]
-    if isinstance(value, (dt.date, dt.time, dt.datetime)):
-        return value.isoformat()
-    if isinstance(value, dt.timedelta):
-        return value.total_seconds()
-    return display_name(str(value))
+    if isinstance(data, RunResult):
+        json_out.write_results(path, data)
+    else:
+        json_out.write_json(path, data)
 
 
 def run_info(result: RunResult, inbox: Path, options: RunOptions, timings: dict[str, float], *,

@@ -31,14 +31,21 @@ def check_application(app: Application, rules: Rules) -> list[Finding]:
     """All condition findings for ``app`` (field-level findings came from normalising)."""
     out: list[Finding] = []
     out.extend(_relaxation_from_remarks(app, rules))
-    app_type = app.values.get(rules.type_field) if rules.type_field else None
+    values = app.values
+    app_type = values.get(rules.type_field) if rules.type_field else None
     covered: set[str] = set()
+    invalid = app.extra.get("_invalid", set())
     for cond in rules.conditions:
         if cond.applies_to and app_type not in cond.applies_to:
             continue
+        fid = cond.field
+        if fid:
+            covered.add(fid)
+        else:
+            covered.update(a.field for a in cond.any_of)
+        if _meets(cond, values, invalid):
+            continue  # the usual case, without starting the condition's evaluation (issue 16)
         out.extend(_evaluate(cond, app, rules))
-        covered.update([cond.field] if cond.field else [a.field for a in cond.any_of])
-    invalid = app.extra.get("_invalid", set())
     for f in rules.fields.values():
         if f.required and f.id not in covered and app.values.get(f.id) is None and f.id not in invalid:
             if f.id == rules.role("city"):
@@ -46,10 +53,26 @@ def check_application(app: Application, rules: Rules) -> list[Finding]:
                                    effect="incomplete"))
             else:
                 out.append(_missing(app, rules, f.id, f.clause, "incomplete"))
-    for item in rules.expert_items:
-        out.append(Finding("expert-item", "info", clause=item.get("clause"), params={"rule_text": item.get("text", "")},
-                           source=app.source))
+    for clause, params in _expert_items(rules):
+        out.append(Finding("expert-item", "info", clause=clause, params=params, source=app.source))
     return out
+
+
+_EXPERT: dict[int, tuple[Rules, Any, int, tuple[tuple[Any, dict[str, Any]], ...]]] = {}
+
+
+def _expert_items(rules: Rules) -> tuple[tuple[Any, dict[str, Any]], ...]:
+    """(clause, parameters) of each item left to the experts, made once per rules object: every
+    application carries the same findings, which share their (never changed) parameters
+    (issue 16: 100,000 rows held 300,000 copies)."""
+    listed = rules.expert_items
+    cached = _EXPERT.get(id(rules))
+    if cached is None or cached[0] is not rules or cached[1] is not listed or cached[2] != len(listed):
+        items = tuple((item.get("clause"), {"rule_text": item.get("text", "")}) for item in listed)
+        if len(_EXPERT) > 64:
+            _EXPERT.clear()
+        cached = _EXPERT[id(rules)] = (rules, listed, len(listed), items)
+    return cached[3]
 
 
 def relaxed(app: Application, rules: Rules) -> bool:
@@ -121,16 +144,35 @@ def _missing(app: Application, rules: Rules, field_id: str, clause: str | None, 
                    original=app.originals.get(field_id))
 
 
+def _base(cond: Condition, effect: str | None, rules: Rules) -> dict[str, Any]:
+    """The parameters every finding of a condition carries."""
+    return {"rule": cond.id, "rule_text": cond.text, "note": _note(cond, effect, rules),
+            "fix_text": cond.fix or rules.wording.get("fix_review" if effect == "needs_review" else "fix_below", "")}
+
+
+_NOT_COMPARED = ("valid", "present", "in_scope")
+
+
+def _meets(cond: Condition, values: dict[str, Any], invalid: set[str]) -> bool:
+    """Whether a single-field condition holds for a readable value: nothing to say then."""
+    fid = cond.field
+    if not fid or cond.any_of or fid in invalid or cond.op in _NOT_COMPARED:
+        return False
+    value = values.get(fid)
+    return value is not None and _holds(cond.op or "", value, cond.threshold, cond.value)
+
+
 def _evaluate(cond: Condition, app: Application, rules: Rules) -> Iterator[Finding]:
     invalid = app.extra.get("_invalid", set())
+    if _meets(cond, app.values, invalid):
+        return  # a value that meets its condition has nothing to say (issue 16)
+    fid = cond.field or ""
+    value = app.values.get(fid)
     effect = effect_of(cond, app, rules)
-    base = {"rule": cond.id, "rule_text": cond.text, "note": _note(cond, effect, rules),
-            "fix_text": cond.fix or rules.wording.get("fix_review" if effect == "needs_review" else "fix_below", "")}
+    base = _base(cond, effect, rules)
     if cond.any_of:
         yield from _any_of(cond, app, rules, effect, base, invalid)
         return
-    fid = cond.field or ""
-    value = app.values.get(fid)
     f = rules.fields[fid]
     if cond.op == "valid":
         # Format problems were found while normalising; the condition decides their weight.

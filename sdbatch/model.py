@@ -6,7 +6,8 @@ ingest -> RawWorkbook -> header -> Table -> normalise -> Application -> checks/d
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from typing import Any
@@ -80,9 +81,7 @@ class Finding:
         _set(self, "original", original)
 
     def to_dict(self) -> dict[str, Any]:
-        from sdbatch.catalogue import render
-
-        text = render(self)
+        text = _rendered(self)
         return {
             "code": self.code,
             "severity": self.severity,
@@ -96,6 +95,51 @@ class Finding:
             "original": _jsonable(self.original),
             "params": {k: _jsonable(v) for k, v in self.params.items()},
         }
+
+
+_RENDER_MEMO: dict[Any, Any] | None = None  # set by rendering_memo()
+_RENDER_MEMO_SIZE = 4096
+_MEMO_TYPES = (str, int, bool, type(None))
+
+
+@contextmanager
+def rendering_memo() -> Iterator[None]:
+    """Within the block, :meth:`Finding.to_dict` renders a finding's text once per distinct
+    (code, clause, parameters, original) made only of text, whole numbers, yes/no and nothing
+    (issue 16: results.json of 100,000 rows renders the same expert items and quota findings
+    hundreds of thousands of times).  Scoped to one writer: a catalogue changed later is read."""
+    global _RENDER_MEMO
+    previous = _RENDER_MEMO
+    _RENDER_MEMO = {}
+    try:
+        yield
+    finally:
+        _RENDER_MEMO = previous
+
+
+def _rendered(finding: Finding) -> Any:
+    from sdbatch.catalogue import render
+
+    memo = _RENDER_MEMO
+    if memo is None:
+        return render(finding)
+    original = finding.original
+    if type(original) not in _MEMO_TYPES:
+        return render(finding)
+    items = []
+    for k, v in finding.params.items():
+        kind = type(v)
+        if kind not in _MEMO_TYPES:
+            return render(finding)
+        items.append((k, kind, v))  # the type: 1 and True are equal keys but read 1 and 是
+    key = (finding.code, finding.clause, tuple(items), type(original), original)
+    text = memo.get(key)
+    if text is None:
+        text = render(finding)
+        if len(memo) >= _RENDER_MEMO_SIZE:
+            memo.clear()
+        memo[key] = text
+    return text
 
 
 class FileRejected(Exception):
@@ -462,6 +506,9 @@ def _china_iso(timestamp: float) -> str:
 
 def _jsonable(value: Any) -> Any:
     """Values safe for json.dumps (dates as ISO text, sets as sorted lists)."""
+    kind = type(value)
+    if kind is str or kind is int or value is None or kind is bool:  # the common cases first
+        return value
     import datetime as _dt
 
     if isinstance(value, (_dt.date, _dt.datetime, _dt.time)):

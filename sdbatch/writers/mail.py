@@ -13,6 +13,7 @@ import datetime as dt
 import os
 import re
 from email import policy
+from email.generator import BytesGenerator
 from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
@@ -83,7 +84,9 @@ def write_mail_drafts(result: RunResult, run_dir: Path, reviews: dict[str, Path]
         msg["X-Unsent"] = "1"  # Outlook opens the .eml as a draft ready to send
         add_reply_headers(msg, result, city)  # issue 18: answers the city's last message, when it came by mail
         body = re.sub(r"\n{3,}", "\n\n", body_t.render(context))  # templates stay readable, mails tidy
+        del context  # a city of 100,000 rows: the entries of every application (issue 16)
         msg.set_content(body, subtype="plain", charset="utf-8")
+        del body
         msg.add_attachment(review.read_bytes(), maintype=XLSX_TYPE[0], subtype=XLSX_TYPE[1],
                            filename=review.name)  # RFC 2231 filename*= in Content-Disposition
         # Clients that look for the name in Content-Type (older Outlook) find it there too.
@@ -95,6 +98,86 @@ def write_mail_drafts(result: RunResult, run_dir: Path, reviews: dict[str, Path]
         mail_dir.mkdir(parents=True, exist_ok=True)
         path = mail_dir / f"{city}.eml"
         tmp = path.with_name(path.name + ".tmp")
-        tmp.write_bytes(msg.as_bytes())
+        _write_message(tmp, msg)
+        del msg
         os.replace(tmp, path)
     return findings
+
+
+def _write_message(path: Path, msg: EmailMessage) -> None:
+    """``path.write_bytes(msg.as_bytes())``, streaming (issue 16): the standard generator holds
+    the whole message in memory three times over (every part's text, the joined body, the
+    bytes); here the headers are written first and each part as soon as it is made, so only the
+    largest part (the attached review) is held at a time.  The bytes are the same."""
+    for _attempt in range(_BOUNDARY_ATTEMPTS):
+        if msg.is_multipart() and isinstance(msg.get_payload(), list):
+            msg.set_boundary(_StreamingGenerator._make_boundary())  # type: ignore[attr-defined]  # random, as it picks
+        try:
+            with open(path, "wb") as fh:
+                _StreamingGenerator(fh, mangle_from_=False, policy=msg.policy).flatten(msg, unixfrom=False)
+            return
+        except _BoundaryInText:
+            continue
+    raise RuntimeError("no MIME boundary outside the message text")  # pragma: no cover - 10**-19 per try
+
+
+_BOUNDARY_ATTEMPTS = 5
+
+
+class _BoundaryInText(Exception):
+    """A part holds the boundary chosen before it was written: choose another."""
+
+
+class _StreamingGenerator(BytesGenerator):
+    """A :class:`BytesGenerator` that writes a multipart message's headers, then each part as it is
+    generated, instead of collecting the whole body first (the boundary is chosen beforehand)."""
+
+    _top = True  # the message itself; the generators of its parts (clones) are not
+
+    def clone(self, fp: Any) -> Any:
+        twin = super().clone(fp)
+        twin._top = False
+        return twin
+
+    def _write(self, msg: Any) -> None:
+        if not (self._top and msg.is_multipart() and isinstance(msg.get_payload(), list) and msg.get_boundary()):
+            super()._write(msg)  # type: ignore[misc]
+            return
+        self._top = False
+        self._munge_cte = None  # as the generator sets it (never changed by a multipart body)
+        meth = getattr(msg, "_write_headers", None)
+        if meth is None:
+            self._write_headers(msg)  # type: ignore[attr-defined]
+        else:
+            meth(self)
+        self._streaming = True
+        try:
+            self._dispatch(msg)  # type: ignore[attr-defined]
+        finally:
+            self._streaming = False
+            del self._munge_cte
+
+    def _handle_multipart(self, msg: Any) -> None:
+        if not getattr(self, "_streaming", False):
+            super()._handle_multipart(msg)  # type: ignore[misc]
+            return
+        self._streaming = False  # a part that is itself multipart is generated the usual way
+        boundary = msg.get_boundary()
+        marker = ("--" + boundary).encode("ascii")
+        if msg.preamble is not None:
+            self._write_lines(msg.preamble)  # type: ignore[attr-defined]
+            self.write(self._NL)  # type: ignore[attr-defined]
+        self.write("--" + boundary + self._NL)  # type: ignore[attr-defined]
+        for i, part in enumerate(msg.get_payload()):
+            buffer = self._new_buffer()  # type: ignore[attr-defined]
+            self.clone(buffer).flatten(part, unixfrom=False, linesep=self._NL)  # type: ignore[attr-defined]
+            text = buffer.getvalue()
+            del buffer
+            if marker in text:
+                raise _BoundaryInText
+            if i:
+                self.write(self._NL + "--" + boundary + self._NL)  # type: ignore[attr-defined]
+            self._fp.write(text)  # type: ignore[attr-defined]
+        self.write(self._NL + "--" + boundary + "--" + self._NL)  # type: ignore[attr-defined]
+        if msg.epilogue is not None:
+            self._write_lines(msg.epilogue)  # type: ignore[attr-defined]

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +55,7 @@ DATA_CAP = 20  # a column grows with its content up to this width, then wraps
 MIN_WIDTH = 5
 CHART_SIZE = (900, 420)  # pixels; narrower when the printed page is
 CHART_ROWS = 22  # rows the chart covers below the city summary (420 px at 20 px a row)
+WIDTH_MEMO = 200_000  # distinct texts whose widths a list remembers
 
 
 def _t(key: str, /, **params: Any) -> str:
@@ -98,7 +99,7 @@ class _Book:
 
     def __init__(self, path: Path, heading: str, run_time: str) -> None:
         self.wb = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "strings_to_urls": False,
-                                                  "strings_to_numbers": False})
+                                                  "strings_to_numbers": False, "constant_memory": True})
         self.heading = heading
         self.run_time = run_time
         self._formats: dict[tuple[str, str | None], Any] = {}
@@ -116,6 +117,27 @@ class _Book:
         }
         for key, rgb in COLOURS.items():
             self._styles[key] = {**base, "bg_color": "#" + rgb}
+        self._reasons: dict[int, str] = {}
+        # Text widths measured once per text: a list of 100,000 rows repeats cities, statuses and
+        # reasons in every row and measures each text again for its row's height (issue 16).
+        self._widths: dict[str, float] = {}
+
+    def reason(self, app: Application, rules: Any) -> str:
+        """The application's reason line (written on several sheets), made once."""
+        key = id(app)
+        found = self._reasons.get(key)
+        if found is None:
+            found = self._reasons[key] = reason(app, rules)
+        return found
+
+    def width(self, shown: str) -> float:
+        """``printing.text_width(shown)``, measured once per distinct text."""
+        found = self._widths.get(shown)
+        if found is None:
+            found = printing.text_width(shown)
+            if len(self._widths) < WIDTH_MEMO:
+                self._widths[shown] = found
+        return found
 
     def fmt(self, style: str = "cell", num: str | None = None) -> Any:
         key = (style, num)
@@ -131,51 +153,57 @@ class _Book:
 
 
 class _Sheet:
-    """A worksheet with safe writes that remembers what it needs to lay itself out for print."""
+    """A worksheet with safe writes that remembers what it needs to lay itself out for print.
+
+    The workbook is written in constant memory (issue 16: a list of 100,000 applications held
+    every cell in memory): cells are measured when given (column widths, the last row and
+    column) and written in :meth:`finish`, row by row, each row's height set before its cells
+    (rows must be given in order; a table's rows are kept as the caller built them)."""
 
     def __init__(self, book: _Book, name: str) -> None:
         self.book = book
         self.name = name[:31]
         self.ws = book.wb.add_worksheet(self.name)
         self.widths: dict[int, float] = {}
-        self.texts: dict[int, dict[int, str]] = {}  # row -> col -> wrapping text, for row heights
-        self.merged: list[tuple[int, int, int, str]] = []  # row, first col, last col, text
         self.fixed_rows: set[int] = set()
         self.last_row = 0
         self.last_col = 0
         self.header_row: int | None = None
         self.key_columns = 0
         self.chart: tuple[int, Any] | None = None  # (row, chart) placed below the table
+        self._ops: list[tuple[Any, ...]] = []  # what finish() writes, in row order
+        self._row_at = 0  # the first row the next write may use
 
-    def _seen(self, row: int, col: int, shown: str, cap: float, wraps: bool) -> None:
-        self.last_row = max(self.last_row, row)
-        self.last_col = max(self.last_col, col)
-        width = printing.text_width(shown)
-        self.widths[col] = max(self.widths.get(col, MIN_WIDTH), min(width + 1, cap))
-        if wraps and shown:
-            self.texts.setdefault(row, {})[col] = shown
+    def _add(self, first: int, last: int, op: tuple[Any, ...]) -> None:
+        if first < self._row_at:  # a programming error: constant memory writes rows in order
+            raise ValueError(f"sheet {self.name!r}: row {first + 1} written after row {self._row_at + 1}")
+        self._row_at = last
+        self._ops.append(op)
+
+    def _seen(self, row: int, col: int, shown: str, cap: float) -> None:
+        if row > self.last_row:
+            self.last_row = row
+        if col > self.last_col:
+            self.last_col = col
+        current = self.widths.get(col, MIN_WIDTH)
+        if current < cap:  # a column already as wide as it may grow stays so whatever the text
+            self.widths[col] = max(current, min(self.book.width(shown) + 1, cap))
+        elif col not in self.widths:
+            self.widths[col] = current
 
     def put(self, row: int, col: int, value: Any, style: str = "cell", num: str | None = None) -> None:
-        value = plain(value)
-        if isinstance(value, bool):
-            value = str(value)
-        if value is None:
-            self.ws.write_blank(row, col, None, self.book.fmt(style, num))
-            self._seen(row, col, "", DATA_CAP, False)
-        elif isinstance(value, (int, float)):
-            num = num or (WHOLE_FORMAT if isinstance(value, int) else SCORE_FORMAT)
-            self.ws.write_number(row, col, value, self.book.fmt(style, num))
-            shown = f"{value:,.2f}" if num == SCORE_FORMAT else f"{value:,.0f}" if num == WHOLE_FORMAT else str(value)
-            self._seen(row, col, shown, DATA_CAP, False)
-        else:
-            shown = str(value)
-            self.ws.write_string(row, col, shown, self.book.fmt(style, num))
-            self._seen(row, col, shown, DATA_CAP, True)
+        self._seen(row, col, _cell(value, num)[3], DATA_CAP)
+        self._add(row, row, ("put", row, col, value, style, num))
+
+    def raw(self, row: int, col: int, line: str, style: str, wraps: bool = False) -> None:
+        """A text written as it is, without measuring its column (a title, the notes sheet);
+        ``wraps``: its row is as tall as the text needs."""
+        self._add(row, row, ("raw", row, col, line, style, wraps))
 
     def header(self, row: int, headers: Sequence[str]) -> None:
         for c, h in enumerate(headers):
-            self.ws.write_string(row, c, h, self.book.fmt("header"))
-            self._seen(row, c, h, printing.header_width(h), True)
+            self._seen(row, c, h, printing.header_width(h))
+        self._add(row, row, ("header", row, list(headers)))
         self.header_row = row if self.header_row is None else self.header_row
 
     def table(self, headers: Sequence[str], rows: Sequence[Sequence[Any]], first_row: int = 0,
@@ -184,11 +212,22 @@ class _Sheet:
         """Header at ``first_row``, one row per item; ``styles[i]`` colours column ``styled_col``
         of row i; ``formats[c]`` is column c's number format.  Returns the last row written."""
         self.header(first_row, headers)
+        nums = list(formats)
+        n_nums = len(nums)
+        widths, width = self.widths, self.book.width
         for r, values in enumerate(rows, start=first_row + 1):
+            if values:  # what _seen() does for each cell, without measuring a column at its cap
+                self.last_row = max(self.last_row, r)
+                self.last_col = max(self.last_col, len(values) - 1)
             for c, value in enumerate(values):
-                style = styles[r - first_row - 1] if styles and c == styled_col else "cell"
-                num = formats[c] if c < len(formats) else None
-                self.put(r, c, value, style, num)
+                current = widths.get(c, MIN_WIDTH)
+                if current >= DATA_CAP:
+                    widths.setdefault(c, current)
+                    continue
+                shown = _cell(value, nums[c] if c < n_nums else None)[3]
+                widths[c] = max(current, min(width(shown) + 1, DATA_CAP))
+        if rows:
+            self._add(first_row + 1, first_row + len(rows), ("rows", first_row + 1, rows, styles, styled_col, nums))
         last_row = first_row + max(len(rows), 1)
         self.ws.autofilter(first_row, 0, last_row, max(len(headers) - 1, 0))
         self.ws.freeze_panes(first_row + 1, 0)
@@ -198,23 +237,100 @@ class _Sheet:
     def note(self, row: int, line: str, span: int, style: str = "wrap") -> None:
         """A line of text below a table, merged over ``span`` columns."""
         last = max(span - 1, 1)
-        self.ws.merge_range(row, 0, row, last, line, self.book.fmt(style))
-        self.merged.append((row, 0, last, line))
+        self._add(row, row, ("note", row, last, line, style))
         self.last_row = max(self.last_row, row)
+
+    # ------------------------------------------------------------------ writing, row by row
+    def _events(self) -> Iterator[tuple[int, Any]]:
+        """(row, what) for everything given, in row order: ``what`` is a cell
+        (kind, col, value, format, wrapping text or None) or a merged note (a 4-tuple)."""
+        fmt = self.book.fmt
+        for op in self._ops:
+            kind = op[0]
+            if kind == "rows":
+                _, first, rows, styles, styled_col, nums = op
+                n_nums = len(nums)
+                for i, values in enumerate(rows):
+                    r = first + i
+                    for c, value in enumerate(values):
+                        style = styles[i] if styles and c == styled_col else "cell"
+                        cell_kind, shown_value, num, shown, wraps = _cell(value, nums[c] if c < n_nums else None)
+                        yield r, (cell_kind, c, shown_value, fmt(style, num), shown if wraps else None)
+            elif kind == "put":
+                _, r, c, value, style, num = op
+                cell_kind, shown_value, num, shown, wraps = _cell(value, num)
+                yield r, (cell_kind, c, shown_value, fmt(style, num), shown if wraps else None)
+            elif kind == "header":
+                _, r, headers = op
+                for c, h in enumerate(headers):
+                    yield r, ("s", c, h, fmt("header"), h)
+            elif kind == "raw":
+                _, r, c, line, style, wraps = op
+                yield r, ("s", c, line, fmt(style), line if wraps else None)
+            else:  # note
+                _, r, last, line, style = op
+                yield r, (last, line, fmt(style), None)
+
+    def _write_rows(self) -> None:
+        ws = self.ws
+        row: int | None = None
+        cells: list[Any] = []
+        for r, what in self._events():
+            if r != row:
+                if row is not None:
+                    self._write_row(row, cells)
+                row, cells = r, []
+            cells.append(what)
+        if row is not None:
+            self._write_row(row, cells)
+        self._ops = []
+        del ws
+
+    def _write_row(self, row: int, cells: list[Any]) -> None:
+        ws = self.ws
+        notes = [c for c in cells if len(c) == 4]
+        if notes:
+            last, line = notes[-1][0], notes[-1][1]
+            width = sum(self.widths.get(c, MIN_WIDTH) for c in range(0, last + 1))
+            ws.set_row(row, printing.row_height([(line, width)]))
+        elif row not in self.fixed_rows:
+            texts = {c[1]: c[4] for c in cells if c[4]}
+            if texts and not self._one_line(texts):
+                height = self._row_height(texts)
+                if height > printing.LINE_HEIGHT_PT:
+                    ws.set_row(row, height)
+        for c in cells:
+            if len(c) == 4:
+                ws.merge_range(row, 0, row, c[0], c[1], c[2])
+            elif c[0] == "s":
+                ws.write_string(row, c[1], c[2], c[3])
+            elif c[0] == "n":
+                ws.write_number(row, c[1], c[2], c[3])
+            else:
+                ws.write_blank(row, c[1], None, c[3])
+
+    def _one_line(self, cells: dict[int, str]) -> bool:
+        """Whether every text of a row fits on one line (``printing.row_height`` would give one
+        line's height: the row keeps the default), measured without splitting or dividing."""
+        for c, shown in cells.items():
+            if "\n" in shown or self.book.width(shown) > max(self.widths.get(c, MIN_WIDTH) - 0.5, 1):
+                return False
+        return True
+
+    def _row_height(self, cells: dict[int, str]) -> float:
+        """``printing.row_height`` of the row's texts, with the widths measured once per text."""
+        lines = 1
+        for c, shown in cells.items():
+            usable = max(self.widths.get(c, MIN_WIDTH) - 0.5, 1)
+            count = sum(max(1, math.ceil(self.book.width(part) / usable)) for part in shown.split("\n"))
+            lines = max(lines, count)
+        return max(printing.LINE_HEIGHT_PT, lines * printing.LINE_HEIGHT_PT)
 
     def finish(self) -> None:
         cols = range(self.last_col + 1)
         for c in cols:
             self.ws.set_column(c, c, self.widths.get(c, MIN_WIDTH))
-        for row, cells in self.texts.items():
-            if row in self.fixed_rows:
-                continue
-            height = printing.row_height((t, self.widths.get(c, MIN_WIDTH)) for c, t in cells.items())
-            if height > printing.LINE_HEIGHT_PT:
-                self.ws.set_row(row, height)
-        for row, first, last, line in self.merged:
-            width = sum(self.widths.get(c, MIN_WIDTH) for c in range(first, last + 1))
-            self.ws.set_row(row, printing.row_height([(line, width)]))
+        self._write_rows()
         widths = [self.widths.get(c, MIN_WIDTH) for c in cols]
         layout = printing.plan(widths, self.key_columns)
         header, footer = printing.header_footer(
@@ -235,6 +351,24 @@ class _Sheet:
             last_row = row + CHART_ROWS
         printing.apply_xlsxwriter(self.ws, layout, last_row=last_row, last_col=self.last_col, title_rows=titles,
                                   header=header, footer=footer)
+
+
+def _cell(value: Any, num: str | None) -> tuple[str, Any, str | None, str, bool]:
+    """How a value is written: (kind ``s``/``n``/``b``, the value written, its number format, the
+    text it shows (for widths and heights), whether it wraps)."""
+    if type(value) is str and "\r" not in value:  # the common case first (what plain() leaves as it is)
+        return "s", value, num, value, True
+    value = plain(value)
+    if isinstance(value, bool):
+        value = str(value)
+    if value is None:
+        return "b", None, num, "", False
+    if isinstance(value, (int, float)):
+        num = num or (WHOLE_FORMAT if isinstance(value, int) else SCORE_FORMAT)
+        shown = f"{value:,.2f}" if num == SCORE_FORMAT else f"{value:,.0f}" if num == WHOLE_FORMAT else str(value)
+        return "n", value, num, shown, False
+    shown = str(value)
+    return "s", shown, num, shown, True
 
 
 # ----------------------------------------------------------------------------- the list of one program
@@ -299,7 +433,7 @@ def _rank_sheet(book: _Book, apps: list[Application], rules: Any, columns: list[
                + [c.number_format for c in columns] + [None, None])
     rows = [[a.rank, a.city, a.name, a.score]
             + [(a.industry if fid == "industry" else a.values.get(fid)) for fid, _, _ in keys]
-            + [c.value(a) for c in columns] + [status_label(a.status), reason(a, rules)] for a in ranked]
+            + [c.value(a) for c in columns] + [status_label(a.status), book.reason(a, rules)] for a in ranked]
     last = sheet.table(headers, rows, styles=_status_styles(ranked), styled_col=len(headers) - 2,
                        formats=formats, key_columns=3)
     if not ranked:
@@ -323,7 +457,7 @@ def _all_sheet(book: _Book, apps: list[Application], rules: Any, columns: list[A
                + [None, None, None, None, SCORE_FORMAT, WHOLE_FORMAT, WHOLE_FORMAT]
                + [c.number_format for c in columns] + [None, WHOLE_FORMAT])
     rows = [[city_key(a.city)] + ([a.city_order] if with_order else [])
-            + [a.name, _group_value(a, rules), status_label(a.status), reason(a, rules),
+            + [a.name, _group_value(a, rules), status_label(a.status), book.reason(a, rules),
                a.score, a.rank, a.industry_rank] + [c.value(a) for c in columns]
             + [a.source.file, a.source.row] for a in rows_apps]
     sheet.table(headers, rows, styles=_status_styles(rows_apps), styled_col=headers.index(_t("cols.status")),
@@ -456,7 +590,7 @@ def _group_sheet(book: _Book, apps: list[Application], rules: Any, name_label: s
                _t("cols.status"), _t("cols.reason")]
     formats = [None, WHOLE_FORMAT, WHOLE_FORMAT, None, None, SCORE_FORMAT, None, None]
     rows = [[a.industry or unknown, a.industry_rank, a.rank, city_key(a.city), a.name, a.score,
-             status_label(a.status), reason(a, rules)] for a in rows_apps]
+             status_label(a.status), book.reason(a, rules)] for a in rows_apps]
     last = sheet.table(headers, rows, styles=_status_styles(rows_apps), styled_col=6, formats=formats,
                        key_columns=1)
     # Per-group counts below the list (beside it, they would widen every printed page).
@@ -476,7 +610,7 @@ def _spec_sheet(book: _Book, spec: Any) -> _Sheet:
     sheet = _Sheet(book, spec.name)
     first = 0
     if spec.title:
-        sheet.ws.write_string(0, 0, spec.title, book.fmt("title"))
+        sheet.raw(0, 0, spec.title, "title")
         sheet.fixed_rows.add(0)
         first = 2
     formats = [spec.number_formats.get(c) for c in range(len(spec.headers))]
@@ -524,9 +658,8 @@ def _notes(book: _Book, result: RunResult, program: str, rules: Any, notes: list
         lines.append((_t("info.expert_items") if i == 0 else "", f"{item.get('clause', '')} {item.get('text', '')}",
                       "wrap"))
     for r, (label, value, style) in enumerate(lines):
-        sheet.ws.write_string(r, 0, label, book.fmt("label"))
-        sheet.ws.write_string(r, 1, str(value or ""), book.fmt(style))
-        sheet.texts.setdefault(r, {})[1] = str(value or "")
+        sheet.raw(r, 0, label, "label")
+        sheet.raw(r, 1, str(value or ""), style, wraps=True)
         sheet.last_row, sheet.last_col = r, 1
     sheet.widths = {0: 16, 1: 72}
     return sheet

@@ -1,0 +1,92 @@
+"""The streaming results.json writer (issue 16) writes the bytes ``json.dumps(indent=2)`` wrote."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sdbatch.writers import json_out
+
+
+def _reference(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, indent=2, allow_nan=False)
+
+
+def _random_value(rng: random.Random, depth: int) -> Any:
+    kinds = ["str", "int", "float", "none", "bool", "big"] + (["list", "dict", "tuple", "empty"] if depth < 4 else [])
+    kind = rng.choice(kinds)
+    if kind == "str":
+        return "".join(rng.choice(["a", "济南", "\"", "\\", "\n", "\t", "\x01", "\u2028", "é", " ", "/"])
+                       for _ in range(rng.randint(0, 6)))
+    if kind == "int":
+        return rng.randint(-10**6, 10**6)
+    if kind == "big":
+        return rng.choice([10**30, -(2**70), 1e16, 1e-7, -0.0, 0.1 + 0.2, 123456789.125, 1.5e300])
+    if kind == "float":
+        return rng.uniform(-1e4, 1e4)
+    if kind == "none":
+        return None
+    if kind == "bool":
+        return rng.random() < 0.5
+    if kind == "empty":
+        return rng.choice([[], {}, (), ""])
+    items = [_random_value(rng, depth + 1) for _ in range(rng.randint(1, 4))]
+    if kind == "list":
+        return items
+    if kind == "tuple":
+        return tuple(items)
+    keys = [rng.choice(["id", "名称", "a\"b", 3, 2.5, True, None, "x" * rng.randint(0, 3)]) for _ in items]
+    return dict(zip(keys, items, strict=True))
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_dumps_is_json_dumps_byte_for_byte(seed: int) -> None:
+    value = _random_value(random.Random(seed), 0)
+    assert json_out.dumps(value) == _reference(value)
+
+
+@pytest.mark.parametrize("level", [1, 2, 3])
+def test_a_part_nests_as_it_would_in_the_whole(level: int) -> None:
+    part = {"a": [1, {"b": None}], "c": {}}
+    doc: Any = part
+    for _ in range(level):
+        doc = [doc]
+    whole = _reference(doc)
+    assert json_out.dumps(part, level) in whole
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), {"x": float("-inf")}, [dt.date(2024, 5, 1)],
+                                 {"s": "\udcb2\udcbb"}, {1: {2, 3}}])
+def test_what_strict_json_cannot_hold_is_made_strict(bad: Any, tmp_path: Path) -> None:
+    path = tmp_path / "x.json"
+    json_out.write_json(path, {"v": bad})
+    raw = path.read_text(encoding="utf-8")
+
+    def refuse(name: str) -> Any:
+        raise AssertionError(name)
+
+    json.loads(raw, parse_constant=refuse)
+    assert raw == _reference(json_out.strict({"v": bad})) + "\n"
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_results_are_written_as_the_whole_document_was(tmp_path: Path) -> None:
+    from sdbatch.model import Application, Finding, RunResult, Source
+
+    apps = [Application(id=f"p/济南市/{i}", program="p", city="济南市", name=f"集群{i}", industry=None,
+                        city_order=i, values={"x": i * 1.5, "d": dt.date(2024, 1, i + 1), "bad": float("nan")},
+                        source=Source("f.xlsx", "表", i + 3, None),
+                        findings=[Finding("late-submission", "warning", params={"received": "x", "deadline": "y"})])
+            for i in range(3)]
+    for empty in (False, True):
+        result = RunResult(program="p", rules_version="1", run_id="r", started="s", finished=None,
+                           applications=[] if empty else apps, files=[])
+        path = tmp_path / "results.json"
+        json_out.write_results(path, result)
+        expected = _reference(json_out.strict(result.to_dict())) + "\n"
+        assert path.read_text(encoding="utf-8") == expected
