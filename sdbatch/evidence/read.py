@@ -297,7 +297,7 @@ def sources(path: Path, kind: str) -> tuple[list[ListSource], Any]:
 
 
 _ROW = re.compile(rb'<row r="([0-9]{1,9})"')
-_BEYOND_Z = re.compile(rb'<c r="[A-Za-z]{2,3}[0-9]')
+_BEYOND_Z = re.compile(rb'<c r="[A-Za-z]{2,}[0-9]')  # any column past Z, XFD or a damaged ZZZZ alike
 _UNUSUAL = re.compile(rb'<c\s(?!r=")|<[A-Za-z_][\w.-]*:c\s|<row\s(?!r=")')
 _CHUNK = 1 << 22
 
@@ -331,7 +331,7 @@ def extents(path: Path) -> list[tuple[int, int]]:
                         rows = max(rows, max(map(int, found)))
                     # a cell below every row element so far (rows only grow: a false alarm costs the
                     # full scan, never a wrong answer)
-                    far = re.compile(rb'<c r="[A-Za-z]{1,3}(?:' + _greater_than(rows).encode() + rb')"')
+                    far = re.compile(rb'<c r="[A-Za-z]+(?:' + _greater_than(rows).encode() + rb')"')
                     wide = bool(_BEYOND_Z.search(data)) or bool(far.search(data))
                     unusual = bool(_UNUSUAL.search(data))
                     if unusual or wide:

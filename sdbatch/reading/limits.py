@@ -384,10 +384,12 @@ _PREFIX = rb"(?:[A-Za-z_][\w.-]*:)?"
 # A cell element with its reference, in any spelling (attributes in any order, a namespace
 # prefix); group 3 is "/" for a self-closing (empty, styled) cell.
 _CELL = re.compile(
-    rb"<" + _PREFIX + rb"c\s(?:[^>]*?\s)?r\s*=\s*[\"']\$?([A-Za-z]{1,3})\$?([0-9]{1,9})[\"'][^>]*?(/?)>")
+    rb"<" + _PREFIX + rb"c\s(?:[^>]*?\s)?r\s*=\s*[\"']\$?([A-Za-z]{1,9})\$?([0-9]{1,12})[\"'][^>]*?(/?)>")
 # Excel's own spelling (the reference first, no prefix): found faster, cells holding something only.
-_VALUE_ROW = re.compile(rb'<c r="[A-Za-z]{1,3}([0-9]{1,9})"[^>/]*>')
-_VALUE_COL = re.compile(rb'<c r="([A-Za-z]{1,3})[0-9]{1,9}"[^>/]*>')
+# Up to nine letters and twelve digits: a damaged reference past XFD1048576 (ZZZZ1) is seen, and refused
+# for its extent, before calamine lays the sheet out up to it.
+_VALUE_ROW = re.compile(rb'<c r="[A-Za-z]{1,9}([0-9]{1,12})"[^>/]*>')
+_VALUE_COL = re.compile(rb'<c r="([A-Za-z]{1,9})[0-9]{1,12}"[^>/]*>')
 _OTHER_CELL = re.compile(rb'<c\s(?!r=")')  # a cell element spelt otherwise: attributes in another order
 _PREFIXED_CELL = re.compile(rb"<[A-Za-z_][\w.-]*:c\s")
 _MERGE = re.compile(rb"<" + _PREFIX + rb"mergeCell\s(?:[^>]*?\s)?ref\s*=\s*[\"']([^\"']{1,40})[\"']")
