@@ -88,6 +88,9 @@ MAX_MERGED_CELLS = 250_000
 # Sheets of one workbook: each is loaded (twice in full mode), searched for a table and copied
 # into the review, whatever it holds; a city's summary workbook has a handful.
 MAX_SHEETS = 100
+# An .xls xlrd cannot open is read by python-calamine in a child process (reading.calamine.read_apart):
+# longer than this, the child is stopped and the file rejected as unreadable.
+CHILD_READ_TIMEOUT_S = 120.0
 # Reading findings about single cells or ranges (illegal-characters-removed, merged-range-*): at
 # most this many per sheet, then one finding for the rest.
 MAX_CELL_NOTES = 20

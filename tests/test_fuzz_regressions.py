@@ -45,6 +45,7 @@ EXPECTED: dict[str, tuple[str, str | None, int]] = {
     "xlsx-cell-style-xf-missing.xlsx": ("rejected", "file-unreadable", 0),
     "xlsx-shared-strings-count-huge.xlsx": ("rejected", "file-unreadable", 0),
     "xlsx-cell-column-past-xfd.xlsx": ("rejected", "file-too-large", 0),
+    "xls-calamine-asks-for-terabytes.xls": ("processed", None, 3),  # xlrd reads it; calamine never in-process
 }
 # (sample under a GBK-byte name, samples beside it under their own names) whose run fails in a
 # module another branch is rewriting
@@ -228,3 +229,18 @@ def test_what_python_calamine_would_allocate_for_is_refused_before_it(tmp_path: 
     assert done.returncode == 1, done.stderr
     doc = _strict((tmp_path / "out" / "cap" / "results.json").read_text(encoding="utf-8"))
     assert [(f["status"], f["error_code"]) for f in doc["files"]] == [("rejected", code)]
+
+
+def test_python_calamine_aborting_on_an_xls_costs_a_child_process_only(capfd: pytest.CaptureFixture[str]) -> None:
+    """A bit-flipped .xls (make fuzz seed 21, input 55793) makes python-calamine ask for 4 TB and
+    abort the process, whatever the address-space limit: the whole night was lost while the
+    enterprise-list reader tried it.  xlrd reads it; the calamine fallback for an .xls xlrd cannot
+    open runs in a child, which the abort ends, and the file is rejected as unreadable."""
+    from sdbatch.model import FileRejected
+    from sdbatch.reading import calamine
+
+    with pytest.raises(FileRejected) as caught:
+        calamine.read_apart(FUZZ / "xls-calamine-asks-for-terabytes.xls")
+    assert caught.value.code == "file-unreadable"
+    shown = capfd.readouterr()
+    assert "memory allocation" not in shown.err and "backtrace" not in shown.err

@@ -276,7 +276,7 @@ def sources(path: Path, kind: str) -> tuple[list[ListSource], Any]:
     if kind in ("xlsx", "xlsm"):
         for rows, cols in extents(path):
             _check_extent(path, rows, cols)
-    if kind in ("xlsx", "xlsm", "xls", "ods"):
+    if kind in ("xlsx", "xlsm", "ods"):  # bounded by preflight; an .xls goes through xlrd (below)
         from sdbatch.reading.calamine import native, open_book
 
         with native():

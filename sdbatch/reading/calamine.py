@@ -20,7 +20,7 @@ from typing import Any
 
 from sdbatch import settings
 from sdbatch.catalogue import text
-from sdbatch.model import Finding, RawSheet
+from sdbatch.model import FileRejected, Finding, RawSheet
 from sdbatch.reading.cells import CellCleaner, check_position, strip_illegal, trim_rows
 from sdbatch.reading.sniff import reject
 from sdbatch.text import display_name
@@ -123,6 +123,40 @@ def _read(python_calamine: Any, path: Path, value_of: Callable[[Any], Any],
         notes += clean.notes()
     wb.close()
     return sheets, notes
+
+
+def read_apart(path: Path) -> tuple[list[RawSheet], list[Finding]]:
+    """:func:`read` in a child process, for a file another reader has already failed on (an .xls
+    xlrd cannot open): on an absurd size in a damaged file python-calamine does not raise, it
+    aborts the process (a bit-flipped .xls asked for 4 TB), which here costs the child only.  The
+    file is then rejected as unreadable and the batch goes on."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    context = multiprocessing.get_context("spawn")  # the same on Windows; no state of ours shared
+    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        try:
+            status, payload = pool.submit(_read_in_child, os.fsencode(path)).result(
+                timeout=settings.CHILD_READ_TIMEOUT_S)
+        except (BrokenProcessPool, TimeoutError):
+            for child in list(getattr(pool, "_processes", {}).values()):
+                child.kill()  # a hung child is not waited for
+            raise reject("file-unreadable", path, text("reading.library_failed")) from None
+    if status == "rejected":
+        code, params = payload
+        raise FileRejected(code, **params)
+    return payload  # type: ignore[no-any-return]
+
+
+def _read_in_child(raw_path: bytes) -> tuple[str, Any]:
+    """The child's side of :func:`read_apart`: Rust's abort message goes nowhere."""
+    with open(os.devnull, "wb") as null:
+        os.dup2(null.fileno(), 2)
+    try:
+        return "ok", read(Path(os.fsdecode(raw_path)))
+    except FileRejected as exc:
+        return "rejected", (exc.code, exc.params)
 
 
 def open_book(path: Path) -> Any:

@@ -36,9 +36,9 @@ def read(path: Path) -> tuple[list[RawSheet], list[Finding]]:
     except xlrd.XLRDError as exc:
         if "encrypt" in str(exc).lower():
             raise FileRejected("file-encrypted", file=file) from None
-        return calamine.read(path)
+        return calamine.read_apart(path)  # damaged, or a variant xlrd does not know: calamine, apart
     except NotImplementedError:  # formatting_info unsupported for this file: values only
-        return calamine.read(path)
+        return calamine.read_apart(path)
     try:  # on_demand keeps the file open until released: released here, whatever happens
         return _sheets(path, book)
     finally:
