@@ -13,7 +13,7 @@ from functools import cache
 
 from sdbatch.model import STATUSES, Application, Finding, Source
 from sdbatch.rules import Rules
-from sdbatch.text import CLOSE_BRACKETS, OPEN_BRACKETS, squash, vocabulary
+from sdbatch.text import CLOSE_BRACKETS, OPEN_BRACKETS, split_at_last_close, squash, vocabulary
 
 
 def status_from_findings(app: Application) -> str:
@@ -89,7 +89,8 @@ def _province_prefixes() -> tuple[str, ...]:
 
 def name_key(name: str | None, city: str | None = None) -> str:
     """An application's name reduced for duplicate detection: no spaces, brackets or province prefix."""
-    text = _NAME_PUNCTUATION.sub("", _BRACKETED.sub("", squash(name or "")))
+    closed, rest = split_at_last_close(squash(name or ""))  # linear in a long cell of unclosed brackets
+    text = _NAME_PUNCTUATION.sub("", _BRACKETED.sub("", closed) + rest)
     for prefix in _province_prefixes():
         if text.startswith(prefix):
             text = text[len(prefix):]

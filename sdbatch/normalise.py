@@ -28,6 +28,7 @@ from sdbatch.text import (
     OPEN_BRACKETS,
     cell_text,
     nfkc,
+    split_at_last_close,
     squash,
     vocabulary,
 )
@@ -393,12 +394,13 @@ def parse_choice(value: Any, choices: Choices) -> Parsed:
         return MISSING
     raw = squash(value)
     ready = _forms(choices)
-    key = _BRACKETED.sub("", raw).strip(" " + _TEXT["list_separators"] + _TEXT["sentence_ends"] + ".")
+    closed, rest = split_at_last_close(raw)  # linear in a long cell of unclosed brackets
+    key = (_BRACKETED.sub("", closed) + rest).strip(" " + _TEXT["list_separators"] + _TEXT["sentence_ends"] + ".")
     if key in ready.forms:
         canon = ready.forms[key]
         return Parsed(canon, how=None if key == squash(canon) else "variant")
     terms: list[str] = []
-    for part in [key, *(m.strip(BRACKET_CHARS) for m in _BRACKETED.findall(raw)), *_LIST_SPLIT.split(key)]:
+    for part in [key, *(m.strip(BRACKET_CHARS) for m in _BRACKETED.findall(closed)), *_LIST_SPLIT.split(key)]:
         named = _whole_terms(part, ready) if part else None
         if named:
             terms.extend(named)

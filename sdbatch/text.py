@@ -78,9 +78,18 @@ def _simplified(text: str) -> str:
     return str(_T2S.convert(text))
 
 
+def split_at_last_close(text: str) -> tuple[str, str]:
+    """``text`` cut after its last closing bracket: no bracketed part starts past it, and a regular
+    expression looking for one there would scan to the end from every opening bracket (quadratic
+    in a long cell of unclosed brackets, seconds for one mis-decoded CSV line)."""
+    end = max(map(text.rfind, CLOSE_BRACKETS), default=-1) + 1
+    return text[:end], text[end:]
+
+
 def header_key(value: Any) -> str:
     """A header reduced for matching: NFKC, no spaces, no bracketed parts, no punctuation."""
-    text = _ANY_BRACKET.sub("", _BRACKETS.sub("", squash(value)))
+    closed, rest = split_at_last_close(squash(value))
+    text = _ANY_BRACKET.sub("", _BRACKETS.sub("", closed) + rest)
     return _PUNCT.sub("", text)
 
 
@@ -93,7 +102,7 @@ def unit_of(header: Any) -> str | None:
     """The unit named in a header: ``（亿元）``, ``(万元)``, ``单位：万元``, ``（近三年，项）``, a trailing ``%``."""
     text = squash(header)
     found = None
-    for part in _BRACKETED.findall(text):
+    for part in _BRACKETED.findall(split_at_last_close(text)[0]):
         inner = part.replace(_INTRODUCER, "").strip(":")
         unit = _unit_word(inner)
         if unit is None:  # （近三年，项）: the unit is one item of the bracket
