@@ -202,14 +202,15 @@ def _outcome(app: Application, columns: list[Any]) -> list[str]:
     return out
 
 
-def _app_entry(result: RunResult, app: Application, columns: list[Any]) -> dict[str, Any]:
+def _app_entry(result: RunResult, app: Application, columns: list[Any], score: float | None) -> dict[str, Any]:
+    """One application as the city's e-mail shows it; ``score``: what the program lets the city see."""
     lines = problem_lines(app.findings, app.cells)
     return {
         "name": one_line(app.name or "") or _t("unnamed"),
         "industry": one_line(app.industry or ""),
         "status": app.status,
         "status_label": status_label(app.status),
-        "score": app.score,
+        "score": score,
         "outcome": _outcome(app, columns),
         "problems": lines[:MAX_PROBLEMS_PER_APP],
         "more": max(0, len(lines) - MAX_PROBLEMS_PER_APP),
@@ -240,7 +241,7 @@ def context(result: RunResult, city: str, review: Path, reply_days: int) -> dict
             if getattr(rules, "expert_items", None) else [],
             "counts": [c for c in counts if c["count"]],
             "notes": [pair(n.label, one_line(n.text)) for n in program.notes(result, p_apps, "city")],
-            "apps": [_app_entry(result, a, columns) for a in p_apps],
+            "apps": [_app_entry(result, a, columns, program.score_for_city(a)) for a in p_apps],
         })
     rejected = [{"file": r.file, "error": one_line(r.error or "")} for r in files if r.status == "rejected"]
     late = [r.file for r in files if r.late and r.status == "processed"]
