@@ -46,6 +46,7 @@ EXPECTED: dict[str, tuple[str, str | None, int]] = {
     "xlsx-shared-strings-count-huge.xlsx": ("rejected", "file-unreadable", 0),
     "xlsx-cell-column-past-xfd.xlsx": ("rejected", "file-too-large", 0),
     "xls-calamine-asks-for-terabytes.xls": ("processed", None, 3),  # xlrd reads it; calamine never in-process
+    "xlsx-member-without-a-name.xlsx": ("rejected", "file-unreadable", 0),  # once an IndexError (processing-failed)
 }
 # (sample under a GBK-byte name, samples beside it under their own names) whose run fails in a
 # module another branch is rewriting

@@ -158,6 +158,8 @@ def _open_zip(path: Path, size: int, dest: Path, wanted: Callable[[str], bool], 
     except (zipfile.BadZipFile, OSError, EOFError, ValueError, struct.error, NotImplementedError, RuntimeError):
         raise reject("archive-unreadable", path, text("intake.archive.damaged")) from None
     with zf:
+        if any(not i.filename for i in zf.infolist()):  # zeroed bytes in the central directory
+            raise reject("archive-unreadable", path, text("intake.archive.damaged"))
         infos = [i for i in zf.infolist() if not i.is_dir()]
         names = []
         for info in infos:

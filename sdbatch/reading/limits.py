@@ -105,6 +105,8 @@ def _inspect_zip(path: Path, size: int) -> str:
         raise reject("file-unreadable", path, text("reading.zip_structure_damaged", error=type(exc).__name__)) from None
     with zf:
         infos = zf.infolist()
+        if any(not info.filename for info in infos):  # zeroed bytes in the central directory
+            raise reject("file-unreadable", path, text("reading.zip_member_unnamed"))
         _check_archive_limits(path, infos)
         lower = {info.filename.lower(): info.filename for info in infos}
         kind = sniff.zip_kind(path, zf, lower)
