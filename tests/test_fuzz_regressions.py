@@ -47,6 +47,7 @@ EXPECTED: dict[str, tuple[str, str | None, int]] = {
     "xlsx-cell-column-past-xfd.xlsx": ("rejected", "file-too-large", 0),
     "xls-calamine-asks-for-terabytes.xls": ("processed", None, 3),  # xlrd reads it; calamine never in-process
     "xlsx-member-without-a-name.xlsx": ("rejected", "file-unreadable", 0),  # once an IndexError (processing-failed)
+    "xlsx-one-far-sheet-named-fifty-times.xlsx": ("rejected", "file-unreadable", 0),
 }
 # (sample under a GBK-byte name, samples beside it under their own names) whose run fails in a
 # module another branch is rewriting
@@ -204,7 +205,8 @@ def test_a_csv_looked_at_as_an_enterprise_list_is_closed(tmp_path: Path) -> None
 
 
 @pytest.mark.parametrize(("saved", "code"), [("xlsx-shared-strings-count-huge.xlsx", "file-unreadable"),
-                                             ("xlsx-cell-column-past-xfd.xlsx", "file-too-large")])
+                                             ("xlsx-cell-column-past-xfd.xlsx", "file-too-large"),
+                                             ("xlsx-one-far-sheet-named-fifty-times.xlsx", "file-unreadable")])
 def test_what_python_calamine_would_allocate_for_is_refused_before_it(tmp_path: Path, saved: str, code: str) -> None:
     """python-calamine reserves room for what a package declares before reading it: the declared
     uniqueCount of its shared strings (make fuzz seed 12, input 1045), a grid up to a cell past XFD

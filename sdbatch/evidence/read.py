@@ -283,9 +283,17 @@ def sources(path: Path, kind: str) -> tuple[list[ListSource], Any]:
             wb = open_book(path)  # a name in GBK bytes too
             hidden = {m.name for m in wb.sheets_metadata if str(m.visible).lower().rsplit(".", 1)[-1] != "visible"}
             out: list[ListSource] = []
+            from sdbatch.reading.limits import check_sheet_count
+
+            check_sheet_count(path, len(wb.sheet_names))
+            laid_out = 0  # cells of every sheet laid out so far: one worksheet named 200 times is 200 grids
             for name in wb.sheet_names:
                 sheet = wb.get_sheet_by_name(name)
-                _check_extent(path, sheet.height + (sheet.start or (0, 0))[0], sheet.width)
+                rows, cols = sheet.height + (sheet.start or (0, 0))[0], sheet.width
+                laid_out += rows * cols
+                _check_extent(path, rows, cols)
+                if laid_out > settings.MAX_LIST_CELLS:
+                    _check_extent(path, laid_out // max(cols, 1), cols)  # refused for the whole workbook
                 out.append(_CalamineSheet(path, sheet, name, name in hidden))
         return out, wb
     if kind == "csv":
