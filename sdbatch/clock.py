@@ -4,6 +4,7 @@
     clock.from_timestamp(ts)    # a file's mtime, a log record's time
     clock.stamp(ts)             # "2024-06-28 22:30:05" as run.log shows it
     clock.parse("2024-06-28T22:30:00")   # a naive time given by a person is China time
+    clock.read_stamp(iso)       # a stored stamp in China time, None when absent or not a time
 """
 
 from __future__ import annotations
@@ -42,3 +43,15 @@ def parse(text: str) -> dt.datetime:
     """An ISO time; without a zone it is China time."""
     moment = dt.datetime.fromisoformat(text)
     return moment if moment.tzinfo else moment.replace(tzinfo=zone())
+
+
+def read_stamp(iso: str | None) -> dt.datetime | None:
+    """A stamp read back (results.json, the ledger, a message's date) in China time; a naive one is
+    China time already; None when there is none or it is not a time."""
+    if not iso:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(iso)
+    except ValueError:
+        return None
+    return moment.astimezone(zone()) if moment.tzinfo else moment.replace(tzinfo=zone())

@@ -149,6 +149,14 @@ def _unicode_path(extra: bytes) -> str | None:
     return None
 
 
+def _too_large(path: Path, member: Member) -> FileRejected | None:
+    """A member bigger than a workbook may be: refused alone, before a byte of it is written."""
+    if member.size <= settings.MAX_FILE_BYTES:
+        return None
+    return reject("file-too-large", path, text("intake.archive.member_too_large", member=member.name,
+                                               limit=f"{settings.MAX_FILE_BYTES / 1024 / 1024:.0f}"))
+
+
 def _open_zip(path: Path, size: int, dest: Path, wanted: Callable[[str], bool], budget: int) -> Listing:
     count, cd_size = limits.zip_directory(path, size)
     if count > settings.MAX_ZIP_MEMBERS or cd_size > settings.MAX_ZIP_DIRECTORY_BYTES:
@@ -177,10 +185,8 @@ def _open_zip(path: Path, size: int, dest: Path, wanted: Callable[[str], bool], 
             listing.members.append(member)
             if not wanted(name):
                 continue
-            if info.file_size > settings.MAX_FILE_BYTES:
-                member.error = reject("file-too-large", path, text(
-                    "intake.archive.member_too_large", member=name,
-                    limit=f"{settings.MAX_FILE_BYTES / 1024 / 1024:.0f}"))
+            member.error = _too_large(path, member)
+            if member.error is not None:
                 continue
             target = _target(dest, number, name)
             try:
@@ -232,11 +238,8 @@ def _open_7z(path: Path, size: int, dest: Path, wanted: Callable[[str], bool], b
             member = Member(name, int(info.uncompressed or 0))
             listing.members.append(member)
             if wanted(name):
-                if member.size > settings.MAX_FILE_BYTES:
-                    member.error = reject("file-too-large", path, text(
-                        "intake.archive.member_too_large", member=name,
-                        limit=f"{settings.MAX_FILE_BYTES / 1024 / 1024:.0f}"))
-                else:
+                member.error = _too_large(path, member)
+                if member.error is None:
                     targets.append((member, str(info.filename)))
         if not targets:
             return listing
@@ -293,10 +296,8 @@ def _open_rar(path: Path, size: int, dest: Path, wanted: Callable[[str], bool], 
             listing.members.append(member)
             if not wanted(name):
                 continue
-            if member.size > settings.MAX_FILE_BYTES:
-                member.error = reject("file-too-large", path, text(
-                    "intake.archive.member_too_large", member=name,
-                    limit=f"{settings.MAX_FILE_BYTES / 1024 / 1024:.0f}"))
+            member.error = _too_large(path, member)
+            if member.error is not None:
                 continue
             target = _target(dest, number, name)
             try:

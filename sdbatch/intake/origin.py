@@ -10,10 +10,11 @@ import datetime as dt
 import re
 from email.utils import parsedate_to_datetime
 
+from sdbatch import clock
 from sdbatch.catalogue import text
 from sdbatch.model import OriginStep, Provenance
 
-CHINA = dt.timezone(dt.timedelta(hours=8))
+CHINA = clock.zone()  # settings.TIME_ZONE (Asia/Shanghai)
 _MESSAGE_ID = re.compile(r"<[!-;=?-~]{1,250}>")  # printable ASCII, no < > or spaces inside
 _MAX_REFERENCES = 20
 
@@ -30,13 +31,7 @@ def shown_time(iso: str | None) -> str:
 
 
 def parse_iso(iso: str | None) -> dt.datetime | None:
-    if not iso:
-        return None
-    try:
-        moment = dt.datetime.fromisoformat(iso)
-    except ValueError:
-        return None
-    return moment.astimezone(CHINA) if moment.tzinfo else moment.replace(tzinfo=CHINA)
+    return clock.read_stamp(iso)
 
 
 def parse_date_header(value: object) -> dt.datetime | None:

@@ -238,13 +238,7 @@ CHINA = clock.zone()  # settings.TIME_ZONE (Asia/Shanghai)
 
 def china_time(iso: str | None) -> dt.datetime | None:
     """A stamp as China time (a naive stamp is taken as China time already)."""
-    if not iso:
-        return None
-    try:
-        moment = dt.datetime.fromisoformat(iso)
-    except ValueError:
-        return None
-    return moment.astimezone(CHINA) if moment.tzinfo else moment.replace(tzinfo=CHINA)
+    return clock.read_stamp(iso)
 
 
 def time_text(iso: str | None) -> str:
