@@ -527,7 +527,7 @@ def test_results_json_evidence_is_valid(tmp_path: Path) -> None:
 def test_greater_than_pattern_is_exact() -> None:
     import re
 
-    from sdbatch.evidence.read import _greater_than
+    from sdbatch.evidence.sheets import _greater_than
 
     rng = random.Random(3)
     for n in [0, 1, 9, 10, 99, 100, 62502, 99999, 1_048_576, *[rng.randint(1, 10**7) for _ in range(100)]]:
@@ -553,7 +553,7 @@ def test_far_cell_in_a_small_list_is_refused_before_it_is_laid_out(tmp_path: Pat
                 data = data.replace(b'<c r="B3"', b'<c r="B5000000"', 1)
                 assert b"B5000000" in data
             out.writestr(info, data)
-    from sdbatch.evidence.read import extents
+    from sdbatch.evidence.sheets import extents
 
     assert max(rows for rows, _ in extents(hostile)) == 5_000_000
     assert extents(plain) == [(len(C_FIRMS[:3]) + 2, 26)]
@@ -583,3 +583,28 @@ def test_a_firm_in_two_clusters_of_one_city_follows_the_round(tmp_path: Path, ex
         assert a_shared == [B_NAME] and b_shared == sorted([A_NAME, C_NAME])
     else:
         assert a_shared == [] and b_shared == [C_NAME]
+
+
+def test_a_run_without_lists_never_loads_the_list_reader(tmp_path: Path) -> None:
+    """Every spreadsheet is asked whether it is a list (issue 17) by its first rows alone: a run of
+    summaries loads neither the column reader nor pandas (issue 16: a quarter of a small run's
+    time), and a run with a list does."""
+    import subprocess
+    import sys
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    write(inbox / "济南市汇总表.xlsx", summary_sheet([valid_row()]).sheet)
+    probe = ("import sys; from sdbatch.cli import main\n"
+             "try:\n    main(['run', sys.argv[1], '--out', sys.argv[2], '-q'])\n"
+             "except SystemExit:\n    pass\n"
+             "print(sorted(m for m in ('pandas', 'sdbatch.evidence.read', 'sdbatch.evidence.stage') if m in sys.modules))")
+
+    def loaded(folder: Path) -> str:
+        proc = subprocess.run([sys.executable, "-c", probe, str(folder), str(tmp_path / f"out-{folder.name}")],
+                              capture_output=True, text=True, timeout=300, check=True)
+        return proc.stdout.strip().splitlines()[-1]
+
+    assert loaded(inbox) == "[]"
+    with_list, _, _ = make_inbox(tmp_path / "with-list", "per_sheet", ".xlsx")
+    assert loaded(with_list) == "['pandas', 'sdbatch.evidence.read', 'sdbatch.evidence.stage']"

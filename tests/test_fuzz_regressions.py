@@ -192,7 +192,7 @@ def test_a_damaged_workbook_leaves_no_file_open_and_prints_nothing(name: str, ca
 def test_a_csv_looked_at_as_an_enterprise_list_is_closed(tmp_path: Path) -> None:
     """Every CSV of a run is first looked at as an enterprise list (its first MiB); that file stayed
     open until the garbage collector found it (make fuzz seed 11: 33 inputs in 200)."""
-    from sdbatch.evidence.read import _CsvSheet
+    from sdbatch.evidence.sheets import _CsvSheet
 
     path = tmp_path / "济南市汇总表.csv"
     path.write_text("序号,集群名称\n1,济南甲产业集群\n", encoding="utf-8")

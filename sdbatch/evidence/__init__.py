@@ -7,7 +7,7 @@ data: the ``[evidence]`` table of the round's rules file (:mod:`sdbatch.rules_sc
 The stage, as the batch calls it:
 
 - :func:`claim` (from :func:`sdbatch.batch.read_record`): a file whose sheets are lists is read
-  here (:mod:`.read`: located on its first rows like a summary, then read by columns) and kept
+  here (:mod:`.sheets`: located on its first rows like a summary; :mod:`.read`: read by columns) and kept
   on its record (``FileRecord.evidence``); it is neither rejected as "no summary table" nor
   read as a summary;
 - :func:`apply` (from :func:`sdbatch.batch.evaluate`, before the decisions): lists matched to
@@ -42,14 +42,24 @@ def claim(record: FileRecord, candidates: list[Rules], *, debug: bool = False) -
     specs = [(spec, rules) for rules in candidates if (spec := spec_of(rules)) is not None]
     if not specs:
         return False
-    from sdbatch.evidence.read import read_list
+    from sdbatch.evidence.sheets import find_lists, sources
     from sdbatch.model import FileRejected
     from sdbatch.reading import preflight
 
     path = Path(record.path)
     try:
         kind = preflight(path)
-        found = read_list(path, kind, record.file, record.mtime, specs)
+        srcs, book = sources(path, kind)
+        try:
+            lists = find_lists(srcs, record.file, specs)
+            found = None
+            if lists is not None:  # only now the columns are read (numpy, pandas: not for a summary)
+                from sdbatch.evidence.read import read_lists
+
+                found = read_lists(*lists, file=record.file, mtime=record.mtime)
+        finally:
+            if book is not None:
+                book.close()
     except FileRejected:
         return False  # read_workbook will reject it with the same reason
     except BaseException as exc:  # a library failing on a damaged file: the batch's reading says why
@@ -71,14 +81,19 @@ def claim(record: FileRecord, candidates: list[Rules], *, debug: bool = False) -
     return True
 
 
-def apply(records: list[FileRecord], programs: dict[str, Rules]) -> EvidenceRun:
-    """Match, recompute and cross-check every list of the run (findings go to the applications)."""
+def apply(records: list[FileRecord], programs: dict[str, Rules]) -> EvidenceRun | None:
+    """Match, recompute and cross-check every list of the run (findings go to the applications);
+    None when the run holds no list (the stage and its numpy and pandas are then never loaded)."""
+    if not any(r.evidence is not None for r in records):
+        return None
     from sdbatch.evidence.stage import apply as run
 
     return run(records, programs)
 
 
-def publish(run: EvidenceRun, result: RunResult) -> None:
+def publish(run: EvidenceRun | None, result: RunResult) -> None:
+    if run is None:
+        return
     from sdbatch.evidence.report import publish as add
 
     add(run, result)
