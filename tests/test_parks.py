@@ -445,6 +445,23 @@ def test_claims_sheet_tells_score_sheets_from_summary_tables(rules, st):
     assert park.claims_sheet(score, rules) and not park.claims_sheet(summary, rules)
 
 
+def test_claims_sheet_looks_where_a_header_is_looked_for(rules, st):
+    """The question is asked of every sheet before its header is looked for: it reads the rows a
+    header may be in (HEADER_SEARCH_ROWS), in either orientation, and a score sheet pushed below
+    them is left to the workbook's own claim (``claim_file``), which reads every row."""
+    from sdbatch import settings
+
+    grid = sheet_rows({"齐鲁软件园": uniform(st, DIGITAL, 8)})
+    transposed = [list(col) for col in zip(*[row + [None] * (max(map(len, grid)) - len(row)) for row in grid],
+                                           strict=True)]
+    low = [[None]] * (settings.HEADER_SEARCH_ROWS - 1)
+    assert park.claims_sheet(RawSheet("行", low + grid), rules)
+    assert park.claims_sheet(RawSheet("列", low[:-3] + transposed), rules)
+    pushed = RawSheet("下移", [[None]] * settings.HEADER_SEARCH_ROWS + grid)
+    assert not park.claims_sheet(pushed, rules)
+    assert park.claim_file(RawWorkbook("/inbox/评分.xlsx", "xlsx", [pushed]), rules) is not None
+
+
 # ---------------------------------------------------------------------------------------- sheet kind, maxima
 @pytest.mark.parametrize("sheet_name, title, stem, kind", [
     ("评分", "2024年省级数字经济园区认定专家复核评分表（各市市级推荐园区）  评审专家：孙教授", "专家评分_孙教授", "expert"),

@@ -21,6 +21,7 @@ from dataclasses import field as dc_field
 from pathlib import Path
 from typing import Any
 
+from sdbatch import settings as app_settings
 from sdbatch.catalogue import text
 from sdbatch.model import RawSheet, RawWorkbook, Source, cell_address
 from sdbatch.programs.park_settings import Settings, settings_of
@@ -407,8 +408,17 @@ def norm_name(name: str | None, st: Settings) -> str:
 
 # ---------------------------------------------------------------------------------------- hooks
 def claims_sheet(sheet: RawSheet, rules: Rules) -> bool:
-    """Whether ``sheet`` is a score sheet (for a header locator that should leave it alone)."""
-    return bool(parse_score_sheets(sheet, "", settings_of(rules)))
+    """Whether ``sheet`` is a score sheet (for a header locator that should leave it alone).
+
+    Asked of every sheet before its header is looked for: a sheet naming no indicator code in the
+    rows a header is looked for in (``HEADER_SEARCH_ROWS``, either orientation: a row of codes or
+    the first codes down a column) is not one, and its other rows are not read (a summary of
+    10,000 rows cost 230,000 looks at cells)."""
+    st = settings_of(rules)
+    head = sheet.rows[:app_settings.HEADER_SEARCH_ROWS]
+    if not any(code_of(v, st) for row in head for v in row):
+        return False
+    return bool(parse_score_sheets(sheet, "", st))
 
 
 def claim_file(raw: RawWorkbook, rules: Rules) -> ScoreFile | None:
