@@ -7,6 +7,7 @@ Dates are China dates (``datetime.date``); times people read are China time (:mo
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import re
@@ -39,6 +40,13 @@ def valid_id(value: Any) -> str | None:
     """A 统一社会信用代码 with a valid check digit (normalised), else None."""
     if not isinstance(value, str) or not value.strip():
         return None
+    return _valid_code(value)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _valid_code(value: str) -> str | None:
+    """One code is validated once per run although the stage, the facts recorded and the history
+    sheets each ask (python-stdnum: some 40 µs a code)."""
     from stdnum import exceptions
     from stdnum.cn import uscc
 
