@@ -29,6 +29,7 @@ MAX_COMPRESSION_RATIO = 200  # per member, uncompressed / compressed
 MAX_CELL_CHARS = 32767  # Excel's own limit; longer text is cut with a finding
 MAX_ROWS = 200_000
 MAX_COLS = 512
+MAIL_MAX_APPS = 200  # applications listed one by one in a city's e-mail; the attached review lists every one
 MAX_CSV_LINE_BYTES = 1024 * 1024
 
 # --- decisions ---------------------------------------------------------------------------

@@ -241,3 +241,21 @@ def test_a_park_below_the_line_does_not_read_as_plain_eligible(tmp_path):
     low = next(x for x in body.splitlines() if "低分园区" in x)
     assert high.rstrip().endswith("示范型，奖补上限200万元")
     assert not low.rstrip().endswith("符合条件") and "示范型" not in low and "成长型" not in low
+
+
+def test_a_long_list_of_applications_is_listed_up_to_the_limit_and_the_rest_counted(tmp_path, monkeypatch):
+    """An e-mail lists MAIL_MAX_APPS applications one by one and counts the others, which the
+    attached review lists (issue 16: 100,000 rows made an e-mail of 180 MB); its totals count all."""
+    from sdbatch.writers import mail_body
+
+    monkeypatch.setattr(mail_body, "MAIL_MAX_APPS", 3)
+    inbox = tmp_path / "inbox"
+    names = [f"青岛受测第{n}集群" for n in "一二三四五"]
+    city_file(inbox, "青岛市", [row(city_order=i + 1, name=name) for i, name in enumerate(names)])
+    msg = _drafts(tmp_path, decide(inbox))["青岛市"]
+    body = _body(msg)
+    assert [name in body for name in names] == [True, True, True, False, False]
+    numbered = [line for line in body.splitlines() if re.match(r"\d+\. ", line)]
+    assert len(numbered) == 3
+    assert re.search(r"共审核\D*5个", body) and re.search(r"其余\s*2\s*个", body)
+    assert next(msg.iter_attachments()).get_filename().endswith(".xlsx")  # where the other two are
