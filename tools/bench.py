@@ -14,7 +14,10 @@ in its own fresh process, the wall time and the peak resident memory of
          one in a hundred, plus a result table of one row per application;
 
 and prints ``run / floor`` (wall time; CPU time too, which other work on the machine does not
-inflate).  ``--detail`` adds ``sdbatch.batch.check_file`` (read, header,
+inflate).  Under each size, a second figure sets the run against the floor of what it wrote
+(``outputs``: the input read, then every cell of the run's workbooks written again the floor's
+way, and its other files byte for byte): the run writes some four times the cells the floor
+writes (the review's 审核结论, 问题清单 and 数据处理说明 sheets, the department's list).  ``--detail`` adds ``sdbatch.batch.check_file`` (read, header,
 normalise, checks) and reports how the run's time splits (``run.json`` timings).
 
 Peak memory is ``resource.getrusage(RUSAGE_CHILDREN).ru_maxrss`` read by a small runner process
@@ -145,6 +148,8 @@ def work(mode: str, path: str) -> dict[str, Any]:
         return {"rows": None}
     if mode == "floor":
         return floor(Path(path))
+    if mode == "outputs":
+        return outputs_floor(Path(path))
     if mode == "run":
         from sdbatch.cli import main
 
@@ -202,6 +207,86 @@ def floor(path: Path) -> dict[str, Any]:
                         + [v for v in row[7:13]])
     wb.close()
     return {"rows": len(rows) - 2}
+
+
+def outputs_floor(path: Path) -> dict[str, Any]:
+    """The floor of what the run wrote: the input read as ``floor`` reads it, then every cell of
+    the run's workbooks (their values, taken from them beforehand by :func:`_extract_outputs`)
+    written again through xlsxwriter constant_memory with a fill on one cell in ten and a comment
+    on one in a hundred, and the run's other files (results.json, e-mails) written byte for byte.
+    Loading the extracted cells is timed apart (``load_s``) and left out of the figure."""
+    import marshal
+
+    import xlsxwriter
+    from python_calamine import CalamineWorkbook
+
+    t0 = time.perf_counter()
+    c0 = time.process_time()
+    folder = path.parent.parent
+    books, blobs = marshal.loads((folder / "outputs.marshal").read_bytes())  # sheet file names, other files
+    load_s, load_cpu = time.perf_counter() - t0, time.process_time() - c0
+    CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0).to_python(skip_empty_area=False)
+    target = folder / "outputs-floor"
+    target.mkdir(exist_ok=True)
+    n = 0
+    for b, sheets in enumerate(books):
+        wb = xlsxwriter.Workbook(str(target / f"{b}.xlsx"), {"constant_memory": True})
+        red = wb.add_format({"bg_color": "#FFC7CE"})
+        for s, sheet_file in enumerate(sheets):
+            t1, c1 = time.perf_counter(), time.process_time()
+            rows = marshal.loads((folder / sheet_file).read_bytes())  # one sheet's cells held at a time
+            load_s += time.perf_counter() - t1
+            load_cpu += time.process_time() - c1
+            ws = wb.add_worksheet(f"s{s}")
+            for r, row in enumerate(rows):
+                for c, value in enumerate(row):
+                    if value == "" or value is None:
+                        continue
+                    n += 1
+                    fmt = red if n % 10 == 0 else None
+                    if isinstance(value, str):
+                        ws.write_string(r, c, value, fmt)
+                    elif isinstance(value, (int, float)):
+                        ws.write_number(r, c, value, fmt)
+                    else:
+                        ws.write(r, c, str(value), fmt)
+                    if n % 100 == 0:
+                        ws.write_comment(r, c, "【未达到申报条件】填报值低于规定（三(二)）。处理意见：请核实填报数据。")
+            del rows
+        wb.close()
+    for i, blob in enumerate(blobs):
+        (target / f"{i}.bin").write_bytes(blob)
+    return {"rows": None, "cells": n, "load_s": load_s, "load_cpu": load_cpu}
+
+
+def _extract_outputs(folder: Path) -> int:
+    """Every cell of the run's workbooks and the bytes of its other files, for :func:`outputs_floor`
+    (outside any measurement); the cells counted."""
+    import marshal
+
+    from python_calamine import CalamineWorkbook
+
+    out = folder / "out"
+    runs = sorted(p for p in out.iterdir() if p.is_dir() and (p / "results.json").exists())
+    books: list[list[str]] = []
+    blobs: list[bytes] = []
+    cells = 0
+    for file in sorted(runs[-1].rglob("*")):
+        if file.suffix == ".xlsx":
+            wb = CalamineWorkbook.from_path(str(file))
+            sheets = []
+            for name in wb.sheet_names:
+                rows = wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
+                rows = [[v if isinstance(v, (str, int, float)) else str(v) for v in row] for row in rows]
+                cells += sum(1 for row in rows for v in row if v != "")
+                sheet_file = f"outputs-{len(books)}-{len(sheets)}.marshal"
+                (folder / sheet_file).write_bytes(marshal.dumps(rows))
+                sheets.append(sheet_file)
+            books.append(sheets)
+        elif file.is_file() and file.name not in ("run.json", "run.log"):
+            blobs.append(file.read_bytes())
+    (folder / "outputs.marshal").write_bytes(marshal.dumps((books, blobs)))
+    return cells
 
 
 def _worker_main(mode: str, path: str, max_mb: int) -> int:
@@ -294,6 +379,7 @@ def main(argv: list[str] | None = None) -> int:
             run = measure("run", path, args.max_mb)
             low = measure("floor", path, args.max_mb)
             _print_row(rows, made, run, low, gen)
+            _print_outputs_floor(folder, path, run, args.max_mb)
             if args.detail:
                 check = measure("check", path, args.max_mb)
                 timings = run.get("timings") or {}
@@ -330,6 +416,26 @@ def _mem(res: dict[str, Any]) -> str:
 
 def _cpu(res: dict[str, Any]) -> str:
     return f"{res['cpu']:.2f}" if "cpu" in res and "na" not in res else "n/a"
+
+
+def _print_outputs_floor(folder: Path, path: Path, run: dict[str, Any], max_mb: int) -> None:
+    """A second line under a size: the run next to the floor of writing what it wrote."""
+    if "na" in run:
+        return
+    try:
+        cells = _extract_outputs(folder)
+    except (OSError, ValueError) as exc:
+        print(_pad("", 9) + f"  产出下限 n/a：{exc}")
+        return
+    res = measure("outputs", path, max_mb)
+    if "na" in res:
+        print(_pad("", 9) + f"  产出下限 n/a：{res['na']}")
+        return
+    secs = res["seconds"] - res.get("load_s", 0)
+    cpu = res["cpu"] - res.get("load_cpu", 0)
+    print(_pad("", 9) + f"  产出下限（读入 + 写出本次运行各工作簿的全部 {cells:,} 个单元格及其他文件）："
+          f"{secs:.2f} 秒（CPU {cpu:.2f}）{res['peak_mb']:.0f} MB；sdbatch run / 产出下限 = "
+          f"{run['seconds'] / secs:.2f}（CPU {run['cpu'] / cpu:.2f}）", flush=True)
 
 
 def _print_row(rows: int, made: dict[str, Any], run: dict[str, Any], low: dict[str, Any], gen: float) -> None:
