@@ -21,7 +21,7 @@ import pandas as pd
 
 from sdbatch import header, normalise
 from sdbatch.evidence import parse
-from sdbatch.evidence.sheets import ListSource, _Found, find_lists, sources
+from sdbatch.evidence.sheets import ListSource, _Found
 from sdbatch.evidence.spec import EvidenceSpec
 from sdbatch.model import Column, Finding, RawSheet, Source, Table
 from sdbatch.text import AMOUNT_UNITS, unit_of, vocabulary
@@ -233,22 +233,10 @@ def _city(value: Any, jurisdiction: Any) -> Any:
     return parsed.value
 
 
-def read_list(path: Path, kind: str, file: str, mtime: float, specs: list[tuple[EvidenceSpec, Any]]
-              ) -> tuple[ListFile, list[Finding]] | None:
-    """The lists of ``path`` when every sheet holding something is a list; None otherwise (a
-    summary, a score sheet: the batch reads it as before)."""
-    srcs, book = sources(path, kind)
-    try:
-        found = find_lists(srcs, file, specs)
-        return None if found is None else read_lists(*found, file=file, mtime=mtime)
-    finally:
-        if book is not None:
-            book.close()
-
-
 def read_lists(found_sheets: list[tuple[ListSource, _Found]], notes: list[Finding], *, file: str, mtime: float
                ) -> tuple[ListFile, list[Finding]]:
-    """The lists :func:`sdbatch.evidence.sheets.find_lists` found, read by columns."""
+    """The lists :func:`sdbatch.evidence.sheets.find_lists` found, read by columns (the caller
+    closes the workbook :func:`sdbatch.evidence.sheets.sources` opened, once this returns)."""
     program = found_sheets[0][1].spec.rules.name
     listed = ListFile(program=program, file=file, mtime=mtime)
     for src, found in found_sheets:
