@@ -628,3 +628,48 @@ def test_dates_follow_the_workbooks_date_system():
     day = dt.date(2024, 1, 1)
     assert serial(day) == 45292 and serial(day, date1904=True) == 45292 - 1462
     assert serial(dt.datetime(2024, 1, 1, 12)) == pytest.approx(45292.5)
+
+
+@pytest.mark.parametrize("bad", ["NaN", "INF", "-inf", "-3", "1e9"])  # what a reader takes for a number
+def test_a_width_that_is_not_one_is_read_and_copied_as_a_width(bad: str, tmp_path: Path) -> None:
+    """A column width or default width that is no width (make fuzz seed 26: a bit-flipped
+    ``width="NaN"`` left the print plan unable to size the copy, and the city without its review):
+    the review is written, and its copy declares real widths, 0 to 255, nowhere ``NaN``."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    path = inbox / "济南市数字产业集群申报信息汇总表.xlsx"
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "汇总表"
+    for c, width in enumerate([6, 30, 12, 18], start=1):
+        ws.column_dimensions[openpyxl.utils.get_column_letter(c)].width = width
+    layout = summary_sheet([valid_row(1), valid_row(2)])
+    for row in layout.sheet.rows:
+        ws.append(row)
+    wb.save(path)
+    with zipfile.ZipFile(path) as zf:
+        parts = {n: zf.read(n) for n in zf.namelist()}
+    xml = parts["xl/worksheets/sheet1.xml"]
+    xml, n = re.subn(rb'(<col [^>]*?width=")[^"]*(")', lambda m: m.group(1) + bad.encode() + m.group(2), xml, count=2)
+    assert n == 2
+    xml, n = re.subn(rb"<sheetFormatPr ", b'<sheetFormatPr defaultColWidth="' + bad.encode() + b'" ', xml)
+    assert n == 1
+    parts["xl/worksheets/sheet1.xml"] = xml
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in parts.items():
+            zf.writestr(name, data)
+
+    result = decided(inbox)
+    written = write_city_reviews(result, tmp_path / "out")
+    assert not getattr(result, "review_failures", None)
+    review = written["济南市"]
+    copy = next(x for n, x in sheet_xml(review).items() if b"<cols" in x)
+    widths = [float(w) for w in re.findall(rb'<col [^>]*?width="([^"]*)"', copy)]
+    default = re.search(rb'defaultColWidth="([^"]*)"', copy)
+    assert widths and all(0 <= w <= 255 for w in widths), widths
+    assert default is None or 0 <= float(default.group(1)) <= 255
+    assert b"NaN" not in copy and b"inf" not in copy.lower()
+    assert [r.status for r in result.files] == ["processed"] and len(result.applications) == 2
+    assert not any(f.code == book.REBUILT for r in result.files for f in r.findings)  # copied, not rebuilt
+    first = openpyxl.load_workbook(review).worksheets[0]
+    assert first.column_dimensions["C"].width == 12 and first.column_dimensions["D"].width == 18

@@ -1596,6 +1596,7 @@ def patch_sheet(src: SourcePackage, part: str, out: IO[bytes], styles: Styles, e
                 head = head[:root_end] + b' xmlns:sdr="' + RELS.encode() + b'"' + head[root_end:]
                 root_end += len(b' xmlns:sdr="' + RELS.encode() + b'"')
                 root_tag = head[root_start.start():root_end + 1]
+            head = _real_widths(head)
             if edit.layout is not None:
                 edit.page = edit.layout(*_column_widths(head, root_tag, root_name))
             head = _edit_sheet_pr(head, root_end, root_name, prefix, edit.page.fit_width)
@@ -1644,8 +1645,48 @@ def _select(head: bytes, prefix: bytes, selected: bool) -> bytes:
     return re.sub(b"<" + p + rb"sheetView(?=[\s>/])[^>]*>", view, head)
 
 
+MAX_COLUMN_WIDTH = 255.0  # Excel's widest column, in characters
+
+
+def _width(text: str | None, default: float) -> float:
+    """A column width as a sheet states it: a number of characters from 0 to 255.  ``NaN``, an
+    infinity or anything else that is not a width is ``default``; a width past either end is
+    brought to it (a bit-flipped ``width="NaN"`` cost a city its review: the print plan could not
+    use it)."""
+    try:
+        width = float(text) if text is not None else default
+    except ValueError:
+        return default
+    if not math.isfinite(width):
+        return default
+    return min(max(width, 0.0), MAX_COLUMN_WIDTH)
+
+
+_WIDTH_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(?:col|sheetFormatPr)(?=[\s/>])[^>]*>")
+_WIDTH_ATTR = re.compile(rb"""(\s(?:width|defaultColWidth|baseColWidth)\s*=\s*)(?:"([^"]*)"|'([^']*)')""")
+
+
+def _real_widths(head: bytes) -> bytes:
+    """``head`` with every column width that is not one (:func:`_width`) written as the width it
+    is read as, so that the copy holds no ``width="NaN"`` for Excel to repair; the rest as it was."""
+
+    def attr(m: re.Match[bytes]) -> bytes:
+        raw = (m.group(2) if m.group(2) is not None else m.group(3) or b"").decode("ascii", "replace")
+        base = b"baseColWidth" in m.group(1)
+        width = _width(raw, 8.0 if base else 8.43)
+        try:
+            if float(raw) == width:
+                return m.group(0)
+        except ValueError:
+            pass
+        return m.group(1) + b'"' + (str(int(width)) if base else f"{width:g}").encode("ascii") + b'"'
+
+    return _WIDTH_TAG.sub(lambda t: _WIDTH_ATTR.sub(attr, t.group(0)), head)
+
+
 def _column_widths(head: bytes, root_tag: bytes, root_name: bytes) -> tuple[dict[int, float], float]:
-    """The widths a sheet declares (``cols``; hidden columns as 0) and its default width."""
+    """The widths a sheet declares (``cols``; hidden columns as 0) and its default width, each a
+    real width (:func:`_width`)."""
     spans = child_spans(head + b"</" + root_name + b">")
 
     def element(span: Span) -> Element:  # parsed inside the root's start tag: its prefixes declared
@@ -1656,20 +1697,17 @@ def _column_widths(head: bytes, root_tag: bytes, root_name: bytes) -> tuple[dict
     for span in spans:
         if span.local == "sheetFormatPr":
             el = element(span)
-            try:
-                if el.get("defaultColWidth"):
-                    default = float(el.get("defaultColWidth", "8.43"))
-                elif el.get("baseColWidth"):
-                    default = float(el.get("baseColWidth", "8")) + 0.71
-            except ValueError:
-                pass
+            if el.get("defaultColWidth"):
+                default = _width(el.get("defaultColWidth"), default)
+            elif el.get("baseColWidth"):
+                default = _width(el.get("baseColWidth"), default - 0.71) + 0.71
         elif span.local == "cols":
             for col in element(span):
                 try:
                     first, last = int(col.get("min", "0")), int(col.get("max", "0"))
-                    width = 0.0 if col.get("hidden") in ("1", "true") else float(col.get("width", default))
                 except ValueError:
                     continue
+                width = 0.0 if col.get("hidden") in ("1", "true") else _width(col.get("width"), default)
                 for c in range(max(first, 1), min(last, 512) + 1):  # a range over every column: the first 512
                     widths[c] = width
     return widths, default
