@@ -246,9 +246,9 @@ def test_a_park_below_the_line_does_not_read_as_plain_eligible(tmp_path):
 def test_a_long_list_of_applications_is_listed_up_to_the_limit_and_the_rest_counted(tmp_path, monkeypatch):
     """An e-mail lists MAIL_MAX_APPS applications one by one and counts the others, which the
     attached review lists (issue 16: 100,000 rows made an e-mail of 180 MB); its totals count all."""
-    from sdbatch.writers import mail_body
+    from sdbatch import settings
 
-    monkeypatch.setattr(mail_body, "MAIL_MAX_APPS", 3)
+    monkeypatch.setattr(settings, "MAIL_MAX_APPS", 3)
     inbox = tmp_path / "inbox"
     names = [f"青岛受测第{n}集群" for n in "一二三四五"]
     city_file(inbox, "青岛市", [row(city_order=i + 1, name=name) for i, name in enumerate(names)])

@@ -45,8 +45,8 @@ def valid_id(value: Any) -> str | None:
 
 @functools.lru_cache(maxsize=1 << 16)
 def _valid_code(value: str) -> str | None:
-    """One code is validated once per run although the stage, the facts recorded and the history
-    sheets each ask (python-stdnum: some 40 µs a code)."""
+    """One code is validated once per process although the stage, the facts recorded and the
+    history sheets each ask (python-stdnum: some 40 µs a code)."""
     from stdnum import exceptions
     from stdnum.cn import uscc
 

@@ -42,7 +42,6 @@ from sdbatch.writers._common import (
 )
 
 MAX_PROBLEMS_PER_APP = 6
-MAIL_MAX_APPS = settings.MAIL_MAX_APPS
 # File findings told elsewhere in the body (the late part, the resubmission part) or not the city's
 # business to act on.
 _FILE_CODES_TOLD_ELSEWHERE = frozenset({"late-submission", "resubmission-changes", "superseded-file",
@@ -245,9 +244,10 @@ def context(result: RunResult, city: str, review: Path, reply_days: int) -> dict
             "notes": [pair(n.label, one_line(n.text)) for n in program.notes(result, p_apps, "city")],
             # an e-mail lists the first MAIL_MAX_APPS; the attachment holds them all (a city pasting
             # 100,000 rows made an e-mail of 180 MB that no mail server takes)
-            "apps": [_app_entry(result, a, columns, program.score_for_city(a)) for a in p_apps[:MAIL_MAX_APPS]],
+            "apps": [_app_entry(result, a, columns, program.score_for_city(a))
+                     for a in p_apps[:settings.MAIL_MAX_APPS]],
             "total": len(p_apps),
-            "apps_more": max(0, len(p_apps) - MAIL_MAX_APPS),
+            "apps_more": max(0, len(p_apps) - settings.MAIL_MAX_APPS),
         })
     rejected = [{"file": r.file, "error": one_line(r.error or "")} for r in files if r.status == "rejected"]
     late = [r.file for r in files if r.late and r.status == "processed"]
