@@ -19,7 +19,7 @@ from sdbatch.catalogue import join
 from sdbatch.catalogue import text as ui_text
 from sdbatch.header import classify_rows, continuation_fields, group_records, preamble
 from sdbatch.jurisdiction import Jurisdiction
-from sdbatch.model import Application, Column, Finding, Source, Table, cell_address, column_letter
+from sdbatch.model import Application, CellMap, Column, Finding, Source, Table, cell_address, column_letter
 from sdbatch.rules import Choices, FieldRule, Rules
 from sdbatch.text import (
     AMOUNT_UNITS,
@@ -730,9 +730,10 @@ def build_applications(table: Table, rules: Rules, file: str, file_city: FileCit
                    fid in rules.needed_fields, fid in going_on)
              for fid, col in by_field.items()]
     partial = {c.field: c for c in table.columns if c.field and c.parts}
+    letters = {plan.field.id: plan.letter for plan in plans}  # shared by every application's CellMap
     apps: list[Application] = []
     for n, record in enumerate(records):
-        app = _application(table, rules, file, file_city, record, plans, by_field, partial, n)
+        app = _application(table, rules, file, file_city, record, plans, letters, by_field, partial, n)
         if candidates:
             # The columns that may carry a missing field, when this application wrote something there.
             written = {c.index: sheet.merged_value(record[0], c.index) for cols in candidates.values() for c in cols}
@@ -951,12 +952,13 @@ def _cell_findings(plan: _Plan, rules: Rules, file_city: FileCity, raw: Any, par
 
 
 def _application(table: Table, rules: Rules, file: str, file_city: FileCity, record: list[int],
-                 plans: list[_Plan], by_field: dict[str, Column], partial: dict[str, Column], n: int) -> Application:
+                 plans: list[_Plan], letters: dict[str, str], by_field: dict[str, Column], partial: dict[str, Column],
+                 n: int) -> Application:
     sheet = table.sheet
     r = record[0]
     values: dict[str, Any] = {}
     findings: list[Finding] = []
-    cells: dict[str, str] = {}
+    moved: dict[str, str] = {}  # fields a record of several rows says on another row than its first
     originals: dict[str, Any] = {}
     invalid: set[str] = set()
     fraction_candidates: set[str] = set()
@@ -978,7 +980,8 @@ def _application(table: Table, rules: Rules, file: str, file_city: FileCity, rec
             row_cells = _cells_of(table, record, plan, findings, file, rules)
             at, raw = row_cells[0]
         address = plan.letter + str(at + 1)
-        cells[fid] = address
+        if at != r:
+            moved[fid] = address
         originals[fid] = raw
         if formula_without_value and (at, c) in formula_without_value:
             f = plan.field
@@ -1008,6 +1011,7 @@ def _application(table: Table, rules: Rules, file: str, file_city: FileCity, rec
             "first": record[0] + 1, "last": record[-1] + 1, "count": len(record), "entity": rules.entity},
             source=Source(file, sheet.name, r + 1, cell_address(r, name_col))))
 
+    cells = CellMap(letters, r + 1, moved or None)
     derived = _derive(rules, values, invalid, findings, cells, by_field, row_source, fraction_candidates, partial)
 
     # Unknown columns are kept with the application (never dropped silently).
@@ -1077,7 +1081,7 @@ def _joined(plan: _Plan, row_cells: list[tuple[int, Any]], first: Parsed, findin
     return Parsed(ui_text("recognition.list_separator").join(texts), code=code)
 
 
-def _derive(rules: Rules, values: dict[str, Any], invalid: set[str], findings: list[Finding], cells: dict[str, str],
+def _derive(rules: Rules, values: dict[str, Any], invalid: set[str], findings: list[Finding], cells: CellMap,
             by_field: dict[str, Any], row_source: Source, fraction_candidates: set[str],
             partial: dict[str, Column] | None = None) -> dict[str, float]:
     """Totals from split columns and ratios from their two amounts; cross-check when both exist.

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from sdbatch.batch import check_file
-from sdbatch.model import Application, FileRecord
+from sdbatch.model import Application, FileRecord, column_letter
 from tests.builders import Sheet, make_uscc, write
 
 # One eligible cluster per column key; a variant picks the headers and how values are written.
@@ -279,6 +279,27 @@ def test_name_only_in_the_first_row_and_a_second_contact_line(tmp_path: Path) ->
     assert cells(two.findings, "record-rows") == [f"C{header + 4}"]
     assert (one.status, two.status, three.status) == ("eligible", "eligible", "over_quota")
     assert not [f for f in record.findings if f.code == "blank-template-row"]
+
+
+def test_a_cell_the_first_row_left_empty_is_addressed_in_the_row_that_says_it(tmp_path: Path) -> None:
+    """.xlsx: the name merged over two rows, 领军企业 empty in the first and written in the second;
+    the application's cell for 领军企业 is the second row (where the review's comment goes), every
+    other field's is the first row's."""
+    apps = [cluster(1, city="临沂市", leader_firms=None), {"leader_firms": 2, "contact": "王第二"},
+            cluster(2, city="临沂市")]
+    rows, header = grid(RECORD_HEADERS, apps, above=[["临沂市数字产业集群申报信息汇总表"]])
+    name_col = [k for k, _ in RECORD_HEADERS].index("name")
+    record = read(tmp_path, "临沂市汇总表.xlsx",
+                  Sheet("Sheet1", rows, merges=[(header + 1, name_col, header + 2, name_col)]))
+    one, two = record.applications
+    first = header + 2  # the Excel row of the first record
+    assert one.values["leader_firms"] == 2
+    assert one.cells["leader_firms"] == f"I{first + 1}"
+    assert one.cells["name"] == f"C{first}" and one.cells["city"] == f"B{first}"
+    assert dict(one.cells) == {**{k: f"{column_letter(i)}{first}" for i, (k, _) in enumerate(RECORD_HEADERS)},
+                               "leader_firms": f"I{first + 1}"}
+    assert two.cells["leader_firms"] == f"I{first + 2}" and "leader_firms" in two.cells
+    assert "nothing" not in two.cells and len(two.cells) == len(RECORD_HEADERS)
 
 
 def test_a_remark_going_on_in_the_row_below(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ for the city.  Changes of a resubmission are named with the rules' Chinese field
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -107,7 +107,7 @@ def kind_of(finding: Finding) -> str | None:
 _KIND_ORDER = {"fix": 0, "review": 1, "check": 2}
 
 
-def problem_lines(findings: list[Finding], cells: dict[str, str] | None = None) -> list[dict[str, str]]:
+def problem_lines(findings: list[Finding], cells: Mapping[str, str] | None = None) -> list[dict[str, str]]:
     """The city-visible findings that ask something of the city, must-fix first, as lines:
     cell, message, what to do, and the kind (its tag says which of the legend's colours)."""
     wanted = [f for f in findings if for_city(f) and kind_of(f) in _KIND_ORDER]
