@@ -49,3 +49,28 @@ def test_a_boundary_found_in_a_part_is_chosen_again(tmp_path: Path, monkeypatch:
     mail._write_message(path, msg)
     assert msg.get_boundary() == "===============2=="
     assert path.read_bytes() == msg.as_bytes()
+
+
+PER_LINE = mail.DRAFT_POLICY.max_line_length // 4 * 3  # bytes a base64 line of the draft carries
+
+
+@pytest.mark.parametrize("size", [0, 1, PER_LINE - 1, PER_LINE, PER_LINE + 1, PER_LINE * 4096,
+                                  PER_LINE * 4096 + 7, 3_000_001])
+def test_an_attachment_streamed_from_its_file_is_as_bytes(tmp_path: Path, size: int) -> None:
+    """A review attached without its bytes and encoded from its file as the draft is written: the
+    same bytes as the message with the bytes attached, whatever the file's length."""
+    data = bytes((i * 7919 + i // 251) % 256 for i in range(size))
+    review = tmp_path / "济南市_审核意见.xlsx"
+    review.write_bytes(data)
+    empty = _message("正文。\n", b"")
+    [part] = empty.iter_attachments()
+    path = tmp_path / "d.eml"
+    mail._write_message(path, empty, {id(part): review})
+    whole = _message("正文。\n", data)
+    whole.set_boundary(empty.get_boundary())
+    written = path.read_bytes()
+    assert written == whole.as_bytes()
+    parsed = message_from_bytes(written, policy=policy.default)
+    [attached] = parsed.iter_attachments()
+    assert attached.get_content() == data
+    assert attached.get_filename() == "济南市_审核意见.xlsx"

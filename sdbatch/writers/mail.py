@@ -9,6 +9,7 @@ workbook is attached with its Chinese file name (RFC 2231). Recipients come from
 
 from __future__ import annotations
 
+import binascii
 import datetime as dt
 import os
 import re
@@ -87,34 +88,40 @@ def write_mail_drafts(result: RunResult, run_dir: Path, reviews: dict[str, Path]
         del context  # a city of 100,000 rows: the entries of every application (issue 16)
         msg.set_content(body, subtype="plain", charset="utf-8")
         del body
-        msg.add_attachment(review.read_bytes(), maintype=XLSX_TYPE[0], subtype=XLSX_TYPE[1],
+        # The review's bytes are not read here: they are encoded from its file as the draft is written.
+        msg.add_attachment(b"", maintype=XLSX_TYPE[0], subtype=XLSX_TYPE[1],
                            filename=review.name)  # RFC 2231 filename*= in Content-Disposition
         # Clients that look for the name in Content-Type (older Outlook) find it there too.
-        for part in msg.iter_attachments():
-            part.set_param("name", review.name)
+        [attachment] = msg.iter_attachments()
+        attachment.set_param("name", review.name)
         if not to:
             findings.append(Finding("mail-no-recipient", "warning", params={"city": city, "book": book.path},
                                     source=Source(file=f"mail/{city}.eml")))
         mail_dir.mkdir(parents=True, exist_ok=True)
         path = mail_dir / f"{city}.eml"
         tmp = path.with_name(path.name + ".tmp")
-        _write_message(tmp, msg)
-        del msg
+        _write_message(tmp, msg, {id(attachment): review})
+        del msg, attachment
         os.replace(tmp, path)
     return findings
 
 
-def _write_message(path: Path, msg: EmailMessage) -> None:
+def _write_message(path: Path, msg: EmailMessage, files: dict[int, Path] | None = None) -> None:
     """``path.write_bytes(msg.as_bytes())``, streaming (issue 16): the standard generator holds
     the whole message in memory three times over (every part's text, the joined body, the
-    bytes); here the headers are written first and each part as soon as it is made, so only the
-    largest part (the attached review) is held at a time.  The bytes are the same."""
+    bytes); here the headers are written first and each part as soon as it is made.
+
+    ``files`` maps (the ``id`` of) a base64 part of ``msg`` added with no bytes to the file whose
+    bytes it carries: they are encoded from the file a few lines at a time, so a large review is
+    never held in memory.  The bytes are those of the message with the file's bytes attached."""
     for _attempt in range(_BOUNDARY_ATTEMPTS):
         if msg.is_multipart() and isinstance(msg.get_payload(), list):
             msg.set_boundary(_StreamingGenerator._make_boundary())  # type: ignore[attr-defined]  # random, as it picks
         try:
             with open(path, "wb") as fh:
-                _StreamingGenerator(fh, mangle_from_=False, policy=msg.policy).flatten(msg, unixfrom=False)
+                generator = _StreamingGenerator(fh, mangle_from_=False, policy=msg.policy)
+                generator.files = files or {}
+                generator.flatten(msg, unixfrom=False)
             return
         except _BoundaryInText:
             continue
@@ -133,6 +140,7 @@ class _StreamingGenerator(BytesGenerator):
     generated, instead of collecting the whole body first (the boundary is chosen beforehand)."""
 
     _top = True  # the message itself; the generators of its parts (clones) are not
+    files: dict[int, Path] = {}  # id of an empty base64 part -> the file whose bytes it carries
 
     def clone(self, fp: Any) -> Any:
         twin = super().clone(fp)
@@ -178,6 +186,20 @@ class _StreamingGenerator(BytesGenerator):
             if i:
                 self.write(self._NL + "--" + boundary + self._NL)  # type: ignore[attr-defined]
             self._fp.write(text)  # type: ignore[attr-defined]
+            if id(part) in self.files:
+                self._write_base64(self.files[id(part)], part.policy.max_line_length)
         self.write(self._NL + "--" + boundary + "--" + self._NL)  # type: ignore[attr-defined]
         if msg.epilogue is not None:
             self._write_lines(msg.epilogue)  # type: ignore[attr-defined]
+
+    def _write_base64(self, path: Path, max_line_length: int) -> None:
+        """The body of a base64 part from ``path``: the lines ``set_content(bytes)`` makes (as
+        many bytes a line as the policy's line length allows), ended as the generator ends them.
+        Base64 has no ``-``, so no line can be a boundary."""
+        per_line = max_line_length // 4 * 3
+        nl = self._NL.encode("ascii")  # type: ignore[attr-defined]
+        with open(path, "rb") as fh:
+            while chunk := fh.read(per_line * 4096):
+                lines = [binascii.b2a_base64(chunk[i:i + per_line], newline=False)
+                         for i in range(0, len(chunk), per_line)]
+                self._fp.write(nl.join(lines) + nl)  # type: ignore[attr-defined]
