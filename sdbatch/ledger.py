@@ -399,8 +399,9 @@ class RunRecord:
 
     run: dict[str, Any]
     files: list[dict[str, Any]] = field(default_factory=list)
-    outcomes: list[dict[str, Any]] = field(default_factory=list)
-    rounds: list[dict[str, Any]] = field(default_factory=list)  # round_outcomes rows (history across rounds)
+    # Made one at a time as they are inserted (read once): a run's 100,000 rows are never all held.
+    outcomes: Iterable[dict[str, Any]] = field(default_factory=list)
+    rounds: Iterable[dict[str, Any]] = field(default_factory=list)  # round_outcomes rows (history across rounds)
 
 
 def run_record(results: dict[str, Any], info: dict[str, Any], run_dir: Path | str) -> RunRecord:
@@ -414,24 +415,26 @@ def run_record(results: dict[str, Any], info: dict[str, Any], run_dir: Path | st
         files.append({"name": f.get("file"), "sha256": f.get("sha256"), "size": f.get("size"), "mtime": mtime,
                       "city": f.get("city"), "status": f.get("status"), "error_code": f.get("error_code"),
                       "error": f.get("error"), "late": int(bool(f.get("late")))})
-    outcomes = []
-    for a in results.get("applications", []):
-        source = a.get("source") or {}
-        outcomes.append({"app_id": a.get("id"), "city": a.get("city"), "name": a.get("name"),
-                         "industry": a.get("industry"), "status": a.get("status"), "score": a.get("score"),
-                         "rank": a.get("rank"), "file": source.get("file"),
-                         "values_json": json.dumps(a.get("values") or {}, ensure_ascii=False, sort_keys=True)})
+    applications = results.get("applications", [])
     run_id = str(results.get("run_id") or info.get("run_id") or Path(run_dir).name)
     run = {"id": run_id, "started": info.get("started") or "", "finished": info.get("finished"),
            "program": results.get("program"), "rules_version": results.get("rules_version"),
            "run_dir": os.path.abspath(run_dir), "exit_code": info.get("exit_code"),
-           "n_files": len(files), "n_applications": len(outcomes),
+           "n_files": len(files), "n_applications": len(applications),
            "counts_json": json.dumps(counts, ensure_ascii=False, sort_keys=True),
            "fingerprint": block.get("fingerprint"), "snapshot_digest": block.get("snapshot_digest"),
            "snapshot_count": block.get("snapshot_count"), "deadline": block.get("deadline")}
     from sdbatch.history.facts import rows_from_docs
 
-    return RunRecord(run, files, outcomes, rows_from_docs(results, info))
+    return RunRecord(run, files, _outcomes(applications), rows_from_docs(results, info))
+
+
+def _outcomes(applications: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    for a in applications:
+        source = a.get("source") or {}
+        yield {"app_id": a.get("id"), "city": a.get("city"), "name": a.get("name"), "industry": a.get("industry"),
+               "status": a.get("status"), "score": a.get("score"), "rank": a.get("rank"), "file": source.get("file"),
+               "values_json": json.dumps(a.get("values") or {}, ensure_ascii=False, sort_keys=True)}
 
 
 def ledger_block(result: RunResult, snapshot: Sequence[FileSnap], fingerprint: str) -> dict[str, Any]:

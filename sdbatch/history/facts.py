@@ -16,7 +16,7 @@ roles of their bundled rules file (:func:`derive_rows`); their tier is then know
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -47,35 +47,34 @@ def ledger_facts(result: Any) -> dict[str, Any]:
 
 
 def rows_from_docs(results: Mapping[str, Any], info: Mapping[str, Any],
-                   mtimes: Mapping[Any, Any] | None = None) -> list[dict[str, Any]]:
+                   mtimes: Mapping[Any, Any] | None = None) -> Iterator[dict[str, Any]]:
     """``round_outcomes`` rows of a run from its results.json and run.json (``mtimes``: file ->
-    modification time known otherwise, for run.json files that do not carry them)."""
+    modification time known otherwise, for run.json files that do not carry them), one at a time
+    as the ledger inserts them (a run of 100,000 applications never holds them all, issue 16)."""
     ledger = info.get("ledger") if isinstance(info.get("ledger"), Mapping) else {}
     block = ledger.get("history") if isinstance(ledger, Mapping) else None
     mtimes = {**(mtimes or {}), **{i.get("file"): i.get("mtime") for i in info.get("inputs", [])
                                    if isinstance(i, Mapping) and i.get("mtime") is not None}}
-    apps = [a for a in results.get("applications", []) if isinstance(a, Mapping)]
+    apps = (a for a in results.get("applications", []) if isinstance(a, Mapping))
     if not isinstance(block, Mapping):
         rules_files = {p.get("name"): p.get("rules_file") for p in info.get("programs", []) if isinstance(p, Mapping)}
-        return derive_rows(apps, mtimes, rules_files)
-    rows = []
+        yield from derive_rows(apps, mtimes, rules_files)
+        return
     for app in apps:
         program = str(app.get("program") or "")
         spec = block.get(program)
         if not isinstance(spec, Mapping):
             continue
         facts = (spec.get("applications") or {}).get(app.get("id")) or {}
-        rows.append(_row(app, program, str(spec.get("family") or program), facts, mtimes))
-    return rows
+        yield _row(app, program, str(spec.get("family") or program), facts, mtimes)
 
 
 def derive_rows(apps: Iterable[Mapping[str, Any]], mtimes: Mapping[Any, Any],
-                rules_files: Mapping[Any, Any] | None = None) -> list[dict[str, Any]]:
+                rules_files: Mapping[Any, Any] | None = None) -> Iterator[dict[str, Any]]:
     """Rows of a run recorded before run.json carried the history block: each application's
     program (its id starts with it) is looked up among the bundled rules (or the rules file the run
     names) for its ``[history]`` family and the roles of its applicant."""
     cache: dict[str, Any] = {}
-    rows = []
     for app in apps:
         app_id = str(app.get("id") or "")
         program = str(app.get("program") or app_id.split("/", 1)[0])
@@ -90,8 +89,7 @@ def derive_rows(apps: Iterable[Mapping[str, Any]], mtimes: Mapping[Any, Any],
         facts = {"applicant_id": valid_id(values.get(id_field)) if id_field else None,
                  "applicant_name": _text(values.get(name_field)) if name_field else None,
                  "tier": app.get("tier"), "subsidy": app.get("subsidy")}
-        rows.append(_row(app, program, cfg.family, facts, mtimes))
-    return rows
+        yield _row(app, program, cfg.family, facts, mtimes)
 
 
 def _row(app: Mapping[str, Any], program: str, family: str, facts: Mapping[str, Any],

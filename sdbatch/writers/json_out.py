@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from json.encoder import encode_basestring
 from pathlib import Path
 from typing import IO, Any
@@ -242,10 +242,25 @@ def _write_parts(fh: IO[bytes], parts: Iterable[bytes]) -> None:
 # ----------------------------------------------------------------------------- the ledger's view
 def ledger_view(result: RunResult) -> dict[str, Any]:
     """What the ledger reads of results.json (``sdbatch.ledger.run_record``): the same keys and
-    values, without the rendered findings of every application (the bulk of the document)."""
+    values, without the rendered findings of every application (the bulk of the document).  Each
+    application's entry is made when the ledger reads it, so they are never all held (issue 16)."""
     return {"program": result.program, "rules_version": result.rules_version, "run_id": result.run_id,
-            "applications": [_ledger_app(a) for a in result.applications],
+            "applications": _Made(result.applications, _ledger_app),
             "files": [_ledger_file(f) for f in result.files]}
+
+
+class _Made:
+    """``[make(item) for item in items]`` as the ledger reads it (its length, one pass), each
+    entry made as it is reached."""
+
+    def __init__(self, items: list[Any], make: Callable[[Any], dict[str, Any]]) -> None:
+        self._items, self._make = items, make
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return map(self._make, self._items)
 
 
 def _ledger_app(app: Application) -> dict[str, Any]:
