@@ -66,6 +66,38 @@ class CellMap(Mapping[str, str]):
         return f"CellMap({dict(self)!r})"
 
 
+class Originals(Mapping[str, Any]):
+    """Field -> the value as written, of one application (issue 16): read from the row the
+    reader made (shared with the sheet, never changed after reading) through the table's column
+    of each field, except the fields whose value came from elsewhere — a merged cell's top-left,
+    a record's later row — which are kept (``kept``)."""
+
+    __slots__ = ("_columns", "_row", "_kept")
+
+    def __init__(self, columns: Mapping[str, int], row: list[Any], kept: Mapping[str, Any] | None = None) -> None:
+        self._columns = columns  # field -> 0-based column (shared, never changed)
+        self._row = row
+        self._kept = kept or None
+
+    def __getitem__(self, key: str) -> Any:
+        if self._kept is not None and key in self._kept:
+            return self._kept[key]
+        c = self._columns[key]
+        return self._row[c] if c < len(self._row) else None
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._columns
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._columns)
+
+    def __len__(self) -> int:
+        return len(self._columns)
+
+    def __repr__(self) -> str:
+        return f"Originals({dict(self)!r})"
+
+
 @dataclass(frozen=True, slots=True)
 class Source:
     """Where something came from. ``row`` is 1-based as Excel shows it."""
@@ -294,7 +326,7 @@ class Application:
     source: Source
     findings: list[Finding] = dc_field(default_factory=list)
     cells: Mapping[str, str] = dc_field(default_factory=dict)  # field -> cell address (a CellMap when read)
-    originals: dict[str, Any] = dc_field(default_factory=dict)  # field -> value as written
+    originals: Mapping[str, Any] = dc_field(default_factory=dict)  # field -> value as written (Originals when read)
     unknown: dict[str, Any] = dc_field(default_factory=dict)  # unknown header -> value
     status: str = "eligible"
     score: float | None = None

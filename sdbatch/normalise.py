@@ -19,7 +19,17 @@ from sdbatch.catalogue import join
 from sdbatch.catalogue import text as ui_text
 from sdbatch.header import classify_rows, continuation_fields, group_records, preamble
 from sdbatch.jurisdiction import Jurisdiction
-from sdbatch.model import Application, CellMap, Column, Finding, Source, Table, cell_address, column_letter
+from sdbatch.model import (
+    Application,
+    CellMap,
+    Column,
+    Finding,
+    Originals,
+    Source,
+    Table,
+    cell_address,
+    column_letter,
+)
 from sdbatch.rules import Choices, FieldRule, Rules
 from sdbatch.text import (
     AMOUNT_UNITS,
@@ -731,9 +741,10 @@ def build_applications(table: Table, rules: Rules, file: str, file_city: FileCit
              for fid, col in by_field.items()]
     partial = {c.field: c for c in table.columns if c.field and c.parts}
     letters = {plan.field.id: plan.letter for plan in plans}  # shared by every application's CellMap
+    columns = {plan.field.id: plan.column.index for plan in plans}  # and its Originals
     apps: list[Application] = []
     for n, record in enumerate(records):
-        app = _application(table, rules, file, file_city, record, plans, letters, by_field, partial, n)
+        app = _application(table, rules, file, file_city, record, plans, letters, columns, by_field, partial, n)
         if candidates:
             # The columns that may carry a missing field, when this application wrote something there.
             written = {c.index: sheet.merged_value(record[0], c.index) for cols in candidates.values() for c in cols}
@@ -952,14 +963,14 @@ def _cell_findings(plan: _Plan, rules: Rules, file_city: FileCity, raw: Any, par
 
 
 def _application(table: Table, rules: Rules, file: str, file_city: FileCity, record: list[int],
-                 plans: list[_Plan], letters: dict[str, str], by_field: dict[str, Column], partial: dict[str, Column],
-                 n: int) -> Application:
+                 plans: list[_Plan], letters: dict[str, str], columns: dict[str, int], by_field: dict[str, Column],
+                 partial: dict[str, Column], n: int) -> Application:
     sheet = table.sheet
     r = record[0]
     values: dict[str, Any] = {}
     findings: list[Finding] = []
     moved: dict[str, str] = {}  # fields a record of several rows says on another row than its first
-    originals: dict[str, Any] = {}
+    kept: dict[str, Any] = {}  # values as written that are not the row's own cell (merged, a later row)
     invalid: set[str] = set()
     fraction_candidates: set[str] = set()
     row_source = Source(file, sheet.name, r + 1)
@@ -982,7 +993,8 @@ def _application(table: Table, rules: Rules, file: str, file_city: FileCity, rec
         address = plan.letter + str(at + 1)
         if at != r:
             moved[fid] = address
-        originals[fid] = raw
+        if raw is not (row[c] if c < len(row) else None):
+            kept[fid] = raw
         if formula_without_value and (at, c) in formula_without_value:
             f = plan.field
             findings.append(Finding("formula-without-value", "error", field=fid, clause=f.clause,
@@ -1012,6 +1024,7 @@ def _application(table: Table, rules: Rules, file: str, file_city: FileCity, rec
             source=Source(file, sheet.name, r + 1, cell_address(r, name_col))))
 
     cells = CellMap(letters, r + 1, moved or None)
+    originals = Originals(columns, row, kept or None)
     derived = _derive(rules, values, invalid, findings, cells, by_field, row_source, fraction_candidates, partial)
 
     # Unknown columns are kept with the application (never dropped silently).

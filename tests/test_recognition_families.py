@@ -300,6 +300,23 @@ def test_a_cell_the_first_row_left_empty_is_addressed_in_the_row_that_says_it(tm
                                "leader_firms": f"I{first + 1}"}
     assert two.cells["leader_firms"] == f"I{first + 2}" and "leader_firms" in two.cells
     assert "nothing" not in two.cells and len(two.cells) == len(RECORD_HEADERS)
+    # the values as written follow the same cells
+    assert one.originals["leader_firms"] == 2 and one.originals["name"] == one.name
+    assert set(one.originals) == {k for k, _ in RECORD_HEADERS} and one.originals.get("nothing") is None
+
+
+def test_a_city_merged_down_several_rows_is_each_rows_value_as_written(tmp_path: Path) -> None:
+    """.xlsx: 所在市 written once and merged down three applications: each reads it, as its value
+    and as its value as written, at its own row."""
+    apps = [cluster(1, city="德州市"), cluster(2, city=None), cluster(3, city=None)]
+    rows, header = grid(RECORD_HEADERS, apps, above=[["德州市数字产业集群申报信息汇总表"]])
+    city_col = [k for k, _ in RECORD_HEADERS].index("city")
+    record = read(tmp_path, "德州市汇总表.xlsx",
+                  Sheet("Sheet1", rows, merges=[(header + 1, city_col, header + 3, city_col)]))
+    assert [a.city for a in record.applications] == ["德州市"] * 3
+    assert [a.originals["city"] for a in record.applications] == ["德州市"] * 3
+    assert [a.cells["city"] for a in record.applications] == [f"B{header + n}" for n in (2, 3, 4)]
+    assert [a.originals["name"] for a in record.applications] == [a.name for a in record.applications]
 
 
 def test_a_remark_going_on_in_the_row_below(tmp_path: Path) -> None:
