@@ -50,6 +50,18 @@ def test_dumps_is_json_dumps_byte_for_byte(seed: int) -> None:
     assert json_out.dumps(value) == _reference(value)
 
 
+@pytest.mark.parametrize("seed", range(40))
+def test_a_document_written_a_member_at_a_time_is_json_dumps(seed: int, tmp_path: Path) -> None:
+    """write_json (run.json) writes large dicts and lists member by member: the same bytes."""
+    rng = random.Random(seed)
+    value = {"ledger": {"history": {"cluster": {"applications": {
+        f"cluster/济南市/第{n}号": _random_value(rng, 2) for n in range(rng.randint(0, 30))}}}},
+        "inputs": [_random_value(rng, 1) for _ in range(rng.randint(0, 5))], "other": _random_value(rng, 0)}
+    path = tmp_path / "run.json"
+    json_out.write_json(path, value)
+    assert path.read_text(encoding="utf-8") == _reference(value) + "\n"
+
+
 @pytest.mark.parametrize("level", [1, 2, 3])
 def test_a_part_nests_as_it_would_in_the_whole(level: int) -> None:
     part = {"a": [1, {"b": None}], "c": {}}

@@ -12,6 +12,7 @@ the object's text), as before.  The file is written beside its place and renamed
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import os
 from collections.abc import Callable, Iterable, Iterator
 from json.encoder import encode_basestring
@@ -175,8 +176,35 @@ def encode_part(value: Any, level: int = 0) -> bytes:
 
 # ----------------------------------------------------------------------------- the files
 def write_json(path: Path, data: Any) -> None:
-    """Strict JSON in UTF-8 (see :func:`encode_part`), renamed into place."""
-    _write_atomic(path, [encode_part(data), b"\n"])
+    """Strict JSON in UTF-8 (see :func:`encode_part`), renamed into place, written a member at a
+    time (:func:`_doc_parts`): run.json holds an entry per application (issue 16)."""
+    _write_atomic(path, itertools.chain(_doc_parts(data, 0), [b"\n"]))
+
+
+def _doc_parts(value: Any, level: int) -> Iterator[bytes]:
+    """``encode_part(value, level)`` in parts: a dict or list holding dicts or lists is written a
+    member at a time, so a large one is never one string; any other value is one part.  The
+    bytes are the same, except that a member that cannot be written as it is is made strict
+    alone (not the whole document)."""
+    if isinstance(value, dict) and value and all(type(k) is str for k in value) and \
+            any(isinstance(v, (dict, list, tuple)) and v for v in value.values()):
+        inner = _newline(level + 1).encode()
+        sep = b"{" + inner
+        for k, v in value.items():
+            yield sep + encode_part(k) + b": "
+            yield from _doc_parts(v, level + 1)
+            sep = b"," + inner
+        yield _newline(level).encode() + b"}"
+    elif isinstance(value, (list, tuple)) and any(isinstance(v, (dict, list, tuple)) and v for v in value):
+        inner = _newline(level + 1).encode()
+        sep = b"[" + inner
+        for v in value:
+            yield sep
+            yield from _doc_parts(v, level + 1)
+            sep = b"," + inner
+        yield _newline(level).encode() + b"]"
+    else:
+        yield encode_part(value, level)
 
 
 def write_results(path: Path, result: RunResult) -> None:
