@@ -385,19 +385,16 @@ def _write_program(path: Path, result: RunResult, program: str, rules: Any, apps
     columns = [c for c in outcome_columns(prog, apps, "list", "department") if c.key not in key_ids]
     notes = prog.notes(result, apps, "department")
     name_label = rules.label("name") if rules is not None else _t("name")
-    sheets = [
-        _rank_sheet(book, apps, rules, columns, name_label, [n for n in notes if n.emphasis]),
-        _all_sheet(book, apps, rules, columns, name_label),
-        _city_sheet(book, result, program, rules, apps, single, columns),
-        _group_sheet(book, apps, rules, name_label),
-    ]
-    sheets += [_spec_sheet(book, spec) for spec in [*prog.list_sheets(result, apps),
-                                                    *result.list_sheets.get(program, [])]]
+    # Each sheet is written as soon as it is built, so the rows of only one are held (issue 16).
+    _rank_sheet(book, apps, rules, columns, name_label, [n for n in notes if n.emphasis]).finish()
+    _all_sheet(book, apps, rules, columns, name_label).finish()
+    _city_sheet(book, result, program, rules, apps, single, columns).finish()
+    _group_sheet(book, apps, rules, name_label).finish()
+    for spec in [*prog.list_sheets(result, apps), *result.list_sheets.get(program, [])]:
+        _spec_sheet(book, spec).finish()
     if changes is not None:
-        sheets.append(_changes_sheet(book, [c for c in changes if c.get("program") in (None, program)]))
-    sheets.append(_notes(book, result, program, rules, notes))
-    for sheet in sheets:
-        sheet.finish()
+        _changes_sheet(book, [c for c in changes if c.get("program") in (None, program)]).finish()
+    _notes(book, result, program, rules, notes).finish()
     book.close()
 
 
