@@ -33,69 +33,60 @@ def cell_address(row: int, col: int) -> str:
     return f"{column_letter(col)}{row + 1}"
 
 
-class CellMap(Mapping[str, str]):
-    """Field -> cell address of one application, as ``{"name": "B5", …}`` reads (issue 16).
+class _RowView(Mapping[str, Any]):
+    """Field -> something of one application's row, read through a dict shared by every
+    application of a table (``shared``: field -> its column's letter or index), except the
+    fields a record says elsewhere (``kept``: field -> what).  A dict per application was most
+    of a 100,000-row run's memory (issue 16)."""
 
-    Most records are one row: each field's address is its column's letter and the row's number,
-    so the letters are one dict shared by every application of a table, and each application
-    keeps only its row and the fields written on another row of a record (``moved``).  A plain
-    dict of 24 address strings per application was a fifth of a 100,000-row run's memory."""
+    __slots__ = ("_shared", "_row", "_kept")
 
-    __slots__ = ("_letters", "_row", "_moved")
-
-    def __init__(self, letters: Mapping[str, str], row: int, moved: Mapping[str, str] | None = None) -> None:
-        self._letters = letters  # field -> column letter (shared, never changed)
-        self._row = row  # 1-based, as Excel shows it
-        self._moved = moved or None  # field -> address of a field read from another row (never changed)
-
-    def __getitem__(self, key: str) -> str:
-        if self._moved is not None and key in self._moved:
-            return self._moved[key]
-        return self._letters[key] + str(self._row)
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._letters
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._letters)
-
-    def __len__(self) -> int:
-        return len(self._letters)
-
-    def __repr__(self) -> str:
-        return f"CellMap({dict(self)!r})"
-
-
-class Originals(Mapping[str, Any]):
-    """Field -> the value as written, of one application (issue 16): read from the row the
-    reader made (shared with the sheet, never changed after reading) through the table's column
-    of each field, except the fields whose value came from elsewhere — a merged cell's top-left,
-    a record's later row — which are kept (``kept``)."""
-
-    __slots__ = ("_columns", "_row", "_kept")
-
-    def __init__(self, columns: Mapping[str, int], row: list[Any], kept: Mapping[str, Any] | None = None) -> None:
-        self._columns = columns  # field -> 0-based column (shared, never changed)
+    def __init__(self, shared: Mapping[str, Any], row: Any, kept: Mapping[str, Any] | None = None) -> None:
+        self._shared = shared  # never changed
         self._row = row
-        self._kept = kept or None
+        self._kept = kept or None  # never changed
 
     def __getitem__(self, key: str) -> Any:
         if self._kept is not None and key in self._kept:
             return self._kept[key]
-        c = self._columns[key]
-        return self._row[c] if c < len(self._row) else None
+        return self._own(self._shared[key])
+
+    def _own(self, at: Any) -> Any:
+        raise NotImplementedError
 
     def __contains__(self, key: object) -> bool:
-        return key in self._columns
+        return key in self._shared
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._columns)
+        return iter(self._shared)
 
     def __len__(self) -> int:
-        return len(self._columns)
+        return len(self._shared)
 
     def __repr__(self) -> str:
-        return f"Originals({dict(self)!r})"
+        return f"{type(self).__name__}({dict(self)!r})"
+
+
+class CellMap(_RowView):
+    """Field -> cell address (``{"name": "B5", …}``): the column's letter (shared) and the row's
+    1-based number; a field written on another row of a record keeps its address."""
+
+    __slots__ = ()
+
+    def _own(self, at: Any) -> Any:
+        return at + str(self._row)
+
+
+class Originals(_RowView):
+    """Field -> the value as written: the cell of the row the reader made (shared with the sheet,
+    never changed after reading) in the field's column (shared); a value that came from
+    elsewhere — a merged cell's top-left, a record's later row — is kept."""
+
+    __slots__ = ()
+
+    def _own(self, at: Any) -> Any:
+        row = self._row
+        return row[at] if at < len(row) else None
 
 
 @dataclass(frozen=True, slots=True)
