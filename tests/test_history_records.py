@@ -204,3 +204,66 @@ def test_a_decision_recorded_since_the_last_run_makes_the_next_run_decide_again(
     (app,) = json.loads((outcome.run_dir / "results.json").read_text(encoding="utf-8"))["applications"]
     # the false material was found in this very round: its application is ineligible too
     assert app["status"] == "ineligible" and "applicant-banned" in [f["code"] for f in app["findings"]]
+
+
+def _linear_match(book: Any, family: str, applicant_id: str | None, names: list[str | None],
+                  exclude_program: str | None) -> tuple[list[Any], list[Any], str | None]:
+    """Book.match as it was first written: every entry of the book read for each application."""
+    from sdbatch.history.book import BY_ID, BY_NAME
+    from sdbatch.history.model import name_key
+
+    def record_keys(r: Any) -> set[str]:
+        return {name_key(r.applicant_name), name_key(r.name)} - {""}
+
+    records = [r for r in book.records if r.family == family and r.program != exclude_program]
+    decisions = [d for d in book.decisions if d.family == family]
+    keys = {name_key(n) for n in names} - {""}
+    if applicant_id:
+        recs = [r for r in records if r.applicant_id == applicant_id]
+        decs = [d for d in decisions if d.applicant_id == applicant_id]
+        if recs or decs:
+            recs += [r for r in records if not r.applicant_id and record_keys(r) & keys]
+            decs += [d for d in decisions if not d.applicant_id and name_key(d.applicant_name) in keys]
+            decs.sort(key=lambda d: (d.effective, d.recorded, d.uid))
+            return recs, decs, BY_ID
+    if not keys:
+        return [], [], None
+    recs = [r for r in records if record_keys(r) & keys and (not applicant_id or not r.applicant_id)]
+    decs = [d for d in decisions if name_key(d.applicant_name) in keys and (not applicant_id or not d.applicant_id)]
+    return (recs, decs, BY_NAME) if recs or decs else ([], [], None)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_matching_by_index_finds_what_reading_every_entry_finds(seed: int) -> None:
+    """Book.match looks an application's credit code and names up in an index (issue 16: a ledger
+    of 100,000 records against 100,000 applications); what it finds, and in which order, is what
+    reading every record and decision finds — codes, names only, entries without a code, other
+    families, the round itself left out, decisions of the same day."""
+    import datetime as dt
+    import random
+
+    from sdbatch.history.book import Book
+    from sdbatch.history.model import Decision, RoundRecord
+
+    rng = random.Random(seed)
+    codes = [make_uscc(n) for n in range(6)] + [None, None]
+    names = ["泉城数字集群", "泉城 数字集群", "青岛软件园", "烟台数智园", None, ""]
+    records = [RoundRecord(program=rng.choice(["cluster_2024", "cluster_2025", "park_2024"]),
+                           family=rng.choice(["cluster", "park"]), run_id=f"r{rng.randint(1, 3)}",
+                           run_date=dt.date(2024, 1, rng.randint(1, 28)), app_id=f"a{i}",
+                           applicant_id=rng.choice(codes), applicant_name=rng.choice(names), name=rng.choice(names),
+                           city="济南市", status="eligible", tier=None, subsidy=None, received=None)
+               for i in range(rng.randint(0, 60))]
+    decisions = [Decision(uid=f"u{i}", family=rng.choice(["cluster", "park"]), applicant_id=rng.choice(codes),
+                          applicant_name=rng.choice(names), kind="false_material", clause=None, round=None, tier=None,
+                          result=None, amount=None, effective=dt.date(2024, 2, rng.randint(1, 3)), voids=None,
+                          who="张三", recorded=f"2024-02-0{rng.randint(1, 3)}T10:00:00+08:00", note="")
+                 for i in range(rng.randint(0, 15))]
+    book = Book(records, decisions)
+    for _ in range(80):
+        family = rng.choice(["cluster", "park", "other"])
+        applicant_id, wanted = rng.choice(codes), [rng.choice(names), rng.choice(names)]
+        exclude = rng.choice(["cluster_2024", "park_2024", None])
+        got = book.match(family, applicant_id, wanted, exclude_program=exclude)
+        assert (got.records, got.decisions, got.by if got.records or got.decisions else None) == \
+            _linear_match(book, family, applicant_id, wanted, exclude)
