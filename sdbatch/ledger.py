@@ -588,15 +588,16 @@ class Ledger:
         folder of this ledger): ``round_outcomes`` rows with the run's start and the values."""
         if not _has_table(self.conn, "round_outcomes"):
             return []
-        rows = [dict(r) for r in self.conn.execute(
+        # Which run is each program's last is asked first, so that only its rows are kept: a ledger
+        # of many nightly runs is never held whole (issue 16).  The rows come in the same order.
+        last = dict(self.conn.execute(
+            """SELECT ro.program, MAX(runs.rowid) FROM round_outcomes ro JOIN runs ON runs.id = ro.run_id
+               WHERE runs.complete = 1 GROUP BY ro.program""").fetchall())
+        return [dict(r) for r in self.conn.execute(
             """SELECT ro.*, runs.started AS started, runs.rowid AS run_order, o.values_json AS values_json
                FROM round_outcomes ro JOIN runs ON runs.id = ro.run_id
                LEFT JOIN outcomes o ON o.run_id = ro.run_id AND o.app_id = ro.app_id
-               WHERE runs.complete = 1""")]
-        last: dict[str, int] = {}
-        for r in rows:
-            last[r["program"]] = max(last.get(r["program"], -1), r["run_order"])
-        return [r for r in rows if r["run_order"] == last[r["program"]]]
+               WHERE runs.complete = 1""") if r["run_order"] == last.get(r["program"])]
 
     @_guarded
     def decisions(self) -> list[Decision]:

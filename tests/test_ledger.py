@@ -310,3 +310,35 @@ def test_status_text_is_reachable_from_the_cli(tmp_path: Path) -> None:
 
     res = CliRunner().invoke(main, ["status", "--out", str(tmp_path / "output")])
     assert res.exit_code == 0 and "尚无台账" in res.output
+
+
+def test_round_rows_are_each_programs_last_complete_run(tmp_path: Path) -> None:
+    """cluster_2024 in runs 1, 3 and 4 (4 left incomplete), park_2024 in runs 2 and 3: the history
+    reads each program from its last complete run (3), the rows in the order they were recorded,
+    each with its own run's values."""
+
+    def record(run_id: str, started: str, rounds: list[tuple[str, str]]) -> L.RunRecord:
+        run = {"id": run_id, "started": started, "finished": started, "program": None, "rules_version": "1",
+               "run_dir": str(tmp_path / "out" / run_id), "exit_code": 0, "n_files": 0,
+               "n_applications": len(rounds), "counts_json": "{}", "fingerprint": run_id, "snapshot_digest": "",
+               "snapshot_count": 0, "deadline": None}
+        outcomes = [{"app_id": f"{program}/{name}", "city": "济南市", "name": name, "industry": None,
+                     "status": "eligible", "score": None, "rank": None, "file": "a.xlsx",
+                     "values_json": f'{{"run": "{run_id}"}}'} for program, name in rounds]
+        rows = [{"app_id": f"{program}/{name}", "program": program, "family": program.split("_")[0],
+                 "applicant_id": None, "applicant_name": name, "name": name, "city": "济南市", "status": "eligible",
+                 "tier": None, "subsidy": None, "received": None} for program, name in rounds]
+        return L.RunRecord(run, [], iter(outcomes), iter(rows))
+
+    (tmp_path / "out").mkdir()
+    with Ledger.open(tmp_path / "out" / "ledger.sqlite") as led:
+        led.record(record("r1", "2024-06-01T10:00:00+08:00", [("cluster_2024", "甲"), ("cluster_2024", "乙")]))
+        led.record(record("r2", "2024-06-02T10:00:00+08:00", [("park_2024", "园一")]))
+        led.record(record("r3", "2024-06-03T10:00:00+08:00",
+                          [("cluster_2024", "丙"), ("cluster_2024", "甲"), ("park_2024", "园二")]))
+        led.record(record("r4", "2024-06-04T10:00:00+08:00", [("cluster_2024", "丁")]))
+        led.conn.execute("UPDATE runs SET complete = 0 WHERE id = 'r4'")
+        rows = led.round_rows()
+    assert [(r["run_id"], r["program"], r["name"]) for r in rows] == [
+        ("r3", "cluster_2024", "丙"), ("r3", "cluster_2024", "甲"), ("r3", "park_2024", "园二")]
+    assert {r["values_json"] for r in rows} == {'{"run": "r3"}'}
