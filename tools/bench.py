@@ -265,7 +265,7 @@ def _extract_outputs(folder: Path) -> int:
     for file in sorted(runs[-1].rglob("*")):
         if file.suffix == ".xlsx":
             wb = CalamineWorkbook.from_path(str(file))
-            sheets = []
+            sheets: list[str] = []
             for name in wb.sheet_names:
                 rows = wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
                 rows = [[v if isinstance(v, (str, int, float)) else str(v) for v in row] for row in rows]
@@ -371,6 +371,7 @@ def main(argv: list[str] | None = None) -> int:
             low = measure("floor", path, args.max_mb)
             _print_row(rows, made, run, low, gen)
             _print_outputs_floor(folder, path, run, args.max_mb)
+            _print_again(measure("run", path, args.max_mb), run)
             if args.detail:
                 check = measure("check", path, args.max_mb)
                 timings = run.get("timings") or {}
@@ -427,6 +428,20 @@ def _print_outputs_floor(folder: Path, path: Path, run: dict[str, Any], max_mb: 
     print(_pad("", 9) + f"  产出下限（读入 + 写出本次运行各工作簿的全部 {cells:,} 个单元格及其他文件）："
           f"{secs:.2f} 秒（CPU {cpu:.2f}）{res['peak_mb']:.0f} MB；sdbatch run / 产出下限 = "
           f"{run['seconds'] / secs:.2f}（CPU {run['cpu'] / cpu:.2f}）", flush=True)
+
+
+def _print_again(again: dict[str, Any], first: dict[str, Any]) -> None:
+    """A third line: the same inbox run again into the same folder, as a nightly run after a
+    change does — the ledger now holds the first run, and its applications are the history every
+    application is matched against."""
+    if "na" in first:
+        return
+    if "na" in again:
+        print(_pad("", 9) + f"  再次运行 n/a：{again['na']}")
+        return
+    print(_pad("", 9) + f"  再次运行（台账已记录上次运行的 {first.get('rows') or 0:,} 个申报，逐一比对历史）："
+          f"{_secs(again)} 秒（CPU {_cpu(again)}）{_mem(again)} MB；与首次运行之比 "
+          f"{again['seconds'] / first['seconds']:.2f}", flush=True)
 
 
 def _print_row(rows: int, made: dict[str, Any], run: dict[str, Any], low: dict[str, Any], gen: float) -> None:
