@@ -1646,6 +1646,9 @@ def _select(head: bytes, prefix: bytes, selected: bool) -> bytes:
 
 
 MAX_COLUMN_WIDTH = 255.0  # Excel's widest column, in characters
+DEFAULT_COLUMN_WIDTH = 8.43  # a column's width when the sheet states none (Calibri 11)
+BASE_COLUMN_WIDTH = 8  # baseColWidth's default: characters, without the cell's padding
+COLUMN_PADDING = 0.71  # what a column adds to baseColWidth (its margins), in characters
 
 
 def _width(text: str | None, default: float) -> float:
@@ -1673,7 +1676,7 @@ def _real_widths(head: bytes) -> bytes:
     def attr(m: re.Match[bytes]) -> bytes:
         raw = (m.group(2) if m.group(2) is not None else m.group(3) or b"").decode("ascii", "replace")
         base = b"baseColWidth" in m.group(1)
-        width = _width(raw, 8.0 if base else 8.43)
+        width = _width(raw, BASE_COLUMN_WIDTH if base else DEFAULT_COLUMN_WIDTH)
         try:
             if float(raw) == width:
                 return m.group(0)
@@ -1693,14 +1696,14 @@ def _column_widths(head: bytes, root_tag: bytes, root_name: bytes) -> tuple[dict
         return parse_xml(root_tag + head[span.start:span.end] + b"</" + root_name + b">")[0]
 
     widths: dict[int, float] = {}
-    default = 8.43
+    default = DEFAULT_COLUMN_WIDTH
     for span in spans:
         if span.local == "sheetFormatPr":
             el = element(span)
             if el.get("defaultColWidth"):
                 default = _width(el.get("defaultColWidth"), default)
             elif el.get("baseColWidth"):
-                default = _width(el.get("baseColWidth"), default - 0.71) + 0.71
+                default = _width(el.get("baseColWidth"), default - COLUMN_PADDING) + COLUMN_PADDING
         elif span.local == "cols":
             for col in element(span):
                 try:
