@@ -267,3 +267,19 @@ def test_matching_by_index_finds_what_reading_every_entry_finds(seed: int) -> No
         got = book.match(family, applicant_id, wanted, exclude_program=exclude)
         assert (got.records, got.decisions, got.by if got.records or got.decisions else None) == \
             _linear_match(book, family, applicant_id, wanted, exclude)
+
+
+@pytest.mark.parametrize(("stored", "expected"), [
+    ('{"revenue": 12.5, "city": "济南市"}', {"revenue": 12.5, "city": "济南市"}),
+    (None, {}), ("", {}), ("[1, 2]", {}), ("{broken", {}), ('"text"', {}),
+])
+def test_a_records_values_are_read_from_the_ledgers_text_when_used(stored: str | None, expected: dict) -> None:
+    """A round's record keeps its values as the ledger's JSON text until a matched application
+    reads them (issue 16); what it reads is that object, or no values for text that is not one."""
+    from sdbatch.history.model import RoundRecord
+
+    record = RoundRecord.from_row({"program": "cluster_2024", "family": "cluster", "run_id": "r1",
+                                   "started": "2024-06-01T10:00:00+08:00", "app_id": "a1", "values_json": stored})
+    assert dict(record.values) == expected
+    assert record.values == expected and bool(record.values) == bool(expected)
+    assert record.values.get("revenue") == expected.get("revenue")

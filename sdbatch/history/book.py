@@ -107,7 +107,10 @@ class Book:
         self.records = list(records)
         self.all_decisions = list(decisions)
         self.decisions = active(self.all_decisions)
-        self._indexes: dict[str, _FamilyIndex] = {}  # family -> where its entries are, built on first use
+        # (family, round left out) -> where its entries are, built on first use: the round being run
+        # is left out of the index itself, so that an applicant with many entries in it (a code
+        # repeated down a long sheet) is not walked past on every lookup (issue 16)
+        self._indexes: dict[tuple[str, str | None], _FamilyIndex] = {}
 
     @classmethod
     def from_ledger(cls, ledger: Any) -> Book:
@@ -121,26 +124,25 @@ class Book:
         By credit code first; entries recorded without a valid code join by name.  Without a code
         match, the name (the applicant's or the application's) matches entries whose code is missing
         — or any entry when the application itself has no valid code — and ``by`` says so."""
-        index = self._indexes.get(family)
+        index = self._indexes.get((family, exclude_program))
         if index is None:
-            index = self._indexes[family] = _FamilyIndex(
-                [r for r in self.records if r.family == family], [d for d in self.decisions if d.family == family])
+            index = self._indexes[family, exclude_program] = _FamilyIndex(
+                [r for r in self.records if r.family == family and r.program != exclude_program],
+                [d for d in self.decisions if d.family == family])
         records, decisions = index.records, index.decisions
         keys = {name_key(n) for n in names} - {""}
         if applicant_id:
-            by_id = Match([r for r in _entries(records, index.records_by_id, [applicant_id])
-                           if r.program != exclude_program],
+            by_id = Match(_entries(records, index.records_by_id, [applicant_id]),
                           _entries(decisions, index.decisions_by_id, [applicant_id]), BY_ID)
             if by_id.records or by_id.decisions:
-                by_id.records += [r for r in _entries(records, index.records_by_key, keys)
-                                  if not r.applicant_id and r.program != exclude_program]
+                by_id.records += [r for r in _entries(records, index.records_by_key, keys) if not r.applicant_id]
                 by_id.decisions += [d for d in _entries(decisions, index.decisions_by_key, keys) if not d.applicant_id]
                 by_id.decisions.sort(key=lambda d: (d.effective, d.recorded, d.uid))
                 return by_id
         if not keys:
             return Match()
         loose = Match([r for r in _entries(records, index.records_by_key, keys)
-                       if r.program != exclude_program and (not applicant_id or not r.applicant_id)],
+                       if not applicant_id or not r.applicant_id],
                       [d for d in _entries(decisions, index.decisions_by_key, keys)
                        if not applicant_id or not d.applicant_id], BY_NAME)
         return loose if loose.records or loose.decisions else Match()

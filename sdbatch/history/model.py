@@ -11,7 +11,7 @@ import functools
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -84,6 +84,46 @@ def _number(value: Any) -> float | None:
 
 
 # ----------------------------------------------------------------------------- a round's record
+class StoredValues(Mapping[str, Any]):
+    """A record's values as the ledger keeps them (JSON text), decoded on first use: a ledger holds
+    every application of a round, and only those an application of this run matches are read
+    (issue 16: 100,000 records held as dicts cost hundreds of MB).  Text that is not a JSON object
+    reads as no values."""
+
+    __slots__ = ("_text", "_data")
+
+    def __init__(self, text: str | None) -> None:
+        self._text: str | None = text
+        self._data: dict[str, Any] | None = None
+
+    def _decoded(self) -> dict[str, Any]:
+        if self._data is None:
+            try:
+                data = json.loads(self._text or "{}")
+            except ValueError:
+                data = {}
+            self._data = data if isinstance(data, dict) else {}
+            self._text = None
+        return self._data
+
+    def __getitem__(self, key: str) -> Any:
+        return self._decoded()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._decoded())
+
+    def __len__(self) -> int:
+        return len(self._decoded())
+
+    def __eq__(self, other: object) -> bool:
+        return dict(self._decoded()) == other if isinstance(other, Mapping) else NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return repr(self._decoded())
+
+
 @dataclass(frozen=True)
 class RoundRecord:
     """One application of an earlier round, as the ledger keeps it (the round's last complete run)."""
@@ -115,16 +155,12 @@ class RoundRecord:
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> RoundRecord:
-        try:
-            values = json.loads(row.get("values_json") or "{}")
-        except ValueError:
-            values = {}
         return cls(program=str(row["program"]), family=str(row["family"]), run_id=str(row["run_id"]),
                    run_date=to_date(row.get("started")), app_id=str(row["app_id"]),
                    applicant_id=row.get("applicant_id"), applicant_name=row.get("applicant_name"),
                    name=row.get("name"), city=row.get("city"), status=row.get("status"), tier=row.get("tier"),
                    subsidy=_number(row.get("subsidy")), received=to_date(row.get("received")),
-                   values=values if isinstance(values, dict) else {})
+                   values=StoredValues(row.get("values_json")))
 
 
 # ----------------------------------------------------------------------------- decisions
