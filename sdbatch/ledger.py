@@ -56,6 +56,7 @@ from sdbatch.history.model import DECISION_KEYS, Decision
 from sdbatch.inbox import Exclusions, FileSnap, snapshot, walk
 from sdbatch.intake.store import MIGRATION as INTAKE_MIGRATION
 from sdbatch.model import RunResult
+from sdbatch.text import held_once
 
 __all__ = ["FileSnap", "Ledger", "LedgerError", "recover", "snapshot_inbox", "status_text"]
 
@@ -583,9 +584,10 @@ class Ledger:
 
     # ---------------------------------------------------------------- history across rounds
     @_guarded
-    def round_rows(self) -> list[dict[str, Any]]:
+    def round_rows(self, make: Callable[[dict[str, Any]], T] = dict) -> list[T]:  # type: ignore[assignment]
         """Each program round's applications as its last complete run recorded them (in any output
-        folder of this ledger): ``round_outcomes`` rows with the run's start and the values."""
+        folder of this ledger): ``round_outcomes`` rows with the run's start and the values, each
+        made into ``make(row)`` as it is read (the history's records: never every row as a dict)."""
         if not _has_table(self.conn, "round_outcomes"):
             return []
         # Which run is each program's last is asked first, so that only its rows are kept: a ledger
@@ -593,7 +595,7 @@ class Ledger:
         last = dict(self.conn.execute(
             """SELECT ro.program, MAX(runs.rowid) FROM round_outcomes ro JOIN runs ON runs.id = ro.run_id
                WHERE runs.complete = 1 GROUP BY ro.program""").fetchall())
-        return [dict(r) for r in self.conn.execute(
+        return [make(dict(r)) for r in self.conn.execute(
             """SELECT ro.*, runs.started AS started, runs.rowid AS run_order, o.values_json AS values_json
                FROM round_outcomes ro JOIN runs ON runs.id = ro.run_id
                LEFT JOIN outcomes o ON o.run_id = ro.run_id AND o.app_id = ro.app_id
@@ -865,6 +867,13 @@ class Ledger:
             out[d.pop("app_id")] = d
         return out
 
+    def _previous_outlines(self, run_id: str) -> dict[str, dict[str, Any]]:
+        """The outcomes of run ``run_id`` without their values: what matching and the status
+        columns of the 变更情况 sheet need."""
+        return {r["app_id"]: {k: held_once(r[k]) for k in ("city", "name", "status", "score", "file")}
+                for r in self.conn.execute("SELECT app_id, city, name, status, score, file FROM outcomes "
+                                           "WHERE run_id = ?", (run_id,))}
+
     def _previous_files(self) -> list[dict[str, Any]]:
         last = self._last_complete()
         if last is None:
@@ -882,7 +891,8 @@ class Ledger:
         old_status_code, new_status_code for programs.  Fields are named by their label in the
         rules file.
         """
-        if not self.has_previous_run():
+        last = self._last_complete()
+        if last is None:
             return []
         from sdbatch.catalogue import label as vocab
 
@@ -890,27 +900,38 @@ class Ledger:
             return vocab("status", code) if code else ""
 
         field_label = _field_labeller(result)
-        prev = self.previous_outcomes()
-        matched_prev: set[str] = set()
-        pairs: list[tuple[Any, dict[str, Any] | None]] = []
+        prev = self._previous_outlines(last["id"])
+        matched_prev: dict[str, Any] = {}  # previous id -> the application matched to it
+        pairs: list[tuple[Any, str | None]] = []
         by_key = {(p["city"], _norm_name(p["name"])): pid for pid, p in prev.items()}
         for a in result.applications:
             pid = a.id if a.id in prev else by_key.get((a.city, _norm_name(a.name)))
             if pid is not None and pid in matched_prev:
                 pid = None
             if pid is not None:
-                matched_prev.add(pid)
-            pairs.append((a, prev.get(pid) if pid is not None else None))
+                matched_prev[pid] = a
+            pairs.append((a, pid))
+        # The values are compared in a second pass over the previous run, one row at a time: the
+        # last run's values are never all held (issue 16: 100,000 applications run again).
+        value_diffs: dict[str, list[tuple[str, Any, Any]]] = {}
+        for pid, stored in self.conn.execute("SELECT app_id, values_json FROM outcomes WHERE run_id = ?",
+                                             (last["id"],)):
+            app = matched_prev.get(pid)
+            if app is not None:
+                diffs = _value_diffs(json.loads(stored) if stored else {}, _jsonable(app.values), field_label)
+                if diffs:
+                    value_diffs[pid] = diffs
 
         rows: list[dict[str, Any]] = []
-        for a, p in pairs:
+        for a, pid in pairs:
             base = {"city": a.city, "name": a.name, "app_id": a.id, "new_status": status_label(a.status),
                     "new_status_code": a.status}
-            if p is None:
+            if pid is None:
                 rows.append({**base, "kind": CHANGE_NEW, "old_status": "", "old_status_code": None,
                              "note": text("ledger.note.from_file", file=a.source.file)})
                 continue
-            diffs = _value_diffs(p["values"], _jsonable(a.values), field_label)
+            p = prev[pid]
+            diffs = value_diffs.get(pid, [])
             old = {"old_status": status_label(p["status"]), "old_status_code": p["status"]}
             if p["status"] != a.status:
                 note = [text("ledger.note.score", old=_fmt(p["score"]), new=_fmt(a.score))] \

@@ -12,6 +12,7 @@ downgrade or revocation, 示范 with 200万元 to recover; 成长, recognised �
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -155,7 +156,7 @@ def test_due_on_the_day_two_years_after_recognition_overdue_after_three() -> Non
     states = {day: standing.state(dt.date.fromisoformat(day))
               for day in ("2026-06-26", "2026-06-27", "2027-06-26", "2027-06-27")}
     assert states == {"2026-06-26": "building", "2026-06-27": "due", "2027-06-26": "due", "2027-06-27": "overdue"}
-    provisional = RoundRecord(**{**record.__dict__, "status": "needs_review"})
+    provisional = dataclasses.replace(record, status="needs_review")
     assert standing_of([provisional], [], cfg) is None  # a provisional tier is not a recognition
 
 

@@ -114,7 +114,7 @@ class Book:
 
     @classmethod
     def from_ledger(cls, ledger: Any) -> Book:
-        return cls([RoundRecord.from_row(r) for r in ledger.round_rows()], ledger.decisions())
+        return cls(ledger.round_rows(RoundRecord.from_row), ledger.decisions())
 
     # ------------------------------------------------------------------ one applicant
     def match(self, family: str, applicant_id: str | None, names: Sequence[str | None],

@@ -15,6 +15,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from sdbatch.text import held_once
+
 #: What staff may record (``sdbatch decide``), plus ``void`` (an entry recorded by mistake is
 #: voided by a new entry, never deleted).  A program accepts the kinds its ``[history.decisions]``
 #: gives a clause.
@@ -77,6 +79,16 @@ def to_date(value: Any) -> dt.date | None:
     return None
 
 
+@functools.lru_cache(maxsize=4096)
+def _day_of(value: str) -> dt.date | None:
+    return to_date(value)
+
+
+def _day(value: Any) -> dt.date | None:
+    """:func:`to_date` of a stored text, each distinct text read once."""
+    return _day_of(value) if type(value) is str else to_date(value)
+
+
 def _number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
@@ -124,7 +136,7 @@ class StoredValues(Mapping[str, Any]):
         return repr(self._decoded())
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RoundRecord:
     """One application of an earlier round, as the ledger keeps it (the round's last complete run)."""
 
@@ -155,11 +167,13 @@ class RoundRecord:
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> RoundRecord:
-        return cls(program=str(row["program"]), family=str(row["family"]), run_id=str(row["run_id"]),
-                   run_date=to_date(row.get("started")), app_id=str(row["app_id"]),
+        # The words a round repeats on every row (its program, run, city, status, dates) are held
+        # once: a ledger round of 100,000 applications holds them 100,000 times otherwise.
+        return cls(program=held_once(str(row["program"])), family=held_once(str(row["family"])),
+                   run_id=held_once(str(row["run_id"])), run_date=_day(row.get("started")), app_id=str(row["app_id"]),
                    applicant_id=row.get("applicant_id"), applicant_name=row.get("applicant_name"),
-                   name=row.get("name"), city=row.get("city"), status=row.get("status"), tier=row.get("tier"),
-                   subsidy=_number(row.get("subsidy")), received=to_date(row.get("received")),
+                   name=row.get("name"), city=held_once(row.get("city")), status=held_once(row.get("status")),
+                   tier=held_once(row.get("tier")), subsidy=_number(row.get("subsidy")), received=_day(row.get("received")),
                    values=StoredValues(row.get("values_json")))
 
 
