@@ -28,7 +28,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -96,10 +96,25 @@ def apply(ctx: HistoryContext | None, rules: Rules, apps: Sequence[Application],
         return
     received = {r.file: clock.from_timestamp(r.mtime).date() for r in records if r.mtime}
     id_field, name_field = rules.role("applicant_id"), rules.role("applicant")
-    applied: dict[str, Application] = {}
+
+    def who(app: Application) -> tuple[str | None, str | None]:
+        return (valid_id(app.values.get(id_field)) if id_field else None,
+                _text(app.values.get(name_field)) if name_field else None)
+
+    def applied(wanted: set[str]) -> dict[str, Application]:
+        """The first application under each of ``wanted`` (an applicant's keys, ``_keys_of``):
+        looked up for the applicants the bans sheet lists only, so that nothing is kept per
+        application for it (issue 16)."""
+        found: dict[str, Application] = {}
+        for app in apps if wanted else ():
+            applicant_id, applicant_name = who(app)
+            for key in _keys_of(applicant_id, [applicant_name, app.name]):
+                if key in wanted:
+                    found.setdefault(key, app)
+        return found
+
     for app in apps:
-        applicant_id = valid_id(app.values.get(id_field)) if id_field else None
-        applicant_name = _text(app.values.get(name_field)) if name_field else None
+        applicant_id, applicant_name = who(app)
         day = received.get(app.source.file) or ctx.as_of
         match = ctx.book.match(cfg.family, applicant_id, [applicant_name, app.name], exclude_program=rules.name)
         history = ApplicantHistory(cfg.family, applicant_id, applicant_name, day, match.by,
@@ -117,8 +132,6 @@ def apply(ctx: HistoryContext | None, rules: Rules, apps: Sequence[Application],
         _upgrade(app, history, cfg, rules)
         _year_over_year(app, history, cfg, rules)
         app.history = history if history.worth_showing else None
-        for key in _keys_of(applicant_id, [applicant_name, app.name]):
-            applied.setdefault(key, app)
     ctx.sheets[rules.name] = department_sheets(ctx.book, cfg, ctx.as_of, applied)
 
 
@@ -194,9 +207,10 @@ def _year_over_year(app: Application, history: ApplicantHistory, cfg: Any, rules
 
 
 # ----------------------------------------------------------------------------- the department's sheets
-def department_sheets(book: Book, cfg: Any, day: dt.date, applied: dict[str, Application]) -> list[SheetSpec]:
+def department_sheets(book: Book, cfg: Any, day: dt.date,
+                      applied: Callable[[set[str]], dict[str, Application]]) -> list[SheetSpec]:
     """Bans in force on ``day``; with ``[history.evaluation]``, evaluations due and proposals of
-    downgrade or revocation."""
+    downgrade or revocation.  ``applied(keys)``: the application of this round under each key."""
     applicants = book.applicants(cfg.family)
     out = []
     if cfg.bans:
@@ -227,28 +241,33 @@ def _who(applicant: Applicant) -> tuple[Any, Any, Any]:
             applicant.applicant_name or (latest.applicant_name if latest else None))
 
 
+def _applicant_keys(applicant: Applicant) -> list[str]:
+    return _keys_of(applicant.applicant_id, [applicant.applicant_name, *(r.name for r in applicant.records)])
+
+
 def _applied_name(applicant: Applicant, applied: dict[str, Application]) -> str:
-    for key in _keys_of(applicant.applicant_id, [applicant.applicant_name, *(r.name for r in applicant.records)]):
+    for key in _applicant_keys(applicant):
         if key in applied:
             return applied[key].name or text("history.words.yes")
     return ""
 
 
-def _bans_sheet(applicants: list[Applicant], cfg: Any, day: dt.date, applied: dict[str, Application]) -> SheetSpec:
+def _bans_sheet(applicants: list[Applicant], cfg: Any, day: dt.date,
+                applied_to: Callable[[set[str]], dict[str, Application]]) -> SheetSpec:
     keys = ("applicant", "applicant_id", "name", "origin", "clause", "start", "until", "applied", "recover",
             "who", "recorded", "note")
+    listed = [(applicant, ban) for applicant in applicants for ban in bans_of(applicant.decisions, cfg)
+              if ban.in_force(day)]
+    applied = applied_to({key for applicant, _ban in listed for key in _applicant_keys(applicant)})
     rows = []
-    for applicant in applicants:
+    for applicant, ban in listed:
         standing = standing_of(applicant.records, applicant.decisions, cfg, day)
-        for ban in bans_of(applicant.decisions, cfg):
-            if not ban.in_force(day):
-                continue
-            name, _city, who_applies = _who(applicant)
-            recover = standing.subsidy_paid if standing is not None and ban.decision.kind == "revoked" else None
-            d = ban.decision
-            rows.append([who_applies or d.applicant_name, applicant.applicant_id, name, ban.text, ban.clause,
-                         ban.start.isoformat(), ban.until.isoformat(), _applied_name(applicant, applied),
-                         recover or None, d.who, _shown_time(d.recorded), d.note])
+        name, _city, who_applies = _who(applicant)
+        recover = standing.subsidy_paid if standing is not None and ban.decision.kind == "revoked" else None
+        d = ban.decision
+        rows.append([who_applies or d.applicant_name, applicant.applicant_id, name, ban.text, ban.clause,
+                     ban.start.isoformat(), ban.until.isoformat(), _applied_name(applicant, applied),
+                     recover or None, d.who, _shown_time(d.recorded), d.note])
     return SheetSpec(name=text("history.sheets.bans.name"), headers=_columns("bans", keys),
                      rows=rows or [[text("history.sheets.bans.empty", day=day.isoformat())]],
                      title=text("history.sheets.bans.title", program=cfg.title, day=day.isoformat()),
