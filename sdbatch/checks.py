@@ -27,6 +27,9 @@ _COMPARE = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operato
 _FAIL_CODE = {">=": "below-threshold", ">": "below-threshold", "<=": "above-threshold", "<": "above-threshold"}
 
 
+_NONE_INVALID: frozenset[str] = frozenset()
+
+
 def check_application(app: Application, rules: Rules) -> list[Finding]:
     """All condition findings for ``app`` (field-level findings came from normalising)."""
     out: list[Finding] = []
@@ -34,7 +37,7 @@ def check_application(app: Application, rules: Rules) -> list[Finding]:
     values = app.values
     app_type = values.get(rules.type_field) if rules.type_field else None
     covered: set[str] = set()
-    invalid = app.extra.get("_invalid", set())
+    invalid = app.extra.get("_invalid", _NONE_INVALID)
     for cond in rules.conditions:
         if cond.applies_to and app_type not in cond.applies_to:
             continue
@@ -163,7 +166,7 @@ def _meets(cond: Condition, values: dict[str, Any], invalid: set[str]) -> bool:
 
 
 def _evaluate(cond: Condition, app: Application, rules: Rules) -> Iterator[Finding]:
-    invalid = app.extra.get("_invalid", set())
+    invalid = app.extra.get("_invalid", _NONE_INVALID)
     if _meets(cond, app.values, invalid):
         return  # a value that meets its condition has nothing to say (issue 16)
     fid = cond.field or ""

@@ -743,8 +743,8 @@ def build_applications(table: Table, rules: Rules, file: str, file_city: FileCit
     letters = {plan.field.id: plan.letter for plan in plans}  # shared by every application's CellMap
     columns = {plan.field.id: plan.column.index for plan in plans}  # and its Originals
     apps: list[Application] = []
-    for n, record in enumerate(records):
-        app = _application(table, rules, file, file_city, record, plans, letters, columns, by_field, partial, n)
+    for record in records:
+        app = _application(table, rules, file, file_city, record, plans, letters, columns, by_field, partial)
         if candidates:
             # The columns that may carry a missing field, when this application wrote something there.
             written = {c.index: sheet.merged_value(record[0], c.index) for cols in candidates.values() for c in cols}
@@ -964,7 +964,7 @@ def _cell_findings(plan: _Plan, rules: Rules, file_city: FileCity, raw: Any, par
 
 def _application(table: Table, rules: Rules, file: str, file_city: FileCity, record: list[int],
                  plans: list[_Plan], letters: dict[str, str], columns: dict[str, int], by_field: dict[str, Column],
-                 partial: dict[str, Column], n: int) -> Application:
+                 partial: dict[str, Column]) -> Application:
     sheet = table.sheet
     r = record[0]
     values: dict[str, Any] = {}
@@ -1060,11 +1060,13 @@ def _application(table: Table, rules: Rules, file: str, file_city: FileCity, rec
         city_order=order if isinstance(order, int) else None, values=values,
         source=row_source, findings=findings, cells=cells, originals=originals, unknown=unknown,
     )
-    app.extra["_invalid"] = invalid
-    app.extra["_roles"] = rules.roles  # role -> field id, for later stages that see only the application
-    app.extra["_row_index"] = n
-    app.extra["_rows"] = record
-    app.extra["_derived"] = derived  # ratios recomputed from their amounts, for the checks
+    # What later stages that see only the application read; the usual empty set and dict are not
+    # kept (100,000 applications held them all, issue 16).
+    app.extra["_roles"] = rules.roles  # role -> field id
+    if invalid:
+        app.extra["_invalid"] = invalid  # fields whose cell could not be read
+    if derived:
+        app.extra["_derived"] = derived  # ratios recomputed from their amounts, for the checks
     return app
 
 
