@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -158,7 +158,8 @@ class _Sheet:
     The workbook is written in constant memory (issue 16: a list of 100,000 applications held
     every cell in memory): cells are measured when given (column widths, the last row and
     column) and written in :meth:`finish`, row by row, each row's height set before its cells
-    (rows must be given in order; a table's rows are kept as the caller built them)."""
+    (rows must be given in order; a table's rows are kept as the caller gave them: a list of
+    applications gives :class:`_Rows`, made again when written)."""
 
     def __init__(self, book: _Book, name: str) -> None:
         self.book = book
@@ -411,6 +412,26 @@ def _key_fields(rules: Any) -> list[tuple[str, str, str | None]]:
     return out
 
 
+class _Rows(Sequence[list[Any]]):
+    """A table's rows, one per application, made each time they are read: the sheet measures its
+    columns on one pass and writes on another, and no row is held in between (issue 16: the
+    lists of 100,000 applications held every row of a sheet until it was written)."""
+
+    def __init__(self, items: Sequence[Any], make: Callable[[Any], list[Any]]) -> None:
+        self._items, self._make = items, make
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __iter__(self) -> Iterator[list[Any]]:
+        return map(self._make, self._items)
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, slice):
+            return [self._make(a) for a in self._items[i]]
+        return self._make(self._items[i])
+
+
 def _rank_key(app: Application) -> tuple[Any, ...]:
     return (app.rank is None, app.rank or 0)
 
@@ -428,9 +449,9 @@ def _rank_sheet(book: _Book, apps: list[Application], rules: Any, columns: list[
                + [c.label for c in columns] + [_t("cols.status"), _t("cols.reason")])
     formats = ([WHOLE_FORMAT, None, None, SCORE_FORMAT] + [f for _, _, f in keys]
                + [c.number_format for c in columns] + [None, None])
-    rows = [[a.rank, a.city, a.name, a.score]
-            + [(a.industry if fid == "industry" else a.values.get(fid)) for fid, _, _ in keys]
-            + [c.value(a) for c in columns] + [status_label(a.status), book.reason(a, rules)] for a in ranked]
+    rows = _Rows(ranked, lambda a: [a.rank, a.city, a.name, a.score]
+                 + [(a.industry if fid == "industry" else a.values.get(fid)) for fid, _, _ in keys]
+                 + [c.value(a) for c in columns] + [status_label(a.status), book.reason(a, rules)])
     last = sheet.table(headers, rows, styles=_status_styles(ranked), styled_col=len(headers) - 2,
                        formats=formats, key_columns=3)
     if not ranked:
@@ -453,10 +474,10 @@ def _all_sheet(book: _Book, apps: list[Application], rules: Any, columns: list[A
     formats = ([None] + ([WHOLE_FORMAT] if with_order else [])
                + [None, None, None, None, SCORE_FORMAT, WHOLE_FORMAT, WHOLE_FORMAT]
                + [c.number_format for c in columns] + [None, WHOLE_FORMAT])
-    rows = [[city_key(a.city)] + ([a.city_order] if with_order else [])
-            + [a.name, _group_value(a, rules), status_label(a.status), book.reason(a, rules),
-               a.score, a.rank, a.industry_rank] + [c.value(a) for c in columns]
-            + [a.source.file, a.source.row] for a in rows_apps]
+    rows = _Rows(rows_apps, lambda a: [city_key(a.city)] + ([a.city_order] if with_order else [])
+                 + [a.name, _group_value(a, rules), status_label(a.status), book.reason(a, rules),
+                    a.score, a.rank, a.industry_rank] + [c.value(a) for c in columns]
+                 + [a.source.file, a.source.row])
     sheet.table(headers, rows, styles=_status_styles(rows_apps), styled_col=headers.index(_t("cols.status")),
                 formats=formats, key_columns=3 if with_order else 2)
     return sheet
@@ -586,8 +607,8 @@ def _group_sheet(book: _Book, apps: list[Application], rules: Any, name_label: s
     headers = [group_label, group_rank, _t("cols.rank"), _t("cols.city"), name_label, _t("cols.score"),
                _t("cols.status"), _t("cols.reason")]
     formats = [None, WHOLE_FORMAT, WHOLE_FORMAT, None, None, SCORE_FORMAT, None, None]
-    rows = [[a.industry or unknown, a.industry_rank, a.rank, city_key(a.city), a.name, a.score,
-             status_label(a.status), book.reason(a, rules)] for a in rows_apps]
+    rows = _Rows(rows_apps, lambda a: [a.industry or unknown, a.industry_rank, a.rank, city_key(a.city), a.name,
+                                       a.score, status_label(a.status), book.reason(a, rules)])
     last = sheet.table(headers, rows, styles=_status_styles(rows_apps), styled_col=6, formats=formats,
                        key_columns=1)
     # Per-group counts below the list (beside it, they would widen every printed page).
