@@ -95,6 +95,10 @@ CHILD_READ_TIMEOUT_S = 120.0
 # Reading findings about single cells or ranges (illegal-characters-removed, merged-range-*): at
 # most this many per sheet, then one finding for the rest.
 MAX_CELL_NOTES = 20
+# Texts of at most this many characters that repeat down a sheet are held once while it is read
+# (memory, issue 16), up to this many distinct ones per sheet.
+SHARED_TEXT_CHARS = 12
+SHARED_TEXTS = 50_000
 
 # --- printing (issue 14 Build 5; sdbatch/writers/printing.py) ----------------------------
 PRINT_FONT_PT = 11.0  # the body font of the lists and templates

@@ -70,13 +70,21 @@ class CellCleaner:
         self.changed: list[tuple[int, int]] = []
         self.changed_count = 0
         self.limit = settings.MAX_CELL_CHARS
+        # A short text read again and again down a sheet (a city, 是/否, an industry, a unit) is
+        # held once: a reader makes a new string for every cell (issue 16).  Only while reading.
+        self._short: dict[str, str] = {}
+        self._short_chars, self._short_count = settings.SHARED_TEXT_CHARS, settings.SHARED_TEXTS
 
     def __call__(self, value: Any, row: int, col: int) -> Any:
         if value is None:
             return None
         if type(value) is str:  # the common case first: most cells are plain text
             if len(value) <= self.limit and value.isprintable():
-                return value if value and not value.isspace() else None
+                if not value or value.isspace():
+                    return None
+                if len(value) <= self._short_chars and len(self._short) < self._short_count:
+                    return self._short.setdefault(value, value)
+                return value
             return self._text(value, row, col)
         if isinstance(value, str):
             return self._text(value, row, col)
