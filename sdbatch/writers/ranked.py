@@ -118,6 +118,7 @@ class _Book:
         for key, rgb in COLOURS.items():
             self._styles[key] = {**base, "bg_color": "#" + rgb}
         self._reasons: dict[int, str] = {}
+        self._reason_texts: dict[str, str] = {}  # each distinct reason line once (most lines repeat)
         # Text widths measured once per text: a list of 100,000 rows repeats cities, statuses and
         # reasons in every row and measures each text again for its row's height (issue 16).
         self._widths: dict[str, float] = {}
@@ -127,11 +128,14 @@ class _Book:
         key = id(app)
         found = self._reasons.get(key)
         if found is None:
-            found = self._reasons[key] = reason(app, rules)
+            made = reason(app, rules)
+            found = self._reasons[key] = self._reason_texts.setdefault(made, made)
         return found
 
     def width(self, shown: str) -> float:
         """``printing.text_width(shown)``, measured once per distinct text."""
+        if shown.isascii() and "\n" not in shown:
+            return float(len(shown))  # a number as shown, a code, an address: counted, not remembered
         found = self._widths.get(shown)
         if found is None:
             found = printing.text_width(shown)
