@@ -584,10 +584,12 @@ class Ledger:
 
     # ---------------------------------------------------------------- history across rounds
     @_guarded
-    def round_rows(self, make: Callable[[dict[str, Any]], T] = dict) -> list[T]:  # type: ignore[assignment]
+    def round_rows(self, make: Callable[[dict[str, Any]], T] = dict,  # type: ignore[assignment]
+                   values: bool = True) -> list[T]:
         """Each program round's applications as its last complete run recorded them (in any output
-        folder of this ledger): ``round_outcomes`` rows with the run's start and the values, each
-        made into ``make(row)`` as it is read (the history's records: never every row as a dict)."""
+        folder of this ledger): ``round_outcomes`` rows with the run's start and (``values``) the
+        values, each made into ``make(row)`` as it is read (the history's records: never every row
+        as a dict).  Without the values, :meth:`round_values` reads one record's when needed."""
         if not _has_table(self.conn, "round_outcomes"):
             return []
         # Which run is each program's last is asked first, so that only its rows are kept: a ledger
@@ -595,11 +597,23 @@ class Ledger:
         last = dict(self.conn.execute(
             """SELECT ro.program, MAX(runs.rowid) FROM round_outcomes ro JOIN runs ON runs.id = ro.run_id
                WHERE runs.complete = 1 GROUP BY ro.program""").fetchall())
+        if not values:
+            return [make(dict(r)) for r in self.conn.execute(
+                """SELECT ro.*, runs.started AS started, runs.rowid AS run_order
+                   FROM round_outcomes ro JOIN runs ON runs.id = ro.run_id
+                   WHERE runs.complete = 1""") if r["run_order"] == last.get(r["program"])]
         return [make(dict(r)) for r in self.conn.execute(
             """SELECT ro.*, runs.started AS started, runs.rowid AS run_order, o.values_json AS values_json
                FROM round_outcomes ro JOIN runs ON runs.id = ro.run_id
                LEFT JOIN outcomes o ON o.run_id = ro.run_id AND o.app_id = ro.app_id
                WHERE runs.complete = 1""") if r["run_order"] == last.get(r["program"])]
+
+    @_guarded
+    def round_values(self, run_id: str, app_id: str) -> str | None:
+        """The values a run recorded for one application (JSON text), or None."""
+        found = self.conn.execute("SELECT values_json FROM outcomes WHERE run_id = ? AND app_id = ?",
+                                  (run_id, app_id)).fetchone()
+        return found[0] if found is not None else None
 
     @_guarded
     def decisions(self) -> list[Decision]:

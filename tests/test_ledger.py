@@ -339,6 +339,14 @@ def test_round_rows_are_each_programs_last_complete_run(tmp_path: Path) -> None:
         led.record(record("r4", "2024-06-04T10:00:00+08:00", [("cluster_2024", "丁")]))
         led.conn.execute("UPDATE runs SET complete = 0 WHERE id = 'r4'")
         rows = led.round_rows()
+        bare = led.round_rows(values=False)
+        # The history's book reads a record's values from the ledger when they are first used
+        # (issue 16): the same values as the rows'.
+        from sdbatch.history.book import Book
+
+        book = Book.from_ledger(led)
+        assert [dict(r.values) for r in book.records] == [{"run": "r3"}] * 3
     assert [(r["run_id"], r["program"], r["name"]) for r in rows] == [
         ("r3", "cluster_2024", "丙"), ("r3", "cluster_2024", "甲"), ("r3", "park_2024", "园二")]
     assert {r["values_json"] for r in rows} == {'{"run": "r3"}'}
+    assert bare == [{k: v for k, v in r.items() if k != "values_json"} for r in rows]

@@ -10,6 +10,7 @@ bans (:func:`bans_of`) and a park's standing (:func:`standing_of`).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -114,7 +115,10 @@ class Book:
 
     @classmethod
     def from_ledger(cls, ledger: Any) -> Book:
-        return cls(ledger.round_rows(RoundRecord.from_row), ledger.decisions())
+        """The ledger's history; a record's values are read from the ledger when first used (a
+        matched applicant's), so the ledger must be open then."""
+        return cls(ledger.round_rows(functools.partial(RoundRecord.from_row, fetch=ledger.round_values), values=False),
+                   ledger.decisions())
 
     # ------------------------------------------------------------------ one applicant
     def match(self, family: str, applicant_id: str | None, names: Sequence[str | None],

@@ -11,7 +11,7 @@ import functools
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -97,19 +97,23 @@ def _number(value: Any) -> float | None:
 
 # ----------------------------------------------------------------------------- a round's record
 class StoredValues(Mapping[str, Any]):
-    """A record's values as the ledger keeps them (JSON text), decoded on first use: a ledger holds
-    every application of a round, and only those an application of this run matches are read
-    (issue 16: 100,000 records held as dicts cost hundreds of MB).  Text that is not a JSON object
-    reads as no values."""
+    """A record's values as the ledger keeps them (JSON text), read and decoded on first use: a
+    ledger holds every application of a round, and only those an application of this run matches
+    are read (issue 16: the values of 100,000 records cost hundreds of MB held as dicts, and some
+    150 MB held as text).  ``fetch()`` gives the text when it was not read with the record (the
+    ledger still open).  Text that is not a JSON object reads as no values."""
 
-    __slots__ = ("_text", "_data")
+    __slots__ = ("_text", "_data", "_fetch")
 
-    def __init__(self, text: str | None) -> None:
+    def __init__(self, text: str | None = None, fetch: Callable[[], str | None] | None = None) -> None:
         self._text: str | None = text
         self._data: dict[str, Any] | None = None
+        self._fetch = fetch
 
     def _decoded(self) -> dict[str, Any]:
         if self._data is None:
+            if self._fetch is not None:
+                self._text, self._fetch = self._fetch(), None
             try:
                 data = json.loads(self._text or "{}")
             except ValueError:
@@ -166,15 +170,23 @@ class RoundRecord:
                 "tier": self.tier, "subsidy": self.subsidy}
 
     @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> RoundRecord:
+    def from_row(cls, row: Mapping[str, Any],
+                 fetch: Callable[[str, str], str | None] | None = None) -> RoundRecord:
+        """A record from a ledger row; without ``values_json`` in it, its values are read by
+        ``fetch(run_id, app_id)`` when first used."""
         # The words a round repeats on every row (its program, run, city, status, dates) are held
         # once: a ledger round of 100,000 applications holds them 100,000 times otherwise.
+        run_id, app_id = held_once(str(row["run_id"])), str(row["app_id"])
+        if "values_json" in row or fetch is None:
+            values = StoredValues(row.get("values_json"))
+        else:
+            values = StoredValues(fetch=functools.partial(fetch, run_id, app_id))
         return cls(program=held_once(str(row["program"])), family=held_once(str(row["family"])),
-                   run_id=held_once(str(row["run_id"])), run_date=_day(row.get("started")), app_id=str(row["app_id"]),
+                   run_id=run_id, run_date=_day(row.get("started")), app_id=app_id,
                    applicant_id=row.get("applicant_id"), applicant_name=row.get("applicant_name"),
                    name=row.get("name"), city=held_once(row.get("city")), status=held_once(row.get("status")),
                    tier=held_once(row.get("tier")), subsidy=_number(row.get("subsidy")), received=_day(row.get("received")),
-                   values=StoredValues(row.get("values_json")))
+                   values=values)
 
 
 # ----------------------------------------------------------------------------- decisions
