@@ -23,6 +23,7 @@ import os
 import socket
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,11 @@ LOCK_NAME = ".sdbatch.lock"
 # Fallback mode only: a lock file that cannot be read (a writer died between creating and
 # writing it) is considered abandoned after this many minutes.
 STALE_LOCK_MINUTES = 10
+# Fallback mode: takers create or remove the lock file in turns (RunLock._turn), each waiting this
+# long at most for another's turn; a turn file older than this many seconds was abandoned.
+TURN_SUFFIX = ".turn"
+TURN_WAIT_S = 5.0
+TURN_ABANDONED_S = 30.0
 _WINDOWS_LOCK_OFFSET = 1 << 20  # msvcrt locks a byte far past the JSON, which stays readable
 
 
@@ -155,15 +161,22 @@ class RunLock:
 
     # ----------------------------------------------------------------- O_EXCL fallback
     def _acquire_excl(self) -> None:
-        for _ in range(3):
+        """Create the lock file, or take over a stale one.  Creating and removing happen in one
+        taker's turn at a time (:meth:`_turn`): a taker that found a stale lock could otherwise
+        remove a fresh one another taker made in between, and two runs would both hold it."""
+        with self._turn():
             try:
                 fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
             except FileExistsError:
                 info = read_lock_info(self.path)
                 if not self._is_stale(info):
                     raise self._held(info) from None
-                self._remove_stale(info)
-                continue
+                try:
+                    os.unlink(self.path)
+                    self.taken_over = info or {}
+                except FileNotFoundError:
+                    pass  # its holder released it meanwhile
+                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
             try:
                 os.write(fd, self._info())
                 os.fsync(fd)
@@ -173,8 +186,35 @@ class RunLock:
                 raise
             finally:
                 os.close(fd)
-            return
-        raise self._held(read_lock_info(self.path))
+
+    @contextlib.contextmanager
+    def _turn(self) -> Iterator[None]:
+        """One taker at a time: ``<lock>.turn`` created with O_EXCL, removed after.  A taker's turn
+        lasts milliseconds; one waits up to :data:`TURN_WAIT_S` for another's, and a turn file
+        older than :data:`TURN_ABANDONED_S` was left by a taker that died in its turn."""
+        turn = self.path.with_name(self.path.name + TURN_SUFFIX)
+        deadline = time.monotonic() + TURN_WAIT_S
+        while True:
+            try:
+                os.close(os.open(turn, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+                break
+            except FileExistsError:
+                try:
+                    abandoned = time.time() - os.stat(turn).st_mtime > TURN_ABANDONED_S
+                except FileNotFoundError:
+                    continue  # its taker is done: try again at once
+                if abandoned:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(turn)
+                    continue
+                if time.monotonic() > deadline:
+                    raise self._held(read_lock_info(self.path)) from None
+                time.sleep(0.005)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(turn)
 
     def _is_stale(self, info: dict[str, Any] | None) -> bool:
         if info is None:
@@ -187,25 +227,6 @@ class RunLock:
             return False  # cannot tell whether a process on another machine is alive
         pid = info.get("pid")
         return not (isinstance(pid, int) and _pid_alive(pid))
-
-    def _remove_stale(self, info: dict[str, Any] | None) -> None:
-        # Move the stale file aside under a unique name, then make sure what we moved is the
-        # stale lock and not a fresh one that a concurrent taker created in between.
-        aside = self.path.with_name(f"{self.path.name}.stale-{self._token}")
-        try:
-            os.replace(self.path, aside)
-        except FileNotFoundError:
-            return
-        moved = read_lock_info(aside)
-        if moved != info and moved is not None:
-            try:
-                os.link(aside, self.path)  # put the fresh lock back (fails if the path is taken)
-            except OSError:
-                pass
-            os.unlink(aside)
-            raise self._held(moved)
-        self.taken_over = info or {}
-        os.unlink(aside)
 
     # ----------------------------------------------------------------- context manager
     def acquire(self) -> RunLock:

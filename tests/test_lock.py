@@ -134,3 +134,57 @@ def test_two_processes_racing_exactly_one_wins(tmp_path: Path, mode: str, stale_
     assert len(wins) == 1 and len(held) == 2, outputs
     with RunLock(path, mode=mode):  # and the winner released it
         pass
+
+
+def test_fallback_takers_wait_their_turn_and_an_abandoned_turn_is_cleared(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Creating or removing the fallback lock happens in one taker's turn at a time: while another
+    taker's turn lasts, a stale lock is left alone and, past the wait, the run is refused; a turn
+    left by a taker that died in it is cleared and the stale lock taken over."""
+    import sdbatch.lock as lock_mod
+
+    path = tmp_path / LOCK_NAME
+    stale = {"pid": dead_pid(), "host": socket.gethostname(), "started": "x"}
+    path.write_text(json.dumps(stale))
+    turn = tmp_path / (LOCK_NAME + lock_mod.TURN_SUFFIX)
+    turn.touch()  # another taker is in its turn
+    monkeypatch.setattr(lock_mod, "TURN_WAIT_S", 0.2)
+    with pytest.raises(LockHeld):
+        RunLock(path, mode="excl").acquire()
+    assert read_lock_info(path) == stale and turn.exists()  # nothing touched outside a turn
+    old = time.time() - lock_mod.TURN_ABANDONED_S - 5
+    os.utime(turn, (old, old))  # its taker died in its turn
+    with RunLock(path, mode="excl") as lock:
+        assert lock.taken_over == stale and read_lock_info(path)["pid"] == os.getpid()  # type: ignore[index]
+    assert not turn.exists() and not path.exists()
+
+
+def test_fallback_a_stale_lock_replaced_meanwhile_is_not_removed(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """The race that let two runs hold the fallback lock: a taker reads a stale lock, another
+    takes it over and makes a fresh one, then the first removes what it read as stale.  In turns,
+    the second taker cannot act until the first's turn is over, so the first finds the lock as it
+    read it; here the second is made to try in the middle of the first's turn and is refused."""
+    import sdbatch.lock as lock_mod
+
+    path = tmp_path / LOCK_NAME
+    path.write_text(json.dumps({"pid": dead_pid(), "host": socket.gethostname(), "started": "x"}))
+    monkeypatch.setattr(lock_mod, "TURN_WAIT_S", 0.2)
+    first, second = RunLock(path, mode="excl"), RunLock(path, mode="excl")
+    real_read = lock_mod.read_lock_info
+    refused: list[LockHeld] = []
+    raced: list[bool] = []
+
+    def read_then_race(p: Path) -> dict | None:
+        info = real_read(p)
+        if p == path and not raced:  # the first taker has just read the stale lock
+            raced.append(True)
+            with pytest.raises(LockHeld) as caught:
+                second.acquire()
+            refused.append(caught.value)
+        return info
+
+    monkeypatch.setattr(lock_mod, "read_lock_info", read_then_race)
+    with first:
+        assert refused and read_lock_info(path)["token"] == first._token  # type: ignore[index]
+    assert not path.exists()
