@@ -8,7 +8,8 @@ lock left by a dead process is taken over without guessing.  The file also holds
 Where the file system cannot lock (some network shares: the call fails with ENOLCK/EOPNOTSUPP)
 the lock falls back to creating the file with ``O_CREAT | O_EXCL``; such a lock is stale when its
 pid is not alive on this host, or when the file cannot be read and is older than
-:data:`STALE_LOCK_MINUTES`.
+:data:`STALE_LOCK_MINUTES`.  Takers create and remove that file in turns (``.sdbatch.lock.turn``,
+also O_EXCL), so that two of them never both hold it.
 
     with RunLock(out_dir / LOCK_NAME):
         ...            # raises LockHeld (exit 2) when another run holds it
