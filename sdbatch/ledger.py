@@ -597,16 +597,12 @@ class Ledger:
         last = dict(self.conn.execute(
             """SELECT ro.program, MAX(runs.rowid) FROM round_outcomes ro JOIN runs ON runs.id = ro.run_id
                WHERE runs.complete = 1 GROUP BY ro.program""").fetchall())
-        if not values:
-            return [make(dict(r)) for r in self.conn.execute(
-                """SELECT ro.*, runs.started AS started, runs.rowid AS run_order
-                   FROM round_outcomes ro JOIN runs ON runs.id = ro.run_id
-                   WHERE runs.complete = 1""") if r["run_order"] == last.get(r["program"])]
+        with_values = (", o.values_json AS values_json", "LEFT JOIN outcomes o ON o.run_id = ro.run_id "
+                       "AND o.app_id = ro.app_id") if values else ("", "")
         return [make(dict(r)) for r in self.conn.execute(
-            """SELECT ro.*, runs.started AS started, runs.rowid AS run_order, o.values_json AS values_json
-               FROM round_outcomes ro JOIN runs ON runs.id = ro.run_id
-               LEFT JOIN outcomes o ON o.run_id = ro.run_id AND o.app_id = ro.app_id
-               WHERE runs.complete = 1""") if r["run_order"] == last.get(r["program"])]
+            f"""SELECT ro.*, runs.started AS started, runs.rowid AS run_order{with_values[0]}
+                FROM round_outcomes ro JOIN runs ON runs.id = ro.run_id {with_values[1]}
+                WHERE runs.complete = 1""") if r["run_order"] == last.get(r["program"])]
 
     @_guarded
     def round_values(self, run_id: str, app_id: str) -> str | None:

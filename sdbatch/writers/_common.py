@@ -15,7 +15,7 @@ audience allows (``sdbatch.catalogue.audience``): a city's outputs carry ``city`
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from sdbatch import clock, settings
@@ -269,3 +269,23 @@ def outcome_columns(program: Any, apps: list[Application], where: str, audience:
             continue
         out.append(column)
     return out
+
+
+class Mapped(Sequence[Any]):
+    """``[make(item) for item in items]`` made each time it is read, an entry at a time: a writer
+    reads one entry per application (a list's row, the ledger's outcome) once or twice, and none
+    is held in between (issue 16: 100,000 applications held every entry until written)."""
+
+    def __init__(self, items: Sequence[Any], make: Callable[[Any], Any]) -> None:
+        self._items, self._make = items, make
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __iter__(self) -> Iterator[Any]:
+        return map(self._make, self._items)
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, slice):
+            return [self._make(a) for a in self._items[i]]
+        return self._make(self._items[i])

@@ -14,13 +14,14 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from json.encoder import encode_basestring
 from pathlib import Path
 from typing import IO, Any
 
 from sdbatch.model import Application, FileRecord, RunResult, _jsonable, rendering_memo
 from sdbatch.text import display_name
+from sdbatch.writers._common import Mapped
 
 INDENT = "  "
 _ENCODE_ERRORS = (ValueError, TypeError, UnicodeEncodeError)
@@ -273,22 +274,8 @@ def ledger_view(result: RunResult) -> dict[str, Any]:
     values, without the rendered findings of every application (the bulk of the document).  Each
     application's entry is made when the ledger reads it, so they are never all held (issue 16)."""
     return {"program": result.program, "rules_version": result.rules_version, "run_id": result.run_id,
-            "applications": _Made(result.applications, _ledger_app),
+            "applications": Mapped(result.applications, _ledger_app),
             "files": [_ledger_file(f) for f in result.files]}
-
-
-class _Made:
-    """``[make(item) for item in items]`` as the ledger reads it (its length, one pass), each
-    entry made as it is reached."""
-
-    def __init__(self, items: list[Any], make: Callable[[Any], dict[str, Any]]) -> None:
-        self._items, self._make = items, make
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def __iter__(self) -> Iterator[dict[str, Any]]:
-        return map(self._make, self._items)
 
 
 def _ledger_app(app: Application) -> dict[str, Any]:

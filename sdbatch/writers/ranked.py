@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ from sdbatch.writers import printing
 from sdbatch.writers._common import (
     COLOURS,
     NEUTRAL_FILL,
+    Mapped,
     city_key,
     colour_legend,
     header_with_unit,
@@ -134,12 +135,11 @@ class _Book:
 
     def width(self, shown: str) -> float:
         """``printing.text_width(shown)``, measured once per distinct text."""
-        if shown.isascii() and "\n" not in shown:
-            return float(len(shown))  # a number as shown, a code, an address: counted, not remembered
         found = self._widths.get(shown)
         if found is None:
             found = printing.text_width(shown)
-            if len(self._widths) < WIDTH_MEMO:
+            # An ASCII text (a number as shown, a code) is counted again rather than remembered.
+            if len(self._widths) < WIDTH_MEMO and not shown.isascii():
                 self._widths[shown] = found
         return found
 
@@ -163,7 +163,7 @@ class _Sheet:
     every cell in memory): cells are measured when given (column widths, the last row and
     column) and written in :meth:`finish`, row by row, each row's height set before its cells
     (rows must be given in order; a table's rows are kept as the caller gave them: a list of
-    applications gives :class:`_Rows`, made again when written)."""
+    applications gives a :class:`~sdbatch.writers._common.Mapped`, made again when written)."""
 
     def __init__(self, book: _Book, name: str) -> None:
         self.book = book
@@ -416,26 +416,6 @@ def _key_fields(rules: Any) -> list[tuple[str, str, str | None]]:
     return out
 
 
-class _Rows(Sequence[list[Any]]):
-    """A table's rows, one per application, made each time they are read: the sheet measures its
-    columns on one pass and writes on another, and no row is held in between (issue 16: the
-    lists of 100,000 applications held every row of a sheet until it was written)."""
-
-    def __init__(self, items: Sequence[Any], make: Callable[[Any], list[Any]]) -> None:
-        self._items, self._make = items, make
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def __iter__(self) -> Iterator[list[Any]]:
-        return map(self._make, self._items)
-
-    def __getitem__(self, i: Any) -> Any:
-        if isinstance(i, slice):
-            return [self._make(a) for a in self._items[i]]
-        return self._make(self._items[i])
-
-
 def _rank_key(app: Application) -> tuple[Any, ...]:
     return (app.rank is None, app.rank or 0)
 
@@ -453,7 +433,7 @@ def _rank_sheet(book: _Book, apps: list[Application], rules: Any, columns: list[
                + [c.label for c in columns] + [_t("cols.status"), _t("cols.reason")])
     formats = ([WHOLE_FORMAT, None, None, SCORE_FORMAT] + [f for _, _, f in keys]
                + [c.number_format for c in columns] + [None, None])
-    rows = _Rows(ranked, lambda a: [a.rank, a.city, a.name, a.score]
+    rows = Mapped(ranked, lambda a: [a.rank, a.city, a.name, a.score]
                  + [(a.industry if fid == "industry" else a.values.get(fid)) for fid, _, _ in keys]
                  + [c.value(a) for c in columns] + [status_label(a.status), book.reason(a, rules)])
     last = sheet.table(headers, rows, styles=_status_styles(ranked), styled_col=len(headers) - 2,
@@ -478,7 +458,7 @@ def _all_sheet(book: _Book, apps: list[Application], rules: Any, columns: list[A
     formats = ([None] + ([WHOLE_FORMAT] if with_order else [])
                + [None, None, None, None, SCORE_FORMAT, WHOLE_FORMAT, WHOLE_FORMAT]
                + [c.number_format for c in columns] + [None, WHOLE_FORMAT])
-    rows = _Rows(rows_apps, lambda a: [city_key(a.city)] + ([a.city_order] if with_order else [])
+    rows = Mapped(rows_apps, lambda a: [city_key(a.city)] + ([a.city_order] if with_order else [])
                  + [a.name, _group_value(a, rules), status_label(a.status), book.reason(a, rules),
                     a.score, a.rank, a.industry_rank] + [c.value(a) for c in columns]
                  + [a.source.file, a.source.row])
@@ -611,7 +591,7 @@ def _group_sheet(book: _Book, apps: list[Application], rules: Any, name_label: s
     headers = [group_label, group_rank, _t("cols.rank"), _t("cols.city"), name_label, _t("cols.score"),
                _t("cols.status"), _t("cols.reason")]
     formats = [None, WHOLE_FORMAT, WHOLE_FORMAT, None, None, SCORE_FORMAT, None, None]
-    rows = _Rows(rows_apps, lambda a: [a.industry or unknown, a.industry_rank, a.rank, city_key(a.city), a.name,
+    rows = Mapped(rows_apps, lambda a: [a.industry or unknown, a.industry_rank, a.rank, city_key(a.city), a.name,
                                        a.score, status_label(a.status), book.reason(a, rules)])
     last = sheet.table(headers, rows, styles=_status_styles(rows_apps), styled_col=6, formats=formats,
                        key_columns=1)
