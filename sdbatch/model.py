@@ -6,7 +6,7 @@ ingest -> RawWorkbook -> header -> Table -> normalise -> Application -> checks/d
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, ItemsView, Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from dataclasses import field as dc_field
@@ -87,6 +87,118 @@ class Originals(_RowView):
     def _own(self, at: Any) -> Any:
         row = self._row
         return row[at] if at < len(row) else None
+
+
+_ABSENT = object()  # a field of the layout this application has no value for (not even None)
+
+
+class Values(MutableMapping[str, Any]):
+    """Field -> value of one application, as a dict behaves (insertion order, ``get``, ``==``), held
+    as a list beside a field -> position index shared by the applications whose fields came in the
+    same order (:meth:`packer`).  A dict of two dozen fields takes 832 bytes, the list 250: most of
+    a 100,000-row run's values (issue 16).  A field the layout lacks is kept in a dict of its own."""
+
+    __slots__ = ("_index", "_slots", "_more")
+
+    def __init__(self, index: Mapping[str, int], slots: list[Any]) -> None:
+        self._index = index  # shared, never changed
+        self._slots = slots
+        self._more: dict[str, Any] | None = None
+
+    @staticmethod
+    def packer() -> Callable[[Mapping[str, Any]], Values]:
+        """Packs dicts into Values, one index per distinct order of fields (one table's applications
+        share one or a few)."""
+        layouts: dict[tuple[str, ...], dict[str, int]] = {}
+
+        def pack(values: Mapping[str, Any]) -> Values:
+            keys = tuple(values)
+            index = layouts.get(keys)
+            if index is None:
+                index = layouts[keys] = {k: i for i, k in enumerate(keys)}
+            return Values(index, list(values.values()))
+
+        return pack
+
+    def __getitem__(self, key: str) -> Any:
+        i = self._index.get(key)
+        if i is not None:
+            value = self._slots[i]
+            if value is not _ABSENT:
+                return value
+        if self._more is not None:
+            return self._more[key]
+        raise KeyError(key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        i = self._index.get(key)
+        if i is not None:
+            value = self._slots[i]
+            if value is not _ABSENT:
+                return value
+        return default if self._more is None else self._more.get(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        i = self._index.get(key)  # type: ignore[call-overload]
+        if i is not None and self._slots[i] is not _ABSENT:
+            return True
+        return self._more is not None and key in self._more
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        i = self._index.get(key)
+        if i is not None and self._slots[i] is not _ABSENT:
+            self._slots[i] = value
+            return
+        if self._more is None:
+            self._more = {}
+        self._more[key] = value  # a new field goes last, as in a dict
+
+    def __delitem__(self, key: str) -> None:
+        i = self._index.get(key)
+        if i is not None and self._slots[i] is not _ABSENT:
+            self._slots[i] = _ABSENT
+        elif self._more is not None and key in self._more:
+            del self._more[key]
+        else:
+            raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        slots = self._slots
+        for key, i in self._index.items():
+            if slots[i] is not _ABSENT:
+                yield key
+        if self._more is not None:
+            yield from list(self._more)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def items(self) -> ItemsView[str, Any]:
+        return _ValueItems(self)
+
+    def __eq__(self, other: object) -> bool:
+        return dict(self.items()) == dict(other.items()) if isinstance(other, Mapping) else NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return repr(dict(self.items()))
+
+
+class _ValueItems(ItemsView[str, Any]):
+    """The pairs of :class:`Values` without a lookup per field."""
+
+    _mapping: Values
+
+    def __iter__(self) -> Iterator[tuple[str, Any]]:
+        values = self._mapping
+        slots = values._slots
+        for key, i in values._index.items():
+            value = slots[i]
+            if value is not _ABSENT:
+                yield key, value
+        if values._more is not None:
+            yield from list(values._more.items())
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,7 +425,7 @@ class Application:
     name: str | None
     industry: str | None
     city_order: int | None
-    values: dict[str, Any]
+    values: MutableMapping[str, Any]  # a dict, or Values once read (normalise)
     source: Source
     findings: list[Finding] = dc_field(default_factory=list)
     cells: Mapping[str, str] = dc_field(default_factory=dict)  # field -> cell address (a CellMap when read)
@@ -575,6 +687,6 @@ def _jsonable(value: Any) -> Any:
         return sorted(_jsonable(v) for v in value)
     if isinstance(value, (list, tuple)):
         return [_jsonable(v) for v in value]
-    if isinstance(value, dict):
+    if isinstance(value, (dict, Values)):
         return {str(k): _jsonable(v) for k, v in value.items()}
     return value

@@ -27,6 +27,7 @@ from sdbatch.model import (
     Originals,
     Source,
     Table,
+    Values,
     cell_address,
     column_letter,
 )
@@ -743,6 +744,7 @@ def build_applications(table: Table, rules: Rules, file: str, file_city: FileCit
     letters = {plan.field.id: plan.letter for plan in plans}  # shared by every application's CellMap
     columns = {plan.field.id: plan.column.index for plan in plans}  # and its Originals
     apps: list[Application] = []
+    pack = Values.packer()
     for record in records:
         app = _application(table, rules, file, file_city, record, plans, letters, columns, by_field, partial)
         if candidates:
@@ -757,6 +759,7 @@ def build_applications(table: Table, rules: Rules, file: str, file_city: FileCit
                 "label": rules.label(fid), "text": text[:40], "value": value}, source=app.source))
             if fid == rules.group_field:
                 app.industry = value
+        app.values = pack(app.values)
         apps.append(app)
     return apps, file_findings
 
