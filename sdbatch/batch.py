@@ -41,6 +41,7 @@ from sdbatch import (
     errors,
     evidence,
     header,
+    heap,
     normalise,
     provenance,
     reading,
@@ -494,6 +495,12 @@ def evaluate(inbox: Path, options: RunOptions, *, run_id: str = "", started: str
     """Read and decide everything in ``inbox``; write nothing.  ``entries``: the inbox as already
     listed (else listed here, without the output folder and the ledger); ``history``: the ledger's
     other rounds (:func:`sdbatch.history.stage.context_for`)."""
+    with heap.run_scope():
+        return _evaluate(inbox, options, run_id, started, entries, history)
+
+
+def _evaluate(inbox: Path, options: RunOptions, run_id: str, started: str,
+              entries: list[inbox_mod.Entry] | None, history: Any) -> RunResult:
     candidates = load_programs(options.programs, options.rules_files)
     programs = {r.name: r for r in candidates}
     from sdbatch.ledger import default_path
@@ -514,12 +521,14 @@ def evaluate(inbox: Path, options: RunOptions, *, run_id: str = "", started: str
             continue
         log.debug(text("batch.log.reading", file=record.file))
         read_isolated(record, candidates, debug=options.debug)
+        heap.settle()
     records = [x for r in records for x in (r, *r.siblings)]  # a workbook's further sheets: records of their own
     attribute_senders(records, address_book(inbox, options))  # the sender as evidence of the city (issue 18)
     apply_resubmissions(records, programs)
     mark_late(records, programs)
     lists = evidence.apply(records, programs)  # enterprise lists: findings before the decisions
     reports = decide_all(records, programs, options, history)
+    heap.settle()
     apps = [a for r in records if r.status == "processed" for a in r.applications]
     used = [programs[n] for n in dict.fromkeys(r.program for r in records if r.program in programs)] or candidates[:1]
     primary = used[0] if used else None
@@ -617,7 +626,8 @@ def run_batch(inbox: Path, options: RunOptions) -> Outcome:
                 options.run_id or now.strftime("%Y%m%d-%H%M%S"), started, explicit=options.run_id is not None,
                 taken=lambda i: (out / i).exists() or (out / f".tmp-{i}").exists())
             try:
-                return _run(inbox, options, ledger, run_id, started, entries, snap, print_, t0, book)
+                with heap.run_scope():
+                    return _run(inbox, options, ledger, run_id, started, entries, snap, print_, t0, book)
             except BaseException as exc:
                 ledger.fail_run(run_id, errors.user_message(exc) if isinstance(exc, Exception) else text("batch.interrupted"))
                 raise
@@ -711,8 +721,10 @@ def _write_outputs(result: RunResult, run_dir: Path, options: RunOptions, change
 
     failures: list[dict[str, Any]] = []
     reviews = _isolated(failures, "review", lambda: write_city_reviews(result, run_dir), options.debug) or {}
+    heap.settle()
     failures += _review_failures(result)
     _isolated(failures, "list", lambda: write_ranked_list(result, run_dir, changes=changes), options.debug)
+    heap.settle()
     if options.mail_mode == "none":
         return failures
     cities = None if options.mail_mode == "all" else changed_cities

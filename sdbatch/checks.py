@@ -15,7 +15,7 @@ A value the check needs that is missing gives ``missing-value`` -> ``incomplete`
 from __future__ import annotations
 
 import operator
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Set
 from typing import Any
 
 from sdbatch.catalogue import text as ui_text
@@ -156,7 +156,7 @@ def _base(cond: Condition, effect: str | None, rules: Rules) -> dict[str, Any]:
 _NOT_COMPARED = ("valid", "present", "in_scope")
 
 
-def _meets(cond: Condition, values: dict[str, Any], invalid: set[str]) -> bool:
+def _meets(cond: Condition, values: Mapping[str, Any], invalid: Set[str]) -> bool:
     """Whether a single-field condition holds for a readable value: nothing to say then."""
     fid = cond.field
     if not fid or cond.any_of or fid in invalid or cond.op in _NOT_COMPARED:

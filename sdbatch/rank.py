@@ -12,6 +12,7 @@ ranked.  Ties are broken deterministically: higher score, then the ``tie_break``
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from typing import Any
 
 from sdbatch.model import Application
@@ -20,7 +21,7 @@ from sdbatch.rules import Rules
 RANKED = ("eligible", "needs_review")
 
 
-def composite_score(values: dict[str, Any], rules: Rules) -> float | None:
+def composite_score(values: Mapping[str, Any], rules: Rules) -> float | None:
     spec = rules.score
     indicators = spec.get("indicators") or []
     if not indicators:

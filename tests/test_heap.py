@@ -1,0 +1,103 @@
+"""The run's memory layout (issue 16): applications' values held compactly, and the cycle
+collector kept off a run's long-lived objects, restored afterwards."""
+
+from __future__ import annotations
+
+import gc
+import json
+import weakref
+from pathlib import Path
+
+import pytest
+
+from sdbatch import heap
+from sdbatch.model import Values, _jsonable
+
+
+def _values(*pairs: tuple[str, object]) -> Values:
+    return Values.packer()(dict(pairs))
+
+
+def test_values_behave_as_the_dict_they_were_packed_from() -> None:
+    source = {"name": "甲集群", "sales": 12.5, "rd": None, "city": "济南市"}
+    values = Values.packer()(source)
+    assert values == source and source == values
+    assert list(values) == list(source) and list(values.items()) == list(source.items())
+    assert values["sales"] == 12.5 and values.get("rd", "x") is None and values.get("nope", 7) == 7
+    assert "rd" in values and "nope" not in values and len(values) == 4
+    with pytest.raises(KeyError):
+        values["nope"]
+    values["sales"] = 13.0  # a field of the layout keeps its place
+    values["extra"] = 1  # a new one goes last, as in a dict
+    assert list(values) == ["name", "sales", "rd", "city", "extra"] and values["sales"] == 13.0
+    del values["name"]
+    assert list(values) == ["sales", "rd", "city", "extra"] and "name" not in values
+    values["name"] = "乙"  # deleted then set again: last, as in a dict
+    assert list(values)[-1] == "name" and dict(values)["name"] == "乙"
+    assert json.loads(json.dumps(_jsonable(values), ensure_ascii=False))["name"] == "乙"
+    assert values != {"sales": 13.0}
+
+
+def test_applications_with_the_same_fields_share_one_index() -> None:
+    pack = Values.packer()
+    a, b = pack({"x": 1, "y": 2}), pack({"x": 3, "y": 4})
+    c = pack({"y": 5, "x": 6})  # another order: its own index, its own order
+    assert a._index is b._index and c._index is not a._index
+    b["x"] = 9
+    assert a == {"x": 1, "y": 2} and b == {"x": 9, "y": 4} and list(c) == ["y", "x"]
+
+
+class _Cycle:
+    def __init__(self) -> None:
+        self.me = self
+
+
+def test_run_scope_turns_the_collector_off_and_settle_collects_the_stage_garbage() -> None:
+    assert gc.isenabled()
+    with heap.run_scope():
+        assert not gc.isenabled()
+        with heap.run_scope():  # evaluate inside a run: the outer scope decides
+            pass
+        assert not gc.isenabled()
+        kept = _Cycle()
+        gone = weakref.ref(_Cycle())
+        assert gone() is not None  # cyclic garbage waits for the stage's end
+        heap.settle()
+        assert gone() is None
+        assert gc.get_freeze_count() > 0  # what lived on is out of the next passes
+        del kept
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+
+
+def test_run_scope_restores_the_collector_when_a_stage_fails() -> None:
+    with pytest.raises(RuntimeError), heap.run_scope():
+        heap.settle()
+        raise RuntimeError("stage failed")
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    heap.settle()  # outside a scope: nothing frozen
+    assert gc.get_freeze_count() == 0
+
+
+def test_a_disabled_collector_stays_disabled() -> None:
+    gc.disable()
+    try:
+        with heap.run_scope():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_a_run_leaves_the_collector_as_it_found_it(tmp_path: Path) -> None:
+    from sdbatch.batch import RunOptions, run_batch
+    from tests.decision_builders import NOW, city_file, row
+
+    inbox = tmp_path / "inbox"
+    city_file(inbox, "济南市", [row(city_order=i) for i in (1, 2, 3)])
+    outcome = run_batch(inbox, RunOptions(out_dir=tmp_path / "out", now=NOW, run_id="t1", mail_mode="none"))
+    assert outcome.run_dir is not None and outcome.result is not None
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    app = outcome.result.applications[0]
+    assert isinstance(app.values, Values)  # read from a real workbook: packed
+    doc = json.loads((outcome.run_dir / "results.json").read_text(encoding="utf-8"))
+    assert doc["applications"][0]["values"] == {k: _jsonable(v) for k, v in app.values.items()}
