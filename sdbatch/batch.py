@@ -421,6 +421,7 @@ def decide_all(records: list[FileRecord], programs: dict[str, Rules], options: R
                 for app in record.applications:
                     app.findings.extend(checks.check_application(app, rules))
                     app.findings.extend(program.check_application(app))
+                    app.extra.pop("_derived", None)  # the checks' working note, a dict per application
             except Exception as exc:  # noqa: BLE001 - this file's failure only
                 if options.debug:
                     raise

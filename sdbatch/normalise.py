@@ -20,6 +20,7 @@ from sdbatch.catalogue import text as ui_text
 from sdbatch.header import classify_rows, continuation_fields, group_records, preamble
 from sdbatch.jurisdiction import Jurisdiction
 from sdbatch.model import (
+    NO_UNKNOWN,
     Application,
     CellMap,
     Column,
@@ -1031,7 +1032,7 @@ def _application(table: Table, rules: Rules, file: str, file_city: FileCity, rec
     derived = _derive(rules, values, invalid, findings, cells, by_field, row_source, fraction_candidates, partial)
 
     # Unknown columns are kept with the application (never dropped silently).
-    unknown = {}
+    unknown: dict[str, Any] = {}
     for col in table.columns:
         if col.field is None and col.header:  # unknown and duplicate columns alike
             value = sheet.merged_value(r, col.index)
@@ -1061,7 +1062,7 @@ def _application(table: Table, rules: Rules, file: str, file_city: FileCity, rec
     app = Application(
         id="", program=rules.name, city=city, name=name, industry=values.get(rules.group_field),
         city_order=order if isinstance(order, int) else None, values=values,
-        source=row_source, findings=findings, cells=cells, originals=originals, unknown=unknown,
+        source=row_source, findings=findings, cells=cells, originals=originals, unknown=unknown or NO_UNKNOWN,
     )
     # What later stages that see only the application read; the usual empty set and dict are not
     # kept (100,000 applications held them all, issue 16).

@@ -1,5 +1,5 @@
-"""The run's memory layout (issue 16): applications' values held compactly, and the cycle
-collector kept off a run's long-lived objects, restored afterwards."""
+"""The run's memory layout (issue 16): applications' values and findings' parameters held
+compactly, and the cycle collector kept off a run's long-lived objects, restored afterwards."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from sdbatch import heap
-from sdbatch.model import Values, _jsonable
+from sdbatch.model import NO_PARAMS, NO_UNKNOWN, Finding, Params, Values, _jsonable
 
 
 def _values(*pairs: tuple[str, object]) -> Values:
@@ -45,6 +45,27 @@ def test_applications_with_the_same_fields_share_one_index() -> None:
     assert a._index is b._index and c._index is not a._index
     b["x"] = 9
     assert a == {"x": 1, "y": 2} and b == {"x": 9, "y": 4} and list(c) == ["y", "x"]
+
+
+def test_finding_parameters_behave_as_the_dict_given() -> None:
+    given = {"label": "研发投入占比", "value": 3.5, "unit": "%"}
+    finding = Finding("value-converted", "info", field="rd_ratio", params=given)
+    params = finding.params
+    assert isinstance(params, Params) and params == given and given == params
+    assert list(params.items()) == list(given.items()) and dict(params) == given
+    assert params["unit"] == "%" and params.get("nope", 1) == 1 and "label" in params and len(params) == 3
+    assert {**params, "x": 1}["value"] == 3.5 and "{label}: {value}".format_map(params) == "研发投入占比: 3.5"
+    with pytest.raises(KeyError):
+        params["nope"]
+    assert Finding("city-not-found", "error").params is NO_PARAMS and not NO_PARAMS
+    other = Finding("value-converted", "info", params={"label": "b", "value": 1, "unit": ""})
+    assert other.params._index is params._index  # the same names share one index
+
+
+def test_a_dict_given_to_many_findings_stays_one_object() -> None:
+    shared = [{"item": "三(一)"}, {"item": "三(五)"}, {"item": "三(六)"}]  # the expert items of every application
+    made = [Finding("expert-item", "info", params=p) for _ in range(100) for p in shared]
+    assert len({id(f.params) for f in made}) == 3
 
 
 class _Cycle:
@@ -101,3 +122,8 @@ def test_a_run_leaves_the_collector_as_it_found_it(tmp_path: Path) -> None:
     assert isinstance(app.values, Values)  # read from a real workbook: packed
     doc = json.loads((outcome.run_dir / "results.json").read_text(encoding="utf-8"))
     assert doc["applications"][0]["values"] == {k: _jsonable(v) for k, v in app.values.items()}
+    assert app.unknown is NO_UNKNOWN  # no unknown column: no dict of its own
+    written = doc["applications"][0]["findings"]
+    assert [f["code"] for f in written] == [f.code for f in app.findings]
+    assert [f["params"] for f in written] == [{k: _jsonable(v) for k, v in f.params.items()} for f in app.findings]
+    assert any(isinstance(f.params, Params) for f in app.findings)
