@@ -6,6 +6,7 @@ ingest -> RawWorkbook -> header -> Table -> normalise -> Application -> checks/d
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, ItemsView, Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -90,19 +91,18 @@ class Originals(_RowView):
         return row[at] if at < len(row) else None
 
 
-_ABSENT = object()  # a field of the layout this application has no value for (not even None)
-
-
 class Values(MutableMapping[str, Any]):
     """Field -> value of one application, as a dict behaves (insertion order, ``get``, ``==``), held
     as a list beside a field -> position index shared by the applications whose fields came in the
     same order (:meth:`packer`).  A dict of two dozen fields takes 832 bytes, the list 250: most of
-    a 100,000-row run's values (issue 16).  A field the layout lacks is kept in a dict of its own."""
+    a 100,000-row run's values (issue 16).  A field set later that the index lacks is kept in a
+    dict of its own, after the others; a field deleted (never, in the pipeline) gives this
+    application an index of its own."""
 
     __slots__ = ("_index", "_slots", "_more")
 
     def __init__(self, index: Mapping[str, int], slots: list[Any]) -> None:
-        self._index = index  # shared, never changed
+        self._index = index  # field -> position in ``_slots``, in that order; never changed
         self._slots = slots
         self._more: dict[str, Any] | None = None
 
@@ -124,9 +124,7 @@ class Values(MutableMapping[str, Any]):
     def __getitem__(self, key: str) -> Any:
         i = self._index.get(key)
         if i is not None:
-            value = self._slots[i]
-            if value is not _ABSENT:
-                return value
+            return self._slots[i]
         if self._more is not None:
             return self._more[key]
         raise KeyError(key)
@@ -134,20 +132,15 @@ class Values(MutableMapping[str, Any]):
     def get(self, key: str, default: Any = None) -> Any:
         i = self._index.get(key)
         if i is not None:
-            value = self._slots[i]
-            if value is not _ABSENT:
-                return value
+            return self._slots[i]
         return default if self._more is None else self._more.get(key, default)
 
     def __contains__(self, key: object) -> bool:
-        i = self._index.get(key)  # type: ignore[call-overload]
-        if i is not None and self._slots[i] is not _ABSENT:
-            return True
-        return self._more is not None and key in self._more
+        return key in self._index or (self._more is not None and key in self._more)
 
     def __setitem__(self, key: str, value: Any) -> None:
         i = self._index.get(key)
-        if i is not None and self._slots[i] is not _ABSENT:
+        if i is not None:
             self._slots[i] = value
             return
         if self._more is None:
@@ -155,24 +148,22 @@ class Values(MutableMapping[str, Any]):
         self._more[key] = value  # a new field goes last, as in a dict
 
     def __delitem__(self, key: str) -> None:
-        i = self._index.get(key)
-        if i is not None and self._slots[i] is not _ABSENT:
-            self._slots[i] = _ABSENT
+        if key in self._index:
+            kept = [(k, v) for k, v in zip(self._index, self._slots, strict=True) if k != key]
+            self._index = {k: i for i, (k, _v) in enumerate(kept)}
+            self._slots = [v for _k, v in kept]
         elif self._more is not None and key in self._more:
             del self._more[key]
         else:
             raise KeyError(key)
 
     def __iter__(self) -> Iterator[str]:
-        slots = self._slots
-        for key, i in self._index.items():
-            if slots[i] is not _ABSENT:
-                yield key
-        if self._more is not None:
-            yield from list(self._more)
+        if self._more is None:
+            return iter(self._index)
+        return itertools.chain(self._index, list(self._more))
 
     def __len__(self) -> int:
-        return sum(1 for _ in self)
+        return len(self._slots) + (len(self._more) if self._more is not None else 0)
 
     def items(self) -> ItemsView[str, Any]:
         return _ValueItems(self)
@@ -193,13 +184,8 @@ class _ValueItems(ItemsView[str, Any]):
 
     def __iter__(self) -> Iterator[tuple[str, Any]]:
         values = self._mapping
-        slots = values._slots
-        for key, i in values._index.items():
-            value = slots[i]
-            if value is not _ABSENT:
-                yield key, value
-        if values._more is not None:
-            yield from list(values._more.items())
+        pairs = zip(values._index, values._slots, strict=True)
+        return pairs if values._more is None else itertools.chain(pairs, list(values._more.items()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,7 +248,7 @@ class _ParamItems(ItemsView[str, Any]):
     _mapping: Params
 
     def __iter__(self) -> Iterator[tuple[str, Any]]:
-        return zip(self._mapping._index, self._mapping._values)
+        return zip(self._mapping._index, self._mapping._values, strict=True)
 
 
 NO_PARAMS = Params({}, ())
