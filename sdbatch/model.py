@@ -91,7 +91,38 @@ class Originals(_RowView):
         return row[at] if at < len(row) else None
 
 
-class Values(MutableMapping[str, Any]):
+_POSITIONS_MAX = 4096  # distinct orders of names remembered (they come from the code; bounded all the same)
+
+
+def _positions(names: tuple[str, ...], cache: dict[tuple[str, ...], dict[str, int]]) -> dict[str, int]:
+    """name -> position of ``names``, one dict per distinct tuple of names (shared by whatever
+    holds values in that order)."""
+    index = cache.get(names)
+    if index is None:
+        if len(cache) >= _POSITIONS_MAX:
+            cache.clear()
+        index = cache[names] = {k: i for i, k in enumerate(names)}
+    return index
+
+
+class _AsDict:
+    """Equal to a mapping of the same pairs, shown as a dict, unhashable: as the dict it stands for."""
+
+    __slots__ = ()
+
+    def items(self) -> Any:
+        raise NotImplementedError
+
+    def __eq__(self, other: object) -> bool:
+        return dict(self.items()) == dict(other.items()) if isinstance(other, Mapping) else NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return repr(dict(self.items()))
+
+
+class Values(_AsDict, MutableMapping[str, Any]):
     """Field -> value of one application, as a dict behaves (insertion order, ``get``, ``==``), held
     as a list beside a field -> position index shared by the applications whose fields came in the
     same order (:meth:`packer`).  A dict of two dozen fields takes 832 bytes, the list 250: most of
@@ -113,11 +144,7 @@ class Values(MutableMapping[str, Any]):
         layouts: dict[tuple[str, ...], dict[str, int]] = {}
 
         def pack(values: Mapping[str, Any]) -> Values:
-            keys = tuple(values)
-            index = layouts.get(keys)
-            if index is None:
-                index = layouts[keys] = {k: i for i, k in enumerate(keys)}
-            return Values(index, list(values.values()))
+            return Values(_positions(tuple(values), layouts), list(values.values()))
 
         return pack
 
@@ -168,14 +195,6 @@ class Values(MutableMapping[str, Any]):
     def items(self) -> ItemsView[str, Any]:
         return _ValueItems(self)
 
-    def __eq__(self, other: object) -> bool:
-        return dict(self.items()) == dict(other.items()) if isinstance(other, Mapping) else NotImplemented
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __repr__(self) -> str:
-        return repr(dict(self.items()))
-
 
 class _ValueItems(ItemsView[str, Any]):
     """The pairs of :class:`Values` without a lookup per field."""
@@ -204,7 +223,7 @@ class Source:
 _set = object.__setattr__
 
 
-class Params(Mapping[str, Any]):
+class Params(_AsDict, Mapping[str, Any]):
     """A finding's parameters as the dict it was given (read only): the values in a tuple beside
     a name -> position index shared by every finding given the same names in the same order.  A
     dict of three to eight entries takes 184 to 272 bytes, this 100 to 150; a 100,000-row run holds
@@ -235,14 +254,6 @@ class Params(Mapping[str, Any]):
     def items(self) -> ItemsView[str, Any]:
         return _ParamItems(self)
 
-    def __eq__(self, other: object) -> bool:
-        return dict(self.items()) == dict(other.items()) if isinstance(other, Mapping) else NotImplemented
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __repr__(self) -> str:
-        return repr(dict(self.items()))
-
 
 class _ParamItems(ItemsView[str, Any]):
     _mapping: Params
@@ -267,13 +278,7 @@ def _params(given: Mapping[str, Any] | None) -> Mapping[str, Any]:
     packed = _PACKED.get(id(given))
     if packed is not None and packed[0] is given:
         return packed[1]
-    names = tuple(given)
-    index = _PARAM_INDEX.get(names)
-    if index is None:
-        if len(_PARAM_INDEX) >= 4096:  # names come from the code; bounded all the same
-            _PARAM_INDEX.clear()
-        index = _PARAM_INDEX[names] = {k: i for i, k in enumerate(names)}
-    held = Params(index, tuple(given.values()))
+    held = Params(_positions(tuple(given), _PARAM_INDEX), tuple(given.values()))
     if len(_PACKED) >= _PACKED_MAX:
         _PACKED.clear()
     _PACKED[id(given)] = (given, held)  # the dict is kept with its id: no other dict can take the id
