@@ -200,3 +200,39 @@ def test_park_allocation_sheet_has_total_budget_and_method(park_list):
     labels = dict(str(r[0]).split("：", 1) for r in rows if r[0] and "：" in str(r[0]))
     assert labels["资金预算（万元）"] == "300" and labels["建议分配合计（万元）"] == "300"
     assert "等比例" in labels["分配方法"]
+
+
+def test_rows_written_out_are_forgotten_without_changing_a_byte(tmp_path, monkeypatch):
+    """xlsxwriter keeps every row's height even in constant_memory mode; the list forgets a row's
+    once it is on disk (issue 16).  The sheets are the same bytes as when nothing is forgotten,
+    the tall rows far down the sheets keep their heights, and the chart's sheet keeps its rows."""
+    from sdbatch.writers import ranked as ranked_mod
+    from tests.decision_builders import city_file, decide, row
+
+    inbox = tmp_path / "inbox"
+    rows = [row(city_order=i, revenue_total=30.0 if i % 3 else 120.0, leader_firms=0 if i % 5 == 0 else 3,
+                phone="1234" if i % 7 == 0 else "0531-86123456") for i in range(1, 121)]
+    city_file(inbox, "济南市", rows)
+    result = decide(inbox)
+    forgotten: list[int] = []
+    real = ranked_mod.flushed_row_stores
+
+    def counting(ws):
+        stores = real(ws)
+        assert stores, "this xlsxwriter keeps no row store where the list looks for one"
+        forgotten.append(id(ws))
+        return stores
+
+    monkeypatch.setattr(ranked_mod, "flushed_row_stores", counting)
+    (lean,) = write_ranked_list(result, tmp_path / "lean")
+    monkeypatch.setattr(ranked_mod, "flushed_row_stores", lambda ws: ())
+    (full,) = write_ranked_list(result, tmp_path / "full")
+    assert len(forgotten) >= 4  # every sheet but the one with the chart
+    with zipfile.ZipFile(lean) as a, zipfile.ZipFile(full) as b:
+        sheets = [n for n in a.namelist() if n.startswith("xl/worksheets/sheet")]
+        assert sheets and sorted(sheets) == sorted(n for n in b.namelist() if n.startswith("xl/worksheets/sheet"))
+        for name in sheets + ["xl/drawings/drawing1.xml"]:
+            assert a.read(name) == b.read(name), name
+    ws = openpyxl.load_workbook(lean)["全部申报"]
+    tall = [r for r in range(60, ws.max_row + 1) if (ws.row_dimensions[r].height or 0) > 20]
+    assert tall  # rows far down the sheet kept their heights

@@ -156,6 +156,15 @@ class _Book:
         self.wb.close()
 
 
+def flushed_row_stores(ws: Any) -> tuple[dict[Any, Any], ...]:
+    """The dicts in which xlsxwriter keeps every row's height and format (``set_row``), even in
+    constant_memory mode once the row is written out (about 46 MB for the two sheets of a
+    100,000-row list, issue 16): ``row_info`` and ``row_sizes`` where this version has them, none
+    where it has not (then nothing is forgotten)."""
+    found = (getattr(ws, "row_info", None), getattr(ws, "row_sizes", None))
+    return tuple(d for d in found if isinstance(d, dict)) if getattr(ws, "constant_memory", False) else ()
+
+
 class _Sheet:
     """A worksheet with safe writes that remembers what it needs to lay itself out for print.
 
@@ -277,19 +286,24 @@ class _Sheet:
                 yield r, (last, line, fmt(style), None)
 
     def _write_rows(self) -> None:
-        ws = self.ws
+        # A sheet without a chart forgets each row's properties once the row is on disk (a chart's
+        # place is counted from the heights of the rows above it).
+        stores = () if self.chart is not None else flushed_row_stores(self.ws)
         row: int | None = None
+        written: int | None = None
         cells: list[Any] = []
         for r, what in self._events():
             if r != row:
                 if row is not None:
                     self._write_row(row, cells)
+                    for store in stores:  # writing ``row`` wrote out the row before it
+                        store.pop(written, None)
+                    written = row
                 row, cells = r, []
             cells.append(what)
         if row is not None:
             self._write_row(row, cells)
         self._ops = []
-        del ws
 
     def _write_row(self, row: int, cells: list[Any]) -> None:
         ws = self.ws
