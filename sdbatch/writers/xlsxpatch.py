@@ -86,7 +86,7 @@ _SUFFIX_KEPT = frozenset({"sheetCalcPr", "sheetProtection", "protectedRanges", "
 _STYLE_ORDER = ("numFmts", "fonts", "fills", "borders", "cellStyleXfs", "cellXfs", "cellStyles", "dxfs",
                 "tableStyles", "colors", "extLst")
 
-CHUNK = 1 << 22  # bytes of a worksheet part handled at once
+CHUNK = 1 << 20  # bytes of a worksheet part handled at once
 MAX_PART_BYTES = 64 * 1024 * 1024  # a part other than a worksheet read whole (styles, strings, drawings)
 MAX_AROUND_ROWS = 32 * 1024 * 1024  # what a worksheet holds before and after its rows
 COMPRESS_LEVEL = 1  # deflate level of the output: most of it is XML that compresses well anyway
