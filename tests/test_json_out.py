@@ -102,3 +102,25 @@ def test_results_are_written_as_the_whole_document_was(tmp_path: Path) -> None:
         json_out.write_results(path, result)
         expected = _reference(json_out.strict(result.to_dict())) + "\n"
         assert path.read_text(encoding="utf-8") == expected
+
+
+def test_a_long_list_is_written_in_parts_as_the_whole_was(tmp_path: Path) -> None:
+    """A file of 1,500 applications: its record's list of ids is written member by member (issue
+    16: one string of 100,000 ids took tens of MB), the same bytes as the whole document."""
+    from sdbatch.model import Application, FileRecord, RunResult, Source
+
+    n = json_out.LONG_LIST + 500
+    apps = [Application(id=f"p/济南市/集群{i}", program="p", city="济南市", name=f"集群{i}", industry=None,
+                        city_order=i, values={"x": i}, source=Source("f.xlsx", "表", i + 3, None)) for i in range(n)]
+    record = FileRecord(file="f.xlsx", path="/in/f.xlsx", sha256="0" * 64, size=1, mtime=0.0, city="济南市",
+                        program="p", applications=apps)
+    result = RunResult(program="p", rules_version="1", run_id="r", started="s", finished=None,
+                       applications=apps, files=[record])
+    path = tmp_path / "results.json"
+    json_out.write_results(path, result)
+    assert path.read_text(encoding="utf-8") == _reference(json_out.strict(result.to_dict())) + "\n"
+    parts = list(json_out._doc_parts(record.to_dict(), 2))
+    assert len(parts) > n and b"".join(parts) == json_out.encode_part(record.to_dict(), 2)
+    plain = {"ids": [f"第{i}号" for i in range(n)], "few": list(range(5))}
+    json_out.write_json(tmp_path / "run.json", plain)
+    assert (tmp_path / "run.json").read_text(encoding="utf-8") == _reference(plain) + "\n"

@@ -24,6 +24,7 @@ from sdbatch.text import display_name
 from sdbatch.writers._common import Mapped
 
 INDENT = "  "
+LONG_LIST = 1000  # members of a list of plain values past which it is written in parts
 _ENCODE_ERRORS = (ValueError, TypeError, UnicodeEncodeError)
 _float_repr = float.__repr__
 _int_repr = int.__repr__
@@ -183,10 +184,10 @@ def write_json(path: Path, data: Any) -> None:
 
 
 def _doc_parts(value: Any, level: int) -> Iterator[bytes]:
-    """``encode_part(value, level)`` in parts: a dict or list holding dicts or lists is written a
-    member at a time, so a large one is never one string; any other value is one part.  The
-    bytes are the same, except that a member that cannot be written as it is is made strict
-    alone (not the whole document)."""
+    """``encode_part(value, level)`` in parts: a dict or list holding dicts or lists, or a long list
+    (a file's applications), is written a member at a time, so a large one is never one string;
+    any other value is one part.  The bytes are the same, except that a member that cannot be
+    written as it is is made strict alone (not the whole document)."""
     if isinstance(value, dict) and value and all(type(k) is str for k in value) and \
             any(isinstance(v, (dict, list, tuple)) and v for v in value.values()):
         inner = _newline(level + 1).encode()
@@ -196,7 +197,8 @@ def _doc_parts(value: Any, level: int) -> Iterator[bytes]:
             yield from _doc_parts(v, level + 1)
             sep = b"," + inner
         yield _newline(level).encode() + b"}"
-    elif isinstance(value, (list, tuple)) and any(isinstance(v, (dict, list, tuple)) and v for v in value):
+    elif isinstance(value, (list, tuple)) and (len(value) > LONG_LIST or any(
+            isinstance(v, (dict, list, tuple)) and v for v in value)):
         inner = _newline(level + 1).encode()
         sep = b"[" + inner
         for v in value:
@@ -225,19 +227,25 @@ def _results_parts(result: RunResult) -> Iterator[bytes]:
     yield sep + b'"applications": '
     yield from _list_parts((a.to_dict() for a in result.applications), 1)
     yield b",\n" + INDENT.encode() + b'"files": '
-    yield from _list_parts((f.to_dict() for f in result.files), 1)
+    # a file's record in parts: the list of its applications' ids is as long as the sheet
+    yield from _list_parts((f.to_dict() for f in result.files), 1, whole=False)
     programs = {name: _jsonable(report.to_dict()) for name, report in result.reports.items()}
     yield b",\n" + INDENT.encode() + b'"programs": ' + encode_part(programs, 1)
     yield b"\n}\n"
 
 
-def _list_parts(items: Iterable[Any], level: int) -> Iterator[bytes]:
+def _list_parts(items: Iterable[Any], level: int, *, whole: bool = True) -> Iterator[bytes]:
+    """A list made item by item; each item one part (``whole``), or in parts (:func:`_doc_parts`)."""
     inner = ("\n" + INDENT * (level + 1)).encode()
     sep = b"[" + inner
     empty = True
     for item in items:
         empty = False
-        yield sep + encode_part(item, level + 1)
+        if whole:
+            yield sep + encode_part(item, level + 1)
+        else:
+            yield sep
+            yield from _doc_parts(item, level + 1)
         sep = b"," + inner
     yield b"[]" if empty else ("\n" + INDENT * level + "]").encode()
 
