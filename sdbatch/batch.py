@@ -349,7 +349,7 @@ def _describe_changes(older_sheets: list[FileRecord], newer_sheets: list[FileRec
         before = old.get(key)
         if before is None:
             continue
-        roles = app.extra.get("_roles", {})
+        roles = rules.roles if rules is not None else {}
         diffs = [f for f in sorted(set(app.values) | set(before.values))
                  if app.values.get(f) != before.values.get(f) and f not in (roles.get("order"), roles.get("seq"))]
         if app.city_order != before.city_order:
@@ -406,9 +406,7 @@ def decide_all(records: list[FileRecord], programs: dict[str, Rules], options: R
     ``history`` (:class:`sdbatch.history.stage.HistoryContext`): the ledger's other rounds and the
     decisions staff recorded, applied before the statuses (bans, upgrades, year-over-year changes)."""
     reports: dict[str, Any] = {}
-    for rank_no, record in enumerate(records):
-        for app in record.applications:
-            app.extra["_file_rank"] = rank_no
+    file_ranks = {id(app): rank_no for rank_no, record in enumerate(records) for app in record.applications}
     for name, rules in programs.items():
         mine = [r for r in records if r.status == "processed" and r.program == name]
         claimed = [(r, r.claimed) for r in mine if r.claimed is not None]
@@ -421,7 +419,8 @@ def decide_all(records: list[FileRecord], programs: dict[str, Rules], options: R
                 for app in record.applications:
                     app.findings.extend(checks.check_application(app, rules))
                     app.findings.extend(program.check_application(app))
-                    app.extra.pop("_derived", None)  # the checks' working note, a dict per application
+                    if app.extra.pop("_derived", None) is not None:  # the checks' working note
+                        app.extra = dict(app.extra)  # a dict keeps its table when a key goes
             except Exception as exc:  # noqa: BLE001 - this file's failure only
                 if options.debug:
                     raise
@@ -433,7 +432,7 @@ def decide_all(records: list[FileRecord], programs: dict[str, Rules], options: R
         active = [a for r in mine if r.status == "processed" for a in r.applications]
         claimed = [(r, r.claimed) for r in mine if r.status == "processed" and r.claimed is not None]
         decide.mark_duplicates(active, rules)
-        decide.apply_quota(active, rules)
+        decide.apply_quota(active, rules, file_ranks)
         history_stage.apply(history, rules, active, mine)
         for app in active:
             app.status = decide.status_from_findings(app)
@@ -524,7 +523,7 @@ def _evaluate(inbox: Path, options: RunOptions, run_id: str, started: str,
         read_isolated(record, candidates, debug=options.debug)
         heap.settle()
     records = [x for r in records for x in (r, *r.siblings)]  # a workbook's further sheets: records of their own
-    attribute_senders(records, address_book(inbox, options))  # the sender as evidence of the city (issue 18)
+    attribute_senders(records, address_book(inbox, options), programs)  # the sender as evidence of the city (issue 18)
     apply_resubmissions(records, programs)
     mark_late(records, programs)
     lists = evidence.apply(records, programs)  # enterprise lists: findings before the decisions

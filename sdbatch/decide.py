@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Mapping
 from functools import cache
 
 from sdbatch.model import STATUSES, Application, Finding, Source
@@ -24,8 +25,10 @@ def status_from_findings(app: Application) -> str:
     return "eligible"
 
 
-def apply_quota(apps: list[Application], rules: Rules) -> None:
+def apply_quota(apps: list[Application], rules: Rules, file_ranks: Mapping[int, int] | None = None) -> None:
     """Mark applications beyond the city's quota, counted in the city's own 推荐排序 (四(二)).
+    ``file_ranks``: id of an application -> the place of its file in the run (rows of an earlier
+    file come first); without it, row order alone.
 
     Order: valid 推荐排序 ascending; repeated numbers and missing ones are reported and fall
     back to row order (missing ones after the numbered ones).  No 推荐排序 column: row order.
@@ -33,6 +36,7 @@ def apply_quota(apps: list[Application], rules: Rules) -> None:
     if rules.quota_default is None and not rules.quota_cities:
         return
     order_field = rules.role("order")
+    ranks = file_ranks or {}
     by_city: dict[str, list[Application]] = defaultdict(list)
     for app in apps:
         if app.city:
@@ -45,7 +49,7 @@ def apply_quota(apps: list[Application], rules: Rules) -> None:
                 counts[a.city_order] += 1
 
         def key(a: Application) -> tuple[int, int, int]:
-            row_key = (a.extra.get("_file_rank", 0), a.source.row or 0)
+            row_key = (ranks.get(id(a), 0), a.source.row or 0)
             if a.city_order is None:
                 return (1, *row_key)
             return (0, a.city_order, row_key[0] * 1_000_000 + row_key[1])

@@ -807,13 +807,13 @@ class Ledger:
                        error = excluded.error""",
                 (f["sha256"], f["name"], f["size"], f["mtime"], started, run_id, started, run_id, f["city"],
                  f["status"], f["error"]))
-        for a in rec.outcomes:
-            c.execute(
-                """INSERT OR REPLACE INTO outcomes
-                   (run_id, app_id, city, name, industry, status, score, rank, file, values_json)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                (run_id, a["app_id"], a["city"], a["name"], a["industry"], a["status"], a["score"], a["rank"],
-                 a["file"], a["values_json"]))
+        # one statement over the rows as they are made, not a cursor per row
+        c.executemany(
+            """INSERT OR REPLACE INTO outcomes
+               (run_id, app_id, city, name, industry, status, score, rank, file, values_json)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            ((run_id, a["app_id"], a["city"], a["name"], a["industry"], a["status"], a["score"], a["rank"],
+              a["file"], a["values_json"]) for a in rec.outcomes))
         if rounds:
             _insert_rounds(c, run_id, rec.rounds)
         c.execute("UPDATE runs SET digest = ? WHERE id = ?", (self._digest(run_id), run_id))
@@ -1044,13 +1044,11 @@ def _run_digest(conn: sqlite3.Connection, run_id: str) -> str:
 
 
 def _insert_rounds(conn: sqlite3.Connection, run_id: str, rows: Iterable[dict[str, Any]]) -> None:
-    for r in rows:
-        if not r.get("app_id") or not r.get("program") or not r.get("family"):
-            continue
-        conn.execute(
-            f"INSERT OR REPLACE INTO round_outcomes (run_id, {', '.join(_ROUND_COLUMNS)}) "
-            f"VALUES (?, {', '.join('?' * len(_ROUND_COLUMNS))})",
-            [run_id] + [r.get(k) for k in _ROUND_COLUMNS])
+    conn.executemany(
+        f"INSERT OR REPLACE INTO round_outcomes (run_id, {', '.join(_ROUND_COLUMNS)}) "
+        f"VALUES (?, {', '.join('?' * len(_ROUND_COLUMNS))})",
+        ([run_id] + [r.get(k) for k in _ROUND_COLUMNS] for r in rows
+         if r.get("app_id") and r.get("program") and r.get("family")))
 
 
 def _backfill_rounds(conn: sqlite3.Connection) -> None:

@@ -1066,7 +1066,6 @@ def _application(table: Table, rules: Rules, file: str, file_city: FileCity, rec
     )
     # What later stages that see only the application read; the usual empty set and dict are not
     # kept (100,000 applications held them all, issue 16).
-    app.extra["_roles"] = rules.roles  # role -> field id
     if invalid:
         app.extra["_invalid"] = invalid  # fields whose cell could not be read
     if derived:

@@ -12,7 +12,9 @@ A file that came by mail (its provenance names a message) from an address of the
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from sdbatch.address_book import AddressBook, AddressBookInvalid, address_of, load_address_book
 from sdbatch.catalogue import join
@@ -31,8 +33,10 @@ def sender_index(book: AddressBook) -> dict[str, str]:
     return index
 
 
-def attribute_senders(records: list[FileRecord], book_path: Path | None) -> None:
-    """Attribute files to their sender's city, and say what staff should know (see the module)."""
+def attribute_senders(records: list[FileRecord], book_path: Path | None,
+                      programs: Mapping[str, Any] | None = None) -> None:
+    """Attribute files to their sender's city, and say what staff should know (see the module).
+    ``programs``: program name -> Rules (the field of each program's city role)."""
     if not any(r.origin is not None and r.origin.message is not None for r in records):
         return
     try:
@@ -52,16 +56,16 @@ def attribute_senders(records: list[FileRecord], book_path: Path | None) -> None
             record.findings.append(Finding("sender-unknown", "warning", params={
                 "file": record.file, "sender": info.sender or "", "book": book.path}, source=source))
             continue
-        _attribute(record, city, info.sender or "", source)
+        rules = (programs or {}).get(record.program or "")
+        _attribute(record, city, info.sender or "", source, rules.role("city") if rules is not None else None)
 
 
-def _attribute(record: FileRecord, city: str, sender: str, source: Source) -> None:
+def _attribute(record: FileRecord, city: str, sender: str, source: Source, field: str | None) -> None:
     stated = {a.city for a in record.applications if a.city}
     if record.city is None and not stated:
         record.city = city
         for app in record.applications:
             app.city = city
-            field = app.extra.get("_roles", {}).get("city")
             if field:
                 app.values[field] = city
             app.findings.append(Finding("city-from-sender", "info", field=field, params={

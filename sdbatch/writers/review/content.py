@@ -336,7 +336,7 @@ def finding_cells(finding: Finding, app: Application | None, rules: Any) -> tupl
                 labels.append(rules.label(part))
     cells = ([own] if own else []) + [c for c in sources if c != own]
     if not cells and (finding.effect or finding.severity in ("error", "warning")):
-        name_cell = app.cells.get(app.extra.get("_roles", ROLE_DEFAULTS).get("name", ""))
+        name_cell = app.cells.get((getattr(rules, "roles", None) or ROLE_DEFAULTS).get("name", ""))
         cells = [name_cell] if name_cell else []
     return cells, labels if sources else []
 
