@@ -127,3 +127,26 @@ def test_a_run_leaves_the_collector_as_it_found_it(tmp_path: Path) -> None:
     assert [f["code"] for f in written] == [f.code for f in app.findings]
     assert [f["params"] for f in written] == [{k: _jsonable(v) for k, v in f.params.items()} for f in app.findings]
     assert any(isinstance(f.params, Params) for f in app.findings)
+
+
+def test_the_ledger_leaves_the_applications_texts_as_they_were(tmp_path: Path) -> None:
+    """sqlite3 keeps the UTF-8 form of a text it binds inside the text: the ledger binds copies of
+    each application's own id and name, which live as long as the run (issue 16)."""
+    import sys
+
+    from sdbatch.batch import RunOptions, run_batch
+    from tests.decision_builders import NOW, city_file, row
+
+    inbox = tmp_path / "inbox"
+    city_file(inbox, "济南市", [row(city_order=i) for i in (1, 2, 3)])
+    outcome = run_batch(inbox, RunOptions(out_dir=tmp_path / "out", now=NOW, run_id="t1", mail_mode="none"))
+    assert outcome.result is not None
+    for app in outcome.result.applications:
+        for text in (app.id, app.name):
+            assert text is not None and not text.isascii()
+            assert sys.getsizeof(text) == sys.getsizeof("".join(list(text))), text  # no UTF-8 form attached
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "out" / "ledger.sqlite3") as conn:
+        stored = {r[0]: r[1] for r in conn.execute("SELECT app_id, name FROM outcomes WHERE run_id = 't1'")}
+    assert stored == {a.id: a.name for a in outcome.result.applications}
