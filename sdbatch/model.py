@@ -11,7 +11,6 @@ from collections.abc import Callable, ItemsView, Iterator, Mapping, MutableMappi
 from contextlib import contextmanager
 from dataclasses import dataclass
 from dataclasses import field as dc_field
-from types import MappingProxyType
 from typing import Any
 
 SEVERITIES = ("error", "warning", "info")
@@ -485,7 +484,7 @@ class Table:
     unit_notes: list[Any] = dc_field(default_factory=list)  # header.UnitStatement found around the table
 
 
-NO_UNKNOWN: Mapping[str, Any] = MappingProxyType({})  # one for every application without unknown columns
+NO_UNKNOWN: Mapping[str, Any] = Params({}, ())  # one for every application without unknown columns (read only)
 
 
 @dataclass
@@ -758,6 +757,6 @@ def _jsonable(value: Any) -> Any:
         return sorted(_jsonable(v) for v in value)
     if isinstance(value, (list, tuple)):
         return [_jsonable(v) for v in value]
-    if isinstance(value, (dict, Values)):
+    if isinstance(value, (dict, Values, Params)):
         return {str(k): _jsonable(v) for k, v in value.items()}
     return value

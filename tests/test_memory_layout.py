@@ -150,3 +150,33 @@ def test_the_ledger_leaves_the_applications_texts_as_they_were(tmp_path: Path) -
     with sqlite3.connect(tmp_path / "out" / "ledger.sqlite3") as conn:
         stored = {r[0]: r[1] for r in conn.execute("SELECT app_id, name FROM outcomes WHERE run_id = 't1'")}
     assert stored == {a.id: a.name for a in outcome.result.applications}
+
+
+def test_run_json_history_facts_are_made_as_they_are_written(tmp_path: Path) -> None:
+    """run.json's history block (one entry per application) is made entry by entry as it is
+    written and recorded (issue 16): the file and the ledger hold what a dict of them held."""
+    import copy
+    import pickle
+    import sqlite3
+
+    from sdbatch.batch import RunOptions, run_batch
+    from sdbatch.history.facts import ledger_facts
+    from tests.decision_builders import NOW, city_file, row
+
+    inbox = tmp_path / "inbox"
+    city_file(inbox, "济南市", [row(city_order=i) for i in (1, 2, 3)])
+    outcome = run_batch(inbox, RunOptions(out_dir=tmp_path / "out", now=NOW, run_id="t1", mail_mode="none"))
+    assert outcome.run_dir is not None and outcome.result is not None
+    facts = ledger_facts(outcome.result)
+    assert facts, "the cluster round keeps a history"
+    plain = {name: {**spec, "applications": {k: dict(v) for k, v in spec["applications"].items()}}
+             for name, spec in facts.items()}
+    written = json.loads((outcome.run_dir / "run.json").read_text(encoding="utf-8"))["ledger"]["history"]
+    assert written == plain
+    [(name, spec)] = plain.items()
+    assert list(spec["applications"]) == [a.id for a in outcome.result.applications]
+    with sqlite3.connect(tmp_path / "out" / "ledger.sqlite3") as conn:
+        ids = {r[0] for r in conn.execute("SELECT app_id FROM round_outcomes WHERE run_id = 't1'")}
+    assert ids == set(spec["applications"])
+    app = outcome.result.applications[0]
+    assert copy.deepcopy(app).unknown == {} and pickle.loads(pickle.dumps(app.unknown)) == {}

@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from json.encoder import encode_basestring
 from pathlib import Path
 from typing import IO, Any
@@ -143,6 +143,9 @@ def _encode(o: Any, level: int, out: list[str]) -> None:
         return
     leaf = _scalar(o)
     if leaf is None:
+        if isinstance(o, Mapping):  # a mapping made as it is read (run.json's history facts): as a dict
+            _encode(dict(o.items()), level, out)
+            return
         raise TypeError(f"Object of type {o.__class__.__name__} is not JSON serializable")
     out.append(leaf)
 
@@ -157,7 +160,7 @@ def strict(value: Any) -> Any:
         return value
     if isinstance(value, float):
         return value if value == value and value not in (float("inf"), float("-inf")) else None
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):
         return {strict(str(k)): strict(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
         return [strict(v) for v in value]
@@ -188,8 +191,8 @@ def _doc_parts(value: Any, level: int) -> Iterator[bytes]:
     (a file's applications), is written a member at a time, so a large one is never one string;
     any other value is one part.  The bytes are the same, except that a member that cannot be
     written as it is is made strict alone (not the whole document)."""
-    if isinstance(value, dict) and value and all(type(k) is str for k in value) and \
-            any(isinstance(v, (dict, list, tuple)) and v for v in value.values()):
+    if isinstance(value, Mapping) and value and all(type(k) is str for k in value) and \
+            any(isinstance(v, (Mapping, list, tuple)) and v for v in value.values()):
         inner = _newline(level + 1).encode()
         sep = b"{" + inner
         for k, v in value.items():
@@ -198,7 +201,7 @@ def _doc_parts(value: Any, level: int) -> Iterator[bytes]:
             sep = b"," + inner
         yield _newline(level).encode() + b"}"
     elif isinstance(value, (list, tuple)) and (len(value) > LONG_LIST or any(
-            isinstance(v, (dict, list, tuple)) and v for v in value)):
+            isinstance(v, (Mapping, list, tuple)) and v for v in value)):
         inner = _newline(level + 1).encode()
         sep = b"[" + inner
         for v in value:
