@@ -104,6 +104,13 @@ def _positions(names: tuple[str, ...], cache: dict[tuple[str, ...], dict[str, in
     return index
 
 
+class PairsView(ItemsView[str, Any]):
+    """``items()`` of a mapping that makes its pairs faster than a lookup per key (its ``pairs()``)."""
+
+    def __iter__(self) -> Iterator[tuple[str, Any]]:
+        return self._mapping.pairs()  # type: ignore[attr-defined, no-any-return]
+
+
 class _AsDict:
     """Equal to a mapping of the same pairs, shown as a dict, unhashable: as the dict it stands for."""
 
@@ -192,18 +199,11 @@ class Values(_AsDict, MutableMapping[str, Any]):
         return len(self._slots) + (len(self._more) if self._more is not None else 0)
 
     def items(self) -> ItemsView[str, Any]:
-        return _ValueItems(self)
+        return PairsView(self)
 
-
-class _ValueItems(ItemsView[str, Any]):
-    """The pairs of :class:`Values` without a lookup per field."""
-
-    _mapping: Values
-
-    def __iter__(self) -> Iterator[tuple[str, Any]]:
-        values = self._mapping
-        pairs = zip(values._index, values._slots, strict=True)
-        return pairs if values._more is None else itertools.chain(pairs, list(values._more.items()))
+    def pairs(self) -> Iterator[tuple[str, Any]]:
+        pairs = zip(self._index, self._slots, strict=True)
+        return pairs if self._more is None else itertools.chain(pairs, list(self._more.items()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,14 +251,10 @@ class Params(_AsDict, Mapping[str, Any]):
         return len(self._values)
 
     def items(self) -> ItemsView[str, Any]:
-        return _ParamItems(self)
+        return PairsView(self)
 
-
-class _ParamItems(ItemsView[str, Any]):
-    _mapping: Params
-
-    def __iter__(self) -> Iterator[tuple[str, Any]]:
-        return zip(self._mapping._index, self._mapping._values, strict=True)
+    def pairs(self) -> Iterator[tuple[str, Any]]:
+        return zip(self._index, self._values, strict=True)
 
 
 NO_PARAMS = Params({}, ())

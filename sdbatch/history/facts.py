@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from sdbatch.history.model import valid_id
+from sdbatch.model import PairsView
 
 
 def ledger_facts(result: Any) -> dict[str, Any]:
@@ -70,15 +71,10 @@ class _Facts(Mapping[str, Any]):
         return len(self._index())
 
     def items(self) -> ItemsView[str, Any]:
-        return _FactItems(self)
+        return PairsView(self)
 
-
-class _FactItems(ItemsView[str, Any]):
-    _mapping: _Facts
-
-    def __iter__(self) -> Iterator[tuple[str, Any]]:
-        facts = self._mapping
-        return ((app_id, facts._facts(app)) for app_id, app in facts._index().items())
+    def pairs(self) -> Iterator[tuple[str, Any]]:
+        return ((app_id, self._facts(app)) for app_id, app in self._index().items())
 
 def rows_from_docs(results: Mapping[str, Any], info: Mapping[str, Any],
                    mtimes: Mapping[Any, Any] | None = None) -> Iterator[dict[str, Any]]:
