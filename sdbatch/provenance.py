@@ -11,7 +11,6 @@ The blank template (``sdbatch template``) carries no mark: cities fill it in and
 Writers mark a workbook with one call::
 
     provenance.mark_openpyxl(wb, "review", result.run_id)       # openpyxl Workbook
-    provenance.mark_xlsxwriter(wb, "list", result.run_id)       # xlsxwriter Workbook
     provenance.custom_part(kind, run_id)                        # the part itself (hand-built packages)
 """
 
@@ -45,10 +44,6 @@ def mark_openpyxl(wb: Any, kind: str, run_id: str) -> None:
     wb.custom_doc_props.append(StringProperty(name=PROPERTY, value=mark_value(kind, run_id)))
 
 
-def mark_xlsxwriter(wb: Any, kind: str, run_id: str) -> None:
-    wb.set_custom_property(PROPERTY, mark_value(kind, run_id))
-
-
 def custom_part(kind: str, run_id: str) -> bytes:
     """``docProps/custom.xml`` holding the mark (content type
     ``application/vnd.openxmlformats-officedocument.custom-properties+xml``, related from
@@ -59,6 +54,17 @@ def custom_part(kind: str, run_id: str) -> bytes:
         'xmlns:vt="http://schemas.openxmlformats.org/officeDocument/2006/docPropsVTypes">'
         '<property fmtid="{D5CDD505-2E9C-101B-9397-08002B2CF9AE}" pid="2" '
         f'name="{PROPERTY}"><vt:lpwstr>{escape(mark_value(kind, run_id))}</vt:lpwstr></property></Properties>'
+    ).encode()
+
+
+def core_part(title: str, description: str) -> bytes:
+    """``docProps/core.xml`` of a hand-built package: its title and description (文件 → 属性)."""
+    return (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        '<cp:coreProperties xmlns:cp="http://schemas.openxmlformats.org/package/2006/metadata/core-properties" '
+        'xmlns:dc="http://purl.org/dc/elements/1.1/">'
+        f"<dc:title>{escape(title)}</dc:title><dc:description>{escape(description)}</dc:description>"
+        "</cp:coreProperties>"
     ).encode()
 
 

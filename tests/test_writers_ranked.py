@@ -202,11 +202,12 @@ def test_park_allocation_sheet_has_total_budget_and_method(park_list):
     assert "等比例" in labels["分配方法"]
 
 
-def test_rows_written_out_are_forgotten_without_changing_a_byte(tmp_path, monkeypatch):
-    """xlsxwriter keeps every row's height even in constant_memory mode; the list forgets a row's
-    once it is on disk (issue 16).  The sheets are the same bytes as when nothing is forgotten,
-    the tall rows far down the sheets keep their heights, and the chart's sheet keeps its rows."""
-    from sdbatch.writers import ranked as ranked_mod
+def test_a_long_list_is_written_as_xml_with_its_row_heights_chart_and_print_names(tmp_path):
+    """The list is streamed sheet by sheet as XML (issue 16): tall rows far down keep their
+    heights, the chart carries the city summary's values, every part is well-formed XML, and the
+    print areas, titles and filters are named in the workbook."""
+    import xml.dom.minidom
+
     from tests.decision_builders import city_file, decide, row
 
     inbox = tmp_path / "inbox"
@@ -214,25 +215,23 @@ def test_rows_written_out_are_forgotten_without_changing_a_byte(tmp_path, monkey
                 phone="1234" if i % 7 == 0 else "0531-86123456") for i in range(1, 121)]
     city_file(inbox, "济南市", rows)
     result = decide(inbox)
-    forgotten: list[int] = []
-    real = ranked_mod.flushed_row_stores
-
-    def counting(ws):
-        stores = real(ws)
-        assert stores, "this xlsxwriter keeps no row store where the list looks for one"
-        forgotten.append(id(ws))
-        return stores
-
-    monkeypatch.setattr(ranked_mod, "flushed_row_stores", counting)
-    (lean,) = write_ranked_list(result, tmp_path / "lean")
-    monkeypatch.setattr(ranked_mod, "flushed_row_stores", lambda ws: ())
-    (full,) = write_ranked_list(result, tmp_path / "full")
-    assert len(forgotten) >= 4  # every sheet but the one with the chart
-    with zipfile.ZipFile(lean) as a, zipfile.ZipFile(full) as b:
-        sheets = [n for n in a.namelist() if n.startswith("xl/worksheets/sheet")]
-        assert sheets and sorted(sheets) == sorted(n for n in b.namelist() if n.startswith("xl/worksheets/sheet"))
-        for name in sheets + ["xl/drawings/drawing1.xml"]:
-            assert a.read(name) == b.read(name), name
-    ws = openpyxl.load_workbook(lean)["全部申报"]
+    (path,) = write_ranked_list(result, tmp_path / "run")
+    with zipfile.ZipFile(path) as zf:
+        for name in zf.namelist():
+            if name.endswith((".xml", ".rels")):
+                xml.dom.minidom.parseString(zf.read(name))  # raises on a part that is not XML
+        chart = zf.read("xl/charts/chart1.xml").decode("utf-8")
+        assert "xl/drawings/drawing1.xml" in zf.namelist()
+    wb = openpyxl.load_workbook(path)
+    ws = wb["全部申报"]
     tall = [r for r in range(60, ws.max_row + 1) if (ws.row_dimensions[r].height or 0) > 20]
     assert tall  # rows far down the sheet kept their heights
+    assert ws.print_title_rows == "$1:$1" and ws.auto_filter.ref == f"A1:{ws.cell(1, ws.max_column).column_letter}121"
+    cities_ws = wb["各市汇总"]
+    jinan = next(r for r in cities_ws.iter_rows(min_row=2) if r[0].value == "济南市")
+    submitted = jinan[2].value
+    assert submitted == 120
+    # the chart's cached categories are the cities, its first series the eligible count of each
+    assert "<c:v>济南市</c:v>" in chart and f"<c:v>{jinan[3].value}</c:v>" in chart
+    assert len(cities_ws.row_breaks.brk) == 1 and cities_ws._charts
+    assert wb.properties.title and result.run_id in (wb.properties.description or "")

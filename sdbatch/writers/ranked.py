@@ -4,7 +4,8 @@ Sheets: 排名 (eligible + needs_review in rank order), 全部申报, 各市汇�
 stacked column chart), 按产业 (or the program's own grouping), the sheets the program and the
 shared stages declare (e.g. 资金分配意见), 变更情况 when given, and 说明 (the run, the colour
 legend, the program's notes).  Ranks, scores and statuses are read from the result, never
-recomputed.  Written with xlsxwriter with ``strings_to_formulas`` off: text from a city stays text.
+recomputed.  Written as XML, sheet by sheet (:mod:`sdbatch.writers.xlsxpatch`, issue 16): text from a
+city is written as text, never as a formula.
 
 Every sheet is print-ready (issue 14): A4, a readable scale or the table split into blocks of
 columns (:mod:`sdbatch.writers.printing`), repeated header rows, a page header with the list's
@@ -14,19 +15,20 @@ for wrapped text, and numbers formatted by unit.  Every word comes from ``ui.tom
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import xlsxwriter
 
 from sdbatch import provenance, settings
 from sdbatch.catalogue import text
 from sdbatch.jurisdiction import jurisdiction_of
 from sdbatch.model import STATUSES, Application, RunResult
-from sdbatch.writers import printing
+from sdbatch.writers import charts, printing
+from sdbatch.writers import xlsxpatch as xp
 from sdbatch.writers._common import (
     COLOURS,
     NEUTRAL_FILL,
@@ -95,29 +97,44 @@ def _changes_for(changes: list[dict[str, Any]] | None, program: str) -> bool:
 
 
 # ----------------------------------------------------------------------------- workbook and sheets
+def _look(style: str) -> xp.Look:
+    """The cell format of each style the list uses (fills from the colour legend)."""
+    cell = xp.Look(border=True, wrap=True, vertical="top")
+    looks = {
+        "cell": cell,
+        "header": xp.Look(bold=True, fill=NEUTRAL_FILL, border=True, wrap=True, horizontal="center",
+                          vertical="center"),
+        "total": xp.Look(bold=True, fill=NEUTRAL_FILL, border=True, wrap=True, vertical="top"),
+        "title": xp.Look(bold=True, size=14),
+        "label": xp.Look(bold=True, vertical="top", wrap=True),
+        "wrap": xp.Look(wrap=True, vertical="top"),
+        # A caveat every reader must see: bold in a box, in no colour of the legend.
+        "note": xp.Look(bold=True, wrap=True, vertical="top", frame=True),
+    }
+    if style in COLOURS:
+        return xp.Look(border=True, wrap=True, vertical="top", fill=COLOURS[style])
+    return looks[style]
+
+
+def xlsx_width(width: float) -> float:
+    """A column width in characters as a file stores it: with the cell's padding of 5 pixels, in
+    1/256 of a character, as Excel (and xlsxwriter) write it."""
+    if width <= 0:
+        return 0.0
+    digit, padding = 7, 5
+    pixels = int(width * (digit + padding) + 0.5) if width < 1 else int(width * digit + 0.5) + padding
+    return int(pixels / digit * 256) / 256
+
+
 class _Book:
-    """The workbook, its formats (one per style and number format) and the page header."""
+    """The workbook being written (:class:`~sdbatch.writers.xlsxpatch.OutputPackage`: each sheet
+    streamed as XML when finished, issue 16), its cell formats and the page header."""
 
     def __init__(self, path: Path, heading: str, run_time: str) -> None:
-        self.wb = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "strings_to_urls": False,
-                                                  "strings_to_numbers": False, "constant_memory": True})
+        self.out = xp.OutputPackage(path, None, _t("font"), settings.PRINT_FONT_PT)
         self.heading = heading
         self.run_time = run_time
-        self._formats: dict[tuple[str, str | None], Any] = {}
-        base = {"text_wrap": True, "valign": "top", "border": 1, "border_color": "#BFBFBF",
-                "font_size": settings.PRINT_FONT_PT}
-        self._styles: dict[str, dict[str, Any]] = {
-            "cell": base,
-            "header": {**base, "bold": True, "bg_color": "#" + NEUTRAL_FILL, "align": "center", "valign": "vcenter"},
-            "total": {**base, "bold": True, "bg_color": "#" + NEUTRAL_FILL},
-            "title": {"bold": True, "font_size": 14},
-            "label": {"bold": True, "valign": "top", "text_wrap": True},
-            "wrap": {"text_wrap": True, "valign": "top"},
-            # A caveat every reader must see: bold in a box, in no colour of the legend.
-            "note": {"text_wrap": True, "valign": "top", "bold": True, "border": 2},
-        }
-        for key, rgb in COLOURS.items():
-            self._styles[key] = {**base, "bg_color": "#" + rgb}
+        self._formats: dict[tuple[str, str | None], int] = {}
         self._reasons: dict[int, str] = {}
         self._reason_texts: dict[str, str] = {}  # each distinct reason line once (most lines repeat)
         # Text widths measured once per text: a list of 100,000 rows repeats cities, statuses and
@@ -143,53 +160,57 @@ class _Book:
                 self._widths[shown] = found
         return found
 
-    def fmt(self, style: str = "cell", num: str | None = None) -> Any:
+    def fmt(self, style: str = "cell", num: str | None = None) -> int:
+        """The style id of a cell of ``style`` with number format ``num``."""
         key = (style, num)
-        if key not in self._formats:
-            spec = dict(self._styles[style])
+        found = self._formats.get(key)
+        if found is None:
+            look = _look(style)
             if num:
-                spec["num_format"] = num
-            self._formats[key] = self.wb.add_format(spec)
-        return self._formats[key]
+                look = dataclasses.replace(look, number_format=num)
+            found = self._formats[key] = self.out.styles.look(look)
+        return found
 
     def close(self) -> None:
-        self.wb.close()
+        self.out.close()
+
+    def abandon(self) -> None:
+        self.out.abandon()
 
 
-def flushed_row_stores(ws: Any) -> tuple[dict[Any, Any], ...]:
-    """The dicts in which xlsxwriter keeps every row's height and format (``set_row``), even in
-    constant_memory mode once the row is written out (about 46 MB for the two sheets of a
-    100,000-row list, issue 16): ``row_info`` and ``row_sizes`` where this version has them, none
-    where it has not (then nothing is forgotten)."""
-    found = (getattr(ws, "row_info", None), getattr(ws, "row_sizes", None))
-    return tuple(d for d in found if isinstance(d, dict)) if getattr(ws, "constant_memory", False) else ()
+@dataclass
+class _Chart:
+    """A chart placed below a sheet's table (0-based row), drawn when the sheet is finished."""
+
+    row: int
+    chart: charts.ColumnChart
 
 
 class _Sheet:
     """A worksheet with safe writes that remembers what it needs to lay itself out for print.
 
-    The workbook is written in constant memory (issue 16: a list of 100,000 applications held
-    every cell in memory): cells are measured when given (column widths, the last row and
-    column) and written in :meth:`finish`, row by row, each row's height set before its cells
-    (rows must be given in order; a table's rows are kept as the caller gave them: a list of
-    applications gives a :class:`~sdbatch.writers._common.Mapped`, made again when written)."""
+    Cells are measured when given (column widths, the last row and column) and written in
+    :meth:`finish`, row by row, as XML (rows must be given in order; a table's rows are kept as
+    the caller gave them: a list of applications gives a :class:`~sdbatch.writers._common.Mapped`,
+    made again when written).  Text is written as text, never as a formula."""
 
     def __init__(self, book: _Book, name: str) -> None:
         self.book = book
         self.name = name[:31]
-        self.ws = book.wb.add_worksheet(self.name)
         self.widths: dict[int, float] = {}
         self.fixed_rows: set[int] = set()
         self.last_row = 0
         self.last_col = 0
         self.header_row: int | None = None
         self.key_columns = 0
-        self.chart: tuple[int, Any] | None = None  # (row, chart) placed below the table
+        self.chart: _Chart | None = None
+        self.filter: tuple[int, int, int] | None = None  # (first row, last row, last column), 0-based
+        self.freeze_row = 0  # rows frozen at the top
         self._ops: list[tuple[Any, ...]] = []  # what finish() writes, in row order
         self._row_at = 0  # the first row the next write may use
 
     def _add(self, first: int, last: int, op: tuple[Any, ...]) -> None:
-        if first < self._row_at:  # a programming error: constant memory writes rows in order
+        if first < self._row_at:  # a programming error: rows are written in order
             raise ValueError(f"sheet {self.name!r}: row {first + 1} written after row {self._row_at + 1}")
         self._row_at = last
         self._ops.append(op)
@@ -243,8 +264,8 @@ class _Sheet:
         if rows:
             self._add(first_row + 1, first_row + len(rows), ("rows", first_row + 1, rows, styles, styled_col, nums))
         last_row = first_row + max(len(rows), 1)
-        self.ws.autofilter(first_row, 0, last_row, max(len(headers) - 1, 0))
-        self.ws.freeze_panes(first_row + 1, 0)
+        self.filter = (first_row, last_row, max(len(headers) - 1, 0))
+        self.freeze_row = first_row + 1
         self.key_columns = key_columns
         return last_row
 
@@ -255,78 +276,82 @@ class _Sheet:
         self.last_row = max(self.last_row, row)
 
     # ------------------------------------------------------------------ writing, row by row
-    def _events(self) -> Iterator[tuple[int, Any]]:
-        """(row, what) for everything given, in row order: ``what`` is a cell
-        (kind, col, value, format, wrapping text or None) or a merged note (a 4-tuple)."""
+    def _rows(self) -> Iterator[tuple[int, list[Any], list[int], dict[int, str], tuple[int, str] | None]]:
+        """(row, values, style ids, wrapping texts by column, merged note) for every row given, in
+        order; the values and styles start at column A."""
         fmt = self.book.fmt
+        row: int | None = None
+        cells: dict[int, tuple[Any, int, str | None]] = {}
+        note: tuple[int, str] | None = None
         for op in self._ops:
             kind = op[0]
             if kind == "rows":
+                if row is not None:
+                    yield self._row_of(row, cells, note)
+                    row, cells, note = None, {}, None
                 _, first, rows, styles, styled_col, nums = op
                 n_nums = len(nums)
                 for i, values in enumerate(rows):
-                    r = first + i
+                    coloured = styles[i] if styles else "cell"
+                    out_values: list[Any] = []
+                    out_styles: list[int] = []
+                    texts: dict[int, str] = {}
                     for c, value in enumerate(values):
-                        style = styles[i] if styles and c == styled_col else "cell"
-                        cell_kind, shown_value, num, shown, wraps = _cell(value, nums[c] if c < n_nums else None)
-                        yield r, (cell_kind, c, shown_value, fmt(style, num), shown if wraps else None)
-            elif kind == "put":
-                _, r, c, value, style, num = op
-                cell_kind, shown_value, num, shown, wraps = _cell(value, num)
-                yield r, (cell_kind, c, shown_value, fmt(style, num), shown if wraps else None)
-            elif kind == "header":
-                _, r, headers = op
-                for c, h in enumerate(headers):
-                    yield r, ("s", c, h, fmt("header"), h)
-            elif kind == "raw":
-                _, r, c, line, style, wraps = op
-                yield r, ("s", c, line, fmt(style), line if wraps else None)
-            else:  # note
-                _, r, last, line, style = op
-                yield r, (last, line, fmt(style), None)
-
-    def _write_rows(self) -> None:
-        # A sheet without a chart forgets each row's properties once the row is on disk (a chart's
-        # place is counted from the heights of the rows above it).
-        stores = () if self.chart is not None else flushed_row_stores(self.ws)
-        row: int | None = None
-        written: int | None = None
-        cells: list[Any] = []
-        for r, what in self._events():
+                        _kind, shown_value, num, shown, wraps = _cell(value, nums[c] if c < n_nums else None)
+                        out_values.append(shown_value)
+                        out_styles.append(fmt(coloured if c == styled_col else "cell", num))
+                        if wraps and shown:
+                            texts[c] = shown
+                    yield first + i, out_values, out_styles, texts, None
+                continue
+            r = op[1]
             if r != row:
                 if row is not None:
-                    self._write_row(row, cells)
-                    for store in stores:  # writing ``row`` wrote out the row before it
-                        store.pop(written, None)
-                    written = row
-                row, cells = r, []
-            cells.append(what)
+                    yield self._row_of(row, cells, note)
+                row, cells, note = r, {}, None
+            if kind == "put":
+                _, _, c, value, style, num = op
+                _kind, shown_value, num, shown, wraps = _cell(value, num)
+                cells[c] = (shown_value, fmt(style, num), shown if wraps else None)
+            elif kind == "header":
+                for c, h in enumerate(op[2]):
+                    cells[c] = (h, fmt("header"), h)
+            elif kind == "raw":
+                _, _, c, line, style, wraps = op
+                cells[c] = (line, fmt(style), line if wraps else None)
+            else:  # a note merged over columns 0..last
+                _, _, last, line, style = op
+                style_id = fmt(style)
+                cells[0] = (line, style_id, None)
+                for c in range(1, last + 1):
+                    cells.setdefault(c, (None, style_id, None))
+                note = (last, line)
         if row is not None:
-            self._write_row(row, cells)
-        self._ops = []
+            yield self._row_of(row, cells, note)
 
-    def _write_row(self, row: int, cells: list[Any]) -> None:
-        ws = self.ws
-        notes = [c for c in cells if len(c) == 4]
-        if notes:
-            last, line = notes[-1][0], notes[-1][1]
+    @staticmethod
+    def _row_of(row: int, cells: dict[int, tuple[Any, int, str | None]], note: tuple[int, str] | None
+                ) -> tuple[int, list[Any], list[int], dict[int, str], tuple[int, str] | None]:
+        width = max(cells) + 1 if cells else 0
+        values: list[Any] = [None] * width
+        styles = [0] * width
+        texts: dict[int, str] = {}
+        for c, (value, style, shown) in cells.items():
+            values[c], styles[c] = value, style
+            if shown:
+                texts[c] = shown
+        return row, values, styles, texts, note
+
+    def _height(self, row: int, texts: dict[int, str], note: tuple[int, str] | None) -> float | None:
+        """The row's height when its texts wrap onto more lines than one (None: the default)."""
+        if note is not None:
+            last, line = note
             width = sum(self.widths.get(c, MIN_WIDTH) for c in range(0, last + 1))
-            ws.set_row(row, printing.row_height([(line, width)]))
-        elif row not in self.fixed_rows:
-            texts = {c[1]: c[4] for c in cells if c[4]}
-            if texts and not self._one_line(texts):
-                height = self._row_height(texts)
-                if height > printing.LINE_HEIGHT_PT:
-                    ws.set_row(row, height)
-        for c in cells:
-            if len(c) == 4:
-                ws.merge_range(row, 0, row, c[0], c[1], c[2])
-            elif c[0] == "s":
-                ws.write_string(row, c[1], c[2], c[3])
-            elif c[0] == "n":
-                ws.write_number(row, c[1], c[2], c[3])
-            else:
-                ws.write_blank(row, c[1], None, c[3])
+            return printing.row_height([(line, width)])
+        if row in self.fixed_rows or not texts or self._one_line(texts):
+            return None
+        height = self._row_height(texts)
+        return height if height > printing.LINE_HEIGHT_PT else None
 
     def _one_line(self, cells: dict[int, str]) -> bool:
         """Whether every text of a row fits on one line (``printing.row_height`` would give one
@@ -346,30 +371,60 @@ class _Sheet:
         return max(printing.LINE_HEIGHT_PT, lines * printing.LINE_HEIGHT_PT)
 
     def finish(self) -> None:
+        """Write the sheet: its rows, widths, frozen header, filter, merged notes, chart and how it
+        prints (A4, a readable scale or blocks of columns, repeated header rows, page header)."""
+        out = self.book.out
         cols = range(self.last_col + 1)
-        for c in cols:
-            self.ws.set_column(c, c, self.widths.get(c, MIN_WIDTH))
-        self._write_rows()
         widths = [self.widths.get(c, MIN_WIDTH) for c in cols]
         layout = printing.plan(widths, self.key_columns)
         header, footer = printing.header_footer(
             _t("page_header", heading=self.book.heading, sheet=self.name),
             _t("page_time", time=self.book.run_time), _t("page_footer"))
-        titles = (0, self.header_row) if self.header_row is not None else None
         last_row = self.last_row
+        breaks: tuple[int, ...] = ()
+        chart_size = CHART_SIZE
         if self.chart is not None:
             # The chart starts a page of its own and is no wider than one printed page.
-            row, chart = self.chart
             first_block = layout.breaks[0] if layout.breaks else len(widths)
             room = min(printing.room_pixels(layout),
                        sum(printing.column_pixels(w) for w in widths[:first_block]))
-            width = min(CHART_SIZE[0], int(room))
-            chart.set_size({"width": width, "height": CHART_SIZE[1]})
-            self.ws.insert_chart(row, 0, chart)
-            self.ws.set_h_pagebreaks([row])
-            last_row = row + CHART_ROWS
-        printing.apply_xlsxwriter(self.ws, layout, last_row=last_row, last_col=self.last_col, title_rows=titles,
-                                  header=header, footer=footer)
+            chart_size = (min(CHART_SIZE[0], int(room)), CHART_SIZE[1])
+            breaks = (self.chart.row + 1,)
+            last_row = self.chart.row + CHART_ROWS
+        page = xp.PageSetup(landscape=layout.landscape, fit_width=layout.fit_width, scale=layout.scale,
+                            pages_tall=layout.pages_tall, row_breaks=breaks,
+                            col_breaks=tuple(b + 1 for b in layout.breaks), header=header, footer=footer)
+        part = out.name("xl/worksheets/sheet", ".xml")
+        merges: list[tuple[int, int, int, int]] = []
+        with out.stream(part, xp.CT_SHEET) as fh:
+            view = xp.SheetView(freeze=(self.freeze_row, 0) if self.freeze_row else None, selected=not out.sheets,
+                                fit_to_page=page.fits, widths={c + 1: xlsx_width(w) for c, w in enumerate(widths)},
+                                dimension=f"A1:{xp.column_letters(self.last_col + 1)}{self.last_row + 1}")
+            writer = xp.SheetWriter(fh, view)
+            for row, values, styles, texts, note in self._rows():
+                writer.row(row + 1, values, styles, height=self._height(row, texts, note))
+                if note is not None:
+                    merges.append((row + 1, 1, row + 1, note[0] + 1))
+            self._ops = []
+            auto_filter = None
+            if self.filter is not None:
+                first, last, last_col = self.filter
+                auto_filter = f"A{first + 1}:{xp.column_letters(last_col + 1)}{last + 1}"
+            writer.close(merges=merges, auto_filter=auto_filter, page=page,
+                         drawing="rId1" if self.chart is not None else None)
+        if self.chart is not None:
+            charts.add_chart(out, part, self.chart.chart, self.chart.row, 0, chart_size)
+        titles = []
+        if layout.breaks and layout.repeat_columns:
+            titles.append(f"$A:${xp.column_letters(layout.repeat_columns)}")
+        if self.header_row is not None:
+            titles.append(f"$1:${self.header_row + 1}")
+        last_letter = xp.column_letters(self.last_col + 1)
+        filter_range = None
+        if self.filter is not None:
+            filter_range = f"$A${self.filter[0] + 1}:${xp.column_letters(self.filter[2] + 1)}${self.filter[1] + 1}"
+        out.add_sheet(xp.SheetEntry(self.name, part, print_titles=",".join(titles) or None,
+                                    print_area=f"$A$1:${last_letter}${max(last_row, 0) + 1}", filter_range=filter_range))
 
 
 def _cell(value: Any, num: str | None) -> tuple[str, Any, str | None, str, bool]:
@@ -396,8 +451,18 @@ def _write_program(path: Path, result: RunResult, program: str, rules: Any, apps
     list_name = getattr(rules, "list_title", None) or _t("default_title")
     heading = f"{getattr(rules, 'title', program)}{list_name}"
     book = _Book(path, heading, time_text(result.started))
-    book.wb.set_properties({"title": heading, "comments": _t("run_comment", run_id=result.run_id)})
-    provenance.mark_xlsxwriter(book.wb, "list", result.run_id)  # never read back as a submission
+    try:
+        _write_sheets(book, result, program, rules, apps, changes, single, heading)
+    except BaseException:
+        book.abandon()
+        raise
+    book.close()
+
+
+def _write_sheets(book: _Book, result: RunResult, program: str, rules: Any, apps: list[Application],
+                  changes: list[dict[str, Any]] | None, single: bool, heading: str) -> None:
+    book.out.core_properties = provenance.core_part(heading, _t("run_comment", run_id=result.run_id))
+    book.out.custom_properties = provenance.custom_part("list", result.run_id)  # never read back as a submission
     prog = program_of(result, program)
     key_ids = {fid for fid, _, _ in _key_fields(rules)}
     # A program's column already shown as a key field is not repeated.
@@ -414,7 +479,6 @@ def _write_program(path: Path, result: RunResult, program: str, rules: Any, apps
     if changes is not None:
         _changes_sheet(book, [c for c in changes if c.get("program") in (None, program)]).finish()
     _notes(book, result, program, rules, notes).finish()
-    book.close()
 
 
 def _key_fields(rules: Any) -> list[tuple[str, str, str | None]]:
@@ -528,24 +592,23 @@ def _city_sheet(book: _Book, result: RunResult, program: str, rules: Any, apps: 
     for c, value in enumerate(total):  # a number, not a SUM formula: nothing in this file is a formula
         sheet.put(last + 1, c, value, "total", formats[c] if c < len(formats) else None)
 
-    chart = book.wb.add_chart({"type": "column", "subtype": "stacked"})
     n = len(rows)
+    name = xp.quote_sheet(sheet.name)
+    categories = [r[0] for r in rows]
+    series = []
     for i, status in enumerate(statuses):
-        col = first_count + 1 + i
-        chart.add_series({
-            "name": [sheet.name, 0, col],
-            "categories": [sheet.name, 1, 0, n, 0],
-            "values": [sheet.name, 1, col, n, col],
-            "fill": {"color": _CHART_COLOURS[status]},
-        })
+        col = first_count + 1 + i  # 0-based
+        letter = xp.column_letters(col + 1)
+        series.append(charts.Series(
+            name=headers[col], name_ref=f"{name}!${letter}$1", categories=categories,
+            categories_ref=f"{name}!$A$2:$A${n + 1}", values=[r[col] for r in rows],
+            values_ref=f"{name}!${letter}$2:${letter}${n + 1}", colour=_CHART_COLOURS[status].lstrip("#")))
     entity = getattr(rules, "entity", "") or _t("entity")
-    chart.set_title({"name": _t("chart.title", entity=entity)})
-    chart.set_x_axis({"name": _t("chart.x"), "num_font": {"rotation": -45}})
     tallest = max((r[first_count] for r in rows), default=0)  # 报送数: the height of a city's column
-    chart.set_y_axis({"name": _t("chart.y", entity=entity), "major_gridlines": {"visible": True}, "min": 0,
-                      "major_unit": max(1, math.ceil(tallest / 10)), "num_format": "0"})
-    chart.set_legend({"position": "bottom"})
-    sheet.chart = (last + 3, chart)
+    chart = charts.ColumnChart(title=_t("chart.title", entity=entity), x_title=_t("chart.x"),
+                               y_title=_t("chart.y", entity=entity), series=series,
+                               major_unit=max(1, math.ceil(tallest / 10)))
+    sheet.chart = _Chart(last + 3, chart)
     return sheet
 
 

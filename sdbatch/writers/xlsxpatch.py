@@ -63,6 +63,10 @@ CT_RELS = "application/vnd.openxmlformats-package.relationships+xml"
 CT_SHARED_STRINGS = "application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"
 CT_CUSTOM_PROPERTIES = "application/vnd.openxmlformats-officedocument.custom-properties+xml"
 REL_CUSTOM_PROPERTIES = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/custom-properties"
+CT_CORE_PROPERTIES = "application/vnd.openxmlformats-package.core-properties+xml"
+REL_CORE_PROPERTIES = "http://schemas.openxmlformats.org/package/2006/relationships/metadata/core-properties"
+CT_DRAWING = "application/vnd.openxmlformats-officedocument.drawing+xml"
+CT_CHART = "application/vnd.openxmlformats-officedocument.drawingml.chart+xml"
 
 # Relationships of a worksheet the copy keeps (by the last segment of their type URI); the
 # parts behind them are copied with everything they point to.  Comments and their VML drawing
@@ -531,6 +535,7 @@ class Look:
     wrap: bool = False
     horizontal: str | None = None
     vertical: str | None = None
+    frame: bool = False  # a medium border in the default colour (a caveat every reader must see)
 
 
 class Styles:
@@ -616,13 +621,15 @@ class Styles:
             self._cache[key] = self._append("fills", el)
         return self._cache[key]
 
-    def border(self, rgb: str = "BFBFBF") -> int:
-        key = ("border", rgb)
+    def border(self, rgb: str | None = "BFBFBF", style: str = "thin") -> int:
+        """A border on four sides: ``style`` lines in ``rgb`` (None: the default colour)."""
+        key = ("border", rgb, style)
         if key not in self._cache:
             el = main_el("border")
             for side in ("left", "right", "top", "bottom"):
-                line = main_el(side, style="thin")
-                line.append(main_el("color", rgb="FF" + rgb))
+                line = main_el(side, style=style)
+                if rgb is not None:
+                    line.append(main_el("color", rgb="FF" + rgb))
                 el.append(line)
             el.append(main_el("diagonal"))
             self._cache[key] = self._append("borders", el)
@@ -637,9 +644,10 @@ class Styles:
         if key not in self._cache:
             xf = main_el("xf", numFmtId=self.number_format(look.number_format) if look.number_format else 0,
                          fontId=self.font(look.bold, look.size), fillId=self.fill(look.fill) if look.fill else 0,
-                         borderId=self.border() if look.border else 0, xfId=0)
+                         borderId=self.border(None, "medium") if look.frame else self.border() if look.border else 0,
+                         xfId=0)
             for flag, used in (("applyNumberFormat", look.number_format), ("applyFont", look.bold or look.size),
-                               ("applyFill", look.fill), ("applyBorder", look.border)):
+                               ("applyFill", look.fill), ("applyBorder", look.border or look.frame)):
                 if used:
                     xf.set(flag, "1")
             if look.wrap or look.horizontal or look.vertical:
@@ -740,6 +748,9 @@ class PageSetup:
     landscape: bool = False
     fit_width: bool = True
     scale: int = 100
+    pages_tall: int = 0  # > 0: one page wide and this many tall (``fit_width`` ignored)
+    row_breaks: tuple[int, ...] = ()  # a new page before each of these rows (1-based)
+    col_breaks: tuple[int, ...] = ()  # a new block of pages before each of these columns (1-based)
     header: str = ""  # Excel header/footer codes (&P page, &N pages), already escaped for "&"
     footer: str = ""
     margins: tuple[float, float, float, float, float, float] = (  # l r t b h f, as the print plan reckons
@@ -753,7 +764,10 @@ class PageSetup:
         out = [("pageMargins", f'<{pre}pageMargins left="{left}" right="{right}" top="{top}" bottom="{bottom}" '
                                f'header="{head}" footer="{foot}"/>')]
         setup = f'paperSize="9" orientation="{"landscape" if self.landscape else "portrait"}"'
-        setup += ' fitToWidth="1" fitToHeight="0"' if self.fit_width else f' scale="{self.scale}"'
+        if self.pages_tall:
+            setup += f' fitToWidth="1" fitToHeight="{self.pages_tall}"'
+        else:
+            setup += ' fitToWidth="1" fitToHeight="0"' if self.fit_width else f' scale="{self.scale}"'
         out.append(("pageSetup", f"<{pre}pageSetup {setup}/>"))
         if self.header or self.footer:
             hf = f"<{pre}headerFooter>"
@@ -762,7 +776,17 @@ class PageSetup:
             if self.footer:
                 hf += f"<{pre}oddFooter>{escape(self.footer)}</{pre}oddFooter>"
             out.append(("headerFooter", hf + f"</{pre}headerFooter>"))
+        for kind, breaks, most in (("rowBreaks", self.row_breaks, 16383), ("colBreaks", self.col_breaks, 1048575)):
+            if breaks:
+                items = "".join(f'<{pre}brk id="{b - 1}" max="{most}" man="1"/>' for b in breaks)
+                out.append((kind, f'<{pre}{kind} count="{len(breaks)}" manualBreakCount="{len(breaks)}">{items}'
+                                  f"</{pre}{kind}>"))
         return out
+
+    @property
+    def fits(self) -> bool:
+        """Whether the sheet is scaled to fit pages (``fitToPage`` in its properties)."""
+        return bool(self.pages_tall or self.fit_width)
 
 
 # ============================================================================ the output
@@ -784,6 +808,7 @@ class OutputPackage:
         self.base = base
         self.types: dict[str, str] = {}
         self.custom_properties: bytes | None = None  # docProps/custom.xml (sdbatch's own mark), if any
+        self.core_properties: bytes | None = None  # docProps/core.xml (title, description), if any
         self.taken: set[str] = {n.lower() for n in base.infos} if base is not None else set()
         self.sheets: list[SheetEntry] = []
         self.workbook_rels: list[tuple[str, str, str]] = []  # (id, type URI, target part)
@@ -962,6 +987,9 @@ class OutputPackage:
             if self.custom_properties is not None:
                 self.write("docProps/custom.xml", self.custom_properties, CT_CUSTOM_PROPERTIES)
                 package_rels.append(("rId2", REL_CUSTOM_PROPERTIES, "docProps/custom.xml", False))
+            if self.core_properties is not None:
+                self.write("docProps/core.xml", self.core_properties, CT_CORE_PROPERTIES)
+                package_rels.append((f"rId{len(package_rels) + 1}", REL_CORE_PROPERTIES, "docProps/core.xml", False))
             self.write_rels("", package_rels)
             self.write("[Content_Types].xml", self._content_types(), None)
         finally:
@@ -1157,6 +1185,7 @@ class SheetView:
     fit_to_page: bool = False
     widths: dict[int, float] = field(default_factory=dict)  # 1-based column -> width in characters
     default_row_height: float | None = None
+    dimension: str | None = None  # the range the cells span ("A1:K9"), when known before the rows
 
 
 class SheetWriter:
@@ -1176,6 +1205,8 @@ class SheetWriter:
                 f'xmlns:r="{RELS}">']
         if view.fit_to_page:
             head.append('<sheetPr><pageSetUpPr fitToPage="1"/></sheetPr>')
+        if view.dimension:  # readers that stream a sheet (openpyxl's read-only mode) size their rows by it
+            head.append(f'<dimension ref="{view.dimension}"/>')
         head.append("<sheetViews><sheetView workbookViewId=\"0\"" + (' tabSelected="1"' if view.selected else "") + ">")
         if view.freeze and (view.freeze[0] or view.freeze[1]):
             rows, cols = view.freeze
@@ -1260,9 +1291,9 @@ class SheetWriter:
             self.size = 0
 
     def close(self, *, merges: Iterable[tuple[int, int, int, int]] = (), auto_filter: str | None = None,
-              page: PageSetup | None = None, legacy_drawing: str | None = None) -> None:
+              page: PageSetup | None = None, drawing: str | None = None, legacy_drawing: str | None = None) -> None:
         """End the sheet: merged ranges (1-based corners), an autofilter range (``A1:K9``), page
-        setup and the relationship id of the comments' VML drawing."""
+        setup and the relationship ids of its drawing (a chart) and of the comments' VML drawing."""
         self.buf.append("</sheetData>")
         if auto_filter:
             self.buf.append(f'<autoFilter ref="{auto_filter}"/>')
@@ -1272,6 +1303,8 @@ class SheetWriter:
                             + "".join(f'<mergeCell ref="{m}"/>' for m in merged) + "</mergeCells>")
         if page is not None:
             self.buf.append("".join(xml for _, xml in page.parts()))
+        if drawing:
+            self.buf.append(f'<drawing r:id="{drawing}"/>')
         if legacy_drawing:
             self.buf.append(f'<legacyDrawing r:id="{legacy_drawing}"/>')
         self.buf.append("</worksheet>")
