@@ -435,7 +435,7 @@ def _outcomes(applications: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]
         source = a.get("source") or {}
         yield {"app_id": a.get("id"), "city": a.get("city"), "name": a.get("name"), "industry": a.get("industry"),
                "status": a.get("status"), "score": a.get("score"), "rank": a.get("rank"), "file": source.get("file"),
-               "values_json": json.dumps(a.get("values") or {}, ensure_ascii=False, sort_keys=True)}
+               "values_json": _SORTED_JSON(a.get("values") or {})}
 
 
 def ledger_block(result: RunResult, snapshot: Sequence[FileSnap], fingerprint: str) -> dict[str, Any]:
@@ -1039,7 +1039,7 @@ def _run_digest(conn: sqlite3.Connection, run_id: str) -> str:
         tables.append(("round_outcomes", _ROUND_COLUMNS, "app_id"))
     for table, columns, key in tables:
         for row in conn.execute(f"SELECT {', '.join(columns)} FROM {table} WHERE run_id = ? ORDER BY {key}", (run_id,)):
-            h.update(json.dumps(list(row), ensure_ascii=False).encode("utf-8", "surrogatepass"))
+            h.update(_ROW_JSON(list(row)).encode("utf-8", "surrogatepass"))
     return h.hexdigest()
 
 
@@ -1090,6 +1090,10 @@ _RUN_FILE_COLUMNS = ("name", "sha256", "size", "mtime", "city", "status", "error
 _OUTCOME_COLUMNS = ("app_id", "city", "name", "industry", "status", "score", "rank", "file", "values_json")
 _ROUND_COLUMNS = ("app_id", "program", "family", "applicant_id", "applicant_name", "name", "city", "status", "tier",
                   "subsidy", "received")
+# json.dumps(value, ensure_ascii=False[, sort_keys=True]) byte for byte, without making an encoder per
+# call (an application's values and the checksum's rows: hundreds of thousands of calls, issue 16)
+_SORTED_JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode
+_ROW_JSON = json.JSONEncoder(ensure_ascii=False).encode
 _OWN_TEXTS = frozenset({"app_id", "applicant_name", "name"})  # a text of each application's own
 
 
