@@ -283,3 +283,25 @@ def test_a_records_values_are_read_from_the_ledgers_text_when_used(stored: str |
     assert dict(record.values) == expected
     assert record.values == expected and bool(record.values) == bool(expected)
     assert record.values.get("revenue") == expected.get("revenue")
+
+
+def test_matching_against_a_book_without_entries_reads_no_name(monkeypatch):
+    """A first round (or a round whose only entries are its own): nothing to find, and the names
+    are not normalised for it (issue 16: a name key costs microseconds, 100,000 applications)."""
+    import sdbatch.history.book as book_mod
+    from sdbatch.history.book import Book
+    from sdbatch.history.model import RoundRecord
+
+    def unread(_name):
+        raise AssertionError("a name was normalised")
+
+    own = RoundRecord(program="cluster_2024", family="cluster", run_id="r1", run_date=None, app_id="a",
+                      applicant_id=make_uscc(7), applicant_name="甲公司", name="甲集群", city="济南市",
+                      status="eligible", tier=None, subsidy=None, received=None)
+    monkeypatch.setattr(book_mod, "name_key", unread)
+    for book in (Book(), Book([own])):
+        found = book.match("cluster", make_uscc(7), ["甲公司", "甲集群"], exclude_program="cluster_2024")
+        assert not found.records and not found.decisions and found.by is None
+    monkeypatch.undo()
+    other = Book([own]).match("cluster", make_uscc(7), ["甲公司"], exclude_program="cluster_2025")
+    assert [r.app_id for r in other.records] == ["a"]

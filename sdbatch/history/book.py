@@ -134,6 +134,9 @@ class Book:
                 [r for r in self.records if r.family == family and r.program != exclude_program],
                 [d for d in self.decisions if d.family == family])
         records, decisions = index.records, index.decisions
+        if not index.records_by_key and not index.decisions_by_key and not (
+                applicant_id and (index.records_by_id or index.decisions_by_id)):
+            return Match()  # nothing to find (a first round, or this round's own entries only): no name read
         keys = {name_key(n) for n in names} - {""}
         if applicant_id:
             by_id = Match(_entries(records, index.records_by_id, [applicant_id]),
