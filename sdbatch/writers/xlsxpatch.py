@@ -249,7 +249,8 @@ def column_letters(col: int) -> str:
     return letters
 
 
-_LETTERS = [""] + [column_letters(c) for c in range(1, 16385)]
+_AZ = [chr(65 + i) for i in range(26)]
+_LETTERS = ([""] + _AZ + [a + b for a in _AZ for b in _AZ] + [a + b + c for a in _AZ for b in _AZ for c in _AZ])[:16385]
 _COLUMN_OF: dict[bytes, int] = {}
 
 
