@@ -1108,7 +1108,7 @@ def write_comments(out: OutputPackage, notes: Iterable[Note], serial_no: int,
     comments = out.name("xl/comments", ".xml")
     vml = out.name("xl/drawings/vmlDrawing", ".vml")
     index = {a: i for i, a in reversed(list(enumerate(authors)))}
-    shapes = array.array("l")  # row, col, lines, width of each note: all the drawing needs, 32 bytes a note
+    shapes = array.array("i")  # row, col, lines, width of each note: all the drawing needs, 16 bytes a note
     with out.stream(comments, CT_COMMENTS) as fh:
         fh.write(utf8(f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<comments xmlns="{MAIN}"><authors>'
                       + "".join(f"<author>{escape(a)}</author>" for a in authors) + "</authors><commentList>"))
@@ -1120,7 +1120,7 @@ def write_comments(out: OutputPackage, notes: Iterable[Note], serial_no: int,
                      f'<t xml:space="preserve">{text}</t></r></text></comment>')
             body.append(piece)
             size += len(piece)
-            shapes.extend((note.row, note.col, note.lines, note.width))
+            shapes.extend((note.row, note.col, min(max(note.lines, 0), 1 << 20), min(max(note.width, 0), 1 << 20)))
             if size > 1 << 20:
                 fh.write(utf8("".join(body)))
                 body.clear()

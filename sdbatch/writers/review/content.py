@@ -184,7 +184,9 @@ class Visible:
     application (the sheets, 问题清单 and 数据处理说明 all walk them)."""
 
     def __init__(self) -> None:
-        self._apps: dict[int, list[Finding]] = {}
+        # id(app) -> its visible findings, ranked: read by every pass over the city's rows (marks,
+        # fills, problem tables); a tuple each, one shared empty one (100,000 rows, issue 16)
+        self._apps: dict[int, tuple[Finding, ...]] = {}
         self._codes: dict[str, bool] = {}
 
     def allowed(self, finding: Finding) -> bool:
@@ -196,13 +198,13 @@ class Visible:
     def of_file(self, record: FileRecord) -> list[Finding]:
         return [f for f in record.findings if self.allowed(f)]
 
-    def of_app(self, app: Application) -> list[Finding]:
+    def of_app(self, app: Application) -> tuple[Finding, ...]:
         found = self._apps.get(id(app))
         if found is None:
-            found = [f for f in app.findings if f.code != "expert-item" and self.allowed(f)]
-            if len(found) > 1:
-                found.sort(key=finding_rank)
-            self._apps[id(app)] = found
+            seen = [f for f in app.findings if f.code != "expert-item" and self.allowed(f)]
+            if len(seen) > 1:
+                seen.sort(key=finding_rank)
+            found = self._apps[id(app)] = tuple(seen) if seen else ()
         return found
 
 
@@ -479,8 +481,8 @@ def _summary(result: RunResult, name: str, apps: list[Application], rules: Any) 
     outcome = outcome_columns(program, apps, "review", READER)
     values = _value_fields(apps, rules, skip=[group_field])
     with_order = any(a.city_order is not None for a in apps) or not apps
-    shown_score = {id(a): program.score_for_city(a) for a in apps}  # the experts' score only once released
-    with_score = any(v is not None for v in shown_score.values())
+    # the experts' score only once released; asked again per row rather than held for every row
+    with_score = any(program.score_for_city(a) is not None for a in apps)
     unknown: list[str] = []
     for app in apps:
         unknown += [h for h in app.unknown if h not in unknown]
@@ -503,7 +505,7 @@ def _summary(result: RunResult, name: str, apps: list[Application], rules: Any) 
             line: list[Any] = [i] + ([app.city_order] if with_order else [])
             line += [app.name, _group_value(app, group_field), status_label(app.status),
                      reason(app, rules, reader=READER)]
-            line += [shown_score[id(app)]] if with_score else []
+            line += [program.score_for_city(app)] if with_score else []
             line += [c.value(app) for c in outcome]
             line += [app.values.get(fid) for fid, _ in values]
             line += [app.unknown.get(h) for h in unknown]
