@@ -483,7 +483,7 @@ class Table:
 NO_UNKNOWN: Mapping[str, Any] = Params({}, ())  # one for every application without unknown columns (read only)
 
 
-@dataclass
+@dataclass(slots=True)
 class Application:
     id: str
     program: str
