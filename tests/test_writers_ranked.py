@@ -235,3 +235,28 @@ def test_a_long_list_is_written_as_xml_with_its_row_heights_chart_and_print_name
     assert "<c:v>济南市</c:v>" in chart and f"<c:v>{jinan[3].value}</c:v>" in chart
     assert len(cities_ws.row_breaks.brk) == 1 and cities_ws._charts
     assert wb.properties.title and result.run_id in (wb.properties.description or "")
+
+
+def test_sheets_named_as_excel_refuses_are_renamed_not_written_broken(tmp_path):
+    """A sheet a stage declares may repeat a sheet's name or hold characters Excel refuses in one
+    (xlsxwriter refused such a list; the XML writer renames the sheet): every title is valid and
+    unique, and the workbook opens with the sheet's rows."""
+    from sdbatch.programs.base import SheetSpec
+
+    result = build_result(tmp_path)
+    result.list_sheets[result.program] = [
+        SheetSpec(name="排名", headers=["甲"], rows=[["重名"]]),
+        SheetSpec(name="园区/类型:[一]*?'", headers=["乙"], rows=[["怪名"]]),
+        SheetSpec(name="'''", headers=["丙"], rows=[["空名"]]),
+        SheetSpec(name="很长的名字" * 10, headers=["丁"], rows=[["长名"]]),
+    ]
+    (path,) = write_ranked_list(result, tmp_path / "run")
+    wb = openpyxl.load_workbook(path)
+    names = wb.sheetnames
+    assert len({n.lower() for n in names}) == len(names)
+    for name in names:
+        assert len(name) <= 31 and not set(name) & set("[]:*?/\\") and not name.startswith("'")
+    cells = {ws.title: [c.value for row in ws.iter_rows() for c in row] for ws in wb.worksheets}
+    for marker in ("重名", "怪名", "空名", "长名"):
+        assert sum(marker in values for values in cells.values()) == 1, marker
+    assert "排名(2)" in names

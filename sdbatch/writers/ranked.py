@@ -135,6 +135,7 @@ class _Book:
         self.heading = heading
         self.run_time = run_time
         self._formats: dict[tuple[str, str | None], int] = {}
+        self.titles: set[str] = set()  # the sheets' titles so far (a program's sheet may repeat one)
         self._reasons: dict[int, str] = {}
         self._reason_texts: dict[str, str] = {}  # each distinct reason line once (most lines repeat)
         # Text widths measured once per text: a list of 100,000 rows repeats cities, statuses and
@@ -196,7 +197,7 @@ class _Sheet:
 
     def __init__(self, book: _Book, name: str) -> None:
         self.book = book
-        self.name = name[:31]
+        self.name = xp.sheet_title(book.titles, name, _t("sheets.fallback"))
         self.widths: dict[int, float] = {}
         self.fixed_rows: set[int] = set()
         self.last_row = 0

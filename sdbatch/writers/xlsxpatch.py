@@ -276,6 +276,25 @@ def range_ref(r0: int, c0: int, r1: int, c1: int, absolute: bool = False) -> str
     return f"{_LETTERS[c0]}{r0}:{_LETTERS[c1]}{r1}"
 
 
+_BAD_TITLE = re.compile(r"[\[\]:*?/\\\x00-\x1f]")
+
+
+def sheet_title(taken: set[str], base: str | None, fallback: str) -> str:
+    r"""A title Excel accepts (none of ``[]:*?/\``, no apostrophe at either end, 31 characters at
+    most) made from ``base`` (``fallback`` when nothing is left), unused in ``taken`` as Excel
+    compares titles (ignoring case): ``名单(2)`` otherwise.  Added to ``taken``."""
+    base = _BAD_TITLE.sub("_", (base or "").strip()).strip("'") or fallback
+    base = base[:31]
+    used = {t.lower() for t in taken}
+    title, n = base, 2
+    while title.lower() in used:
+        suffix = f"({n})"
+        title = base[: 31 - len(suffix)] + suffix
+        n += 1
+    taken.add(title)
+    return title
+
+
 def quote_sheet(title: str) -> str:
     return "'" + title.replace("'", "''") + "'"
 

@@ -44,6 +44,7 @@ from sdbatch.writers._common import (
     time_text,
 )
 from sdbatch.writers.xlsxpatch import column_number
+from sdbatch.writers.xlsxpatch import sheet_title as valid_title
 
 READER = "city"
 STATUS_COLOUR = {"over_quota": "red", "ineligible": "red", "incomplete": "red", "needs_review": "amber",
@@ -242,17 +243,10 @@ def sheet_title(taken: set[str], base: str | None, *, city_sheet: bool = True) -
     """A valid, unused sheet title from ``base`` (a sheet's or file's name); a city's sheet
     named like one of the review's own sheets is renamed (``审核结论（原表）``)."""
     fallback = text("review.sheets.original")
-    base = re.sub(r"[\[\]:*?/\\\x00-\x1f]", "_", (base or fallback).strip()).strip("'") or fallback
+    base = valid_title(set(), base or fallback, fallback)  # what Excel accepts, before comparing
     if city_sheet and base in reserved_titles():
         base = text("review.sheets.original_of", name=base)
-    base = base[:31]
-    title, n = base, 2
-    while title.lower() in {t.lower() for t in taken}:
-        suffix = f"({n})"
-        title = base[: 31 - len(suffix)] + suffix
-        n += 1
-    taken.add(title)
-    return title
+    return valid_title(taken, base, fallback)
 
 
 def reserved_titles() -> set[str]:
