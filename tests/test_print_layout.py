@@ -313,3 +313,28 @@ def test_template_uses_no_colour_of_the_legend(template):
         for row in ws.iter_rows():
             for cell in row:
                 assert _fill(cell) in ("", NEUTRAL_FILL), f"{ws.title}!{cell.coordinate}"
+
+
+def test_page_header_fits_excel_and_keeps_a_leading_digit_apart_from_the_size_code():
+    """Excel holds 255 characters of a header; ``&9`` followed by ``2025`` would read as a size."""
+    header, footer = printing.header_footer("2025年第二批" + "很长的名单标题" * 60, "审核时间 2026-11-30 19:22", "第 &P 页")
+    assert printing.utf16_len(header) <= printing.HEADER_MAX
+    assert header.startswith("&L&9 2025年第二批") and header.endswith("&R&9审核时间 2026-11-30 19:22")
+    assert "…" in header
+    short, _ = printing.header_footer("A&B 名单", "2026-11-30", "x")
+    assert short == "&L&9A&&B 名单&R&9 2026-11-30"
+
+
+def test_sheet_writer_past_the_last_column_and_breaks_past_excels_count(tmp_path):
+    """A table wider than XFD is cut at XFD, and more than 1,023 page breaks are not written."""
+    import io
+
+    from sdbatch.writers import xlsxpatch as xp
+
+    buf = io.BytesIO()
+    writer = xp.SheetWriter(buf, xp.SheetView())
+    writer.row(1, list(range(xp.MAX_COLUMNS + 10)))
+    writer.close(page=xp.PageSetup(row_breaks=tuple(range(2, 2000))))
+    data = buf.getvalue().decode()
+    assert 'r="XFD1"' in data and data.count("<c ") == xp.MAX_COLUMNS
+    assert data.count("<brk ") == xp.MAX_PAGE_BREAKS

@@ -249,14 +249,17 @@ def test_sheets_named_as_excel_refuses_are_renamed_not_written_broken(tmp_path):
         SheetSpec(name="园区/类型:[一]*?'", headers=["乙"], rows=[["怪名"]]),
         SheetSpec(name="'''", headers=["丙"], rows=[["空名"]]),
         SheetSpec(name="很长的名字" * 10, headers=["丁"], rows=[["长名"]]),
+        SheetSpec(name="名" * 30 + "'尾巴", headers=["戊"], rows=[["撇号"]]),  # the 31st character an apostrophe
+        SheetSpec(name="\U00020000" * 20, headers=["己"], rows=[["宽字"]]),  # two UTF-16 units each
     ]
     (path,) = write_ranked_list(result, tmp_path / "run")
     wb = openpyxl.load_workbook(path)
     names = wb.sheetnames
     assert len({n.lower() for n in names}) == len(names)
     for name in names:
-        assert len(name) <= 31 and not set(name) & set("[]:*?/\\") and not name.startswith("'")
+        assert len(name.encode("utf-16-le")) // 2 <= 31 and not set(name) & set("[]:*?/\\")
+        assert not name.startswith("'") and not name.endswith("'")
     cells = {ws.title: [c.value for row in ws.iter_rows() for c in row] for ws in wb.worksheets}
-    for marker in ("重名", "怪名", "空名", "长名"):
+    for marker in ("重名", "怪名", "空名", "长名", "撇号", "宽字"):
         assert sum(marker in values for values in cells.values()) == 1, marker
     assert "排名(2)" in names

@@ -157,12 +157,31 @@ def row_height(cells: Iterable[tuple[Any, float]], minimum: float = LINE_HEIGHT_
     return max(minimum, lines * LINE_HEIGHT_PT)
 
 
+HEADER_MAX = 255  # Excel holds at most 255 characters (UTF-16 units) of a header or footer
+
+
+def utf16_len(text: str) -> int:
+    """The length of ``text`` as Excel counts it (a character beyond U+FFFF counts two)."""
+    return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
+
+
 def header_footer(title: str, run_time: str, footer: str) -> tuple[str, str]:
     """Excel header and footer codes: the title left, the run time right, ``footer`` (with &P
-    and &N, page x of y) centred.  ``&`` in a title is doubled so it prints as itself."""
-    safe = title.replace("&", "&&")
-    when = run_time.replace("&", "&&")
-    return f"&L&9{safe}&R&9{when}", f"&C&9{footer}"
+    and &N, page x of y) centred.  ``&`` in a title is doubled so it prints as itself; a text
+    starting with a digit is set apart from the size code before it (``&9`` then ``2025年`` would
+    read as size 92025); a title too long for Excel's 255 characters is shortened."""
+    left, right = "&L&9", "&R&9" + _header_text(run_time)
+    room = HEADER_MAX - utf16_len(left + right)
+    safe = _header_text(title)
+    while utf16_len(safe) > room and title:
+        title = title[:-1]
+        safe = _header_text(title + "…")
+    return left + safe + right, f"&C&9{footer}"
+
+
+def _header_text(text: str) -> str:
+    safe = text.replace("&", "&&")
+    return " " + safe if safe[:1].isdigit() else safe
 
 
 def apply_xlsxwriter(ws: Any, layout: PrintPlan, *, last_row: int, last_col: int, title_rows: tuple[int, int] | None,

@@ -59,6 +59,7 @@ MIN_WIDTH = 5
 CHART_SIZE = (900, 420)  # pixels; narrower when the printed page is
 CHART_ROWS = 22  # rows the chart covers below the city summary (420 px at 20 px a row)
 WIDTH_MEMO = 200_000  # distinct texts whose widths a list remembers
+WIDTH_UNIT_FONT_PT = 11  # the workbook's own font size: Calibri 11 has the 7-pixel digit widths count in
 
 
 def _t(key: str, /, **params: Any) -> str:
@@ -99,12 +100,13 @@ def _changes_for(changes: list[dict[str, Any]] | None, program: str) -> bool:
 # ----------------------------------------------------------------------------- workbook and sheets
 def _look(style: str) -> xp.Look:
     """The cell format of each style the list uses (fills from the colour legend)."""
-    cell = xp.Look(border=True, wrap=True, vertical="top")
+    size = settings.PRINT_FONT_PT  # the tables' text; the workbook's own font stays the width unit's
+    cell = xp.Look(border=True, wrap=True, vertical="top", size=size)
     looks = {
         "cell": cell,
         "header": xp.Look(bold=True, fill=NEUTRAL_FILL, border=True, wrap=True, horizontal="center",
-                          vertical="center"),
-        "total": xp.Look(bold=True, fill=NEUTRAL_FILL, border=True, wrap=True, vertical="top"),
+                          vertical="center", size=size),
+        "total": xp.Look(bold=True, fill=NEUTRAL_FILL, border=True, wrap=True, vertical="top", size=size),
         "title": xp.Look(bold=True, size=14),
         "label": xp.Look(bold=True, vertical="top", wrap=True),
         "wrap": xp.Look(wrap=True, vertical="top"),
@@ -112,7 +114,7 @@ def _look(style: str) -> xp.Look:
         "note": xp.Look(bold=True, wrap=True, vertical="top", frame=True),
     }
     if style in COLOURS:
-        return xp.Look(border=True, wrap=True, vertical="top", fill=COLOURS[style])
+        return xp.Look(border=True, wrap=True, vertical="top", fill=COLOURS[style], size=size)
     return looks[style]
 
 
@@ -131,7 +133,8 @@ class _Book:
     streamed as XML when finished, issue 16), its cell formats and the page header."""
 
     def __init__(self, path: Path, heading: str, run_time: str) -> None:
-        self.out = xp.OutputPackage(path, None, _t("font"), settings.PRINT_FONT_PT)
+        # The workbook's font is the unit of its column widths (xlsx_width: a 7-pixel digit)
+        self.out = xp.OutputPackage(path, None, _t("font"), WIDTH_UNIT_FONT_PT)
         self.heading = heading
         self.run_time = run_time
         self._formats: dict[tuple[str, str | None], int] = {}
@@ -264,6 +267,7 @@ class _Sheet:
                 widths[c] = max(current, min(width(shown) + 1, DATA_CAP))
         if rows:
             self._add(first_row + 1, first_row + len(rows), ("rows", first_row + 1, rows, styles, styled_col, nums))
+            self._row_at = first_row + len(rows) + 1  # a table's rows are written whole: nothing joins its last
         last_row = first_row + max(len(rows), 1)
         self.filter = (first_row, last_row, max(len(headers) - 1, 0))
         self.freeze_row = first_row + 1

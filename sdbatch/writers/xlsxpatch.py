@@ -91,6 +91,8 @@ _STYLE_ORDER = ("numFmts", "fonts", "fills", "borders", "cellStyleXfs", "cellXfs
                 "tableStyles", "colors", "extLst")
 
 CHUNK = 1 << 20  # bytes of a worksheet part handled at once
+MAX_COLUMNS = 16384  # XFD: Excel's last column
+MAX_PAGE_BREAKS = 1023  # manual page breaks Excel keeps per direction
 MAX_PART_BYTES = 64 * 1024 * 1024  # a part other than a worksheet read whole (styles, strings, drawings)
 MAX_AROUND_ROWS = 32 * 1024 * 1024  # what a worksheet holds before and after its rows
 COMPRESS_LEVEL = 1  # deflate level of the output: most of it is XML that compresses well anyway
@@ -283,16 +285,23 @@ def sheet_title(taken: set[str], base: str | None, fallback: str) -> str:
     r"""A title Excel accepts (none of ``[]:*?/\``, no apostrophe at either end, 31 characters at
     most) made from ``base`` (``fallback`` when nothing is left), unused in ``taken`` as Excel
     compares titles (ignoring case): ``名单(2)`` otherwise.  Added to ``taken``."""
-    base = _BAD_TITLE.sub("_", (base or "").strip()).strip("'") or fallback
-    base = base[:31]
+    base = _title_cut(_BAD_TITLE.sub("_", (base or "").strip()), 31) or _title_cut(fallback, 31)
     used = {t.lower() for t in taken}
     title, n = base, 2
     while title.lower() in used:
         suffix = f"({n})"
-        title = base[: 31 - len(suffix)] + suffix
+        title = _title_cut(base, 31 - len(suffix)) + suffix
         n += 1
     taken.add(title)
     return title
+
+
+def _title_cut(text: str, most: int) -> str:
+    """``text`` without apostrophes at its ends, at most ``most`` UTF-16 units long (Excel's count)."""
+    text = text.strip("'")
+    while len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF) > most:
+        text = text[:-1].rstrip("'")
+    return text
 
 
 def quote_sheet(title: str) -> str:
@@ -797,6 +806,7 @@ class PageSetup:
                 hf += f"<{pre}oddFooter>{escape(self.footer)}</{pre}oddFooter>"
             out.append(("headerFooter", hf + f"</{pre}headerFooter>"))
         for kind, breaks, most in (("rowBreaks", self.row_breaks, 16383), ("colBreaks", self.col_breaks, 1048575)):
+            breaks = breaks[:MAX_PAGE_BREAKS]  # Excel keeps no more
             if breaks:
                 items = "".join(f'<{pre}brk id="{b - 1}" max="{most}" man="1"/>' for b in breaks)
                 out.append((kind, f'<{pre}{kind} count="{len(breaks)}" manualBreakCount="{len(breaks)}">{items}'
@@ -1253,6 +1263,8 @@ class SheetWriter:
         if r <= self.last_row:
             raise ValueError("rows must increase")
         self.last_row = r
+        if first_col - 1 + len(values) > MAX_COLUMNS:  # past XFD: no sheet holds it
+            values = values[:max(MAX_COLUMNS - first_col + 1, 0)]
         attrs = f'<row r="{r}"'
         if height:
             attrs += f' ht="{height:g}" customHeight="1"'
