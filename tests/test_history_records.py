@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from openpyxl import load_workbook
 
 from sdbatch.cli import main
 from sdbatch.history import journal
@@ -260,6 +261,9 @@ def test_matching_by_index_finds_what_reading_every_entry_finds(seed: int) -> No
                           who="张三", recorded=f"2024-02-0{rng.randint(1, 3)}T10:00:00+08:00", note="")
                  for i in range(rng.randint(0, 15))]
     book = Book(records, decisions)
+    # a run's book reads the records a question needs only (the loader stands for the ledger)
+    lazy = Book(decisions=decisions, loader=lambda keep: [
+        r for r in records if keep is None or keep({"family": r.family, "program": r.program})])
     for _ in range(80):
         family = rng.choice(["cluster", "park", "other"])
         applicant_id, wanted = rng.choice(codes), [rng.choice(names), rng.choice(names)]
@@ -267,6 +271,10 @@ def test_matching_by_index_finds_what_reading_every_entry_finds(seed: int) -> No
         got = book.match(family, applicant_id, wanted, exclude_program=exclude)
         assert (got.records, got.decisions, got.by if got.records or got.decisions else None) == \
             _linear_match(book, family, applicant_id, wanted, exclude)
+        assert lazy.match(family, applicant_id, wanted, exclude_program=exclude) == got
+    for family in ("cluster", "park", "other"):
+        assert lazy.applicants(family) == book.applicants(family)
+    assert lazy.records == records
 
 
 @pytest.mark.parametrize(("stored", "expected"), [
@@ -305,3 +313,30 @@ def test_matching_against_a_book_without_entries_reads_no_name(monkeypatch):
     monkeypatch.undo()
     other = Book([own]).match("cluster", make_uscc(7), ["甲公司"], exclude_program="cluster_2025")
     assert [r.app_id for r in other.records] == ["a"]
+
+
+def test_a_nightly_run_over_the_round_the_ledger_holds_reads_no_record(ledger: Path, tmp_path: Path,
+                                                                        monkeypatch) -> None:
+    """The ledger's only round is the one being run again, and no decision is recorded: nothing of
+    it is matched or listed, so no record is made (issue 16: 100,000 of them held 85 MB); once a
+    decision names an applicant, the bans sheet reads them and lists the ban."""
+    from sdbatch.history.model import RoundRecord
+
+    made: list[str] = []
+    real = RoundRecord.from_row.__func__
+
+    def counting(cls, row, fetch=None):
+        made.append(row["app_id"])
+        return real(cls, row, fetch)
+
+    monkeypatch.setattr(RoundRecord, "from_row", classmethod(counting))
+    inbox = tmp_path / "inbox"
+    doc = run_round(tmp_path, "r2", inbox, ledger, "2024-06-28T10:00:00", program="cluster_2024")
+    assert made == [] and doc["applications"]
+    decide(ledger, "false-material", CODE, "--program", "cluster_2024", "--date", "2024-06-28", "--who", "张三",
+           "--note", "材料不实")
+    doc = run_round(tmp_path, "r3", inbox, ledger, "2024-06-29T10:00:00", program="cluster_2024")
+    assert made  # the decision's applicant is looked for among the records
+    rows = [list(r) for r in load_workbook(doc["_run_dir"] / "推荐名单.xlsx", read_only=True)["禁止申报名单"]
+            .iter_rows(values_only=True)]
+    assert any(CODE in r for r in rows)

@@ -66,7 +66,7 @@ def context_for(ledger: Any, started: str | None) -> HistoryContext:
     if bad_lines:
         log.warning(text("history.log.bad_journal", lines=join(bad_lines)))
     day = _day_of(started)
-    return HistoryContext(Book.from_ledger(ledger), day)
+    return HistoryContext(Book.for_run(ledger), day)
 
 
 def fingerprint(base: str, ledger: Any) -> str:
@@ -211,7 +211,7 @@ def department_sheets(book: Book, cfg: Any, day: dt.date,
                       applied: Callable[[set[str]], dict[str, Application]]) -> list[SheetSpec]:
     """Bans in force on ``day``; with ``[history.evaluation]``, evaluations due and proposals of
     downgrade or revocation.  ``applied(keys)``: the application of this round under each key."""
-    applicants = book.applicants(cfg.family)
+    applicants = book.applicants(cfg.family) if book.needs_applicants(cfg.family, cfg) else []
     out = []
     if cfg.bans:
         out.append(_bans_sheet(applicants, cfg, day, applied))
