@@ -45,10 +45,10 @@ import math
 import os
 import shutil
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from sdbatch import clock, errors, provenance, settings
 from sdbatch.catalogue import join, text
@@ -585,11 +585,13 @@ class Ledger:
     # ---------------------------------------------------------------- history across rounds
     @_guarded
     def round_rows(self, make: Callable[[dict[str, Any]], T] = dict,  # type: ignore[assignment]
-                   values: bool = True) -> list[T]:
+                   values: bool = True, keep: Callable[[Any], bool] | None = None) -> list[T]:
         """Each program round's applications as its last complete run recorded them (in any output
         folder of this ledger): ``round_outcomes`` rows with the run's start and (``values``) the
         values, each made into ``make(row)`` as it is read (the history's records: never every row
-        as a dict).  Without the values, :meth:`round_values` reads one record's when needed."""
+        as a dict).  Without the values, :meth:`round_values` reads one record's when needed.
+        ``keep(row)`` (the row as read: ``row["family"]``, ``row["program"]``…) leaves the others out,
+        in the same order."""
         if not _has_table(self.conn, "round_outcomes"):
             return []
         # Which run is each program's last is asked first, so that only its rows are kept: a ledger
@@ -602,7 +604,7 @@ class Ledger:
         return [make(dict(r)) for r in self.conn.execute(
             f"""SELECT ro.*, runs.started AS started, runs.rowid AS run_order{with_values[0]}
                 FROM round_outcomes ro JOIN runs ON runs.id = ro.run_id {with_values[1]}
-                WHERE runs.complete = 1""") if r["run_order"] == last.get(r["program"])]
+                WHERE runs.complete = 1""") if r["run_order"] == last.get(r["program"]) and (keep is None or keep(r))]
 
     @_guarded
     def round_values(self, run_id: str, app_id: str) -> str | None:
@@ -877,12 +879,27 @@ class Ledger:
             out[d.pop("app_id")] = d
         return out
 
-    def _previous_outlines(self, run_id: str) -> dict[str, dict[str, Any]]:
+    def _previous_outlines(self, run_id: str, current: Mapping[str, Any]) -> dict[str, _Outline]:
         """The outcomes of run ``run_id`` without their values: what matching and the status
-        columns of the 变更情况 sheet need."""
-        return {r["app_id"]: {k: held_once(r[k]) for k in ("city", "name", "status", "score", "file")}
-                for r in self.conn.execute("SELECT app_id, city, name, status, score, file FROM outcomes "
-                                           "WHERE run_id = ?", (run_id,))}
+        columns of the 变更情况 sheet need (a tuple each: 100,000 of them are held at once).  One
+        under an id of ``current`` (id -> application) is held under that application's own id,
+        without its name (:meth:`_previous_names` reads those when they are needed)."""
+        out: dict[str, _Outline] = {}
+        for r in self.conn.execute("SELECT app_id, city, name, status, score, file FROM outcomes WHERE run_id = ?",
+                                   (run_id,)):
+            pid = r["app_id"]
+            app = current.get(pid)
+            if app is not None:
+                out[app.id] = _Outline(held_once(r["city"]), None, held_once(r["status"]), r["score"],
+                                       held_once(r["file"]))
+            else:
+                out[pid] = _Outline(*(held_once(r[k]) for k in _Outline._fields))
+        return out
+
+    def _previous_names(self, run_id: str, current: Mapping[str, Any]) -> dict[str, str | None]:
+        """The names :meth:`_previous_outlines` left out (previous id -> name)."""
+        return {pid: name for pid, name in self.conn.execute(
+            "SELECT app_id, name FROM outcomes WHERE run_id = ?", (run_id,)) if pid in current}
 
     def _previous_files(self) -> list[dict[str, Any]]:
         last = self._last_complete()
@@ -910,17 +927,33 @@ class Ledger:
             return vocab("status", code) if code else ""
 
         field_label = _field_labeller(result)
-        prev = self._previous_outlines(last["id"])
-        matched_prev: dict[str, Any] = {}  # previous id -> the application matched to it
-        pairs: list[tuple[Any, str | None]] = []
-        by_key = {(p["city"], _norm_name(p["name"])): pid for pid, p in prev.items()}
+        current: dict[str, Any] = {}
         for a in result.applications:
-            pid = a.id if a.id in prev else by_key.get((a.city, _norm_name(a.name)))
+            current.setdefault(a.id, a)
+        # An application of the last run under an id of this run is held by that id (this run's
+        # own text) without its name: only an unmatched one is listed as withdrawn, by its name
+        # (issue 16: 100,000 applications run again held their ids and names twice).
+        prev = self._previous_outlines(last["id"], current)
+        matched_prev: dict[str, Any] = {}  # previous id -> the application matched to it
+        assigned: dict[int, str | None] = {}  # id(app) -> its previous id, where it is not its own id
+        # (city, name) -> previous id, made when an application's id is not found (a resubmitted
+        # workbook whose rows moved): a run of the same files finds every id and never needs it
+        by_key: dict[tuple[Any, str], str] | None = None
+        for a in result.applications:
+            if a.id in prev:
+                pid: str | None = a.id
+            else:
+                if by_key is None:
+                    names = self._previous_names(last["id"], current)
+                    by_key = {(p.city, _norm_name(names.get(pid, p.name))): pid for pid, p in prev.items()}
+                    del names
+                pid = by_key.get((a.city, _norm_name(a.name)))
             if pid is not None and pid in matched_prev:
                 pid = None
             if pid is not None:
                 matched_prev[pid] = a
-            pairs.append((a, pid))
+            if pid != a.id:
+                assigned[id(a)] = pid
         # The values are compared in a second pass over the previous run, one row at a time: the
         # last run's values are never all held (issue 16: 100,000 applications run again).
         value_diffs: dict[str, list[tuple[str, Any, Any]]] = {}
@@ -933,7 +966,8 @@ class Ledger:
                     value_diffs[pid] = diffs
 
         rows: list[dict[str, Any]] = []
-        for a, pid in pairs:
+        for a in result.applications:
+            pid = assigned.get(id(a), a.id)
             base = {"city": a.city, "name": a.name, "app_id": a.id, "new_status": status_label(a.status),
                     "new_status_code": a.status}
             if pid is None:
@@ -942,10 +976,10 @@ class Ledger:
                 continue
             p = prev[pid]
             diffs = value_diffs.get(pid, [])
-            old = {"old_status": status_label(p["status"]), "old_status_code": p["status"]}
-            if p["status"] != a.status:
-                note = [text("ledger.note.score", old=_fmt(p["score"]), new=_fmt(a.score))] \
-                    if not _same(p["score"], a.score) else []
+            old = {"old_status": status_label(p.status), "old_status_code": p.status}
+            if p.status != a.status:
+                note = [text("ledger.note.score", old=_fmt(p.score), new=_fmt(a.score))] \
+                    if not _same(p.score, a.score) else []
                 if diffs:
                     note.append(text("ledger.note.corrected", diffs=_join_diffs(diffs)))
                 rows.append({**base, **old, "kind": CHANGE_STATUS, "note": text("ledger.note.separator").join(note)})
@@ -954,10 +988,10 @@ class Ledger:
         for pid, p in prev.items():
             if pid in matched_prev:
                 continue
-            rows.append({"kind": CHANGE_WITHDRAWN, "city": p["city"], "name": p["name"], "app_id": pid,
-                         "old_status": status_label(p["status"]), "old_status_code": p["status"],
+            rows.append({"kind": CHANGE_WITHDRAWN, "city": p.city, "name": p.name, "app_id": pid,
+                         "old_status": status_label(p.status), "old_status_code": p.status,
                          "new_status": "", "new_status_code": None,
-                         "note": text("ledger.note.withdrawn", file=p["file"])})
+                         "note": text("ledger.note.withdrawn", file=p.file)})
         from sdbatch.jurisdiction import jurisdiction_of
 
         order = jurisdiction_of(result).order
@@ -1295,6 +1329,16 @@ def _after(mtime: float | None, deadline: dt.date | None) -> bool:
     if mtime is None or deadline is None:
         return False
     return clock.from_timestamp(mtime).date() > deadline  # deadlines are China dates
+
+
+class _Outline(NamedTuple):
+    """An application of the last run, as the 变更情况 sheet compares it."""
+
+    city: str | None
+    name: str | None
+    status: str | None
+    score: float | None
+    file: str | None
 
 
 def _norm_name(name: str | None) -> str:

@@ -350,3 +350,92 @@ def test_round_rows_are_each_programs_last_complete_run(tmp_path: Path) -> None:
         ("r3", "cluster_2024", "丙"), ("r3", "cluster_2024", "甲"), ("r3", "park_2024", "园二")]
     assert {r["values_json"] for r in rows} == {'{"run": "r3"}'}
     assert bare == [{k: v for k, v in r.items() if k != "values_json"} for r in rows]
+
+
+def _reference_changes(led: Ledger, res: RunResult) -> list[dict]:
+    """The 变更情况 rows as stop 25 made them: every previous outline held with its name, the
+    (city, name) index always made, a list of (application, previous id) pairs."""
+    last = led._last_complete()
+    if last is None:
+        return []
+    from sdbatch.catalogue import label as vocab
+    from sdbatch.jurisdiction import jurisdiction_of
+    from sdbatch.model import _jsonable
+
+    def status_label(code):
+        return vocab("status", code) if code else ""
+
+    field_label = L._field_labeller(res)
+    prev = {r["app_id"]: dict(r) for r in led.conn.execute(
+        "SELECT app_id, city, name, status, score, file FROM outcomes WHERE run_id = ?", (last["id"],))}
+    by_key = {(p["city"], L._norm_name(p["name"])): pid for pid, p in prev.items()}
+    matched, pairs = {}, []
+    for a in res.applications:
+        pid = a.id if a.id in prev else by_key.get((a.city, L._norm_name(a.name)))
+        if pid is not None and pid in matched:
+            pid = None
+        if pid is not None:
+            matched[pid] = a
+        pairs.append((a, pid))
+    diffs_of = {}
+    for pid, stored in led.conn.execute("SELECT app_id, values_json FROM outcomes WHERE run_id = ?", (last["id"],)):
+        if pid in matched:
+            diffs = L._value_diffs(L.json.loads(stored) if stored else {}, _jsonable(matched[pid].values), field_label)
+            if diffs:
+                diffs_of[pid] = diffs
+    rows = []
+    for a, pid in pairs:
+        base = {"city": a.city, "name": a.name, "app_id": a.id, "new_status": status_label(a.status),
+                "new_status_code": a.status}
+        if pid is None:
+            rows.append({**base, "kind": L.CHANGE_NEW, "old_status": "", "old_status_code": None,
+                         "note": L.text("ledger.note.from_file", file=a.source.file)})
+            continue
+        p, diffs = prev[pid], diffs_of.get(pid, [])
+        old = {"old_status": status_label(p["status"]), "old_status_code": p["status"]}
+        if p["status"] != a.status:
+            note = [L.text("ledger.note.score", old=L._fmt(p["score"]), new=L._fmt(a.score))] \
+                if not L._same(p["score"], a.score) else []
+            if diffs:
+                note.append(L.text("ledger.note.corrected", diffs=L._join_diffs(diffs)))
+            rows.append({**base, **old, "kind": L.CHANGE_STATUS, "note": L.text("ledger.note.separator").join(note)})
+        elif diffs:
+            rows.append({**base, **old, "kind": L.CHANGE_VALUES, "note": L._join_diffs(diffs)})
+    for pid, p in prev.items():
+        if pid not in matched:
+            rows.append({"kind": L.CHANGE_WITHDRAWN, "city": p["city"], "name": p["name"], "app_id": pid,
+                         "old_status": status_label(p["status"]), "old_status_code": p["status"],
+                         "new_status": "", "new_status_code": None,
+                         "note": L.text("ledger.note.withdrawn", file=p["file"])})
+    order = jurisdiction_of(res).order
+    rows.sort(key=lambda r: (order.get(r["city"], len(order)), r["city"] or "", L.CHANGE_KINDS.index(r["kind"]),
+                             r["name"] or ""))
+    return rows
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_changes_are_those_of_every_outline_held_whole(seed: int, tmp_path: Path, led: Ledger) -> None:
+    """Issue 16 holds the last run's outlines by this run's ids, without names, and makes the
+    (city, name) index only when an id is missing: the rows are the same as holding everything —
+    ids kept, rows moved (new ids), duplicates of a name, withdrawals, status and value changes."""
+    import random
+
+    rng = random.Random(seed)
+    cities_ = ["济南市", "青岛市", "淄博市"]
+    names = ["集群甲", "集群 甲", "集群乙", "集群丙", "集群丁", None]
+    before = [app(f"id{i}", rng.choice(cities_), rng.choice(names), status=rng.choice(["eligible", "ineligible"]),
+                  score=rng.choice([70.0, 80.0, None]), revenue_total=rng.choice([40.0, 55.0]))
+              for i in range(rng.randint(0, 12))]
+    record(led, result("r1", before, [frec("济南.xlsx", "济南市")]), tmp_path)
+    after = []
+    for i in range(rng.randint(0, 12)):
+        kept = rng.random() < 0.6 and before
+        base = rng.choice(before) if kept else None
+        app_id = base.id if base is not None and rng.random() < 0.7 else f"new{i}"
+        after.append(app(app_id, base.city if base is not None else rng.choice(cities_),
+                         base.name if base is not None else rng.choice(names),
+                         status=rng.choice(["eligible", "ineligible", "needs_review"]),
+                         score=rng.choice([70.0, 80.0, None]), revenue_total=rng.choice([40.0, 55.0, 61.0])))
+    unique = list({a.id: a for a in after}.values())  # a run's ids are unique
+    second = result("r2", unique, [frec("济南.xlsx", "济南市")])
+    assert led.changes(second) == _reference_changes(led, second)
