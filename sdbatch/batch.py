@@ -654,7 +654,8 @@ def _run(inbox: Path, options: RunOptions, ledger: Any, run_id: str, started: st
                               history=history_stage.context_for(ledger, started))
             t_decide = time.perf_counter()
             changes = ledger.changes(result)
-            changed = ledger.changed_cities(result, changes) | cities_to_redraft(book, _last_run_info(ledger))
+            changed = ledger.changed_cities(result, changes) | (
+                cities_to_redraft(book, _last_run_info(ledger)) if book is not None else set())
             failures = _write_outputs(result, staging.tmp, options, changes, changed, address_book(inbox, options))
             notices = unused_options(result, options)
             result.finished = started if options.now else _now(options).isoformat(timespec="seconds")
@@ -695,10 +696,18 @@ def _remove_leftovers(run_dir: Path) -> None:
 
 
 def _last_run_info(ledger: Any) -> dict[str, Any] | None:
-    """``run.json`` of the last complete run (what its drafts were written with), if still there."""
+    """What the last complete run's ``run.json`` says its drafts were written with (its options and
+    address book), if still there.  Those two members are read alone when they can be: the file
+    holds an entry per application besides (issue 16: 50 MB of objects at 100,000 rows)."""
+    from sdbatch.writers.json_out import read_members
+
     last = next((r for r in ledger.last_runs(20) if r["complete"]), None)
+    if last is None:
+        return None
+    path = Path(last["run_dir"]) / "run.json"
     try:
-        return dict(json.loads((Path(last["run_dir"]) / "run.json").read_text(encoding="utf-8"))) if last else None
+        found = read_members(path, ("options", "address_book"))
+        return found if found is not None else dict(json.loads(path.read_text(encoding="utf-8")))
     except (OSError, TypeError, ValueError):
         return None
 

@@ -279,6 +279,43 @@ def _write_parts(fh: IO[bytes], parts: Iterable[bytes]) -> None:
     fh.write(b"".join(buffer))
 
 
+# ----------------------------------------------------------------------------- reading back
+READ_WINDOW = 1 << 18  # bytes read at each end of a document by read_members
+
+
+def read_members(path: Path, keys: Iterable[str], window: int = READ_WINDOW) -> dict[str, Any] | None:
+    """Top-level members ``keys`` of a document :func:`write_json` wrote, read from its first and
+    last ``window`` bytes only: run.json holds an entry per application between them (issue 16).
+    A top-level member starts a line indented once (a newline inside a text is written escaped).
+    None when a key is not found there, or its value reaches past what was read: the caller then
+    reads the whole document."""
+    import json
+
+    size = os.path.getsize(path)
+    with open(path, "rb") as fh:
+        head = fh.read(window)
+        tail = b""
+        if size > window:
+            fh.seek(max(size - window, window))
+            tail = fh.read(window)
+    decoder = json.JSONDecoder()
+    out: dict[str, Any] = {}
+    for key in keys:
+        marker = ("\n" + INDENT + encode_basestring(key) + ": ").encode("utf-8")
+        for chunk in (head, tail):
+            at = chunk.find(marker)
+            if at < 0:
+                continue
+            try:  # a character cut at the window's end is replaced, and ends no value that is whole
+                out[key], _ = decoder.raw_decode(chunk[at + len(marker):].decode("utf-8", "replace"))
+            except ValueError:
+                return None
+            break
+        else:
+            return None
+    return out
+
+
 # ----------------------------------------------------------------------------- the ledger's view
 def ledger_view(result: RunResult) -> dict[str, Any]:
     """What the ledger reads of results.json (``sdbatch.ledger.run_record``): the same keys and
