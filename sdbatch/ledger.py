@@ -887,13 +887,10 @@ class Ledger:
         out: dict[str, _Outline] = {}
         for r in self.conn.execute("SELECT app_id, city, name, status, score, file FROM outcomes WHERE run_id = ?",
                                    (run_id,)):
-            pid = r["app_id"]
-            app = current.get(pid)
-            if app is not None:
-                out[app.id] = _Outline(held_once(r["city"]), None, held_once(r["status"]), r["score"],
-                                       held_once(r["file"]))
-            else:
-                out[pid] = _Outline(*(held_once(r[k]) for k in _Outline._fields))
+            app = current.get(r["app_id"])
+            out[r["app_id"] if app is None else app.id] = _Outline(
+                held_once(r["city"]), held_once(r["name"]) if app is None else None, held_once(r["status"]),
+                r["score"], held_once(r["file"]))
         return out
 
     def _previous_names(self, run_id: str, current: Mapping[str, Any]) -> dict[str, str | None]:

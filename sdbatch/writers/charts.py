@@ -20,6 +20,7 @@ XDR_NS = "http://schemas.openxmlformats.org/drawingml/2006/spreadsheetDrawing"
 REL_DRAWING = f"{xp.RELS}/drawing"
 REL_CHART = f"{xp.RELS}/chart"
 EMU_PER_PIXEL = 9525
+SHEET_DRAWING_ID = "rId1"  # the sheet's relationship to its drawing (the sheet has no other)
 _AXES = (50010001, 50010002)
 
 
@@ -131,5 +132,5 @@ def add_chart(out: xp.OutputPackage, sheet_part: str, chart: ColumnChart, row: i
     out.write(chart_part, chart_xml(chart), xp.CT_CHART)
     out.write(drawing_part, drawing_xml(row, col, *size), xp.CT_DRAWING)
     out.write_rels(drawing_part, [("rId1", REL_CHART, chart_part, False)])
-    out.write_rels(sheet_part, [("rId1", REL_DRAWING, drawing_part, False)])
-    return "rId1"
+    out.write_rels(sheet_part, [(SHEET_DRAWING_ID, REL_DRAWING, drawing_part, False)])
+    return SHEET_DRAWING_ID

@@ -401,22 +401,23 @@ class _Sheet:
                             col_breaks=tuple(b + 1 for b in layout.breaks), header=header, footer=footer)
         part = out.name("xl/worksheets/sheet", ".xml")
         merges: list[tuple[int, int, int, int]] = []
+        last_col = min(self.last_col + 1, xp.MAX_COLUMNS)  # 1-based, as the references count
+        table = None  # the filtered table's corners, 1-based
+        if self.filter is not None:
+            first, last, filter_col = self.filter
+            table = (first + 1, 1, last + 1, min(filter_col + 1, xp.MAX_COLUMNS))
         with out.stream(part, xp.CT_SHEET) as fh:
             view = xp.SheetView(freeze=(self.freeze_row, 0) if self.freeze_row else None, selected=not out.sheets,
                                 fit_to_page=page.fits, widths={c + 1: xlsx_width(w) for c, w in enumerate(widths)},
-                                dimension=f"A1:{xp.column_letters(self.last_col + 1)}{self.last_row + 1}")
+                                dimension=xp.range_ref(1, 1, self.last_row + 1, last_col))
             writer = xp.SheetWriter(fh, view)
             for row, values, styles, texts, note in self._rows():
                 writer.row(row + 1, values, styles, height=self._height(row, texts, note))
                 if note is not None:
                     merges.append((row + 1, 1, row + 1, note[0] + 1))
             self._ops = []
-            auto_filter = None
-            if self.filter is not None:
-                first, last, last_col = self.filter
-                auto_filter = f"A{first + 1}:{xp.column_letters(last_col + 1)}{last + 1}"
-            writer.close(merges=merges, auto_filter=auto_filter, page=page,
-                         drawing="rId1" if self.chart is not None else None)
+            writer.close(merges=merges, auto_filter=xp.range_ref(*table) if table else None, page=page,
+                         drawing=charts.SHEET_DRAWING_ID if self.chart is not None else None)
         if self.chart is not None:
             charts.add_chart(out, part, self.chart.chart, self.chart.row, 0, chart_size)
         titles = []
@@ -424,12 +425,9 @@ class _Sheet:
             titles.append(f"$A:${xp.column_letters(layout.repeat_columns)}")
         if self.header_row is not None:
             titles.append(f"$1:${self.header_row + 1}")
-        last_letter = xp.column_letters(self.last_col + 1)
-        filter_range = None
-        if self.filter is not None:
-            filter_range = f"$A${self.filter[0] + 1}:${xp.column_letters(self.filter[2] + 1)}${self.filter[1] + 1}"
         out.add_sheet(xp.SheetEntry(self.name, part, print_titles=",".join(titles) or None,
-                                    print_area=f"$A$1:${last_letter}${max(last_row, 0) + 1}", filter_range=filter_range))
+                                    print_area=xp.range_ref(1, 1, max(last_row, 0) + 1, last_col, absolute=True),
+                                    filter_range=xp.range_ref(*table, absolute=True) if table else None))
 
 
 def _cell(value: Any, num: str | None) -> tuple[str, Any, str | None, str, bool]:

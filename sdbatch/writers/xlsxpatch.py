@@ -299,7 +299,7 @@ def sheet_title(taken: set[str], base: str | None, fallback: str) -> str:
 def _title_cut(text: str, most: int) -> str:
     """``text`` without apostrophes at its ends, at most ``most`` UTF-16 units long (Excel's count)."""
     text = text.strip("'")
-    while len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF) > most:
+    while printing.utf16_len(text) > most:
         text = text[:-1].rstrip("'")
     return text
 
