@@ -57,6 +57,7 @@ from sdbatch.intake.senders import attribute_senders
 from sdbatch.jurisdiction import Jurisdiction, jurisdiction_of
 from sdbatch.model import Application, FileRecord, FileRejected, Finding, RawWorkbook, RunResult, Source
 from sdbatch.programs import program_for
+from sdbatch.reading import calamine
 from sdbatch.rules import Rules
 from sdbatch.text import cell_text, display_name, vocabulary
 
@@ -142,13 +143,14 @@ def read_record(record: FileRecord, candidates: list[Rules], *, debug: bool = Fa
         record.findings.append(Finding("sdbatch-output-ignored", "info", params={
             "file": name, "what": _own_kind(_kind), "run_id": run_id}, source=Source(record.file)))
         return
-    if evidence.claim(record, candidates, debug=debug):  # an enterprise list (issue 17), not a summary
-        return
-    try:
-        raw = reading.read_workbook(path, debug=debug)
-    except FileRejected as exc:
-        _reject(record, exc.code, exc.params, jurisdiction_of(candidates))
-        return
+    with calamine.shared_books():  # the evidence stage's look and the summary's read: one parse
+        if evidence.claim(record, candidates, debug=debug):  # an enterprise list (issue 17), not a summary
+            return
+        try:
+            raw = reading.read_workbook(path, debug=debug)
+        except FileRejected as exc:
+            _reject(record, exc.code, exc.params, jurisdiction_of(candidates))
+            return
     record.kind = raw.kind
     record.findings.extend(raw.notes)
     located, notes = header.locate(raw, candidates)

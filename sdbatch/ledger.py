@@ -56,7 +56,7 @@ from sdbatch.history.model import DECISION_KEYS, Decision
 from sdbatch.inbox import Exclusions, FileSnap, snapshot, walk
 from sdbatch.intake.store import MIGRATION as INTAKE_MIGRATION
 from sdbatch.model import RunResult
-from sdbatch.text import held_once
+from sdbatch.text import detached, held_once
 
 __all__ = ["FileSnap", "Ledger", "LedgerError", "recover", "snapshot_inbox", "status_text"]
 
@@ -814,7 +814,7 @@ class Ledger:
             """INSERT OR REPLACE INTO outcomes
                (run_id, app_id, city, name, industry, status, score, rank, file, values_json)
                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            ((run_id, _detached(a["app_id"]), a["city"], _detached(a["name"]), a["industry"], a["status"], a["score"],
+            ((run_id, detached(a["app_id"]), a["city"], detached(a["name"]), a["industry"], a["status"], a["score"],
               a["rank"], a["file"], a["values_json"]) for a in rec.outcomes))
         if rounds:
             _insert_rounds(c, run_id, rec.rounds)
@@ -1078,7 +1078,7 @@ def _insert_rounds(conn: sqlite3.Connection, run_id: str, rows: Iterable[dict[st
     conn.executemany(
         f"INSERT OR REPLACE INTO round_outcomes (run_id, {', '.join(_ROUND_COLUMNS)}) "
         f"VALUES (?, {', '.join('?' * len(_ROUND_COLUMNS))})",
-        ([run_id] + [_detached(r.get(k)) if k in _OWN_TEXTS else r.get(k) for k in _ROUND_COLUMNS] for r in rows
+        ([run_id] + [detached(r.get(k)) if k in _OWN_TEXTS else r.get(k) for k in _ROUND_COLUMNS] for r in rows
          if r.get("app_id") and r.get("program") and r.get("family")))
 
 
@@ -1126,15 +1126,6 @@ _ROUND_COLUMNS = ("app_id", "program", "family", "applicant_id", "applicant_name
 _SORTED_JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode
 _ROW_JSON = json.JSONEncoder(ensure_ascii=False).encode
 _OWN_TEXTS = frozenset({"app_id", "applicant_name", "name"})  # a text of each application's own
-
-
-def _detached(value: Any) -> Any:
-    """A text bound to a statement as a copy: sqlite3 keeps the UTF-8 form of each text it binds
-    inside the text object, and an application's id and name live as long as the run (15 MB at
-    100,000 rows, issue 16); the copy's goes with the row.  ASCII texts carry no second form."""
-    if type(value) is str and not value.isascii():
-        return value.encode("utf-8", "surrogatepass").decode("utf-8", "surrogatepass")
-    return value
 
 
 class _Transaction:

@@ -130,8 +130,9 @@ def test_a_run_leaves_the_collector_as_it_found_it(tmp_path: Path) -> None:
 
 
 def test_the_ledger_leaves_the_applications_texts_as_they_were(tmp_path: Path) -> None:
-    """sqlite3 keeps the UTF-8 form of a text it binds inside the text: the ledger binds copies of
-    each application's own id and name, which live as long as the run (issue 16)."""
+    """sqlite3 and orjson keep the UTF-8 form of a text they bind or write inside the text: the
+    ledger, results.json and run.json are handed copies of each application's own id, name and
+    values, which live as long as the run (issue 16)."""
     import sys
 
     from sdbatch.batch import RunOptions, run_batch
@@ -142,8 +143,11 @@ def test_the_ledger_leaves_the_applications_texts_as_they_were(tmp_path: Path) -
     outcome = run_batch(inbox, RunOptions(out_dir=tmp_path / "out", now=NOW, run_id="t1", mail_mode="none"))
     assert outcome.result is not None
     for app in outcome.result.applications:
-        for text in (app.id, app.name):
-            assert text is not None and not text.isascii()
+        assert app.id is not None and not app.id.isascii() and app.name is not None and not app.name.isascii()
+        texts = [v for v in (app.id, app.name, *app.values.values()) if type(v) is str and not v.isascii()
+                 and v not in (app.city, app.industry)]  # canonical names: one object for every row
+        assert len(texts) >= 4  # the id, the name (twice), the applicant...
+        for text in texts:
             assert sys.getsizeof(text) == sys.getsizeof("".join(list(text))), text  # no UTF-8 form attached
     import sqlite3
 

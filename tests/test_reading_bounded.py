@@ -606,3 +606,39 @@ def test_a_short_text_repeated_down_a_sheet_is_read_once(tmp_path: Path, suffix:
     data = [r for r in sheet.rows[1:] if r]
     assert [r[:3] for r in data] == [r for r in rows[1:]]
     assert len({id(r[0]) for r in data}) == 1 and len({id(r[2]) for r in data}) == 1
+
+
+# ----------------------------------------------------------------------------- one parse a file
+def test_a_summary_read_by_calamine_is_parsed_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The evidence stage looks at each file's sheets for an enterprise list, then the summary
+    reader reads them: one calamine parse for both (issue 16), the same applications as two."""
+    import contextlib
+
+    from sdbatch import batch
+    from sdbatch.reading import calamine
+
+    monkeypatch.setattr(settings, "FULL_READ_MAX_BYTES", 0)  # python-calamine reads the summaries
+    inbox = tmp_path / "inbox"
+    city_file(inbox, "济南市", [row(name=f"济南测试集群{i}") for i in range(4)])
+    city_file(inbox, "青岛市", [row(name="青岛测试集群")])
+    opened: list[str] = []
+    real_open = calamine._open_file
+
+    def counted(python_calamine: Any, path: Path) -> Any:
+        opened.append(Path(path).name)
+        return real_open(python_calamine, path)
+
+    monkeypatch.setattr(calamine, "_open_file", counted)
+
+    def applications(run_id: str) -> list[tuple[Any, ...]]:
+        outcome = run_batch(inbox, RunOptions(out_dir=tmp_path / run_id, now=NOW, run_id=run_id, mail_mode="none"))
+        return sorted((a.city, a.name, a.status, tuple(sorted(a.values.items(), key=str)),
+                       tuple(sorted((f.code, f.field or "") for f in a.findings))) for a in outcome.result.applications)
+
+    shared = applications("shared")
+    assert sorted(opened) == sorted(p.name for p in inbox.iterdir())  # each file parsed once
+    assert len(shared) == 5
+    opened.clear()
+    monkeypatch.setattr(batch.calamine, "shared_books", contextlib.nullcontext)
+    assert applications("apart") == shared
+    assert sorted(opened) == sorted(2 * [p.name for p in inbox.iterdir()])  # what sharing saves

@@ -22,6 +22,7 @@ from typing import Any
 
 from sdbatch.history.model import valid_id
 from sdbatch.model import PairsView
+from sdbatch.text import detached
 
 
 def ledger_facts(result: Any) -> dict[str, Any]:
@@ -52,8 +53,10 @@ class _Facts(Mapping[str, Any]):
     def _facts(self, app: Any) -> dict[str, Any]:
         id_field, name_field = self._fields
         facts = self._program.history_facts(app)
+        # a copy of the applicant's name: the encoders of run.json and the ledger keep a text's
+        # UTF-8 form inside it, and the application's own text lives as long as the run
         return {"applicant_id": valid_id(app.values.get(id_field)) if id_field else None,
-                "applicant_name": _text(app.values.get(name_field)) if name_field else None,
+                "applicant_name": detached(_text(app.values.get(name_field))) if name_field else None,
                 "tier": facts.get("tier"), "subsidy": facts.get("subsidy")}
 
     def _index(self) -> dict[str, Any]:

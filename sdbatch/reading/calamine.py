@@ -165,7 +165,64 @@ def open_book(path: Path) -> Any:
     return _open(python_calamine, path)
 
 
+class _SharedBook:
+    """A workbook opened within :func:`shared_books`: each sheet laid out once, whoever asks for it;
+    ``close`` waits for the end of the block."""
+
+    def __init__(self, book: Any) -> None:
+        self.book = book
+        self.sheets: dict[str, Any] = {}
+
+    @property
+    def sheet_names(self) -> list[str]:
+        return self.book.sheet_names  # type: ignore[no-any-return]
+
+    @property
+    def sheets_metadata(self) -> Any:
+        return self.book.sheets_metadata
+
+    def get_sheet_by_name(self, name: str) -> Any:
+        sheet = self.sheets.get(name)
+        if sheet is None:
+            sheet = self.sheets[name] = self.book.get_sheet_by_name(name)
+        return sheet
+
+    def close(self) -> None:
+        pass
+
+
+_SHARED: dict[str, _SharedBook] | None = None  # set by shared_books()
+
+
+@contextlib.contextmanager
+def shared_books() -> Iterator[None]:
+    """Within the block, a file read twice by calamine is parsed once (issue 16): the evidence stage
+    looks at every file's sheets for an enterprise list, then the summary reader reads the same
+    sheets (a second parse was a tenth of reading a large summary).  Closed at the end."""
+    global _SHARED
+    previous, _SHARED = _SHARED, {}
+    try:
+        yield
+    finally:
+        opened, _SHARED = _SHARED, previous
+        for shared in opened.values():
+            shared.sheets.clear()
+            with contextlib.suppress(Exception):
+                shared.book.close()
+
+
 def _open(python_calamine: Any, path: Path) -> Any:
+    shared = _SHARED
+    if shared is None:
+        return _open_file(python_calamine, path)
+    key = os.fspath(path)
+    book = shared.get(key)
+    if book is None:
+        book = shared[key] = _SharedBook(_open_file(python_calamine, path))
+    return book
+
+
+def _open_file(python_calamine: Any, path: Path) -> Any:
     """calamine opens a path it can spell in UTF-8; a name in another encoding (GBK bytes from a
     zip made on Windows) is opened here and handed over as a file."""
     try:

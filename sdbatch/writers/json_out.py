@@ -1,153 +1,86 @@
 """results.json and run.json, written streaming (issue 16).
 
 ``results.json`` is written application by application: no document of the whole run is built in
-memory (at 100,000 rows it held gigabytes of dicts), and each part is encoded by :func:`dumps`,
-which gives exactly the bytes of ``json.dumps(value, ensure_ascii=False, indent=2,
-allow_nan=False)`` without the standard library's pure-Python generator encoder (the one used
-whenever ``indent`` is given).  Strict JSON: a part holding NaN, Infinity, a name that is not valid
-UTF-8 or an object JSON cannot hold is written as :func:`strict` makes it (null, the name decoded,
-the object's text), as before.  The file is written beside its place and renamed over it.
+memory (at 100,000 rows it held gigabytes of dicts).  Each part is encoded by orjson (a compiled
+encoder: the standard library's is pure Python whenever ``indent`` is given) in the layout of
+``json.dumps(value, ensure_ascii=False, indent=2)``, indented as deep as it stands in the whole.
+Strict JSON: a part holding NaN or Infinity has null there; a part orjson does not take (an
+integer past 64 bits, a key that is not text) is written by the standard library; a part holding
+a name that is not valid UTF-8 or an object JSON cannot hold is written as :func:`strict` makes it
+(the name decoded, the object's text).  The file is written beside its place and renamed over it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from json.encoder import encode_basestring
 from pathlib import Path
 from typing import IO, Any
 
+import orjson
+
 from sdbatch.model import Application, FileRecord, RunResult, _jsonable, rendering_memo
-from sdbatch.text import display_name
+from sdbatch.text import detached, display_name
 from sdbatch.writers._common import Mapped
 
 INDENT = "  "
 LONG_LIST = 1000  # members of a list of plain values past which it is written in parts
-_ENCODE_ERRORS = (ValueError, TypeError, UnicodeEncodeError)
-_float_repr = float.__repr__
-_int_repr = int.__repr__
-_INF = float("inf")
+# dates, dataclasses: to default(), which refuses them: the part is then made strict, as json.dumps's was
+_OPTIONS = orjson.OPT_INDENT_2 | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+_ORJSON_BUFFER = 4096  # what orjson's output holds at least
+_ENCODE_ERRORS = (ValueError, TypeError, UnicodeEncodeError)  # orjson.JSONEncodeError is a TypeError
 
 
 # ----------------------------------------------------------------------------- the encoder
-def dumps(value: Any, level: int = 0) -> str:
-    """``json.dumps(value, ensure_ascii=False, indent=2, allow_nan=False)``, byte for byte, as if
-    ``value`` stood ``level`` levels deep in a larger document (its inner lines indented so)."""
-    out: list[str] = []
-    _encode(value, level, out)
-    return "".join(out)
-
-
-def _scalar(o: Any) -> str | None:
-    """The text of a JSON scalar, or None for a container (or an object JSON cannot hold)."""
-    if isinstance(o, str):
-        return encode_basestring(o)
-    if o is None:
-        return "null"
-    if o is True:
-        return "true"
-    if o is False:
-        return "false"
-    if isinstance(o, int):
-        return _int_repr(o)
-    if isinstance(o, float):
-        if o != o or o == _INF or o == -_INF:
-            raise ValueError("Out of range float values are not JSON compliant: " + repr(o))
-        return _float_repr(o)
-    return None
-
-
-def _key(k: Any) -> str:
-    if isinstance(k, str):
-        return k
-    if isinstance(k, float):
-        if k != k or k == _INF or k == -_INF:
-            raise ValueError("Out of range float values are not JSON compliant: " + repr(k))
-        return _float_repr(k)
-    if k is True:
-        return "true"
-    if k is False:
-        return "false"
-    if k is None:
-        return "null"
-    if isinstance(k, int):
-        return _int_repr(k)
-    raise TypeError(f"keys must be str, int, float, bool or None, not {k.__class__.__name__}")
-
-
-_NEWLINES = ["\n" + INDENT * n for n in range(64)]
-
-
 def _newline(level: int) -> str:
-    return _NEWLINES[level] if level < len(_NEWLINES) else "\n" + INDENT * level
+    return "\n" + INDENT * level
 
 
-def _encode(o: Any, level: int, out: list[str]) -> None:
-    """Append the text of ``o`` to ``out``.  The common scalars are written inline, one append
-    per member (a function call per value is most of the cost of a large document)."""
-    enc = encode_basestring
-    if isinstance(o, dict):
-        if not o:
-            out.append("{}")
-            return
-        inner = _newline(level + 1)
-        sep = "{" + inner
-        comma = "," + inner
-        for k, v in o.items():
-            head = sep + enc(k if type(k) is str else _key(k)) + ": "
-            sep = comma
-            kind = type(v)
-            if kind is str:
-                out.append(head + enc(v))
-            elif v is None:
-                out.append(head + "null")
-            elif kind is int:
-                out.append(head + _int_repr(v))
-            elif kind is bool:
-                out.append(head + ("true" if v else "false"))
-            else:
-                text = _scalar(v)
-                if text is not None:
-                    out.append(head + text)
-                else:
-                    out.append(head)
-                    _encode(v, level + 1, out)
-        out.append(_newline(level) + "}")
-        return
-    if isinstance(o, (list, tuple)):
-        if not o:
-            out.append("[]")
-            return
-        inner = _newline(level + 1)
-        sep = "[" + inner
-        comma = "," + inner
-        for v in o:
-            kind = type(v)
-            if kind is str:
-                out.append(sep + enc(v))
-            elif v is None:
-                out.append(sep + "null")
-            elif kind is int:
-                out.append(sep + _int_repr(v))
-            else:
-                text = _scalar(v)
-                if text is not None:
-                    out.append(sep + text)
-                else:
-                    out.append(sep)
-                    _encode(v, level + 1, out)
-            sep = comma
-        out.append(_newline(level) + "]")
-        return
-    leaf = _scalar(o)
-    if leaf is None:
-        if isinstance(o, Mapping):  # a mapping made as it is read (run.json's history facts): as a dict
-            _encode(dict(o.items()), level, out)
-            return
-        raise TypeError(f"Object of type {o.__class__.__name__} is not JSON serializable")
-    out.append(leaf)
+_INDENTED = [_newline(n).encode() for n in range(64)]
+
+
+def _default(o: Any) -> Any:
+    """What orjson asks about: a mapping made as it is read (run.json's history facts) as a dict, a
+    float of a subclass (numpy's) as a float; anything else is refused (the part is made strict)."""
+    if isinstance(o, Mapping):
+        return dict(o.items())
+    if isinstance(o, float):
+        return float(o)
+    raise TypeError(f"Object of type {o.__class__.__name__} is not JSON serializable")
+
+
+def _encoded(value: Any, level: int) -> bytes:
+    """``value`` in UTF-8 in the layout of ``json.dumps(indent=2)``, as if it stood ``level`` levels
+    deep: each line break is followed by the indent of its level (a line break inside a text is
+    written escaped, so every one is the layout's).
+
+    orjson's output holds at least its first buffer (4 KB) however short its text, and parts are
+    held until the file's next write (1 MB of text): a long list of short parts is returned as
+    objects of their own size (issue 16: +36 MB for the ids of a file of 10,000 rows)."""
+    kind = type(value)
+    if kind is str:  # a scalar alone (a long list's member)
+        return encode_basestring(value).encode("utf-8")
+    if kind is int or value is None or kind is bool:
+        return b"null" if value is None else (b"true" if value is True else b"false" if value is False
+                                              else int.__repr__(value).encode())
+    try:
+        text = orjson.dumps(value, default=_default, option=_OPTIONS)
+    except orjson.JSONEncodeError:  # a key that is not text, an integer past 64 bits, a broken name
+        text = json.dumps(value, ensure_ascii=False, indent=2, allow_nan=False, default=_default).encode("utf-8")
+    if level:
+        indented = text.replace(b"\n", _INDENTED[level] if level < len(_INDENTED) else _newline(level).encode())
+        if indented is not text:
+            return indented  # a new object of its own size
+    return text if len(text) >= _ORJSON_BUFFER else bytes(memoryview(text))
+
+
+def dumps(value: Any, level: int = 0) -> str:
+    """The text of :func:`encode_part` (strict JSON, the layout of ``json.dumps(indent=2)``)."""
+    return encode_part(value, level).decode("utf-8")
 
 
 def strict(value: Any) -> Any:
@@ -174,9 +107,9 @@ def strict(value: Any) -> Any:
 def encode_part(value: Any, level: int = 0) -> bytes:
     """One part of a document in UTF-8, made strict when it cannot be written as it is."""
     try:
-        return dumps(value, level).encode("utf-8")
+        return _encoded(value, level)
     except _ENCODE_ERRORS:
-        return dumps(strict(value), level).encode("utf-8")
+        return _encoded(strict(value), level)
 
 
 # ----------------------------------------------------------------------------- the files
@@ -187,9 +120,10 @@ def write_json(path: Path, data: Any) -> None:
 
 
 def _doc_parts(value: Any, level: int) -> Iterator[bytes]:
-    """``encode_part(value, level)`` in parts: a dict or list holding dicts or lists, or a long list
-    (a file's applications), is written a member at a time, so a large one is never one string;
-    any other value is one part.  The bytes are the same, except that a member that cannot be
+    """``encode_part(value, level)`` in parts: a dict holding dicts or lists, a list holding texts,
+    dicts or lists (a file's applications: their ids are written by the standard library's
+    encoder, which keeps no UTF-8 form inside them), or a long list, is written a member at a time,
+    so a large one is never one string; any other value is one part.  The bytes are the same, except that a member that cannot be
     written as it is is made strict alone (not the whole document)."""
     if isinstance(value, Mapping) and value and all(type(k) is str for k in value) and \
             any(isinstance(v, (Mapping, list, tuple)) and v for v in value.values()):
@@ -200,8 +134,8 @@ def _doc_parts(value: Any, level: int) -> Iterator[bytes]:
             yield from _doc_parts(v, level + 1)
             sep = b"," + inner
         yield _newline(level).encode() + b"}"
-    elif isinstance(value, (list, tuple)) and (len(value) > LONG_LIST or any(
-            isinstance(v, (Mapping, list, tuple)) and v for v in value)):
+    elif isinstance(value, (list, tuple)) and value and (any(isinstance(v, (Mapping, list, tuple, str)) for v in value)
+                                                       or len(value) > LONG_LIST):
         inner = _newline(level + 1).encode()
         sep = b"[" + inner
         for v in value:
@@ -228,13 +162,25 @@ def _results_parts(result: RunResult) -> Iterator[bytes]:
         yield sep + encode_part(key) + b": " + encode_part(value, 1)
         sep = b",\n" + INDENT.encode()
     yield sep + b'"applications": '
-    yield from _list_parts((a.to_dict() for a in result.applications), 1)
+    yield from _list_parts((_own_texts_detached(a.to_dict()) for a in result.applications), 1)
     yield b",\n" + INDENT.encode() + b'"files": '
     # a file's record in parts: the list of its applications' ids is as long as the sheet
     yield from _list_parts((f.to_dict() for f in result.files), 1, whole=False)
     programs = {name: _jsonable(report.to_dict()) for name, report in result.reports.items()}
     yield b",\n" + INDENT.encode() + b'"programs": ' + encode_part(programs, 1)
     yield b"\n}\n"
+
+
+def _own_texts_detached(entry: dict[str, Any]) -> dict[str, Any]:
+    """An application's entry with copies of the texts the application holds for the run (its id,
+    name and values; the ids of a file's record are written by the standard library's encoder,
+    :func:`_doc_parts`): orjson keeps the UTF-8 form of a text it writes inside the text object."""
+    entry["id"], entry["name"] = detached(entry["id"]), detached(entry["name"])
+    for block in (entry["values"], entry["unknown_columns"]):
+        for key, value in block.items():
+            if type(value) is str and not value.isascii():
+                block[key] = detached(value)
+    return entry
 
 
 def _list_parts(items: Iterable[Any], level: int, *, whole: bool = True) -> Iterator[bytes]:
