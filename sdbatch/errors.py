@@ -61,6 +61,17 @@ class IOFailure(Exception):
         self.cause = cause
 
 
+def causes(exc: BaseException, most: int = 10) -> list[BaseException]:
+    """``exc`` and what it was raised from or during, outermost first (``most`` at the most): a
+    library wraps the error that matters (openpyxl wraps the XML parser's in a ValueError)."""
+    chain: list[BaseException] = []
+    link: BaseException | None = exc
+    while link is not None and len(chain) < most:
+        chain.append(link)
+        link = link.__cause__ or link.__context__
+    return chain
+
+
 def os_error_in(exc: BaseException | None) -> OSError | None:
     """The OSError an exception is, wraps (``args[0]``), or was raised from or during."""
     seen: set[int] = set()

@@ -435,9 +435,9 @@ def test_overflowing_numbers_read_as_an_error_value(tmp_path: Path, mode: str, w
 @pytest.mark.parametrize("written", [b"NaN", b"inf", b"-Infinity"])
 def test_nan_and_infinity_cells(tmp_path: Path, written: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
     path = numeric_xlsx(tmp_path / "n.xlsx", written)
-    with pytest.raises(FileRejected) as caught:  # openpyxl refuses the workbook: a clear rejection
-        read_workbook(path)
-    assert caught.value.code == "file-unreadable"
+    raw = read_workbook(path)  # openpyxl refuses the workbook; its values are read by python-calamine
+    assert only_sheet(raw).rows[1] == ["济南市", "#NUM!"]
+    assert [n.code for n in raw.notes if n.code == "formats-not-read"] == ["formats-not-read"]
     monkeypatch.setattr(settings, "FULL_READ_MAX_BYTES", 0)  # python-calamine reads them as floats
     assert only_sheet(read_workbook(path)).rows[1] == ["济南市", "#NUM!"]
 
@@ -642,3 +642,58 @@ def test_a_summary_read_by_calamine_is_parsed_once(tmp_path: Path, monkeypatch: 
     monkeypatch.setattr(batch.calamine, "shared_books", contextlib.nullcontext)
     assert applications("apart") == shared
     assert sorted(opened) == sorted(2 * [p.name for p in inbox.iterdir()])  # what sharing saves
+
+
+# ----------------------------------------------------------------------------- formats openpyxl refuses
+REFUSED_FORMATS = {  # variant -> (part, what is written, what it becomes): openpyxl's full load fails on each
+    "column-width": ("xl/worksheets/sheet1.xml", rb'width="[0-9.]+"', b'width="abc"'),
+    "default-row-height": ("xl/worksheets/sheet1.xml", rb'defaultRowHeight="[0-9.]+"', b'defaultRowHeight="x"'),
+    "zoom": ("xl/worksheets/sheet1.xml", rb"<sheetView ", b'<sheetView zoomScale="huge" '),
+    "font-size": ("xl/styles.xml", rb'<sz val="[0-9.]+"', b'<sz val="big"'),
+}
+
+
+@pytest.mark.parametrize("variant", sorted(REFUSED_FORMATS))
+def test_a_workbook_whose_formats_openpyxl_refuses_is_read_for_its_values(tmp_path: Path, variant: str) -> None:
+    """openpyxl types every attribute it loads, and refused the whole workbook for one format it
+    could not type: the city's applications were lost to "file-unreadable".  Its values are read by
+    python-calamine instead, the same as the sound workbook's, with a note telling the city what
+    was not looked at; the review copy is written and opens."""
+    import openpyxl
+
+    from sdbatch.reading import xlsx
+
+    name = "济南市数字产业集群申报信息汇总表.xlsx"
+    sound = city_xlsx(tmp_path / "sound" / name)
+    book = openpyxl.load_workbook(sound)
+    book.active.column_dimensions["C"].width = 30
+    book.save(sound)
+    part, pattern, replacement = REFUSED_FORMATS[variant]
+    members = zipfile_members(sound.read_bytes())
+    broken = re.sub(pattern, replacement, members[part], count=1)
+    assert broken != members[part]
+    (tmp_path / "broken").mkdir()
+    damaged = tmp_path / "broken" / name
+    damaged.write_bytes(replace_members(sound.read_bytes(), {part: broken}))
+    with pytest.raises(Exception):  # noqa: B017, PT011 - whatever openpyxl raises: the point is that it does
+        xlsx._read_full(damaged, {})
+
+    def outcome(inbox: Path) -> tuple[Any, list[tuple[Any, ...]]]:
+        done = run_batch(inbox, RunOptions(out_dir=tmp_path / f"{inbox.name}-out", now=NOW, run_id="t1",
+                                           mail_mode="none"))
+        assert done.run_dir is not None and done.result is not None
+        return done, sorted((a.name, a.status, tuple(sorted(a.values.items(), key=str)))
+                            for a in done.result.applications)
+
+    expected_run, expected = outcome(sound.parent)
+    run, got = outcome(damaged.parent)
+    assert got == expected and len(got) == 2  # the same applications, the same values and statuses
+    results = strict_json(run.run_dir / "results.json")
+    [record] = results["files"]
+    assert record["status"] == "processed"
+    assert "formats-not-read" in [f["code"] for f in record["findings"]]
+    [sound_record] = strict_json(expected_run.run_dir / "results.json")["files"]
+    assert "formats-not-read" not in [f["code"] for f in sound_record["findings"]]
+    [review] = list(run.run_dir.glob("济南市*审核*.xlsx"))
+    copy = openpyxl.load_workbook(review)  # the copy's widths and formats are ones openpyxl can type
+    assert {"济南市甲产业集群", "济南市乙产业集群"} <= {c.value for r in copy["审核结论"].iter_rows() for c in r}

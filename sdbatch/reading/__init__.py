@@ -27,6 +27,7 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
+from sdbatch import errors
 from sdbatch.catalogue import text
 from sdbatch.model import FileRejected, Finding, RawSheet, RawWorkbook
 from sdbatch.reading import csv, html, merges, ods, xls, xlsx, xml2003
@@ -82,12 +83,7 @@ def rejection_for(exc: BaseException, path: Path) -> FileRejected:
         return exc
     from defusedxml import DefusedXmlException
 
-    chain: list[BaseException] = []
-    link: BaseException | None = exc
-    while link is not None and len(chain) < 10:  # openpyxl wraps the parser's error in a ValueError
-        chain.append(link)
-        link = link.__cause__ or link.__context__
-    if any(isinstance(e, DefusedXmlException) for e in chain):
+    if any(isinstance(e, DefusedXmlException) for e in errors.causes(exc)):
         return reject("unsafe-xml", path, text("reading.xml_dtd_or_entities"))
     message = str(exc).lower()
     if "encrypt" in message or "password" in message:

@@ -11,7 +11,9 @@ million cells.  A sheet whose declared merged ranges openpyxl must not see
 in-memory copy without them, and its ranges come from the scan, settled against the values
 like every other sheet's (:mod:`sdbatch.reading.merges`).
 
-Bigger files are read by :mod:`sdbatch.reading.calamine` with a ``streamed-read`` note.
+Bigger files are read by :mod:`sdbatch.reading.calamine` with a ``streamed-read`` note, and so
+is a workbook openpyxl refuses for a format it cannot type (a column width of "abc"), with a
+``formats-not-read`` note: its values are plain, and its review copy is rebuilt from them.
 Before either, ``limits.check_extent`` refuses a sheet whose values span more than the limits.
 """
 
@@ -25,15 +27,16 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from sdbatch import settings
+from sdbatch import errors, settings
 from sdbatch.catalogue import text
-from sdbatch.model import Finding, RawSheet
+from sdbatch.model import FileRejected, Finding, RawSheet
 from sdbatch.reading import calamine, limits, merges
 from sdbatch.reading.cells import CellCleaner, check_position, trim_rows
 from sdbatch.reading.sniff import reject
 from sdbatch.text import display_name
 
 Box = tuple[int, int, int, int]
+FORMATS_NOT_READ = "formats-not-read"  # the note on a workbook whose values alone were read
 _MERGE_CELLS = re.compile(
     rb"<(?:[A-Za-z_][\w.-]*:)?mergeCells\b(?:[^>]*/>|.*?</(?:[A-Za-z_][\w.-]*:)?mergeCells\s*>)", re.S)
 
@@ -46,12 +49,41 @@ def read(path: Path) -> tuple[list[RawSheet], list[Finding]]:
     for scan in scans.values():
         limits.check_extent(path, scan)
     if not _full_mode(path):
-        parts = sheet_parts(path)
-        sheets, notes = calamine.read(path, merged_for=lambda name: _declared(scans, parts.get(name)))
-        for sheet in sheets:
-            notes += _settle(path, sheet, scans.get(parts.get(sheet.name, "")))
-        return sheets, [*notes, Finding("streamed-read", "info")]
-    return _read_full(path, scans)
+        return _read_values(path, scans, Finding("streamed-read", "info"))
+    try:
+        return _read_full(path, scans)
+    except Exception as exc:  # noqa: BLE001 - openpyxl refusing what it cannot type: the values may still be read
+        if not _values_may_be_read(exc):
+            raise
+        try:
+            return _read_values(path, scans, Finding(FORMATS_NOT_READ, "warning"))
+        except Exception:  # noqa: BLE001 - calamine cannot either: the file is rejected for openpyxl's reason
+            raise exc from None
+
+
+def _read_values(path: Path, scans: dict[str, limits.PartScan], note: Finding) -> tuple[list[RawSheet], list[Finding]]:
+    """The values of every sheet by python-calamine, merged ranges from the scan; ``note`` says
+    what this reading does not look at."""
+    parts = sheet_parts(path)
+    sheets, notes = calamine.read(path, merged_for=lambda name: _declared(scans, parts.get(name)))
+    for sheet in sheets:
+        notes += _settle(path, sheet, scans.get(parts.get(sheet.name, "")))
+    return sheets, [*notes, note]
+
+
+def _values_may_be_read(exc: Exception) -> bool:
+    """Whether a workbook openpyxl's full mode failed on is read again for its values alone.
+
+    openpyxl types every attribute of every part it loads: a column width that is not a number,
+    a style index or a number format it does not know, a date out of its range written by some
+    other program, and the whole workbook is refused although its cells are plain (a column of
+    ``width="abc"``).  Not when the failure is the file's safety (unsafe
+    XML: rejected as such) or the machine's (a disk error stops the run)."""
+    from defusedxml import DefusedXmlException
+
+    if any(isinstance(e, (DefusedXmlException, FileRejected)) for e in errors.causes(exc)):
+        return False
+    return errors.os_error_in(exc) is None
 
 
 def _full_mode(path: Path) -> bool:

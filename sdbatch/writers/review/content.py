@@ -24,6 +24,7 @@ from typing import Any
 from sdbatch import settings
 from sdbatch.catalogue import join, label, lookup, render, text
 from sdbatch.model import STATUSES, Application, FileRecord, Finding, RunResult
+from sdbatch.reading.xlsx import FORMATS_NOT_READ
 from sdbatch.rules_schema import ROLE_DEFAULTS
 from sdbatch.writers._common import (
     COLOUR_STRENGTH,
@@ -266,9 +267,16 @@ def _city_sheets(result: RunResult, city: str, records: list[FileRecord], visibl
                             else sheet_name)
         hidden = _other_cities_rows(record, city)
         out.append(CitySheet(record=record, title=title, hidden_rows=hidden,
-                             copy=record.kind in ("xlsx", "xlsm") and not hidden,
+                             copy=record.kind in ("xlsx", "xlsm") and not hidden and _formats_read(record),
                              marker=functools.partial(_row_marks, result, record, sheet_name, hidden, visible)))
     return out
+
+
+def _formats_read(record: FileRecord) -> bool:
+    """Whether the workbook's formats were read with its values: formats openpyxl could not type
+    (``formats-not-read``) would be copied into the city's review as they are, for Excel to repair
+    or refuse; that sheet is rebuilt from its values instead (the note says so)."""
+    return not any(f.code == FORMATS_NOT_READ for f in record.findings)
 
 
 def _shares_file(record: FileRecord, records: list[FileRecord]) -> bool:
