@@ -25,7 +25,7 @@ from typing import Any
 
 from sdbatch import provenance, settings
 from sdbatch.catalogue import text
-from sdbatch.model import FileRecord, Finding, RunResult, Source
+from sdbatch.model import FileRecord, RunResult
 from sdbatch.writers import printing
 from sdbatch.writers import xlsxpatch as xp
 from sdbatch.writers._common import COLOURS, HEADER_FILL, plain
@@ -35,7 +35,7 @@ log = logging.getLogger("sdbatch")
 
 ELIGIBLE_FILL = "C6EFCE"
 FILLS = {**COLOURS, "green": ELIGIBLE_FILL}
-REBUILT = "review-copy-rebuilt"
+REBUILT = content.REBUILT
 
 
 class _CopyFailed(Exception):
@@ -63,7 +63,7 @@ def write_review(result: RunResult, city: str, path: Path) -> None:
             sheet = review.sheets[failed.index]
             log.info(text("review.log.rebuilt", file=sheet.record.file))
             log.debug("%s: %s", sheet.record.file, failed.reason)
-            _note_rebuilt(sheet.record, sheet.sheet_name)
+            content.note_rebuilt(sheet.record, sheet.sheet_name)
             rebuild.add(failed.index)
             continue
         except BaseException:
@@ -71,12 +71,6 @@ def write_review(result: RunResult, city: str, path: Path) -> None:
             raise
         os.replace(tmp, path)
         return
-
-
-def _note_rebuilt(record: FileRecord, sheet: str | None) -> None:
-    if not any(f.code == REBUILT for f in record.findings):
-        record.findings.append(Finding(REBUILT, "info", params={"file": record.file, "sheet": sheet or ""},
-                                       source=Source(record.file, sheet)))
 
 
 def _unchanged(record: FileRecord) -> bool:

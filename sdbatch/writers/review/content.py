@@ -23,7 +23,7 @@ from typing import Any
 
 from sdbatch import settings
 from sdbatch.catalogue import join, label, lookup, render, text
-from sdbatch.model import STATUSES, Application, FileRecord, Finding, RunResult
+from sdbatch.model import STATUSES, Application, FileRecord, Finding, RunResult, Source
 from sdbatch.reading.xlsx import FORMATS_NOT_READ
 from sdbatch.rules_schema import ROLE_DEFAULTS
 from sdbatch.writers._common import (
@@ -47,6 +47,7 @@ from sdbatch.writers._common import (
 from sdbatch.writers.xlsxpatch import column_number
 from sdbatch.writers.xlsxpatch import sheet_title as valid_title
 
+REBUILT = "review-copy-rebuilt"  # the note on a city sheet shown rebuilt from its values
 READER = "city"
 STATUS_COLOUR = {"over_quota": "red", "ineligible": "red", "incomplete": "red", "needs_review": "amber",
                  "eligible": "green"}
@@ -266,16 +267,26 @@ def _city_sheets(result: RunResult, city: str, records: list[FileRecord], visibl
         title = sheet_title(taken, Path(record.file).stem if several_files and not _shares_file(record, records)
                             else sheet_name)
         hidden = _other_cities_rows(record, city)
-        out.append(CitySheet(record=record, title=title, hidden_rows=hidden,
-                             copy=record.kind in ("xlsx", "xlsm") and not hidden and _formats_read(record),
+        copy = record.kind in ("xlsx", "xlsm") and not hidden
+        if copy and not _formats_read(record):
+            copy = False
+            note_rebuilt(record, sheet_name)
+        out.append(CitySheet(record=record, title=title, hidden_rows=hidden, copy=copy,
                              marker=functools.partial(_row_marks, result, record, sheet_name, hidden, visible)))
     return out
+
+
+def note_rebuilt(record: FileRecord, sheet: str | None) -> None:
+    """Tell the city that its sheet is shown rebuilt from the values read, not copied (once)."""
+    if not any(f.code == REBUILT for f in record.findings):
+        record.findings.append(Finding(REBUILT, "info", params={"file": record.file, "sheet": sheet or ""},
+                                       source=Source(record.file, sheet)))
 
 
 def _formats_read(record: FileRecord) -> bool:
     """Whether the workbook's formats were read with its values: formats openpyxl could not type
     (``formats-not-read``) would be copied into the city's review as they are, for Excel to repair
-    or refuse; that sheet is rebuilt from its values instead (the note says so)."""
+    or refuse; that sheet is rebuilt from its values instead (``review-copy-rebuilt`` says so)."""
     return not any(f.code == FORMATS_NOT_READ for f in record.findings)
 
 
