@@ -2,7 +2,7 @@
 python-calamine for big ones.
 
 Full mode (file up to ``FULL_READ_MAX_BYTES``, largest sheet XML up to
-``FULL_READ_MAX_SHEET_XML_BYTES``) gives merged cells, hidden rows, percent formats and
+``FULL_READ_MAX_SHEET_XML_BYTES``) gives hidden rows, percent formats and
 formulas without a cached value; it loads the workbook twice (cached values, formulas).
 Only the cells the file holds are visited (openpyxl's cell store), never the rectangle up to
 the farthest one: a single value in B99999 costs one cell and 99,998 empty rows, not two
