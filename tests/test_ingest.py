@@ -343,8 +343,15 @@ def test_notes_below_table_not_read(tmp_path: Path) -> None:
     assert not found(record.findings, "row-after-notes")
 
 
-@pytest.mark.parametrize("suffix", [".xlsx", ".xls"])
-def test_hidden_row_is_read_with_warning(tmp_path: Path, suffix: str) -> None:
+@pytest.mark.parametrize(("suffix", "streamed"), [(".xlsx", False), (".xlsx", True), (".xls", False)])
+def test_hidden_row_is_read_with_warning(tmp_path: Path, suffix: str, streamed: bool,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Full mode and python-calamine alike (a big workbook, or one whose formats openpyxl refuses):
+    the sheet scan finds the rows declared hidden."""
+    if streamed:
+        from sdbatch import settings
+
+        monkeypatch.setattr(settings, "FULL_READ_MAX_BYTES", 0)
     layout = summary_sheet([valid_row(1), valid_row(2), valid_row(3)])
     hidden = layout.data_rows[1]
     layout.sheet.hidden_rows.add(hidden)
@@ -355,6 +362,21 @@ def test_hidden_row_is_read_with_warning(tmp_path: Path, suffix: str) -> None:
     assert len(warnings) == 1 and warnings[0].severity == "warning"
     assert warnings[0].source.row == hidden + 1
     assert not found(record.applications[0].findings, "hidden-row")
+    assert bool(found(record.findings, "streamed-read")) == streamed
+
+
+@pytest.mark.parametrize("row", [
+    b'<row r="7" spans="1:3" hidden="1" customHeight="1">',  # Excel's own
+    b"<x:row hidden='true' r='7'>",  # another order, a prefix, single quotes
+    b'<row\nr="7"\nhidden="1"/>',  # line breaks, an empty row
+])
+def test_the_sheet_scan_finds_hidden_rows_in_any_spelling(row: bytes) -> None:
+    from sdbatch.reading import limits
+
+    scan = limits.PartScan()
+    shown = b'<row r="6" customHidden="1" x:hiddenish="1"><c r="A6"><v>1</v></c></row>'  # not hidden
+    limits._scan_chunk(b"<sheetData>" + shown + row + b"</sheetData>", scan, True)
+    assert scan.hidden_rows == {7}
 
 
 @pytest.mark.parametrize("suffix", [".xlsx", ".xls"])

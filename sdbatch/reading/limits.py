@@ -374,6 +374,7 @@ class PartScan:
     merged: list[tuple[int, int, int, int]] = field(default_factory=list)
     merged_count: int = 0  # mergeCell elements
     merged_cells: int = 0  # cells covered by them, as declared
+    hidden_rows: set[int] = field(default_factory=set)  # 1-based rows declared hidden (MAX_ROWS at most)
 
     def grid_cells(self) -> int:
         """Cells of the rectangle openpyxl lays out for this sheet (cells and merged ranges)."""
@@ -395,6 +396,8 @@ _VALUE_COL = re.compile(rb'<c r="([A-Za-z]{1,9})[0-9]{1,12}"[^>/]*>')
 _OTHER_CELL = re.compile(rb'<c\s(?!r=")')  # a cell element spelt otherwise: attributes in another order
 _PREFIXED_CELL = re.compile(rb"<[A-Za-z_][\w.-]*:c\s")
 _MERGE = re.compile(rb"<" + _PREFIX + rb"mergeCell\s(?:[^>]*?\s)?ref\s*=\s*[\"']([^\"']{1,40})[\"']")
+_HIDDEN_ROW = re.compile(rb"<" + _PREFIX + rb"row\s[^>]*?(?<=\s)hidden\s*=\s*[\"'](?:1|true)[\"'][^>]*>")
+_ROW_NUMBER = re.compile(rb"\sr\s*=\s*[\"']([0-9]{1,9})[\"']")
 _REF = re.compile(r"\$?([A-Za-z]{1,3})\$?([0-9]{1,9})")
 _CARRY_LIMIT = 1 << 20  # a text node longer than this holds no tag: not carried to the next chunk
 _CHUNK = 1 << 22  # bytes of a worksheet part looked at at once
@@ -452,6 +455,11 @@ def _scan_chunk(data: bytes, scan: PartScan, every_cell: bool) -> None:
         if value_rows:
             scan.value_rows = max(scan.value_rows, max(map(int, value_rows)))
             scan.value_cols = max(scan.value_cols, max(map(column_number, set(_VALUE_COL.findall(data)))))
+    if b"hidden" in data and len(scan.hidden_rows) < settings.MAX_ROWS:
+        for tag in _HIDDEN_ROW.findall(data):
+            number = _ROW_NUMBER.search(tag)
+            if number is not None and len(scan.hidden_rows) < settings.MAX_ROWS:
+                scan.hidden_rows.add(int(number.group(1)))
     if b"mergeCell" not in data:
         return
     for ref in _MERGE.findall(data):

@@ -2,8 +2,8 @@
 python-calamine for big ones.
 
 Full mode (file up to ``FULL_READ_MAX_BYTES``, largest sheet XML up to
-``FULL_READ_MAX_SHEET_XML_BYTES``) gives hidden rows, percent formats and
-formulas without a cached value; it loads the workbook twice (cached values, formulas).
+``FULL_READ_MAX_SHEET_XML_BYTES``) gives percent formats and formulas without a cached
+value; it loads the workbook twice (cached values, formulas).
 Only the cells the file holds are visited (openpyxl's cell store), never the rectangle up to
 the farthest one: a single value in B99999 costs one cell and 99,998 empty rows, not two
 million cells.  A sheet whose declared merged ranges openpyxl must not see
@@ -67,7 +67,10 @@ def _read_values(path: Path, scans: dict[str, limits.PartScan], note: Finding) -
     parts = sheet_parts(path)
     sheets, notes = calamine.read(path, merged_for=lambda name: _declared(scans, parts.get(name)))
     for sheet in sheets:
-        notes += _settle(path, sheet, scans.get(parts.get(sheet.name, "")))
+        scan = scans.get(parts.get(sheet.name, ""))
+        notes += _settle(path, sheet, scan)
+        if scan is not None:  # hidden rows, as full mode finds them (0-based, rows that were read)
+            sheet.hidden_rows = {r - 1 for r in scan.hidden_rows if r - 1 < len(sheet.rows)}
     return sheets, [*notes, note]
 
 
