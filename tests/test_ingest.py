@@ -289,6 +289,55 @@ def test_same_ratio_three_ways(tmp_path: Path, suffix: str, written: Any, fmt: s
         assert (layout.data_rows[0], layout.col("rd_ratio")) in record.table.sheet.percent_cells
 
 
+@pytest.mark.parametrize(("ratio", "fmt", "others"), [
+    (0.035, "0.0%", {}),
+    (0.035, "0.00%", {}),
+    (0.09, "0.0%", {}),  # 9 % shown, 3.5 % by the amounts: a mismatch to check, not a ratio of 0.09 %
+    (0.012, '0.0"%"', {}),  # a custom format with the sign in quotes: a percent format to openpyxl too
+    (0.035, "0.0%", {"rd_expense": None}),  # nothing to check the ratio against
+])
+def test_a_big_workbook_reads_percent_formats_as_full_mode_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                  ratio: float, fmt: str, others: dict[str, Any]) -> None:
+    """python-calamine gives no number formats: a ratio typed into a percent cell (shown 9.0 %, held
+    0.09) was read by its size alone, and when the amounts said otherwise it stayed 0.09 %, below
+    every threshold.  The sheet scan finds the cells of the workbook's percent formats, so a big
+    workbook reads them as the same workbook read whole does."""
+    from sdbatch import settings
+
+    layout = summary_sheet([valid_row(1, rd_ratio=ratio, **{"rd_expense": 5.25, **others}), valid_row(2)])
+    layout.sheet.formats[(layout.data_rows[0], layout.col("rd_ratio"))] = fmt
+    for folder in ("whole", "streamed"):
+        (tmp_path / folder).mkdir()
+    whole = read(tmp_path / "whole", layout, name="济南市汇总表.xlsx")
+    monkeypatch.setattr(settings, "FULL_READ_MAX_BYTES", 0)
+    streamed = read(tmp_path / "streamed", layout, name="济南市汇总表.xlsx")
+    assert found(streamed.findings, "streamed-read") and not found(whole.findings, "streamed-read")
+    cell = (layout.data_rows[0], layout.col("rd_ratio"))
+    assert cell in whole.table.sheet.percent_cells and cell in streamed.table.sheet.percent_cells
+    for full, fast in zip(whole.applications, streamed.applications, strict=True):
+        assert fast.values == full.values
+        assert sorted((f.code, f.field or "") for f in fast.findings) == sorted((f.code, f.field or "")
+                                                                               for f in full.findings)
+    assert whole.applications[0].values["rd_ratio"] == pytest.approx(ratio * 100)
+
+
+def test_the_sheet_scan_finds_percent_cells_in_any_spelling() -> None:
+    """Excel's spelling (the reference, the style, the type) and any other: attributes in another
+    order, a namespace prefix, single quotes; a cell of another format is not one."""
+    from sdbatch.reading import limits
+
+    percent = limits._PercentCells.of(frozenset({2, 11}))
+    assert percent is not None
+    for cells, expected in [
+        (b'<c r="B3" s="2" t="n"><v>0.1</v></c><c r="C3" s="1"><v>5</v></c><c r="D3" t="n" s="11"><v>1</v></c>',
+         {(2, 1), (2, 3)}),
+        (b"<x:c s='11' r='AA10'><x:v>0.2</x:v></x:c><x:c r='B10' s='12'><x:v>3</x:v></x:c>", {(9, 26)}),
+    ]:
+        scan = limits.PartScan()
+        limits._scan_chunk(b"<sheetData><row r=\"1\">" + cells + b"</row></sheetData>", scan, True, percent)
+        assert scan.percent_cells() == expected
+
+
 @pytest.mark.parametrize("legal,credit,incident,expected", [
     ("是", "无", "否", (True, False, False)),
     ("√", "×", "×", (True, False, False)),

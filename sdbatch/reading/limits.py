@@ -17,9 +17,11 @@ work in proportion to the cells that hold something (:func:`check_extent`,
 
 from __future__ import annotations
 
+import array
 import re
 import struct
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
@@ -375,6 +377,13 @@ class PartScan:
     merged_count: int = 0  # mergeCell elements
     merged_cells: int = 0  # cells covered by them, as declared
     hidden_rows: set[int] = field(default_factory=set)  # 1-based rows declared hidden (MAX_ROWS at most)
+    # cells whose number format shows a percentage, as row * COLUMNS + column, 0-based (MAX_CELLS at most):
+    # 8 bytes a cell, held while the file is cached
+    percent: array.array[int] = field(default_factory=lambda: array.array("q"))
+
+    def percent_cells(self) -> set[tuple[int, int]]:
+        """(row, column), 0-based, of the cells :attr:`percent` holds."""
+        return {divmod(key, COLUMNS) for key in self.percent}
 
     def grid_cells(self) -> int:
         """Cells of the rectangle openpyxl lays out for this sheet (cells and merged ranges)."""
@@ -401,6 +410,7 @@ _ROW_NUMBER = re.compile(rb"\sr\s*=\s*[\"']([0-9]{1,9})[\"']")
 _REF = re.compile(r"\$?([A-Za-z]{1,3})\$?([0-9]{1,9})")
 _CARRY_LIMIT = 1 << 20  # a text node longer than this holds no tag: not carried to the next chunk
 _CHUNK = 1 << 22  # bytes of a worksheet part looked at at once
+COLUMNS = 1 << 15  # row * COLUMNS + column keys a cell: more than any column of three letters (ZZZ: 18,278)
 
 
 def column_number(letters: str | bytes) -> int:
@@ -423,10 +433,17 @@ def parse_range(ref: str) -> tuple[int, int, int, int] | None:
     return min(ra, rb), min(ca, cb), max(ra, rb), max(ca, cb)
 
 
-def _scan_part(fh: Any, every_cell: bool) -> PartScan:
+def _scan_part(fh: Any, every_cell: bool, percent: _PercentCells | None = None) -> PartScan:
     """``every_cell``: also find where the cell elements end (styled empty ones too), which only
     matters for a part small enough for openpyxl's full mode."""
     scan = PartScan()
+    for data in _tag_chunks(fh):
+        _scan_chunk(data, scan, every_cell, percent)
+    return scan
+
+
+def _tag_chunks(fh: Any) -> Iterator[bytes]:
+    """A part's XML in chunks of about ``_CHUNK`` bytes, each ending before a tag it would cut."""
     carry = b""
     while True:
         chunk = fh.read(_CHUNK)
@@ -435,13 +452,17 @@ def _scan_part(fh: Any, every_cell: bool) -> PartScan:
             cut = data.rfind(b"<")
             cut = cut if cut >= 0 and len(data) - cut <= _CARRY_LIMIT else len(data)
             data, carry = data[:cut], data[cut:]
-        _scan_chunk(data, scan, every_cell)
+        yield data
         if not chunk:
-            return scan
+            return
 
 
-def _scan_chunk(data: bytes, scan: PartScan, every_cell: bool) -> None:
-    if every_cell or _OTHER_CELL.search(data) or _PREFIXED_CELL.search(data):
+def _scan_chunk(data: bytes, scan: PartScan, every_cell: bool, percent: _PercentCells | None = None) -> None:
+    unusual = bool(_OTHER_CELL.search(data) or _PREFIXED_CELL.search(data))
+    if percent is not None and len(scan.percent) < settings.MAX_CELLS:
+        found = (percent.any_spelling if unusual else percent.plain).findall(data)
+        scan.percent.extend((int(digits) - 1) * COLUMNS + column_number(letters) - 1 for letters, digits in found)
+    if every_cell or unusual:
         found = _CELL.findall(data)
         if found:
             scan.cell_rows = max(scan.cell_rows, max(int(digits) for _, digits, _ in found))
@@ -473,6 +494,53 @@ def _scan_chunk(data: bytes, scan: PartScan, every_cell: bool) -> None:
             scan.merged.append(box)
 
 
+_BUILTIN_PERCENT = frozenset({9, 10})  # the built-in number formats 0% and 0.00%
+_STYLES_MAX_BYTES = 16 * 1024 * 1024  # a styles part past this is not looked at (no percent formats then)
+
+
+def _percent_styles(zf: zipfile.ZipFile) -> frozenset[int]:
+    """The cell formats (indexes into styles.xml's ``cellXfs``) whose number format shows a
+    percentage: a "%" in its code, as full mode reads a cell's number format.  Empty when the
+    workbook has none, or its styles cannot be read (unsafe or damaged XML: the reader says so)."""
+    from defusedxml import ElementTree as SafeET
+
+    try:
+        name = next((n for n in zf.namelist() if n.lower() == "xl/styles.xml"), None)  # where openpyxl looks
+        if name is None or zf.getinfo(name).file_size > _STYLES_MAX_BYTES:
+            return frozenset()
+        root = SafeET.fromstring(zf.read(name), forbid_dtd=True)
+    except Exception:  # noqa: BLE001 - a damaged or unsafe part: no percent formats known
+        return frozenset()
+    local = {el: el.tag.rsplit("}", 1)[-1] for el in root.iter()}
+    codes = {el.get("numFmtId", ""): el.get("formatCode", "") for el in local if local[el] == "numFmt"}
+    found = set()
+    for holder in (el for el in root if local[el] == "cellXfs"):
+        for i, xf in enumerate(el for el in holder if local[el] == "xf"):
+            number = xf.get("numFmtId", "0")
+            if "%" in codes.get(number, "") or (number.isdigit() and int(number) in _BUILTIN_PERCENT
+                                                and number not in codes):
+                found.add(i)
+    return frozenset(found)
+
+
+@dataclass(frozen=True)
+class _PercentCells:
+    """The cells of the ``styles`` formats: Excel's spelling (the reference, then the style) found
+    fast, any other (attributes in another order, a prefix) by a pattern that looks at every cell."""
+
+    plain: re.Pattern[bytes]
+    any_spelling: re.Pattern[bytes]
+
+    @classmethod
+    def of(cls, styles: frozenset[int]) -> _PercentCells | None:
+        if not styles:
+            return None
+        ids = b"|".join(str(i).encode() for i in sorted(styles))
+        return cls(re.compile(rb'<c r="([A-Za-z]{1,3})([0-9]{1,7})"(?: [^>]*?)? s="(?:' + ids + rb')"'),
+                   re.compile(rb"<" + _PREFIX + rb"c\s(?=[^>]*?(?<=\s)s\s*=\s*[\"'](?:" + ids + rb")[\"'])"
+                              rb"[^>]*?(?<=\s)r\s*=\s*[\"']\$?([A-Za-z]{1,3})\$?([0-9]{1,7})[\"']"))
+
+
 def scan_workbook(path: Path) -> dict[str, PartScan]:
     """Every worksheet part of an xlsx/xlsm (member name -> PartScan); {} when unreadable.
 
@@ -492,11 +560,12 @@ def _scan_cached(path: str, _size: int, _mtime: int) -> tuple[tuple[str, PartSca
     parts = []
     try:
         with zipfile.ZipFile(path) as zf:
+            percent = _PercentCells.of(_percent_styles(zf))
             for info in zf.infolist():
                 if re.fullmatch(r"xl/worksheets/[^/]+\.xml", info.filename, re.I):
                     with zf.open(info) as fh:
                         every_cell = info.file_size <= settings.FULL_READ_MAX_SHEET_XML_BYTES
-                        parts.append((info.filename, _scan_part(fh, every_cell)))
+                        parts.append((info.filename, _scan_part(fh, every_cell, percent)))
     except (OSError, zipfile.BadZipFile, RuntimeError, NotImplementedError, EOFError, ValueError):
         return ()  # the reader reports what is wrong with the archive
     except Exception:  # noqa: BLE001 - zlib errors in a damaged member: the reader reports them

@@ -2,8 +2,9 @@
 python-calamine for big ones.
 
 Full mode (file up to ``FULL_READ_MAX_BYTES``, largest sheet XML up to
-``FULL_READ_MAX_SHEET_XML_BYTES``) gives percent formats and formulas without a cached
-value; it loads the workbook twice (cached values, formulas).
+``FULL_READ_MAX_SHEET_XML_BYTES``) also gives formulas without a cached value; it loads the
+workbook twice (cached values, formulas).  The calamine path finds hidden rows and percent formats
+by the sheet scan (:mod:`sdbatch.reading.limits`).
 Only the cells the file holds are visited (openpyxl's cell store), never the rectangle up to
 the farthest one: a single value in B99999 costs one cell and 99,998 empty rows, not two
 million cells.  A sheet whose declared merged ranges openpyxl must not see
@@ -67,11 +68,20 @@ def _read_values(path: Path, scans: dict[str, limits.PartScan], note: Finding) -
     parts = sheet_parts(path)
     sheets, notes = calamine.read(path, merged_for=lambda name: _declared(scans, parts.get(name)))
     for sheet in sheets:
-        scan = scans.get(parts.get(sheet.name, ""))
+        part = parts.get(sheet.name, "")
+        scan = scans.get(part)
         notes += _settle(path, sheet, scan)
         if scan is not None:  # hidden rows, as full mode finds them (0-based, rows that were read)
             sheet.hidden_rows = {r - 1 for r in scan.hidden_rows if r - 1 < len(sheet.rows)}
+        if scan is not None and scan.percent:  # numbers shown as percentages, as full mode finds them
+            rows = sheet.rows
+            sheet.percent_cells = {(r, c) for r, c in scan.percent_cells()
+                                   if r < len(rows) and c < len(rows[r]) and _is_number(rows[r][c])}
     return sheets, [*notes, note]
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _values_may_be_read(exc: Exception) -> bool:
