@@ -637,15 +637,42 @@ def test_formula_with_cached_value_reads_the_value(tmp_path: Path) -> None:
     assert app.status == "eligible"
 
 
-def test_formula_without_cached_value_is_flagged_at_cell(tmp_path: Path) -> None:
+@pytest.mark.parametrize("streamed", [False, True])
+def test_formula_without_cached_value_is_flagged_at_cell(tmp_path: Path, streamed: bool,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Full mode and python-calamine alike (which reads such a cell as empty: the sheet scan finds
+    it): the city is told the cell is a formula without a result, never that it left it empty."""
+    if streamed:
+        from sdbatch import settings
+
+        monkeypatch.setattr(settings, "FULL_READ_MAX_BYTES", 0)
     layout = summary_sheet([valid_row(1)])
-    layout.sheet.formulas[(layout.data_rows[0], layout.col("ip_total"))] = ("=SUM(700,800)", None)
-    app = only_app(read(tmp_path, layout, engine="openpyxl"))
+    layout.sheet.formulas[(layout.data_rows[0], layout.col("ip_total"))] = ('=SUM(700,800)&"<件>"', None)
+    record = read(tmp_path, layout, engine="openpyxl")
+    assert bool(found(record.findings, "streamed-read")) == streamed
+    app = only_app(record)
     flagged = found(app.findings, "formula-without-value", "ip_total")
     assert [cell_of(f) for f in flagged] == [layout.cell("ip_total")]
     assert flagged[0].effect == "incomplete"
+    assert flagged[0].params["formula"] == '=SUM(700,800)&"<件>"'  # the entities of its XML read back
     assert app.values.get("ip_total") is None
     assert app.status == "incomplete"
+    assert not found(app.findings, "missing-value", "ip_total")
+
+
+@pytest.mark.parametrize(("cells", "expected"), [
+    (b'<c r="M3" s="2"><f>SUM(700,800)</f><v /></c><c r="N3"><f>1+1</f><v>2</v></c>', [(2, 12, "SUM(700,800)")]),
+    (b'<c r="B2" t="str"><f t="shared" ref="B2:B3" si="0">A2&amp;"x"</f></c><c r="B3"><f t="shared" si="0"/></c>',
+     [(1, 1, 'A2&"x"'), (2, 1, "")]),
+    (b"<x:c t='n' r='C4'><x:f>A4*2</x:f><x:v></x:v></x:c><x:c r='D4'><x:f>1</x:f><x:v>1</x:v></x:c>", [(3, 2, "A4*2")]),
+])
+def test_the_sheet_scan_finds_formulas_without_a_value_in_any_spelling(cells: bytes,
+                                                                        expected: list[tuple[int, int, str]]) -> None:
+    from sdbatch.reading import limits
+
+    scan = limits.PartScan()
+    limits._scan_chunk(b'<sheetData><row r="1">' + cells + b"</row></sheetData>", scan, True)
+    assert [(*divmod(key, limits.COLUMNS), text) for key, text in scan.formulas] == expected
 
 
 # ----------------------------------------------------------------------------- formats

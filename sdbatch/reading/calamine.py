@@ -1,6 +1,7 @@
 """python-calamine (Rust): values of big .xlsx sheets, of .ods files and of .xls files xlrd
 cannot open.  An order of magnitude faster than openpyxl's streaming mode; hidden rows,
-number formats and formulas are not available.
+number formats and formulas are not available here (for an xlsx, :mod:`sdbatch.reading.xlsx`
+adds hidden rows, percent formats and formulas without a value from the sheet scan).
 
 calamine lays a sheet out densely from its first to its last used cell; the callers bound
 that rectangle before (``limits.check_extent`` for xlsx, the ODS grid check in preflight)

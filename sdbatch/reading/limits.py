@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
 from typing import Any
+from xml.sax.saxutils import unescape
 
 from sdbatch import settings
 from sdbatch.catalogue import text
@@ -381,6 +382,9 @@ class PartScan:
     # 8 bytes a cell, held while the file is cached
     percent: array.array[int] = field(default_factory=lambda: array.array("q"))
 
+    # formula cells without a cached value: (row * COLUMNS + column, the formula's text), MAX_ROWS at most
+    formulas: list[tuple[int, str]] = field(default_factory=list)
+
     def percent_cells(self) -> set[tuple[int, int]]:
         """(row, column), 0-based, of the cells :attr:`percent` holds."""
         return {divmod(key, COLUMNS) for key in self.percent}
@@ -405,11 +409,22 @@ _VALUE_COL = re.compile(rb'<c r="([A-Za-z]{1,9})[0-9]{1,12}"[^>/]*>')
 _OTHER_CELL = re.compile(rb'<c\s(?!r=")')  # a cell element spelt otherwise: attributes in another order
 _PREFIXED_CELL = re.compile(rb"<[A-Za-z_][\w.-]*:c\s")
 _MERGE = re.compile(rb"<" + _PREFIX + rb"mergeCell\s(?:[^>]*?\s)?ref\s*=\s*[\"']([^\"']{1,40})[\"']")
+# A formula cell with no cached value (openpyxl and other programs write none): its reference and
+# its formula's text (group 3; empty for the other cells of a shared formula), then an empty value
+# or none before the cell ends.  Excel's spelling, then any other.
+_FORMULA_ONLY = re.compile(
+    rb'<c r="([A-Za-z]{1,3})([0-9]{1,7})"[^>]*?(?<!/)>\s*<f(?:\s[^>]*?)?(?:/>|>([^<]{0,8192})</f>)'
+    rb"\s*(?:<v\s*/>|<v>\s*</v>)?\s*</c>")
+_FORMULA_ONLY_ANY = re.compile(
+    rb"<" + _PREFIX + rb"c\s(?=[^>]*?(?<=\s)r\s*=\s*[\"']\$?([A-Za-z]{1,3})\$?([0-9]{1,7})[\"'])[^>]*?(?<!/)>\s*"
+    rb"<" + _PREFIX + rb"f(?:\s[^>]*?)?(?:/>|>([^<]{0,8192})</" + _PREFIX + rb"f>)\s*"
+    rb"(?:<" + _PREFIX + rb"v\s*/>|<" + _PREFIX + rb"v>\s*</" + _PREFIX + rb"v>)?\s*</" + _PREFIX + rb"c>")
 _HIDDEN_ROW = re.compile(rb"<" + _PREFIX + rb"row\s[^>]*?(?<=\s)hidden\s*=\s*[\"'](?:1|true)[\"'][^>]*>")
 _ROW_NUMBER = re.compile(rb"\sr\s*=\s*[\"']([0-9]{1,9})[\"']")
 _REF = re.compile(r"\$?([A-Za-z]{1,3})\$?([0-9]{1,9})")
 _CARRY_LIMIT = 1 << 20  # a text node longer than this holds no tag: not carried to the next chunk
 _CHUNK = 1 << 22  # bytes of a worksheet part looked at at once
+_XML_QUOTES = {"&quot;": '"', "&apos;": "'"}  # the entities saxutils.unescape does not know by itself
 COLUMNS = 1 << 15  # row * COLUMNS + column keys a cell: more than any column of three letters (ZZZ: 18,278)
 
 
@@ -462,6 +477,10 @@ def _scan_chunk(data: bytes, scan: PartScan, every_cell: bool, percent: _Percent
     if percent is not None and len(scan.percent) < settings.MAX_CELLS:
         found = (percent.any_spelling if unusual else percent.plain).findall(data)
         scan.percent.extend((int(digits) - 1) * COLUMNS + column_number(letters) - 1 for letters, digits in found)
+    if (b"<f" in data or b":f" in data) and len(scan.formulas) < settings.MAX_ROWS:
+        for letters, digits, formula in (_FORMULA_ONLY_ANY if unusual else _FORMULA_ONLY).findall(data):
+            key = (int(digits) - 1) * COLUMNS + column_number(letters) - 1
+            scan.formulas.append((key, unescape(formula.decode("utf-8", "replace"), _XML_QUOTES)))
     if every_cell or unusual:
         found = _CELL.findall(data)
         if found:

@@ -2,9 +2,9 @@
 python-calamine for big ones.
 
 Full mode (file up to ``FULL_READ_MAX_BYTES``, largest sheet XML up to
-``FULL_READ_MAX_SHEET_XML_BYTES``) also gives formulas without a cached value; it loads the
-workbook twice (cached values, formulas).  The calamine path finds hidden rows and percent formats
-by the sheet scan (:mod:`sdbatch.reading.limits`).
+``FULL_READ_MAX_SHEET_XML_BYTES``) loads the workbook twice (cached values, formulas).  The
+calamine path finds hidden rows, percent formats and formulas without a cached value by the sheet
+scan (:mod:`sdbatch.reading.limits`).
 Only the cells the file holds are visited (openpyxl's cell store), never the rectangle up to
 the farthest one: a single value in B99999 costs one cell and 99,998 empty rows, not two
 million cells.  A sheet whose declared merged ranges openpyxl must not see
@@ -77,7 +77,32 @@ def _read_values(path: Path, scans: dict[str, limits.PartScan], note: Finding) -
             rows = sheet.rows
             sheet.percent_cells = {(r, c) for r, c in scan.percent_cells()
                                    if r < len(rows) and c < len(rows[r]) and _is_number(rows[r][c])}
+        if scan is not None and scan.formulas:
+            notes += _formulas_without_value(path, sheet, scan.formulas)
     return sheets, [*notes, note]
+
+
+def _formulas_without_value(path: Path, sheet: RawSheet, formulas: list[tuple[int, str]]) -> list[Finding]:
+    """Formula cells the file holds no result for (python-calamine reads them as empty), put into
+    the sheet as full mode puts them: the formula's text, marked ``formula_without_value``; the
+    review then says the cell is a formula without a result, never that it was left empty."""
+    clean = CellCleaner(display_name(path.name), sheet.name)
+    rows = sheet.rows
+    for key, formula in formulas:
+        r, c = divmod(key, limits.COLUMNS)
+        if r >= settings.MAX_ROWS or (r < len(rows) and c < len(rows[r]) and rows[r][c] is not None):
+            continue  # past what is read, or a value calamine has for it after all
+        value = clean("=" + formula, r, c)
+        check_position(path, r, c)
+        while len(rows) <= r:
+            rows.append([])
+        line = rows[r]
+        if c >= len(line):
+            line.extend([None] * (c + 1 - len(line)))
+        line[c] = value
+        sheet.formula_cells.add((r, c))
+        sheet.formula_without_value.add((r, c))
+    return clean.notes()
 
 
 def _is_number(value: Any) -> bool:
