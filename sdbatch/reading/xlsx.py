@@ -92,17 +92,21 @@ def _formulas_without_value(path: Path, sheet: RawSheet, formulas: list[tuple[in
         r, c = divmod(key, limits.COLUMNS)
         if r >= settings.MAX_ROWS or (r < len(rows) and c < len(rows[r]) and rows[r][c] is not None):
             continue  # past what is read, or a value calamine has for it after all
-        value = clean("=" + formula, r, c)
-        check_position(path, r, c)
-        while len(rows) <= r:
-            rows.append([])
-        line = rows[r]
-        if c >= len(line):
-            line.extend([None] * (c + 1 - len(line)))
-        line[c] = value
+        _put(path, rows, r, c, clean("=" + formula, r, c))
         sheet.formula_cells.add((r, c))
         sheet.formula_without_value.add((r, c))
     return clean.notes()
+
+
+def _put(path: Path, rows: list[list[Any]], r: int, c: int, value: Any) -> None:
+    """``value`` at 0-based (r, c) of a grid of ragged rows, grown as needed (within the limits)."""
+    check_position(path, r, c)
+    while len(rows) <= r:
+        rows.append([])
+    line = rows[r]
+    if c >= len(line):
+        line.extend([None] * (c + 1 - len(line)))
+    line[c] = value
 
 
 def _is_number(value: Any) -> bool:
@@ -270,13 +274,7 @@ def _sheet(path: Path, ws: Any, fws: Any, clean: CellCleaner) -> RawSheet:
             continue
         if isinstance(value, (int, float)) and not isinstance(value, bool) and "%" in (cell.number_format or ""):
             sheet.percent_cells.add((r, c))
-        check_position(path, r, c)
-        while len(rows) <= r:
-            rows.append([])
-        line = rows[r]
-        if c >= len(line):
-            line.extend([None] * (c + 1 - len(line)))
-        line[c] = value
+        _put(path, rows, r, c, value)
     for r1, dim in ws.row_dimensions.items():
         if dim.hidden and r1 - 1 < len(rows):
             sheet.hidden_rows.add(r1 - 1)
