@@ -697,3 +697,43 @@ def test_a_workbook_whose_formats_openpyxl_refuses_is_read_for_its_values(tmp_pa
     [review] = list(run.run_dir.glob("济南市*审核*.xlsx"))
     copy = openpyxl.load_workbook(review)  # the copy's widths and formats are ones openpyxl can type
     assert {"济南市甲产业集群", "济南市乙产业集群"} <= {c.value for r in copy["审核结论"].iter_rows() for c in r}
+
+
+# ----------------------------------------------------------------------------- the scan's own cost
+PATHOLOGICAL_SHEETS = {  # a sheet's XML with no ">" for megabytes: the end of a 4 MiB chunk of the scan
+    "cells left open": b'<c r="A9" s="1" ' * (1 << 16),
+    "cells with noise": b'<c r="A9" s="1" ' + b"x y=z " * (1 << 17),
+    "one tag of spaces": b"<x:c " + b" " * (1 << 20),
+    "rows left open": b'<row r="1" hidden="1" ' * (1 << 16),
+    "merges left open": b"<mergeCell " + b" ref" * (1 << 18),
+    "formulas left open": b'<c r="A1"><f ' * (1 << 16),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PATHOLOGICAL_SHEETS))
+def test_the_sheet_scan_is_linear_in_a_sheet_that_never_closes_a_tag(name: str) -> None:
+    """Every xlsx is scanned for its extents, merges, hidden rows, percent cells and formulas before
+    it is read.  The scan's patterns let a tag run to the next ">": a 2.9 MB workbook whose sheet
+    left cell tags open for 4 MiB (noise between them, so that it passed the compression-ratio
+    check) kept ``sdbatch run`` busy for hours, the batch with it.  A tag now ends at the next "<"
+    too (no "<" stands inside a tag in XML): each of these takes milliseconds.  Were it quadratic
+    again, this test would not end."""
+    from sdbatch.reading import limits
+
+    data = PATHOLOGICAL_SHEETS[name]
+    scan = limits.PartScan()
+    limits._scan_chunk(data, scan, True, limits._PercentCells.of(frozenset({1})))
+    assert scan.value_rows <= 9 and not scan.merged and not scan.formulas
+
+
+def test_merged_ranges_are_taken_out_of_a_part_in_its_length() -> None:
+    """A sheet whose merged ranges are too costly for openpyxl is loaded without them: the element
+    is cut out by a pattern that once let every unclosed ``<mergeCells`` run to the part's end."""
+    from sdbatch.reading import xlsx
+
+    assert xlsx._MERGE_CELLS.sub(b"", b'<w><mergeCells count="2"><mergeCell ref="A1:B2"/>'
+                                       b'<mergeCell ref="C1:D1"></mergeCell></mergeCells><y/></w>') == b"<w><y/></w>"
+    assert xlsx._MERGE_CELLS.sub(b"", b'<w><x:mergeCells/>\n<x:mergeCells count="1">\n <x:mergeCell ref="A1:B2"/>\n'
+                                       b"</x:mergeCells></w>") == b"<w>\n</w>"
+    unclosed = b"<mergeCells " * (1 << 17)
+    assert xlsx._MERGE_CELLS.sub(b"", unclosed) == unclosed  # nothing to cut, and at once

@@ -311,7 +311,7 @@ def _check_xml_members(path: Path, zf: zipfile.ZipFile, infos: list[zipfile.ZipI
             _check_shared_strings(path, head, info.file_size)
 
 
-_SST = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?sst\b([^>]*)>")
+_SST = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?sst\b([^<>]*)>")
 _COUNTS = re.compile(rb'\b(count|uniqueCount)\s*=\s*["\']\s*([0-9]{1,30})\s*["\']')
 
 
@@ -400,26 +400,26 @@ _PREFIX = rb"(?:[A-Za-z_][\w.-]*:)?"
 # A cell element with its reference, in any spelling (attributes in any order, a namespace
 # prefix); group 3 is "/" for a self-closing (empty, styled) cell.
 _CELL = re.compile(
-    rb"<" + _PREFIX + rb"c\s(?:[^>]*?\s)?r\s*=\s*[\"']\$?([A-Za-z]{1,9})\$?([0-9]{1,12})[\"'][^>]*?(/?)>")
+    rb"<" + _PREFIX + rb"c\s(?:[^<>]*?\s)?r\s*=\s*[\"']\$?([A-Za-z]{1,9})\$?([0-9]{1,12})[\"'][^<>]*?(/?)>")
 # Excel's own spelling (the reference first, no prefix): found faster, cells holding something only.
 # Up to nine letters and twelve digits: a damaged reference past XFD1048576 (ZZZZ1) is seen, and refused
 # for its extent, before calamine lays the sheet out up to it.
-_VALUE_ROW = re.compile(rb'<c r="[A-Za-z]{1,9}([0-9]{1,12})"[^>/]*>')
-_VALUE_COL = re.compile(rb'<c r="([A-Za-z]{1,9})[0-9]{1,12}"[^>/]*>')
+_VALUE_ROW = re.compile(rb'<c r="[A-Za-z]{1,9}([0-9]{1,12})"[^<>/]*>')
+_VALUE_COL = re.compile(rb'<c r="([A-Za-z]{1,9})[0-9]{1,12}"[^<>/]*>')
 _OTHER_CELL = re.compile(rb'<c\s(?!r=")')  # a cell element spelt otherwise: attributes in another order
 _PREFIXED_CELL = re.compile(rb"<[A-Za-z_][\w.-]*:c\s")
-_MERGE = re.compile(rb"<" + _PREFIX + rb"mergeCell\s(?:[^>]*?\s)?ref\s*=\s*[\"']([^\"']{1,40})[\"']")
+_MERGE = re.compile(rb"<" + _PREFIX + rb"mergeCell\s(?:[^<>]*?\s)?ref\s*=\s*[\"']([^\"']{1,40})[\"']")
 # A formula cell with no cached value (openpyxl and other programs write none): its reference and
 # its formula's text (group 3; empty for the other cells of a shared formula), then an empty value
 # or none before the cell ends.  Excel's spelling, then any other.
 _FORMULA_ONLY = re.compile(
-    rb'<c r="([A-Za-z]{1,3})([0-9]{1,7})"[^>]*?(?<!/)>\s*<f(?:\s[^>]*?)?(?:/>|>([^<]{0,8192})</f>)'
+    rb'<c r="([A-Za-z]{1,3})([0-9]{1,7})"[^<>]*?(?<!/)>\s*<f(?:\s[^<>]*?)?(?:/>|>([^<]{0,8192})</f>)'
     rb"\s*(?:<v\s*/>|<v>\s*</v>)?\s*</c>")
 _FORMULA_ONLY_ANY = re.compile(
-    rb"<" + _PREFIX + rb"c\s(?=[^>]*?(?<=\s)r\s*=\s*[\"']\$?([A-Za-z]{1,3})\$?([0-9]{1,7})[\"'])[^>]*?(?<!/)>\s*"
-    rb"<" + _PREFIX + rb"f(?:\s[^>]*?)?(?:/>|>([^<]{0,8192})</" + _PREFIX + rb"f>)\s*"
+    rb"<" + _PREFIX + rb"c\s(?=[^<>]*?(?<=\s)r\s*=\s*[\"']\$?([A-Za-z]{1,3})\$?([0-9]{1,7})[\"'])[^<>]*?(?<!/)>\s*"
+    rb"<" + _PREFIX + rb"f(?:\s[^<>]*?)?(?:/>|>([^<]{0,8192})</" + _PREFIX + rb"f>)\s*"
     rb"(?:<" + _PREFIX + rb"v\s*/>|<" + _PREFIX + rb"v>\s*</" + _PREFIX + rb"v>)?\s*</" + _PREFIX + rb"c>")
-_HIDDEN_ROW = re.compile(rb"<" + _PREFIX + rb"row\s[^>]*?(?<=\s)hidden\s*=\s*[\"'](?:1|true)[\"'][^>]*>")
+_HIDDEN_ROW = re.compile(rb"<" + _PREFIX + rb"row\s[^<>]*?(?<=\s)hidden\s*=\s*[\"'](?:1|true)[\"'][^<>]*>")
 _ROW_NUMBER = re.compile(rb"\sr\s*=\s*[\"']([0-9]{1,9})[\"']")
 _REF = re.compile(r"\$?([A-Za-z]{1,3})\$?([0-9]{1,9})")
 _CARRY_LIMIT = 1 << 20  # a text node longer than this holds no tag: not carried to the next chunk
@@ -555,9 +555,9 @@ class _PercentCells:
         if not styles:
             return None
         ids = b"|".join(str(i).encode() for i in sorted(styles))
-        return cls(re.compile(rb'<c r="([A-Za-z]{1,3})([0-9]{1,7})"(?: [^>]*?)? s="(?:' + ids + rb')"'),
-                   re.compile(rb"<" + _PREFIX + rb"c\s(?=[^>]*?(?<=\s)s\s*=\s*[\"'](?:" + ids + rb")[\"'])"
-                              rb"[^>]*?(?<=\s)r\s*=\s*[\"']\$?([A-Za-z]{1,3})\$?([0-9]{1,7})[\"']"))
+        return cls(re.compile(rb'<c r="([A-Za-z]{1,3})([0-9]{1,7})"(?: [^<>]*?)? s="(?:' + ids + rb')"'),
+                   re.compile(rb"<" + _PREFIX + rb"c\s(?=[^<>]*?(?<=\s)s\s*=\s*[\"'](?:" + ids + rb")[\"'])"
+                              rb"[^<>]*?(?<=\s)r\s*=\s*[\"']\$?([A-Za-z]{1,3})\$?([0-9]{1,7})[\"']"))
 
 
 def scan_workbook(path: Path) -> dict[str, PartScan]:

@@ -38,8 +38,11 @@ from sdbatch.text import display_name
 
 Box = tuple[int, int, int, int]
 FORMATS_NOT_READ = "formats-not-read"  # the note on a workbook whose values alone were read
+# The mergeCells element: its tag ends at the next "<" or ">" and holds only text and mergeCell tags
+# (taken possessively), so a part of unclosed tags costs its length, not its length squared.
 _MERGE_CELLS = re.compile(
-    rb"<(?:[A-Za-z_][\w.-]*:)?mergeCells\b(?:[^>]*/>|.*?</(?:[A-Za-z_][\w.-]*:)?mergeCells\s*>)", re.S)
+    rb"<(?:[A-Za-z_][\w.-]*:)?mergeCells\b[^<>]*(?:(?<=/)>|>(?:[^<]|<(?:[A-Za-z_][\w.-]*:)?mergeCell\b[^<>]*>"
+    rb"|</(?:[A-Za-z_][\w.-]*:)?mergeCell\s*>)*+</(?:[A-Za-z_][\w.-]*:)?mergeCells\s*>)")
 
 
 def read(path: Path) -> tuple[list[RawSheet], list[Finding]]:
