@@ -30,7 +30,7 @@ from xml.sax.saxutils import unescape
 
 from sdbatch import settings
 from sdbatch.catalogue import text
-from sdbatch.model import FileRejected
+from sdbatch.model import CellKeys, FileRejected
 from sdbatch.reading import sniff
 from sdbatch.reading.sniff import reject
 from sdbatch.text import display_name
@@ -381,13 +381,8 @@ class PartScan:
     # cells whose number format shows a percentage, as row * COLUMNS + column, 0-based (MAX_CELLS at most):
     # 8 bytes a cell, held while the file is cached
     percent: array.array[int] = field(default_factory=lambda: array.array("q"))
-
     # formula cells without a cached value: (row * COLUMNS + column, the formula's text), MAX_ROWS at most
     formulas: list[tuple[int, str]] = field(default_factory=list)
-
-    def percent_cells(self) -> set[tuple[int, int]]:
-        """(row, column), 0-based, of the cells :attr:`percent` holds."""
-        return {divmod(key, COLUMNS) for key in self.percent}
 
     def grid_cells(self) -> int:
         """Cells of the rectangle openpyxl lays out for this sheet (cells and merged ranges)."""
@@ -425,7 +420,7 @@ _REF = re.compile(r"\$?([A-Za-z]{1,3})\$?([0-9]{1,9})")
 _CARRY_LIMIT = 1 << 20  # a text node longer than this holds no tag: not carried to the next chunk
 _CHUNK = 1 << 22  # bytes of a worksheet part looked at at once
 _XML_QUOTES = {"&quot;": '"', "&apos;": "'"}  # the entities saxutils.unescape does not know by itself
-COLUMNS = 1 << 15  # row * COLUMNS + column keys a cell: more than any column of three letters (ZZZ: 18,278)
+COLUMNS = CellKeys.WIDTH  # row * COLUMNS + column keys a cell
 
 
 def column_number(letters: str | bytes) -> int:

@@ -57,7 +57,8 @@ def _sheets(path: Path, book: Any) -> tuple[list[RawSheet], list[Finding]]:
     for index in range(book.nsheets):
         xs = book.sheet_by_index(index)
         clean = CellCleaner(file, xs.name)
-        sheet = RawSheet(name=xs.name, rows=[], hidden=bool(getattr(xs, "visibility", 0)))
+        percent: set[tuple[int, int]] = set()
+        sheet = RawSheet(name=xs.name, rows=[], hidden=bool(getattr(xs, "visibility", 0)), percent_cells=percent)
         for r in range(xs.nrows):
             row: list[Any] = []
             for c in range(xs.row_len(r)):
@@ -84,7 +85,7 @@ def _sheets(path: Path, book: Any) -> tuple[list[RawSheet], list[Finding]]:
                 if value is not None:
                     check_position(path, r, c)
                 if cell.ctype == xlrd.XL_CELL_NUMBER and fmt is not None and "%" in fmt.format_str:
-                    sheet.percent_cells.add((r, c))
+                    percent.add((r, c))
                 row.append(value)
             sheet.rows.append(row)
         for r, info in getattr(xs, "rowinfo_map", {}).items():

@@ -25,12 +25,13 @@ import io
 import re
 import shutil
 import zipfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from sdbatch import errors, settings
 from sdbatch.catalogue import text
-from sdbatch.model import FileRejected, Finding, RawSheet
+from sdbatch.model import CellKeys, FileRejected, Finding, RawSheet
 from sdbatch.reading import calamine, limits, merges
 from sdbatch.reading.cells import CellCleaner, check_position, trim_rows
 from sdbatch.reading.sniff import reject
@@ -77,9 +78,7 @@ def _read_values(path: Path, scans: dict[str, limits.PartScan], note: Finding) -
         if scan is not None:  # hidden rows, as full mode finds them (0-based, rows that were read)
             sheet.hidden_rows = {r - 1 for r in scan.hidden_rows if r - 1 < len(sheet.rows)}
         if scan is not None and scan.percent:  # numbers shown as percentages, as full mode finds them
-            rows = sheet.rows
-            sheet.percent_cells = {(r, c) for r, c in scan.percent_cells()
-                                   if r < len(rows) and c < len(rows[r]) and _is_number(rows[r][c])}
+            sheet.percent_cells = CellKeys(_numbers_among(sheet.rows, scan.percent))
         if scan is not None and scan.formulas:
             notes += _formulas_without_value(path, sheet, scan.formulas)
     return sheets, [*notes, note]
@@ -110,6 +109,14 @@ def _put(path: Path, rows: list[list[Any]], r: int, c: int, value: Any) -> None:
     if c >= len(line):
         line.extend([None] * (c + 1 - len(line)))
     line[c] = value
+
+
+def _numbers_among(rows: list[list[Any]], keys: Iterable[int]) -> Iterator[int]:
+    """The cells of ``keys`` (``row * COLUMNS + column``) that hold a number."""
+    for key in keys:
+        r, c = divmod(key, limits.COLUMNS)
+        if r < len(rows) and c < len(rows[r]) and _is_number(rows[r][c]):
+            yield key
 
 
 def _is_number(value: Any) -> bool:
@@ -258,7 +265,8 @@ def _sheets_of(path: Path, values_wb: Any, formulas_wb: Any, parts: dict[str, st
 def _sheet(path: Path, ws: Any, fws: Any, clean: CellCleaner) -> RawSheet:
     """One sheet from the cells openpyxl holds (``_cells``: only those in the file)."""
     rows: list[list[Any]] = []
-    sheet = RawSheet(name=ws.title, rows=rows, hidden=ws.sheet_state != "visible")
+    percent: set[tuple[int, int]] = set()
+    sheet = RawSheet(name=ws.title, rows=rows, hidden=ws.sheet_state != "visible", percent_cells=percent)
     formulas = fws._cells
     for (r1, c1), cell in ws._cells.items():
         fcell = formulas.get((r1, c1))
@@ -276,7 +284,7 @@ def _sheet(path: Path, ws: Any, fws: Any, clean: CellCleaner) -> RawSheet:
         if value is None:
             continue
         if isinstance(value, (int, float)) and not isinstance(value, bool) and "%" in (cell.number_format or ""):
-            sheet.percent_cells.add((r, c))
+            percent.add((r, c))
         _put(path, rows, r, c, value)
     for r1, dim in ws.row_dimensions.items():
         if dim.hidden and r1 - 1 < len(rows):
