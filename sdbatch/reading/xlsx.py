@@ -25,12 +25,11 @@ import io
 import re
 import shutil
 import zipfile
-from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from sdbatch import errors, settings
-from sdbatch.catalogue import text
+from sdbatch.catalogue import default_severity, text
 from sdbatch.model import CellKeys, FileRejected, Finding, RawSheet
 from sdbatch.reading import calamine, limits, merges
 from sdbatch.reading.cells import CellCleaner, check_position, trim_rows
@@ -54,14 +53,14 @@ def read(path: Path) -> tuple[list[RawSheet], list[Finding]]:
     for scan in scans.values():
         limits.check_extent(path, scan)
     if not _full_mode(path):
-        return _read_values(path, scans, Finding("streamed-read", "info"))
+        return _read_values(path, scans, _note("streamed-read"))
     try:
         return _read_full(path, scans)
     except Exception as exc:  # noqa: BLE001 - openpyxl refusing what it cannot type: the values may still be read
         if not _values_may_be_read(exc):
             raise
         try:
-            return _read_values(path, scans, Finding(FORMATS_NOT_READ, "warning"))
+            return _read_values(path, scans, _note(FORMATS_NOT_READ))
         except Exception:  # noqa: BLE001 - calamine cannot either: the file is rejected for openpyxl's reason
             raise exc from None
 
@@ -72,16 +71,22 @@ def _read_values(path: Path, scans: dict[str, limits.PartScan], note: Finding) -
     parts = sheet_parts(path)
     sheets, notes = calamine.read(path, merged_for=lambda name: _declared(scans, parts.get(name)))
     for sheet in sheets:
-        part = parts.get(sheet.name, "")
-        scan = scans.get(part)
+        scan = scans.get(parts.get(sheet.name, ""))
         notes += _settle(path, sheet, scan)
-        if scan is not None:  # hidden rows, as full mode finds them (0-based, rows that were read)
-            sheet.hidden_rows = {r - 1 for r in scan.hidden_rows if r - 1 < len(sheet.rows)}
-        if scan is not None and scan.percent:  # numbers shown as percentages, as full mode finds them
-            sheet.percent_cells = CellKeys(_numbers_among(sheet.rows, scan.percent))
-        if scan is not None and scan.formulas:
+        if scan is None:
+            continue
+        # what full mode finds by openpyxl, from the scan: hidden rows (0-based, rows that were read),
+        # numbers shown as percentages, formulas without a value
+        sheet.hidden_rows = {r - 1 for r in scan.hidden_rows if r - 1 < len(sheet.rows)}
+        if scan.percent:
+            sheet.percent_cells = CellKeys(k for k in scan.percent if _is_number(_value_at(sheet.rows, k)))
+        if scan.formulas:
             notes += _formulas_without_value(path, sheet, scan.formulas)
     return sheets, [*notes, note]
+
+
+def _note(code: str) -> Finding:
+    return Finding(code, default_severity(code))
 
 
 def _formulas_without_value(path: Path, sheet: RawSheet, formulas: list[tuple[int, str]]) -> list[Finding]:
@@ -92,7 +97,7 @@ def _formulas_without_value(path: Path, sheet: RawSheet, formulas: list[tuple[in
     rows = sheet.rows
     for key, formula in formulas:
         r, c = divmod(key, limits.COLUMNS)
-        if r >= settings.MAX_ROWS or (r < len(rows) and c < len(rows[r]) and rows[r][c] is not None):
+        if r >= settings.MAX_ROWS or _value_at(rows, key) is not None:
             continue  # past what is read, or a value calamine has for it after all
         _put(path, rows, r, c, clean("=" + formula, r, c))
         sheet.formula_cells.add((r, c))
@@ -111,12 +116,10 @@ def _put(path: Path, rows: list[list[Any]], r: int, c: int, value: Any) -> None:
     line[c] = value
 
 
-def _numbers_among(rows: list[list[Any]], keys: Iterable[int]) -> Iterator[int]:
-    """The cells of ``keys`` (``row * COLUMNS + column``) that hold a number."""
-    for key in keys:
-        r, c = divmod(key, limits.COLUMNS)
-        if r < len(rows) and c < len(rows[r]) and _is_number(rows[r][c]):
-            yield key
+def _value_at(rows: list[list[Any]], key: int) -> Any:
+    """The value read at the cell ``key`` (``row * COLUMNS + column``), None past the rows read."""
+    r, c = divmod(key, limits.COLUMNS)
+    return rows[r][c] if r < len(rows) and c < len(rows[r]) else None
 
 
 def _is_number(value: Any) -> bool:
@@ -283,7 +286,7 @@ def _sheet(path: Path, ws: Any, fws: Any, clean: CellCleaner) -> RawSheet:
                 value = clean(str(getattr(fcell.value, "text", fcell.value)), r, c)
         if value is None:
             continue
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and "%" in (cell.number_format or ""):
+        if _is_number(value) and "%" in (cell.number_format or ""):
             percent.add((r, c))
         _put(path, rows, r, c, value)
     for r1, dim in ws.row_dimensions.items():

@@ -123,8 +123,9 @@ def _doc_parts(value: Any, level: int) -> Iterator[bytes]:
     """``encode_part(value, level)`` in parts: a dict holding dicts or lists, a list holding texts,
     dicts or lists (a file's applications: their ids are written by the standard library's
     encoder, which keeps no UTF-8 form inside them), or a long list, is written a member at a time,
-    so a large one is never one string; any other value is one part.  The bytes are the same, except that a member that cannot be
-    written as it is is made strict alone (not the whole document)."""
+    so a large one is never one string; any other value is one part.  The bytes are the same,
+    except that a member that cannot be written as it is is made strict alone (not the whole
+    document)."""
     if isinstance(value, Mapping) and value and all(type(k) is str for k in value) and \
             any(isinstance(v, (Mapping, list, tuple)) and v for v in value.values()):
         inner = _newline(level + 1).encode()
