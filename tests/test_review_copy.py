@@ -673,3 +673,112 @@ def test_a_width_that_is_not_one_is_read_and_copied_as_a_width(bad: str, tmp_pat
     assert not any(f.code == book.REBUILT for r in result.files for f in r.findings)  # copied, not rebuilt
     first = openpyxl.load_workbook(review).worksheets[0]
     assert first.column_dimensions["C"].width == 12 and first.column_dimensions["D"].width == 18
+
+
+# ----------------------------------------------------------------------------- rule formulas in any spelling
+@pytest.mark.parametrize("spelling", [
+    b'<formula xml:space="preserve">{f}</formula>',  # attributes on the formula tag
+    b"<formula >{f}</formula >",
+    b"<formula><![CDATA[{f}]]></formula>",  # text in a CDATA section
+])
+def test_a_rule_that_points_elsewhere_is_dropped_however_its_formula_is_spelt(spelling: bytes, tmp_path: Path):
+    """A conditional format whose formula tag carried an attribute was taken for local and kept in
+    the city's review, pointing at a sheet the review leaves out (it could as well point at another
+    workbook, which Excel offers to fetch).  Every formula tag is now read, whatever its spelling;
+    a formula whose text cannot be read is not local."""
+    import xlsxwriter
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    path = inbox / "济南市数字产业集群申报信息汇总表.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet("汇总表")
+    wb.add_worksheet("选项").write(0, 0, 1)
+    ws.write_string(0, 0, "济南市数字产业集群申报信息汇总表")
+    for c, (_, text) in enumerate(TYPICAL_COLUMNS):
+        ws.write_string(1, c, text)
+    for r, row in enumerate([valid_row(1), valid_row(2)], start=2):
+        for c, key in enumerate(KEYS):
+            if row.get(key) is not None:
+                ws.write(r, c, row[key])
+    red = wb.add_format({"font_color": "#9C0006"})
+    ws.conditional_format(2, col("revenue_total"), 9, col("revenue_total"),
+                          {"type": "formula", "criteria": "=选项!$A$1>0", "format": red})
+    ws.conditional_format(2, col("leader_firms"), 9, col("leader_firms"),
+                          {"type": "formula", "criteria": "=$A$1>0", "format": red})
+    wb.close()
+    with zipfile.ZipFile(path) as zf:
+        parts = {n: zf.read(n) for n in zf.namelist()}
+    xml = parts["xl/worksheets/sheet1.xml"]
+    outside = "选项!$A$1&gt;0".encode()
+    assert xml.count(b"<formula>" + outside + b"</formula>") == 1
+    xml = xml.replace(b"<formula>" + outside + b"</formula>", spelling.replace(b"{f}", outside))
+    parts["xl/worksheets/sheet1.xml"] = xml
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in parts.items():
+            zf.writestr(name, data)
+    review = write_city_reviews(decided(inbox), tmp_path / "run")["济南市"]
+    ranges = [str(r.sqref) for r in openpyxl.load_workbook(review)["汇总表"].conditional_formatting]
+    assert ranges == [f"{letter('leader_firms')}3:{letter('leader_firms')}10"]  # the local rule stays
+    assert not any(re.search("<(?:formula|cfRule)[^>]*>[^<]*选项".encode(), x) for x in sheet_xml(review).values())
+
+
+def test_rule_formulas_are_read_in_every_spelling():
+    from sdbatch.writers.xlsxpatch import _rules_local
+
+    rule = b'<cfRule type="expression" priority="1">%s</cfRule>'
+    assert _rules_local(rule % b"<formula>$A$1&gt;0</formula>")
+    assert _rules_local(rule % b"<x:formula>$A$1&gt;0</x:formula><x:formula/>")  # an empty formula
+    assert not _rules_local(rule % b'<formula a="1">Other!A1</formula>')
+    assert not _rules_local(rule % b"<x:formula1>[1]S!A1</x:formula1>")
+    assert not _rules_local(rule % b"<formula>$A$1<y/>Other!A1</formula>")  # an element inside
+    assert not _rules_local(rule % b"<formula $A$1")  # a tag never closed
+    assert _rules_local(b'<fill/><font b="1"/><dataValidation/>')  # f... elements that are no formula
+
+
+# ----------------------------------------------------------------------------- the copy's own patterns
+PATHOLOGICAL_ROWS = {  # a row, a cell, a part that leaves elements open for a megabyte
+    "cells left open": b'<c r="A9" t="inlineStr"><is><t>1' * (1 << 15),
+    "cells never ending their tag": b'<c r="A9" s="1" ' * (1 << 16),
+    "formulas left open": b'<f t="shared" ref="A1:A9">1+' * (1 << 15),
+    "values left open": b"<v>1" * (1 << 17) + b"<v a" * (1 << 17),
+    "prefixed cells left open": b'<x:c r="A9"><x:v>1</x:v>' * (1 << 15),
+    "external data left open": b'<c:externalData r:id="rId1">' * (1 << 15),
+    "rule formulas left open": b'<formula a="1">A1<b/>' * (1 << 15),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PATHOLOGICAL_ROWS))
+def test_the_copys_patterns_are_linear_in_xml_that_never_closes_an_element(name: str) -> None:
+    """The copy finds cells, formulas, cached values and embedded-data links by patterns.  Their
+    content ran to the next end tag of their kind: in XML that leaves such elements open every
+    attempt ran to the end of the row or part, quadratic in its length (8,000 open cells of one row
+    took seconds).  A tag now ends at the next "<" and content stops at the next start of its own
+    kind.  Were they quadratic again, this test would not end."""
+    from sdbatch.writers import xlsxpatch
+
+    data = PATHOLOGICAL_ROWS[name]
+    for p in (b"", rb"x:"):
+        cell, formula, value = xlsxpatch._cell_patterns(p)
+        assert cell.findall(data) == []  # no cell is ever closed
+        assert formula.sub(b"", data) == data and len(value.findall(data)) <= data.count(b"</" + p + b"v>")
+    assert xlsxpatch._EXTERNAL_DATA.sub(b"", data) == data
+    assert not xlsxpatch._rules_local(data) or b"formula" not in data
+
+
+def test_the_copys_patterns_read_cells_as_excel_and_other_writers_spell_them() -> None:
+    from sdbatch.writers import xlsxpatch
+
+    cell, formula, value = xlsxpatch._cell_patterns(b"")
+    row = (b'<c r="A1" s="2"/><c r="B1" t="s"><v>7</v></c><c r="C1"><f>SUM(A1:B1)</f><v>3</v></c>'
+           b'<c r="D1" t="inlineStr"><is><r><rPr><color rgb="FF0000"/></rPr><t>x&lt;y</t></r></is></c >')
+    found = [(m.group(1), m.group(3)) for m in cell.finditer(row)]
+    assert found == [(b' r="A1" s="2"', None), (b' r="B1" t="s"', b"<v>7</v>"),
+                     (b' r="C1"', b"<f>SUM(A1:B1)</f><v>3</v>"),
+                     (b' r="D1" t="inlineStr"', b'<is><r><rPr><color rgb="FF0000"/></rPr><t>x&lt;y</t></r></is>')]
+    assert formula.sub(b"", b'<f t="shared" si="0"/><f>A1</f><v>3</v>') == b"<v>3</v>"
+    assert value.search(b'<v xml:space="preserve"> 3 </v>').group(1) == b" 3 "  # type: ignore[union-attr]
+    cell_x, _, value_x = xlsxpatch._cell_patterns(b"x:")
+    assert cell_x.search(b'<x:c r="A1"><x:v>1</x:v></x:c>').group(3) == b"<x:v>1</x:v>"  # type: ignore[union-attr]
+    assert xlsxpatch._EXTERNAL_DATA.sub(b"", b'<c:chart/><c:externalData r:id="rId3"><c:autoUpdate val="0"/>'
+                                             b"</c:externalData><c:x/>") == b"<c:chart/><c:x/>"

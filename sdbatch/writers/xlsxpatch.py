@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import array
 import copy
+import functools
 import itertools
 import math
 import posixpath
@@ -105,6 +106,14 @@ _NEEDS_WORK = re.compile(r"[&<>\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]|_x[0-9A-F
 _ATTR = re.compile(rb"""([A-Za-z_][\w.:-]*)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
 _REF = re.compile(rb"([A-Za-z]{1,3})([0-9]{1,7})")
 _PREFIX = re.compile(rb"<(?:([A-Za-z_][\w.-]*):)?worksheet[\s>/]")
+
+
+def _element(p: bytes, name: bytes) -> bytes:
+    """The rest of an element ``<p:name`` after its name: its attributes, then "/>" or its content
+    and end tag (attributes in group 1, content in group 3).  Linear in any input: a tag ends at the next "<" or ">", and
+    the content cannot run past another start or end of the same element, so an element left
+    open fails where the next one begins instead of sending every later attempt to the part's end."""
+    return (rb"(?=[\s>/])([^<>]*?)(/>|>((?:[^<]++|<(?!/?" + p + name + rb"[\s>/]))*+)</" + p + name + rb"\s*>)")
 
 
 class PatchError(Exception):
@@ -880,7 +889,7 @@ class OutputPackage:
         items = "".join(_shared_item(t) for t in self.shared).encode("utf-8", "replace")
         if self.shared_part is not None and self.base is not None:
             data = self.base.read(self.shared_part)
-            start = re.search(rb"<(?:([A-Za-z_][\w.-]*):)?sst\b[^>]*?(/?)>", data)
+            start = re.search(rb"<(?:([A-Za-z_][\w.-]*):)?sst\b[^<>]*?(/?)>", data)
             if start is None:
                 raise PatchError("not a shared strings part")
             prefix = start.group(1) or b""
@@ -1104,10 +1113,12 @@ def _shared_item(text: str) -> str:
     return f"<si><t{space}>{escape(text)}</t></si>"
 
 
+_EXTERNAL_DATA = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?externalData" + _element(rb"(?:[A-Za-z_][\w.-]*:)?", b"externalData"))
+
+
 def _without_external_data(data: bytes) -> bytes:
     """A chart without its link to an embedded workbook (the embedded package is not copied)."""
-    return re.sub(rb"<(?:[A-Za-z_][\w.-]*:)?externalData\b[^>]*?(?:/>|>.*?</(?:[A-Za-z_][\w.-]*:)?externalData>)",
-                  b"", data, flags=re.S)
+    return _EXTERNAL_DATA.sub(b"", data)
 
 
 # ============================================================================ comments
@@ -1380,6 +1391,14 @@ class PatchReport:
     auto_filter: str | None = None
 
 
+@functools.lru_cache(maxsize=8)
+def _cell_patterns(p: bytes) -> tuple[re.Pattern[bytes], re.Pattern[bytes], re.Pattern[bytes]]:
+    """A cell (attributes in group 1, content in group 3), a formula, a cached value (group 1)."""
+    return (re.compile(b"<" + p + b"c" + _element(p, b"c")),
+            re.compile(b"<" + p + b"f" + _element(p, b"f")),
+            re.compile(b"<" + p + rb"v(?:\s[^<>]*+)?>((?:[^<]++|<(?!/?" + p + rb"v[\s>/]))*+)</" + p + rb"v>"))
+
+
 class _Patcher:
     def __init__(self, styles: Styles, edit: SheetEdit, prefix: bytes, out: IO[bytes]) -> None:
         self.styles = styles
@@ -1393,9 +1412,7 @@ class _Patcher:
         self.xf_count = styles.count("cellXfs") if edit.styles_from is None else edit.styles_from.xf_count
         p = re.escape(self.p)
         self.row_start = re.compile(b"<" + p + rb"row[\s>/]")
-        self.cell_re = re.compile(b"<" + p + rb"c(?=[\s>/])([^>]*?)(/>|>(.*?)</" + p + rb"c>)", re.S)
-        self.formula_re = re.compile(b"<" + p + rb"f(?=[\s>/])[^>]*?(?:/>|>.*?</" + p + rb"f>)", re.S)
-        self.value_re = re.compile(b"<" + p + rb"v(?:\s[^>]*)?>(.*?)</" + p + rb"v>", re.S)
+        self.cell_re, self.formula_re, self.value_re = _cell_patterns(p)
         self.cell_start = re.compile(b"<" + p + rb"c\s")
         self.has_formula = b"<" + self.p + b"f"
         self.close_row = b"</" + self.p + b"row>"
@@ -1633,7 +1650,7 @@ def _read_prefix(stream: IO[bytes]) -> tuple[bytes, bytes, bytes, bool]:
             if root is not None:
                 prefix = root.group(1) or b""
                 p = re.escape(prefix + b":") if prefix else b""
-                sheet_data = re.compile(b"<" + p + rb"sheetData(?=[\s>/])[^>]*?(/?)>")
+                sheet_data = re.compile(b"<" + p + rb"sheetData(?=[\s>/])[^<>]*?(/?)>")
         if sheet_data is not None:
             found = sheet_data.search(buf, max(0, looked - 256))
             if found is not None:
@@ -1707,7 +1724,7 @@ def _select(head: bytes, prefix: bytes, selected: bool) -> bytes:
         first = False
         return tag
 
-    return re.sub(b"<" + p + rb"sheetView(?=[\s>/])[^>]*>", view, head)
+    return re.sub(b"<" + p + rb"sheetView(?=[\s>/])[^<>]*>", view, head)
 
 
 MAX_COLUMN_WIDTH = 255.0  # Excel's widest column, in characters
@@ -1730,7 +1747,7 @@ def _width(text: str | None, default: float) -> float:
     return min(max(width, 0.0), MAX_COLUMN_WIDTH)
 
 
-_WIDTH_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(?:col|sheetFormatPr)(?=[\s/>])[^>]*>")
+_WIDTH_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(?:col|sheetFormatPr)(?=[\s/>])[^<>]*>")
 _WIDTH_ATTR = re.compile(rb"""(\s(?:width|defaultColWidth|baseColWidth)\s*=\s*)(?:"([^"]*)"|'([^']*)')""")
 
 
@@ -1798,7 +1815,7 @@ def _edit_sheet_pr(head: bytes, root_end: int, root_name: bytes, prefix: bytes, 
         new = f'<{p}sheetPr><{p}pageSetUpPr fitToPage="{value}"/></{p}sheetPr>'.encode()
         return head[:root_end + 1] + new + head[root_end + 1:]
     element = head[sheet_pr.start:sheet_pr.end]
-    setup = re.search(b"<" + re.escape(p.encode()) + rb"pageSetUpPr\b[^>]*?/?>", element)
+    setup = re.search(b"<" + re.escape(p.encode()) + rb"pageSetUpPr\b[^<>]*?/?>", element)
     if setup is not None:
         tag = setup.group(0)
         if re.search(rb"\sfitToPage\s*=", tag):
@@ -1817,7 +1834,9 @@ def _edit_sheet_pr(head: bytes, root_end: int, root_name: bytes, prefix: bytes, 
     return head[:sheet_pr.start] + element + head[sheet_pr.end:]
 
 
-_FORMULA_TEXT = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(?:formula|formula1|formula2|f)>(.*?)</", re.S)
+_FORMULA_NAME = rb"<(?:[A-Za-z_][\w.-]*:)?(?:formula|formula1|formula2|f)(?=[\s>/])"
+_FORMULA_START = re.compile(_FORMULA_NAME)
+_FORMULA_TEXT = re.compile(_FORMULA_NAME + rb"([^<>]*+)>([^<]*+)(</)?")  # attributes, text, its end
 _CELL_REFS = re.compile(r"\$?[A-Za-z]{1,3}\$?\d+(?::\$?[A-Za-z]{1,3}\$?\d+)?")
 _NAMES = re.compile(r"[A-Za-z_\u3400-\u9fff][\w.\u3400-\u9fff]*(\s*\()?")
 
@@ -1838,9 +1857,20 @@ def formula_is_local(text: str) -> bool:
 
 
 def _rules_local(element: bytes) -> bool:
+    """Whether every formula of a rule element is local.  A formula tag with attributes counts as
+    much as a bare one; a formula that holds an element (CDATA, a child) or is not closed is one
+    we cannot read, so it is not local."""
     import html
 
-    return all(formula_is_local(html.unescape(t.decode("utf-8", "replace"))) for t in _FORMULA_TEXT.findall(element))
+    found = _FORMULA_TEXT.findall(element)
+    if len(found) != len(_FORMULA_START.findall(element)):
+        return False
+    for attributes, text, closed in found:
+        if attributes.endswith(b"/"):
+            continue  # an empty formula
+        if not closed or not formula_is_local(html.unescape(text.decode("utf-8", "replace"))):
+            return False
+    return True
 
 
 def _edit_suffix(suffix: bytes, root_tag: bytes, root_name: bytes, p: str, rp: str, edit: SheetEdit,
@@ -1895,7 +1925,7 @@ def _edit_suffix(suffix: bytes, root_tag: bytes, root_name: bytes, p: str, rp: s
     return b"".join(e for _, e in kept) + b"</" + root_name + b">"
 
 
-_MERGE_REF = re.compile(rb"""<(?:[A-Za-z_][\w.-]*:)?mergeCell\s[^>]*?ref\s*=\s*["']([^"']{1,40})["']""")
+_MERGE_REF = re.compile(rb"""<(?:[A-Za-z_][\w.-]*:)?mergeCell\s[^<>]*?ref\s*=\s*["']([^"']{1,40})["']""")
 
 
 def _bounded_merges(element: bytes, extent: tuple[int, int], pre: str) -> bytes | None:
