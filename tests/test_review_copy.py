@@ -782,3 +782,66 @@ def test_the_copys_patterns_read_cells_as_excel_and_other_writers_spell_them() -
     assert cell_x.search(b'<x:c r="A1"><x:v>1</x:v></x:c>').group(3) == b"<x:v>1</x:v>"  # type: ignore[union-attr]
     assert xlsxpatch._EXTERNAL_DATA.sub(b"", b'<c:chart/><c:externalData r:id="rId3"><c:autoUpdate val="0"/>'
                                              b"</c:externalData><c:x/>") == b"<c:chart/><c:x/>"
+
+
+# ----------------------------------------------------------------------------- nothing fetched from outside
+LINK = b"file://///127.0.0.1/share/x.png"
+
+
+def _linked_picture(parts: dict[str, bytes]) -> None:
+    """The drawing's picture linked from a network path instead of embedded (Insert > Link to file)."""
+    rels = "xl/drawings/_rels/drawing1.xml.rels"
+    parts[rels] = re.sub(rb'Target="[^"]+"', b'Target="' + LINK + b'" TargetMode="External"', parts[rels])
+    parts["xl/drawings/drawing1.xml"] = parts["xl/drawings/drawing1.xml"].replace(b"r:embed=", b"r:link=")
+
+
+def _linked_background(parts: dict[str, bytes]) -> None:
+    """A sheet background picture taken from a network path."""
+    rels = "xl/worksheets/_rels/sheet1.xml.rels"
+    parts[rels] = parts[rels].replace(b"</Relationships>", b'<Relationship Id="rId99" Type="http://schemas.'
+                                      b'openxmlformats.org/officeDocument/2006/relationships/image" Target="'
+                                      + LINK + b'" TargetMode="External"/></Relationships>')
+    sheet = "xl/worksheets/sheet1.xml"
+    parts[sheet] = re.sub(rb"(<drawing [^>]*/>)", rb'\1<picture r:id="rId99"/>', parts[sheet])
+    assert b"rId99" in parts[sheet]
+
+
+@pytest.mark.parametrize("link", [_linked_picture, _linked_background])
+def test_a_picture_linked_from_outside_the_workbook_is_not_copied(link: Any, tmp_path: Path):
+    """A picture a workbook links from a path or URL is fetched by Excel when the workbook opens: a
+    city's file linking one from a network share would have made the department's Excel, and every
+    city's, reach that share on opening the review.  The copy keeps what lies inside the package
+    and hyperlinks (followed on a click only); the rest of the sheet is copied as usual."""
+    import xlsxwriter
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (tmp_path / "pixel.png").write_bytes(png())
+    path = inbox / "济南市数字产业集群申报信息汇总表.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet("汇总表")
+    ws.write_string(0, 0, "济南市数字产业集群申报信息汇总表")
+    for c, (_, text) in enumerate(TYPICAL_COLUMNS):
+        ws.write_string(1, c, text)
+    for r, row in enumerate([valid_row(1, leader_firms=0), valid_row(2)], start=2):
+        for c, key in enumerate(KEYS):
+            if row.get(key) is not None:
+                ws.write(r, c, row[key])
+    ws.insert_image("Z2", str(tmp_path / "pixel.png"))
+    ws.write_url("Z20", "https://example.cn/政策原文")
+    wb.close()
+    with zipfile.ZipFile(path) as zf:
+        parts = {n: zf.read(n) for n in zf.namelist()}
+    link(parts)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in parts.items():
+            zf.writestr(name, data)
+    review = write_city_reviews(decided(inbox), tmp_path / "run")["济南市"]
+    with zipfile.ZipFile(review) as zf:
+        rels = b"".join(zf.read(n) for n in zf.namelist() if n.endswith(".rels"))
+        sheets = b"".join(zf.read(n) for n in zf.namelist() if n.startswith("xl/worksheets/sheet"))
+    external = re.findall(rb'<Relationship [^>]*TargetMode="External"[^>]*>', rels)
+    assert external and all(b"/hyperlink" in r and b"example.cn" in r for r in external)
+    assert LINK not in rels and b"rId99" not in sheets
+    ws = openpyxl.load_workbook(review)["汇总表"]
+    assert fill(ws[f"{letter('leader_firms')}3"]) == COLOURS["red"] and ws["Z20"].hyperlink is not None

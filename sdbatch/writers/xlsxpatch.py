@@ -26,7 +26,10 @@ only where a part is small (styles, workbook, relationships, content types, the 
 worksheet around its rows); the rows are never parsed as a tree.  Sizes are checked against
 the limits of the preflight (:mod:`sdbatch.settings`) before anything is decompressed.  A
 package that cannot be edited safely raises :class:`PatchError`; the caller then rebuilds
-the sheet from the values it read.
+the sheet from the values it read.  Nothing the copy keeps points outside it, hyperlinks apart
+(followed on a click only): a picture linked from a path or URL, which Excel would fetch on
+opening, is left out with its drawing, and so is a rule whose formula refers to another sheet,
+workbook or name.
 """
 
 from __future__ import annotations
@@ -1078,8 +1081,9 @@ class OutputPackage:
 
 
 def closure_check(src: SourcePackage, part: str, allowed: frozenset[str]) -> None:
-    """Raise PatchError unless ``part`` and all it points to exist and are of ``allowed`` types
-    (a chart's embedded workbook, ``package``, is left out of the copy)."""
+    """Raise PatchError unless ``part`` and all it points to exist, are of ``allowed`` types and
+    lie inside the package, hyperlinks apart (a chart's embedded workbook, ``package``, is left
+    out of the copy)."""
     todo, seen = [part], set()
     while todo:
         current = todo.pop()
@@ -1095,6 +1099,8 @@ def closure_check(src: SourcePackage, part: str, allowed: frozenset[str]) -> Non
                 continue
             if rel.type not in allowed:
                 raise PatchError(f"{current} needs a {rel.type}")
+            if rel.external and rel.type != "hyperlink":  # a picture linked from a path or URL: Excel fetches it
+                raise PatchError(f"{current} links a {rel.type} from outside the package")
             if not rel.external:
                 todo.append(rel.target)
 

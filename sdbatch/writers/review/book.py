@@ -231,8 +231,11 @@ class _BookWriter:
         for rel in source_rels:
             if rel.type not in xp.SHEET_RELS_KEPT:
                 continue
-            if rel.external:
-                rels.append((rel.id, rel.type_uri, rel.target, True))
+            if rel.external:  # a hyperlink is followed on a click; anything else Excel fetches on opening
+                if rel.type == "hyperlink":
+                    rels.append((rel.id, rel.type_uri, rel.target, True))
+                else:
+                    dropped.add(element_of[rel.type])
                 continue
             if rel.type == "hyperlink":
                 dropped.add("hyperlinks")
