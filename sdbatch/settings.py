@@ -58,6 +58,20 @@ REVIEW_NUMBER_FORMATS = {"amount": "0.00", "ratio": "0.00", "count": "0", "int":
 REVIEW_WIDTH_SAMPLE_ROWS = 2000  # column widths by content are measured on the first rows
 REVIEW_WRAP_WIDTH = 40  # a column of long text wraps at this width (characters)
 REVIEW_MAX_WIDTH = 30  # other columns at most this wide
+# Functions a data validation or conditional format of a city's sheet may call and still be copied
+# into its review: they read the sheet and nothing else.  Any other (WEBSERVICE, FILTERXML, IMAGE,
+# RTD, CALL, REGISTER.ID, INDIRECT, HYPERLINK, or one not known here) drops the rule: Excel
+# evaluates a conditional format as soon as the sheet is shown.
+RULE_FUNCTIONS = frozenset("""
+    ABS AND AVERAGE AVERAGEIF AVERAGEIFS CEILING CHAR CHOOSE CLEAN CODE COLUMN COLUMNS CONCAT
+    CONCATENATE COUNT COUNTA COUNTBLANK COUNTIF COUNTIFS DATE DATEDIF DATEVALUE DAY DAYS EDATE
+    EOMONTH EXACT FALSE FIND FINDB FLOOR HLOOKUP HOUR IF IFERROR IFNA IFS INDEX INT ISBLANK ISERR
+    ISERROR ISEVEN ISLOGICAL ISNA ISNONTEXT ISNUMBER ISODD ISTEXT LARGE LEFT LEFTB LEN LENB LOOKUP
+    LOWER MATCH MAX MAXIFS MID MIDB MIN MINIFS MINUTE MOD MONTH NETWORKDAYS NOT NOW OR PROPER RANK
+    REPLACE REPT RIGHT RIGHTB ROUND ROUNDDOWN ROUNDUP ROW ROWS SEARCH SEARCHB SECOND SMALL SUBSTITUTE
+    SUM SUMIF SUMIFS SUMPRODUCT SWITCH TEXT TIME TODAY TRIM TRUE UNICODE UPPER VALUE VLOOKUP WEEKDAY
+    WEEKNUM XOR YEAR
+""".split())
 
 # --- files in the inbox ------------------------------------------------------------------
 SPREADSHEET_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods", ".csv", ".et", ".xltx")

@@ -77,9 +77,27 @@ CT_CHART = "application/vnd.openxmlformats-officedocument.drawingml.chart+xml"
 # are re-made; printer settings, pivot tables, controls, OLE objects and the like are dropped.
 SHEET_RELS_KEPT = frozenset({"drawing", "hyperlink", "table", "image"})
 # Parts a kept drawing may point to (and so on); a drawing that needs anything else is dropped.
-DRAWING_RELS_KEPT = frozenset({"image", "chart", "chartUserShapes", "hyperlink", "chartStyle", "chartColorStyle",
+DRAWING_RELS_KEPT = frozenset({"image", "chart", "chartUserShapes", "chartStyle", "chartColorStyle",
                                "diagramData", "diagramLayout", "diagramQuickStyle", "diagramColors",
                                "diagramDrawing", "drawing", "themeOverride"})
+# The content type a part reached through a relationship of each kind must have ("image/" stands
+# for any image).  A part of another kind (the package's own relationships or content types, a
+# worksheet, the workbook, its styles) is never copied through a drawing's or a sheet's link.
+PART_TYPES = {
+    "image": "image/",
+    "drawing": "application/vnd.openxmlformats-officedocument.drawing+xml",
+    "chart": "application/vnd.openxmlformats-officedocument.drawingml.chart+xml",
+    "chartUserShapes": "application/vnd.openxmlformats-officedocument.drawingml.chartshapes+xml",
+    "chartStyle": "application/vnd.ms-office.chartstyle+xml",
+    "chartColorStyle": "application/vnd.ms-office.chartcolorstyle+xml",
+    "diagramData": "application/vnd.openxmlformats-officedocument.drawingml.diagramdata+xml",
+    "diagramLayout": "application/vnd.openxmlformats-officedocument.drawingml.diagramlayout+xml",
+    "diagramQuickStyle": "application/vnd.openxmlformats-officedocument.drawingml.diagramstyle+xml",
+    "diagramColors": "application/vnd.openxmlformats-officedocument.drawingml.diagramcolors+xml",
+    "diagramDrawing": "application/vnd.ms-office.drawingml.diagramdrawing+xml",
+    "themeOverride": "application/vnd.openxmlformats-officedocument.themeoverride+xml",
+    "table": "application/vnd.openxmlformats-officedocument.spreadsheetml.table+xml",
+}
 # Elements of a worksheet after its rows, in the order the schema requires (CT_Worksheet).
 SUFFIX_ORDER = ("sheetCalcPr", "sheetProtection", "protectedRanges", "scenarios", "autoFilter", "sortState",
                 "dataConsolidate", "customSheetViews", "mergeCells", "phoneticPr", "conditionalFormatting",
@@ -111,7 +129,7 @@ _REF = re.compile(rb"([A-Za-z]{1,3})([0-9]{1,7})")
 _PREFIX = re.compile(rb"<(?:([A-Za-z_][\w.-]*):)?worksheet[\s>/]")
 
 
-def _element(p: bytes, name: bytes) -> bytes:
+def element_rest(p: bytes, name: bytes) -> bytes:
     """The rest of an element ``<p:name`` after its name: its attributes, then "/>" or its content
     and end tag (attributes in group 1, content in group 3).  Linear in any input: a tag ends at the next "<" or ">", and
     the content cannot run past another start or end of the same element, so an element left
@@ -510,6 +528,13 @@ class SourcePackage:
                         self.sheets[sheet.get("name", "")] = rel.target
         self.workbook_rels = list(by_id.values())
 
+    def structure(self) -> set[str]:
+        """The parts the package and its workbook name (lower case): the workbook, its sheets,
+        styles, theme, strings, the document properties.  None is anything's picture or drawing."""
+        parts = {self.workbook.lower()}
+        parts.update(rel.target.lower() for rel in [*self.rels(""), *self.workbook_rels] if not rel.external)
+        return parts
+
     def workbook_part(self, kind: str) -> str | None:
         """The part of a workbook-level relationship (``styles``, ``theme``, ``sharedStrings``)."""
         for rel in self.workbook_rels:
@@ -867,10 +892,16 @@ class OutputPackage:
         self.shared: dict[str, int] = {}
         self.shared_part = base.workbook_part("sharedStrings") if base is not None else None
         self.shared_base = _count_items(base.read(self.shared_part)) if base is not None and self.shared_part else 0
+        self.written: set[str] = set()  # zip entries written (lower case)
+        # Parts this package writes itself: no part of a city's is copied under one of their names.
+        self.own = {n.lower() for n in ("[Content_Types].xml", "_rels/.rels", self.workbook_part,
+                                        rels_name(self.workbook_part), self.styles_part, self.shared_part or "",
+                                        "docProps/custom.xml", "docProps/core.xml") if n}
         self.zip = zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=COMPRESS_LEVEL)
         try:
             theme = base.workbook_part("theme") if base is not None else None
             if base is not None and theme is not None:
+                self.own.add(theme.lower())
                 self.copy_part(base, theme, theme)
                 self.workbook_rels.append(("rId1", f"{RELS}/theme", theme))
         except BaseException:
@@ -934,16 +965,24 @@ class OutputPackage:
         return self.name(stem + "_", ext)
 
     def write(self, name: str, data: bytes, content_type: str | None) -> None:
+        self._claim(name)
         self.zip.writestr(name, data)
         self.taken.add(name.lower())
         if content_type:
             self.types[name] = content_type
 
     def stream(self, name: str, content_type: str | None) -> IO[bytes]:
+        self._claim(name)
         self.taken.add(name.lower())
         if content_type:
             self.types[name] = content_type
         return self.zip.open(name, "w", force_zip64=True)
+
+    def _claim(self, name: str) -> None:
+        """A zip entry written twice would leave readers to choose between two parts of one name."""
+        if name.lower() in self.written:
+            raise PatchError(f"part written twice: {name}")
+        self.written.add(name.lower())
 
     def copy_part(self, src: SourcePackage, part: str, new_name: str,
                   transform: Callable[[bytes], bytes] | None = None) -> None:
@@ -977,30 +1016,43 @@ class OutputPackage:
                 + "".join(items) + "</Relationships>")
         self.write(rels_name(part) if part else "_rels/.rels", body.encode("utf-8"), None)
 
-    def copy_closure(self, src: SourcePackage, part: str, allowed: frozenset[str], rename: Callable[[str], str],
-                     transform: Callable[[str, bytes], bytes] | None = None, seen: dict[str, str] | None = None
-                     ) -> str:
-        """Copy ``part`` and every part it points to; raise PatchError when it points to a part
-        whose relationship type is not ``allowed``.  Returns the new name of ``part``."""
+    def copy_closure(self, src: SourcePackage, part: str, kind: str, allowed: frozenset[str],
+                     rename: Callable[[str], str], table_edit: Callable[[bytes], bytes] | None = None,
+                     seen: dict[str, str] | None = None) -> str:
+        """Copy ``part`` (reached by a relationship of type ``kind``) and every part it points to;
+        raise PatchError when one is not of an ``allowed`` type, not of the content type of its
+        kind, points outside the package or would take the name of a part this package writes
+        itself.  A chart loses its link to its embedded workbook, a drawing the macros and cell
+        links of its shapes; ``table_edit`` edits every table.  Returns the new name of ``part``."""
         if seen is None:
-            closure_check(src, part, allowed)
+            closure_check(src, part, kind, allowed)
             seen = {}
         if part in seen:
             return seen[part]
         rels = src.rels(part)
         new = rename(part)
+        if new.lower() in self.own or _is_rels(new):
+            raise PatchError(f"{part} would replace a part of the review")
         seen[part] = new
         kept = []
         for rel in rels:
-            if rel.external:
-                kept.append((rel.id, rel.type_uri, rel.target, True))
-            elif rel.type != "package":  # a chart's embedded workbook: its cached values suffice
-                kept.append((rel.id, rel.type_uri, self.copy_closure(src, rel.target, allowed, rename, transform,
-                                                                     seen), False))
-        edit = (lambda data: transform(part, data)) if transform is not None else None
-        if edit is None and posixpath.basename(part).startswith("chart") and part.endswith(".xml"):
-            edit = _without_external_data
-        self.copy_part(src, part, new, edit)
+            if rel.type != "package":  # a chart's embedded workbook: its cached values suffice
+                kept.append((rel.id, rel.type_uri, self.copy_closure(src, rel.target, rel.type, allowed, rename,
+                                                                     table_edit, seen), False))
+        edits: list[Callable[[bytes], bytes]] = []
+        if kind == "table" and table_edit is not None:
+            edits.append(table_edit)
+        elif kind == "chart":
+            edits.append(_without_external_data)
+        elif kind in ("drawing", "chartUserShapes"):
+            edits.append(_without_shape_code)
+
+        def edit(data: bytes) -> bytes:
+            for step in edits:
+                data = step(data)
+            return data
+
+        self.copy_part(src, part, new, edit if edits else None)
         if kept:
             self.write_rels(new, kept)
         return new
@@ -1080,29 +1132,51 @@ class OutputPackage:
         return "".join(out).encode("utf-8")
 
 
-def closure_check(src: SourcePackage, part: str, allowed: frozenset[str]) -> None:
-    """Raise PatchError unless ``part`` and all it points to exist, are of ``allowed`` types and
-    lie inside the package, hyperlinks apart (a chart's embedded workbook, ``package``, is left
-    out of the copy)."""
-    todo, seen = [part], set()
+def closure_check(src: SourcePackage, part: str, kind: str, allowed: frozenset[str]) -> None:
+    """Raise PatchError unless ``part`` (reached by a relationship of type ``kind``) and all it
+    points to exist, lie inside the package, are of ``allowed`` types and have the content type
+    of their kind (:data:`PART_TYPES`), none a part of the workbook itself (a sheet, its styles).
+    Nothing outside the package is kept: Excel fetches a picture linked from a path or URL when
+    the workbook opens, whatever the type of the link.  A chart's embedded workbook (``package``)
+    is left out of the copy."""
+    structure = src.structure()
+    todo, seen = [(part, kind)], set()
     while todo:
-        current = todo.pop()
+        current, current_kind = todo.pop()
         if current in seen:
             continue
         seen.add(current)
         if not src.has(current):
             raise PatchError(f"missing part {current}")
+        if current.lower() in structure:
+            raise PatchError(f"{current} is a part of the workbook itself")
         if len(seen) > settings.MAX_ZIP_MEMBERS:
             raise PatchError("too many parts")
+        if not part_type_fits(src, current, current_kind):
+            raise PatchError(f"{current} is not a {current_kind}")
+        chart = current_kind == "chart"
         for rel in src.rels(current):
-            if rel.type == "package" and posixpath.basename(current).startswith("chart"):
+            if rel.external:
+                raise PatchError(f"{current} links a {rel.type} from outside the package")
+            if rel.type == "package" and chart:
                 continue
             if rel.type not in allowed:
                 raise PatchError(f"{current} needs a {rel.type}")
-            if rel.external and rel.type != "hyperlink":  # a picture linked from a path or URL: Excel fetches it
-                raise PatchError(f"{current} links a {rel.type} from outside the package")
-            if not rel.external:
-                todo.append(rel.target)
+            todo.append((rel.target, rel.type))
+
+
+def part_type_fits(src: SourcePackage, part: str, kind: str) -> bool:
+    """Whether ``part`` has the content type of a part of ``kind``, and is no relationships part."""
+    expected = PART_TYPES.get(kind)
+    if expected is None or _is_rels(part):
+        return False
+    ctype = src.content_type(part).strip().lower()
+    return ctype.startswith(expected) if expected.endswith("/") else ctype == expected
+
+
+def _is_rels(part: str) -> bool:
+    name = part.lower()
+    return name.endswith(".rels") or "_rels/" in name or name.lstrip("/") == "[content_types].xml"
 
 
 _ITEM = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?si[\s>/]")
@@ -1119,7 +1193,15 @@ def _shared_item(text: str) -> str:
     return f"<si><t{space}>{escape(text)}</t></si>"
 
 
-_EXTERNAL_DATA = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?externalData" + _element(rb"(?:[A-Za-z_][\w.-]*:)?", b"externalData"))
+_EXTERNAL_DATA = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?externalData" + element_rest(rb"(?:[A-Za-z_][\w.-]*:)?", b"externalData"))
+
+
+_SHAPE_CODE = re.compile(rb"""\s(?:macro|textlink)\s*=\s*(?:"[^"]*"|'[^']*')""")
+
+
+def _without_shape_code(data: bytes) -> bytes:
+    """A drawing whose shapes run no macro and show no cell's formula (``macro``, ``textlink``)."""
+    return _SHAPE_CODE.sub(b"", data)
 
 
 def _without_external_data(data: bytes) -> bytes:
@@ -1386,6 +1468,8 @@ class SheetEdit:
     # whether the sheet is the workbook's selected tab (two selected tabs open as a group in Excel,
     # where one edit changes both sheets)
     selected: bool = False
+    # the relationships the copy keeps for its elements: id -> kind ("drawing", "hyperlink"...)
+    rel_types: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -1400,8 +1484,8 @@ class PatchReport:
 @functools.lru_cache(maxsize=8)
 def _cell_patterns(p: bytes) -> tuple[re.Pattern[bytes], re.Pattern[bytes], re.Pattern[bytes]]:
     """A cell (attributes in group 1, content in group 3), a formula, a cached value (group 1)."""
-    return (re.compile(b"<" + p + b"c" + _element(p, b"c")),
-            re.compile(b"<" + p + b"f" + _element(p, b"f")),
+    return (re.compile(b"<" + p + b"c" + element_rest(p, b"c")),
+            re.compile(b"<" + p + b"f" + element_rest(p, b"f")),
             re.compile(b"<" + p + rb"v(?:\s[^<>]*+)?>((?:[^<]++|<(?!/?" + p + rb"v[\s>/]))*+)</" + p + rb"v>"))
 
 
@@ -1433,6 +1517,8 @@ class _Patcher:
             pieces: list[bytes] = []
             pos = 0
             check_styles = self._styles_suspect(buf)
+            if b"xmlns" in buf and _NS_DECL.search(buf):  # a prefix bound inside the rows: formulas
+                raise PatchError("a namespace declared inside the rows")  # could hide behind it
             end_data = buf.find(self.close_data)  # once per chunk: rows never hold it
             while True:
                 found = self.row_start.search(buf, pos)
@@ -1666,6 +1752,14 @@ def _read_prefix(stream: IO[bytes]) -> tuple[bytes, bytes, bytes, bool]:
             raise PatchError("no sheetData")
 
 
+_NS_DECL = re.compile(rb"""\sxmlns(?::([A-Za-z_][\w.-]*))?\s*=\s*(?:"([^"<]*)"|'([^'<]*)')""")
+
+
+def _main_prefixes(root_tag: bytes) -> set[bytes]:
+    """The prefixes the worksheet's root binds to the SpreadsheetML namespace (b"" for the default)."""
+    return {prefix for prefix, a, b in _NS_DECL.findall(root_tag) if (a or b).strip() == MAIN.encode()}
+
+
 def patch_sheet(src: SourcePackage, part: str, out: IO[bytes], styles: Styles, edit: SheetEdit) -> PatchReport:
     """Stream worksheet ``part`` of ``src`` into ``out`` with the edits of ``edit``."""
     with src.open(part) as stream:
@@ -1678,6 +1772,8 @@ def patch_sheet(src: SourcePackage, part: str, out: IO[bytes], styles: Styles, e
             if MAIN.encode() not in root_tag:
                 raise PatchError("not a transitional worksheet")
             root_name = (prefix + b":worksheet") if prefix else b"worksheet"
+            if _main_prefixes(root_tag) != {prefix}:  # rows could spell a formula with another prefix
+                raise PatchError("the sheet's namespace is bound to several prefixes")
             rel_prefix = _rel_prefix(root_tag)
             if rel_prefix is None:
                 rel_prefix = b"sdr"
@@ -1849,34 +1945,57 @@ _NAMES = re.compile(r"[A-Za-z_\u3400-\u9fff][\w.\u3400-\u9fff]*(\s*\()?")
 
 def formula_is_local(text: str) -> bool:
     """Whether a rule's formula (data validation, conditional format) refers only to its own
-    sheet and literals: no other sheet, no other workbook, no defined name."""
+    sheet and literals: no other sheet, no other workbook, no defined name, and calls only
+    functions that read the sheet (:data:`settings.RULE_FUNCTIONS`)."""
     text = re.sub(r'"[^"]*"', "", text)
     if "!" in text or "[" in text:
         return False
     text = _CELL_REFS.sub("", text)
     for found in _NAMES.finditer(text):
-        if found.group(1):
-            continue  # a function
-        if found.group(0).upper() not in ("TRUE", "FALSE"):
+        name = found.group(0).rstrip("( \t\r\n").upper()
+        if found.group(1):  # a function, perhaps spelt with its file-format prefix (_xlfn.IFS)
+            if name.rpartition(".")[2] not in settings.RULE_FUNCTIONS or name.count(".") > (
+                    1 if name.startswith(("_XLFN.", "_XLWS.")) else 0):
+                return False
+        elif name not in ("TRUE", "FALSE"):
             return False
     return True
+
+
+_CFVO = rb"<(?:[A-Za-z_][\w.-]*:)?cfvo(?=[\s>/])"
+_CFVO_START = re.compile(_CFVO)
+_CFVO_TAG = re.compile(_CFVO + rb"""((?:[^<>"']++|"[^"<]*+"|'[^'<]*+')*+)/?>""")  # a ">" may stand in a value
 
 
 def _rules_local(element: bytes) -> bool:
-    """Whether every formula of a rule element is local.  A formula tag with attributes counts as
-    much as a bare one; a formula that holds an element (CDATA, a child) or is not closed is one
-    we cannot read, so it is not local."""
+    """Whether every formula of a rule element is local (:func:`formula_is_local`): the texts of
+    its formula elements (``formula``, ``formula1``, ``xm:f``...) and the thresholds of its colour
+    scales and data bars (``cfvo val``).  A formula tag with attributes counts as much as a bare
+    one; one that only wraps another (``x14:formula1`` around ``xm:f``) is read through it; one
+    that holds anything else (CDATA, an element) or is not closed is one we cannot read, so it is
+    not local."""
     import html
 
-    found = _FORMULA_TEXT.findall(element)
+    def local(text: bytes) -> bool:
+        return formula_is_local(html.unescape(text.decode("utf-8", "replace")))
+
+    found = list(_FORMULA_TEXT.finditer(element))
     if len(found) != len(_FORMULA_START.findall(element)):
         return False
-    for attributes, text, closed in found:
+    for match in found:
+        attributes, text, closed = match.groups()
         if attributes.endswith(b"/"):
             continue  # an empty formula
-        if not closed or not formula_is_local(html.unescape(text.decode("utf-8", "replace"))):
+        if not closed:
+            if text.strip() or not _FORMULA_START.match(element, match.end()):
+                return False
+            continue  # a wrapper: the formula inside is read on its own
+        if not local(text):
             return False
-    return True
+    tags = _CFVO_TAG.findall(element)
+    if len(tags) != len(_CFVO_START.findall(element)):
+        return False
+    return all(local(v1 or v2) for tag in tags for name, v1, v2 in _ATTR.findall(tag) if name == b"val")
 
 
 def _edit_suffix(suffix: bytes, root_tag: bytes, root_name: bytes, p: str, rp: str, edit: SheetEdit,
@@ -1915,13 +2034,16 @@ def _edit_suffix(suffix: bytes, root_tag: bytes, root_name: bytes, p: str, rp: s
             if bounded is None:
                 continue
             element = bounded
-        elif local == "extLst":
-            if b"!" in element or re.search(rb"\s[\w.-]+:id\s*=", element):
+        elif local == "extLst":  # x14 rules: their formulas are read as the others are
+            if not _rules_local(element) or re.search(rb"\s[\w.-]+:id\s*=", element):
                 report.dropped.append(local)
                 continue
         elif local == "autoFilter":
             found = re.search(rb'\sref\s*=\s*["\']([^"\']+)["\']', element)
             report.auto_filter = found.group(1).decode("ascii", "replace") if found else None
+        if not _links_fit(element, local, edit.rel_types):
+            report.dropped.append(local)
+            continue
         kept.append((local, element))
     kept += [(local, xml.encode("utf-8")) for local, xml in edit.page.parts(p)]
     if edit.legacy_drawing:
@@ -1929,6 +2051,20 @@ def _edit_suffix(suffix: bytes, root_tag: bytes, root_name: bytes, p: str, rp: s
     order = {name: i for i, name in enumerate(SUFFIX_ORDER)}
     kept.sort(key=lambda item: order.get(item[0], len(order)))
     return b"".join(e for _, e in kept) + b"</" + root_name + b">"
+
+
+_REL_ID = re.compile(rb"""\s[A-Za-z_][\w.-]*:id\s*=\s*(?:"([^"<]*)"|'([^'<]*)')""")  # ">" may stand in a value
+_LINKED = {"drawing": "drawing", "picture": "image", "hyperlinks": "hyperlink", "tableParts": "table"}
+
+
+def _links_fit(element: bytes, local: str, rel_types: dict[str, str]) -> bool:
+    """Whether every relationship an element names is one the copy keeps, of the kind the element
+    takes: a background (``picture``) naming a hyperlink's URL would have Excel fetch it."""
+    ids = [(a or b).decode("utf-8", "replace") for a, b in _REL_ID.findall(element)]
+    if not ids:
+        return True
+    kind = _LINKED.get(local)
+    return kind is not None and all(rel_types.get(i) == kind for i in ids)
 
 
 _MERGE_REF = re.compile(rb"""<(?:[A-Za-z_][\w.-]*:)?mergeCell\s[^<>]*?ref\s*=\s*["']([^"']{1,40})["']""")

@@ -241,7 +241,7 @@ class _BookWriter:
                 dropped.add("hyperlinks")
                 continue
             try:
-                target = out.copy_closure(src, rel.target, xp.DRAWING_RELS_KEPT, rename, tables)
+                target = out.copy_closure(src, rel.target, rel.type, xp.DRAWING_RELS_KEPT, rename, tables)
             except xp.PatchError:
                 dropped.add(element_of[rel.type])
                 continue
@@ -259,6 +259,7 @@ class _BookWriter:
         edit.merge_extent = (last_row, last_col)
         edit.legacy_drawing = vml_id
         edit.drop_elements = frozenset(dropped)
+        edit.rel_types = {rid: uri.rsplit("/", 1)[-1] for rid, uri, _, _ in rels}
         chosen: list[printing.PrintPlan] = []
 
         def choose(widths: dict[int, float], default: float) -> xp.PageSetup:
@@ -515,6 +516,11 @@ def _free_id(taken: set[str], stem: str) -> str:
     return f"{stem}{n}"
 
 
+_ANY_PREFIX = rb"(?:[A-Za-z_][\w.-]*:)?"
+_TABLE_FORMULA = re.compile(b"|".join(b"<" + _ANY_PREFIX + name + xp.element_rest(_ANY_PREFIX, name)
+                                      for name in (b"calculatedColumnFormula", b"totalsRowFormula")))
+
+
 class _TableRenamer:
     """Table parts copied with their formulas removed (no formula from a city survives); a table
     from a second package gets a new id and name (ids and names are unique in a workbook)."""
@@ -523,11 +529,8 @@ class _TableRenamer:
         self.rename = rename
         self.serial = serial
 
-    def __call__(self, part: str, data: bytes) -> bytes:
-        if "/tables/" not in part.lower():
-            return data
-        data = re.sub(rb"<(?:[A-Za-z_][\w.-]*:)?(calculatedColumnFormula|totalsRowFormula)\b[^>]*?"
-                      rb"(?:/>|>.*?</(?:[A-Za-z_][\w.-]*:)?\1>)", b"", data, flags=re.S)
+    def __call__(self, data: bytes) -> bytes:
+        data = _TABLE_FORMULA.sub(b"", data)
         if self.rename:
             start = data.find(b"<", data.find(b"?>") + 1 if data.startswith(b"<?") else 0)
             end = data.find(b">", start)
