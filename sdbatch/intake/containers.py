@@ -24,6 +24,7 @@ garbage-collected, or at exit.
 from __future__ import annotations
 
 import hashlib
+import logging
 import shutil
 import tempfile
 import weakref
@@ -36,6 +37,8 @@ from sdbatch.catalogue import join, text
 from sdbatch.intake import archives, messages
 from sdbatch.intake.origin import china_iso
 from sdbatch.model import FileRecord, FileRejected, Finding, OriginStep, Provenance, Source
+
+log = logging.getLogger("sdbatch")
 
 
 def container_kind(name: str) -> str | None:
@@ -123,8 +126,12 @@ def _open(container: FileRecord, depth: int, budget: _Budget) -> list[FileRecord
     except FileRejected as exc:
         _reject(container, exc)
         return []
-    except OSError as exc:
-        _reject(container, FileRejected("archive-unreadable", file="", detail=type(exc).__name__))
+    except Exception:  # noqa: BLE001 - whatever one city's message or archive does costs it alone, never the batch
+        log.debug(text("batch.log.details"), exc_info=True)
+        if kind == "message":
+            _reject(container, FileRejected("message-unreadable", file="", detail=text("intake.message.malformed")))
+        else:
+            _reject(container, FileRejected("archive-unreadable", file="", detail=text("intake.archive.damaged")))
         return []
     names = [name for name, _path, _size, _err in members]
     taken = [m for m in members if wanted(m[0])]

@@ -51,7 +51,7 @@ from sdbatch.intake.store import (
     record_message,
     seen_uids,
 )
-from sdbatch.model import FileRejected, MessageInfo
+from sdbatch.model import MessageInfo
 
 FETCH_LOCK = ".fetch.lock"  # beside the ledger: one fetch at a time
 
@@ -316,7 +316,7 @@ def _take(raw: bytes, arrived: dt.datetime | None, inbox: Path, archive: Path) -
     digest = hashlib.sha256(raw).hexdigest()
     try:
         parsed: ParsedMessage | None = parse_eml(raw)
-    except FileRejected:
+    except Exception:  # noqa: BLE001 - any message we cannot parse is kept and recorded, never fetched again
         parsed = None
     info = parsed.info if parsed else MessageInfo(None, None, None, None, None)
     moment = parsed.moment if parsed else None

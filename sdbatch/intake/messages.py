@@ -46,6 +46,7 @@ _TYPE_SUFFIXES = {
 }
 _UNSAFE_CHARS = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]')
 MAX_NAME_CHARS = 120
+MAX_NAME_BYTES = 200  # UTF-8 bytes: Linux allows 255 per name, and a copy may add " (2)" or ".part"
 
 
 @dataclass
@@ -156,9 +157,9 @@ def sender_of(value: str | None) -> tuple[str | None, str | None]:
 
 def _attachment(part: Message, number: int) -> Attachment | None:
     content_type = part.get_content_type()
-    disposition = (part.get("Content-Disposition") or "").split(";")[0].strip().lower()
+    disposition = str(part.get("Content-Disposition") or "").split(";")[0].strip().lower()  # a Header when 8-bit
     try:
-        name = part.get_filename()
+        name = _eight_bit_filename(part) or part.get_filename()
     except Exception:  # noqa: BLE001 - a broken RFC 2231 parameter: treat as unnamed
         name = None
     if name is not None:
@@ -186,6 +187,29 @@ def _attachment(part: Message, number: int) -> Attachment | None:
     return Attachment(safe_name(name or "", number, suffix), data, name or "")
 
 
+def _eight_bit_filename(part: Message) -> str | None:
+    """The file name some Chinese mail clients write as raw UTF-8 or GBK bytes in the header
+    (``filename="淄博市….xlsx"`` unencoded): the email package keeps such a header as a ``Header``
+    whose text has lost the bytes, so the name is read from the bytes themselves."""
+    from email.header import Header, decode_header
+
+    for header in ("Content-Disposition", "Content-Type"):
+        value = part.get(header)
+        if not isinstance(value, Header):
+            continue
+        raw = b"".join(c if isinstance(c, bytes) else c.encode("ascii", "replace") for c, _ in decode_header(value))
+        try:
+            decoded = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            decoded = raw.decode("gb18030", "replace")
+        plain = Message()
+        plain[header] = decoded
+        name = plain.get_filename() if header == "Content-Disposition" else plain.get_param("name")
+        if isinstance(name, str) and name:
+            return name
+    return None
+
+
 def _decoded_name(name: str) -> str:
     from email.header import decode_header, make_header
 
@@ -205,12 +229,13 @@ def safe_name(name: str, number: int, suffix: str = "") -> str:
     if not name or name.startswith("~$"):
         name = text("intake.unnamed_attachment", number=number) + suffix
     stem, dot, ext = name.rpartition(".")
-    if dot and len(ext) <= 8:
-        if len(name) > MAX_NAME_CHARS:
-            name = stem[: MAX_NAME_CHARS - len(ext) - 1] + "." + ext
-    elif len(name) > MAX_NAME_CHARS:
-        name = name[:MAX_NAME_CHARS]
-    return name
+    if not dot or len(ext) > 8:
+        stem, ext = name, ""
+    suffix = "." + ext if ext else ""
+    stem = stem[: MAX_NAME_CHARS - len(suffix)]
+    while len((stem + suffix).encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:  # a file system counts bytes
+        stem = stem[:-1]
+    return stem + suffix
 
 
 # ----------------------------------------------------------------------------- .msg
@@ -260,8 +285,9 @@ def _msg_contents(msg: Any) -> ParsedMessage:
                        references=tuple(dict.fromkeys(refs)), date_source=date_source)
     attachments = []
     for number, att in enumerate(getattr(msg, "attachments", []) or [], start=1):
-        if number > settings.MAX_MESSAGE_PARTS:
-            break
+        if number > settings.MAX_MESSAGE_PARTS:  # as for an .eml: said, not cut short in silence
+            raise FileRejected("message-unreadable", file="",
+                               detail=text("intake.message.too_many_parts", limit=settings.MAX_MESSAGE_PARTS))
         data = getattr(att, "data", None)
         if not isinstance(data, bytes):
             continue  # an embedded Outlook item, not a file

@@ -121,7 +121,26 @@ def _inspect_zip(path: Path, size: int) -> str:
 
 
 def _check_archive_limits(path: Path, infos: list[zipfile.ZipInfo]) -> None:
+    found = unbounded_member(infos)
+    if found is not None:
+        raise reject("file-unreadable", path, text("reading.compression_method", member=found[0], method=found[1]))
     check_archive_members(path, [(info.file_size, info.compress_size) for info in infos])
+
+
+# Zip compression methods whose output Python's zipfile bounds on every read: stored and deflated,
+# all Excel, WPS and the usual archivers write.  bzip2, LZMA (and the others, which zipfile cannot
+# read anyway) are decompressed without a bound: a 3 KB member declaring 500 KB gave 4 GiB at once.
+ZIP_METHODS_BOUNDED = frozenset({zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED})
+_ZIP_METHOD_NAMES = {zipfile.ZIP_BZIP2: "BZIP2", zipfile.ZIP_LZMA: "LZMA", 9: "Deflate64", 93: "Zstandard",
+                     95: "XZ", 98: "PPMd"}
+
+
+def unbounded_member(infos: list[zipfile.ZipInfo]) -> tuple[str, str] | None:
+    """(name, method) of the first member not stored or deflated, if any."""
+    for info in infos:
+        if info.compress_type not in ZIP_METHODS_BOUNDED:
+            return info.filename, _ZIP_METHOD_NAMES.get(info.compress_type, f"#{info.compress_type}")
+    return None
 
 
 def check_archive_members(path: Path, sizes: list[tuple[int, int | None]], *, packed: int | None = None,

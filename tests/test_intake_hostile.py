@@ -1,0 +1,190 @@
+"""One city's odd or crafted message or archive costs that item alone: never the batch, never
+another city's workbook, never unbounded memory (SPEC §7; brief: a bad file is rejected with a
+clear Chinese reason and the batch goes on).
+
+The families come from an audit of the intake side: e-mail headers the email package cannot
+take apart (8-bit file names as Chinese mail clients write them, deep nesting, pathological
+addresses), zip and 7z members whose decompressor ignores the output bound, an Outlook message
+with more attachments than the limit, attachment names longer than a file system allows, RAR
+members that need a tool the machine lacks.  Messages and archives are written here with the
+standard library, py7zr and the builders of :mod:`tests.mail_builders`.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import tempfile
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from sdbatch.intake import imap
+from sdbatch.intake.messages import MAX_NAME_BYTES, parse_eml, safe_name
+from tests.decision_builders import city_file, decide, row, set_mtime
+from tests.mail_builders import CHINA, eml, outlook_msg, rar5
+
+ON_TIME = dt.datetime(2024, 6, 27, 15, 30, tzinfo=CHINA)
+GOOD = "济南市数字产业集群申报信息汇总表.xlsx"
+
+
+def inbox_with_good(tmp_path: Path) -> Path:
+    """An inbox holding one sound workbook, which every case must still read."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / GOOD).write_bytes(city_file(tmp_path / "src", "济南市", [row()]).read_bytes())
+    set_mtime(inbox / GOOD, ON_TIME)
+    return inbox
+
+
+def zibo_workbook(tmp_path: Path) -> bytes:
+    return city_file(tmp_path / "zibo", "淄博市", [row(name="淄博市甲产业集群")]).read_bytes()
+
+
+def statuses(inbox: Path) -> dict[str, tuple[str, str | None]]:
+    result = decide(inbox)
+    return {f.file: (f.status, f.error_code) for f in result.files}
+
+
+def raw_message(headers: str, parts: list[tuple[bytes, bytes]]) -> bytes:
+    """A multipart message with each part's raw header bytes, as some mail clients write them."""
+    out = (headers + "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=BB\r\n\r\n").encode()
+    for head, data in parts:
+        out += b"--BB\r\n" + head + b"Content-Transfer-Encoding: base64\r\n\r\n" + base64.encodebytes(data) + b"\r\n"
+    return out + b"--BB--\r\n"
+
+
+HEADERS = "From: szcy@zibo.gxj.example\r\nSubject: =?utf-8?b?5reE5Y2a5biC?=\r\nDate: Thu, 27 Jun 2024 15:30:00 +0800\r\n"
+
+
+# ----------------------------------------------------------------------------- e-mail headers
+@pytest.mark.parametrize("encoding", ["utf-8", "gbk"])
+def test_an_attachment_named_in_raw_bytes_is_read_under_its_name(encoding: str, tmp_path: Path):
+    """Several Chinese mail clients write the file name unencoded (UTF-8 or GBK bytes in the header).
+    The email package hands such a header back as an object, on which the reader failed: the whole
+    run stopped with an internal error.  The name is now read from its bytes."""
+    name = "淄博市数字产业集群申报信息汇总表.xlsx"
+    head = f'Content-Type: application/octet-stream; name="{name}"\r\nContent-Disposition: attachment; ' \
+           f'filename="{name}"\r\n'
+    inbox = inbox_with_good(tmp_path)
+    (inbox / "淄博市来信.eml").write_bytes(raw_message(HEADERS, [(head.encode(encoding), zibo_workbook(tmp_path))]))
+    assert [a.name for a in parse_eml((inbox / "淄博市来信.eml").read_bytes()).attachments] == [name]
+    found = statuses(inbox)
+    assert found[GOOD] == ("processed", None) and found[f"淄博市来信.eml/{name}"] == ("processed", None)
+
+
+def _nested(depth: int) -> bytes:
+    inner = eml("szcy@zibo.gxj.example", "转发", ON_TIME, [])
+    for _ in range(depth):
+        inner = (HEADERS + "MIME-Version: 1.0\r\nContent-Type: message/rfc822\r\n\r\n").encode() + inner
+    return inner
+
+
+@pytest.mark.parametrize("message", [
+    pytest.param(lambda: _nested(300), id="300 nested messages"),
+    pytest.param(lambda: ("From: " + "(" * 1000 + "a@b.cn\r\nSubject: x\r\n\r\nbody\r\n").encode(), id="From of parentheses"),
+])
+def test_a_message_the_parser_cannot_take_apart_costs_itself_only(message: object, tmp_path: Path):
+    """A 15 KB message of nested messages, or a From: of a thousand parentheses, made the email
+    package recurse past Python's limit: the run stopped, no city got anything.  Such a message is
+    now rejected with its reason and the batch goes on."""
+    inbox = inbox_with_good(tmp_path)
+    (inbox / "淄博市转发.eml").write_bytes(message())  # type: ignore[operator]
+    found = statuses(inbox)
+    assert found[GOOD] == ("processed", None)
+    assert found["淄博市转发.eml"] == ("rejected", "message-unreadable")
+
+
+def test_fetch_keeps_and_records_a_message_it_cannot_parse(tmp_path: Path):
+    """``sdbatch fetch`` parses with the same reader; a message it could not take apart stopped the
+    fetch before anything was recorded, so every later fetch stopped on it again."""
+    inbox, archive = tmp_path / "inbox", tmp_path / "archive"
+    inbox.mkdir()
+    archive.mkdir()
+    taken = imap._take(_nested(300), ON_TIME, inbox, archive)
+    assert taken.outcome == "unreadable" and taken.archive_file is not None
+    assert (archive / taken.archive_file.split("/")[-1]).is_file()
+
+
+# ----------------------------------------------------------------------------- names
+def test_a_long_chinese_attachment_name_is_shortened_not_fatal(tmp_path: Path):
+    """Ninety Chinese characters are 270 bytes, past the 255 a Linux file name may hold: writing
+    the attachment failed and the whole message, its good workbook too, was rejected with an
+    English reason.  Names are now cut to the bytes a file system allows."""
+    long_name = "淄博市" + "数字产业集群申报信息汇总表" * 7 + ".xlsx"
+    assert len(long_name.encode()) > 255
+    cut = safe_name(long_name, 1)
+    assert cut.endswith(".xlsx") and cut.startswith("淄博市") and len(cut.encode()) <= MAX_NAME_BYTES
+    inbox = inbox_with_good(tmp_path)
+    (inbox / "淄博市来信.eml").write_bytes(eml("szcy@zibo.gxj.example", "汇总表", ON_TIME,
+                                               [(long_name, zibo_workbook(tmp_path))]))
+    found = statuses(inbox)
+    assert found["淄博市来信.eml"] == ("ignored", None)
+    assert found[f"淄博市来信.eml/{cut}"] == ("processed", None)
+
+
+def test_an_outlook_message_over_the_attachment_limit_is_rejected_not_cut_short(tmp_path: Path,
+                                                                                 monkeypatch: pytest.MonkeyPatch):
+    """Attachments past the limit were dropped in silence (the city's workbook among them, the
+    finding counting only those read); an .eml over the limit was rejected.  Now both are."""
+    from sdbatch import settings
+
+    monkeypatch.setattr(settings, "MAX_MESSAGE_PARTS", 3)
+    inbox = inbox_with_good(tmp_path)
+    outlook_msg(inbox / "淄博市来信.msg", "szcy@zibo.gxj.example", "汇总表", ON_TIME,
+                [(f"说明{i}.txt", b"x") for i in range(3)] + [("淄博市数字产业集群申报信息汇总表.xlsx",
+                                                              zibo_workbook(tmp_path))])
+    found = statuses(inbox)
+    assert found[GOOD] == ("processed", None)
+    assert found["淄博市来信.msg"] == ("rejected", "message-unreadable")
+
+
+# ----------------------------------------------------------------------------- decompression
+def test_zip_members_compressed_without_a_bound_are_not_decompressed(tmp_path: Path):
+    """Python's zipfile bounds what one read returns for deflated members only: a 3 KB bzip2
+    member declaring 500 KB gave 4 GiB at once (8 GB of memory), in an archive or as a sheet part
+    of an .xlsx.  Members must be stored or deflated, as Excel, WPS and the usual archivers write."""
+    inbox = inbox_with_good(tmp_path)
+    with zipfile.ZipFile(inbox / "淄博市材料.zip", "w", zipfile.ZIP_BZIP2) as zf:
+        zf.writestr("淄博市数字产业集群申报信息汇总表.xlsx", zibo_workbook(tmp_path))
+    with zipfile.ZipFile(tmp_path / "zibo.xlsx", "w") as out, zipfile.ZipFile(
+            tmp_path / "zibo" / "淄博市数字产业集群申报信息汇总表.xlsx") as src:
+        for info in src.infolist():
+            method = zipfile.ZIP_LZMA if info.filename.startswith("xl/worksheets/") else zipfile.ZIP_DEFLATED
+            out.writestr(info.filename, src.read(info), compress_type=method)
+    (inbox / "淄博市数字产业集群申报信息汇总表.xlsx").write_bytes((tmp_path / "zibo.xlsx").read_bytes())
+    found = statuses(inbox)
+    assert found[GOOD] == ("processed", None)
+    assert found["淄博市材料.zip"] == ("rejected", "archive-unreadable")
+    assert found["淄博市数字产业集群申报信息汇总表.xlsx"] == ("rejected", "file-unreadable")
+
+
+def test_7z_coders_without_a_bound_are_not_decompressed(tmp_path: Path):
+    """py7zr's zstd and deflate decoders ignore the output bound (a 128 KB archive took 12 GB);
+    LZMA2, 7-Zip's default, and bzip2 keep it."""
+    import py7zr
+
+    inbox = inbox_with_good(tmp_path)
+    data = zibo_workbook(tmp_path)
+    for name, filters in (("淄博市甲.7z", [{"id": py7zr.FILTER_DEFLATE}]), ("淄博市乙.7z", None)):
+        with py7zr.SevenZipFile(inbox / name, "w", filters=filters) as archive:
+            archive.writestr(data, "淄博市数字产业集群申报信息汇总表.xlsx")
+    found = statuses(inbox)
+    assert found["淄博市甲.7z"] == ("rejected", "archive-unreadable")
+    assert found["淄博市乙.7z/淄博市数字产业集群申报信息汇总表.xlsx"][0] == "processed"
+
+
+def test_a_rar_member_needing_a_missing_tool_leaves_no_copy_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """rarfile copies a compressed member's archive to the temp folder before it looks for unrar,
+    and leaves the copy when it finds none: a copy of the city's data on every run."""
+    from sdbatch.intake import archives
+
+    monkeypatch.setattr(archives, "tool_available", lambda: False)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    inbox = inbox_with_good(tmp_path)
+    rar5(inbox / "淄博市材料.rar", [("淄博市数字产业集群申报信息汇总表.xlsx", zibo_workbook(tmp_path))], method=3)
+    found = statuses(inbox)
+    assert found["淄博市材料.rar"] == ("rejected", "archive-tool-missing")
+    assert not [p for p in (tmp_path / "tmp").iterdir() if p.suffix == ".rar"]
