@@ -91,6 +91,12 @@ class Exclusions:
             paths += [f"{ledger}{suffix}" for suffix in (*LEDGER_SUFFIXES, settings.DECISIONS_JOURNAL_SUFFIX)]
         return cls(paths)
 
+    def around(self, root: str) -> Exclusions:
+        """The exclusions without those that hold ``root`` itself: an output folder the inbox lies
+        in (``--out work`` for ``work/inbox``) would otherwise skip every file the city sent."""
+        inside = [r for r in self.real if not (root == r or root.startswith(r.rstrip(os.sep) + os.sep))]
+        return self if len(inside) == len(self.real) else Exclusions(inside)
+
     def holds(self, real_path: str, st: os.stat_result | None = None) -> bool:
         if st is not None and (st.st_dev, st.st_ino) in self.ids:
             return True
@@ -105,8 +111,8 @@ def walk(inbox: Path, exclude: Exclusions | None = None) -> list[Entry]:
 
     Raises OSError when the inbox itself cannot be listed (the run cannot be done).
     """
-    exclude = exclude or Exclusions()
     root = os.path.realpath(inbox)
+    exclude = (exclude or Exclusions()).around(root)
     out: list[Entry] = []
     seen_dirs: set[tuple[int, int]] = set()
     stack: list[tuple[str, str]] = [(os.fspath(inbox), "")]

@@ -188,3 +188,72 @@ def test_a_rar_member_needing_a_missing_tool_leaves_no_copy_behind(tmp_path: Pat
     found = statuses(inbox)
     assert found["淄博市材料.rar"] == ("rejected", "archive-tool-missing")
     assert not [p for p in (tmp_path / "tmp").iterdir() if p.suffix == ".rar"]
+
+
+def _forwarded(levels: int, attachments: list[tuple[str, bytes]]) -> bytes:
+    """A message forwarded ``levels`` times as an attachment (message/rfc822), the innermost one
+    carrying ``attachments``."""
+    from email.message import EmailMessage
+    from email.parser import BytesParser
+    from email.policy import default
+
+    message = BytesParser(policy=default).parsebytes(eml("szcy@zibo.gxj.example", "汇总表", ON_TIME, attachments))
+    for level in range(levels):
+        outer = EmailMessage()
+        outer["From"] = "szcy@zibo.gxj.example"
+        outer["Subject"] = f"转发{level}"
+        outer.set_content("转发")
+        outer.add_attachment(message)
+        message = outer
+    return bytes(message)
+
+
+def test_a_forwarded_message_is_opened_once_one_level_deeper(tmp_path: Path):
+    """An attached message is an attachment: opened as a container of its own one level deeper,
+    not walked into from every message around it (200 nested messages around a 20 MB file were
+    re-serialised at every level: four minutes and 4 GB), so the nesting limit of archives holds."""
+    from sdbatch import settings
+
+    inbox = inbox_with_good(tmp_path)
+    name = "淄博市数字产业集群申报信息汇总表.xlsx"
+    once = _forwarded(1, [(name, zibo_workbook(tmp_path))])
+    assert [a.name for a in parse_eml(once).attachments] == ["汇总表.eml"]
+    (inbox / "淄博市转发.eml").write_bytes(once)
+    (inbox / "淄博市多次转发.eml").write_bytes(_forwarded(settings.MAX_NESTING_DEPTH + 2,
+                                                       [(name, zibo_workbook(tmp_path))]))
+    found = statuses(inbox)
+    assert found[GOOD] == ("processed", None)
+    assert found[f"淄博市转发.eml/汇总表.eml/{name}"] == ("processed", None)
+    assert ("rejected", "archive-too-deep") in found.values()
+    assert not [f for f in found if f.startswith("淄博市多次转发.eml") and f.endswith(".xlsx")]
+
+
+def test_an_inbox_inside_the_output_folder_is_read(tmp_path: Path):
+    """``sdbatch run work/inbox --out work`` skipped every file as part of its own output and said
+    the inbox was empty.  The output folder is left out of the walk only where it lies inside the
+    inbox; its run folders and ledger stay out either way (an output folder that is the inbox
+    itself is refused with its reason)."""
+    from sdbatch.batch import RunOptions, run_batch
+    from tests.decision_builders import NOW
+
+    (tmp_path / "work").mkdir()
+    inbox = inbox_with_good(tmp_path / "work")
+    for run_id in ("t1", "t2"):  # the second run meets the first one's folder and ledger
+        done = run_batch(inbox, RunOptions(out_dir=inbox.parent, now=NOW, run_id=run_id, mail_mode="none",
+                                           force=True))
+        assert done.result is not None
+        assert [(f.file, f.status) for f in done.result.files] == [(GOOD, "processed")]
+
+
+def test_a_header_of_megabytes_is_decoded_in_its_first_kilobytes():
+    """Decoding encoded words is quadratic in Python's email package: a 5 MB subject or file name
+    took a minute (the 100 MB message limit allowed hours).  A header is decoded in its first
+    ``MAX_HEADER_CHARS`` characters; were it decoded whole again, this test would take minutes."""
+    words = b" ".join([b"=?utf-8?b?5reE5Y2a5biC?="] * 250_000)  # 淄博市, 6 MB
+    raw = (b"From: szcy@zibo.gxj.example\r\nSubject: " + words + b"\r\nMIME-Version: 1.0\r\n"
+           b"Content-Type: multipart/mixed; boundary=B\r\n\r\n--B\r\nContent-Type: application/octet-stream\r\n"
+           b'Content-Disposition: attachment; filename="' + words + b'.xlsx"\r\n\r\nx\r\n--B--\r\n')
+    parsed = parse_eml(raw)
+    assert parsed.info.subject is not None and parsed.info.subject.startswith("淄博市淄博市")
+    [attachment] = parsed.attachments
+    assert attachment.name.startswith("淄博市") and len(attachment.name.encode()) <= MAX_NAME_BYTES
