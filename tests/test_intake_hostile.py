@@ -257,3 +257,32 @@ def test_a_header_of_megabytes_is_decoded_in_its_first_kilobytes():
     assert parsed.info.subject is not None and parsed.info.subject.startswith("淄博市淄博市")
     [attachment] = parsed.attachments
     assert attachment.name.startswith("淄博市") and len(attachment.name.encode()) <= MAX_NAME_BYTES
+
+
+def test_the_containers_of_one_item_list_at_most_the_member_limit_together(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch):
+    """Each archive may hold MAX_ZIP_MEMBERS members, but a 4 MB zip of 100 zips of 2,000 small
+    files each made 200,000 records (three minutes).  The containers of one inbox item now share
+    that limit, as they share the bytes they may unpack."""
+    import io
+
+    from sdbatch import settings
+
+    monkeypatch.setattr(settings, "MAX_ZIP_MEMBERS", 20)  # a workbook holds fewer parts
+    inbox = inbox_with_good(tmp_path)
+    inner = []
+    for i in range(3):
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as zf:
+            for j in range(8):
+                zf.writestr(f"说明{i}{j}.csv", "a,b\n1,2\n")
+        inner.append((f"第{i}批.zip", buf.getvalue()))
+    with zipfile.ZipFile(inbox / "淄博市材料.zip", "w") as zf:
+        for name, data in inner:
+            zf.writestr(name, data)
+    found = statuses(inbox)
+    assert found[GOOD] == ("processed", None)
+    opened = [f for f, (status, _) in found.items() if f.startswith("淄博市材料.zip/") and f.endswith(".zip")
+              and status == "ignored"]
+    assert len(opened) == 2 and found["淄博市材料.zip/第2批.zip"] == ("rejected", "archive-bomb")
+    assert len([f for f in found if f.endswith(".csv")]) == 16

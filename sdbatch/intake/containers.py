@@ -29,7 +29,7 @@ import shutil
 import tempfile
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from sdbatch import settings
@@ -62,7 +62,9 @@ def wanted(name: str) -> bool:
 
 @dataclass
 class _Budget:
-    left: int
+    left: int  # bytes all containers of one inbox item may still unpack
+    # members they may still list: 100 zips of 2,000 members each in a 4 MB zip made 200,000 records
+    members: int = field(default_factory=lambda: settings.MAX_ZIP_MEMBERS)
 
 
 def expand(records: list[FileRecord], *, ledger: Path | None = None) -> list[FileRecord]:
@@ -134,6 +136,11 @@ def _open(container: FileRecord, depth: int, budget: _Budget) -> list[FileRecord
             _reject(container, FileRejected("archive-unreadable", file="", detail=text("intake.archive.damaged")))
         return []
     names = [name for name, _path, _size, _err in members]
+    budget.members -= len(names)
+    if budget.members < 0:
+        _reject(container, FileRejected("archive-bomb", file="", detail=text(
+            "reading.too_many_members", count=settings.MAX_ZIP_MEMBERS - budget.members)))
+        return []
     taken = [m for m in members if wanted(m[0])]
     container.status = "ignored"
     shown = names[: settings.MAX_LISTED_MEMBERS]
