@@ -401,3 +401,31 @@ def test_a_picture_linked_from_outside_the_workbook_is_not_copied(link: Any, tmp
     assert external and all(b"/hyperlink" in r and b"example.cn" in r for r in external)
     assert LINK not in rels(parts) and b"rId99" not in sheets(parts)
     assert openpyxl.load_workbook(review)["汇总表"]["Z20"].hyperlink is not None
+
+
+def test_a_chart_as_excel_saves_it_keeps_its_style_parts(tmp_path: Path):
+    """Excel 2013 and later save every chart with a style and a colour part: the content types the
+    copy requires of each kind must be the ones Excel writes, or every chart would be left out."""
+    def chart(wb: Any, ws: Any) -> None:
+        bars = wb.add_chart({"type": "column"})
+        bars.add_series({"values": "=汇总表!$H$3:$H$4"})
+        ws.insert_chart("Z2", bars)
+
+    def styled(parts: dict[str, bytes]) -> None:
+        ms = "http://schemas.microsoft.com/office/2011/relationships"
+        parts["xl/charts/style1.xml"] = b'<?xml version="1.0"?><cs:chartStyle xmlns:cs="http://schemas.microsoft.' \
+                                        b'com/office/drawing/2012/chartStyle" id="201"/>'
+        parts["xl/charts/colors1.xml"] = b'<?xml version="1.0"?><cs:colorStyle xmlns:cs="http://schemas.microsoft.' \
+                                         b'com/office/drawing/2012/chartStyle" meth="cycle" id="10"/>'
+        parts["xl/charts/_rels/chart1.xml.rels"] = (
+            '<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/'
+            f'relationships"><Relationship Id="rId2" Type="{ms}/chartColorStyle" Target="colors1.xml"/>'
+            f'<Relationship Id="rId1" Type="{ms}/chartStyle" Target="style1.xml"/></Relationships>').encode()
+        parts["[Content_Types].xml"] = parts["[Content_Types].xml"].replace(b"</Types>", (
+            b'<Override PartName="/xl/charts/style1.xml" ContentType="application/vnd.ms-office.chartstyle+xml"/>'
+            b'<Override PartName="/xl/charts/colors1.xml" ContentType="application/vnd.ms-office.chartcolorstyle+xml"/>'
+            b"</Types>"))
+
+    _, parts = review_of(tmp_path, chart, styled)
+    charts = sorted(n for n in parts if n.startswith("xl/charts/"))
+    assert "xl/charts/chart1.xml" in charts and "xl/charts/style1.xml" in charts and "xl/charts/colors1.xml" in charts
