@@ -286,3 +286,19 @@ def test_the_containers_of_one_item_list_at_most_the_member_limit_together(tmp_p
               and status == "ignored"]
     assert len(opened) == 2 and found["淄博市材料.zip/第2批.zip"] == ("rejected", "archive-bomb")
     assert len([f for f in found if f.endswith(".csv")]) == 16
+
+
+def test_one_7z_member_py7zr_will_not_write_does_not_cost_the_others(tmp_path: Path):
+    """py7zr extracts the wanted members in one call and fails as a whole for one it will not write
+    ("C:x.xlsx"): the city's good workbook beside it was rejected as damaged with the rest.  The
+    members are then taken one by one."""
+    import py7zr
+
+    inbox = inbox_with_good(tmp_path)
+    name = "淄博市数字产业集群申报信息汇总表.xlsx"
+    with py7zr.SevenZipFile(inbox / "淄博市材料.7z", "w") as archive:
+        archive.writestr(zibo_workbook(tmp_path), name)
+        archive.writestr(b"x", "C:x.xlsx")
+    found = statuses(inbox)
+    assert found[f"淄博市材料.7z/{name}"] == ("processed", None)
+    assert found["淄博市材料.7z/C:x.xlsx"][0] == "rejected"

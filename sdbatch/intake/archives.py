@@ -21,7 +21,7 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from sdbatch import settings
 from sdbatch.catalogue import join, text
@@ -262,16 +262,16 @@ def _open_7z(path: Path, size: int, dest: Path, wanted: Callable[[str], bool], b
         if not targets:
             return listing
         scratch = dest / "7z"
-        try:
-            archive.reset()
-            archive.extract(path=scratch, targets=[t for _, t in targets])
-        except Exception:  # noqa: BLE001 - a damaged block: every member of this extraction
-            for member, _ in targets:
-                member.error = _member_error(path, member.name)
-            return listing
+        failed: set[str] = set()
+        if not _extract_7z(archive, scratch, [t for _, t in targets]):
+            # py7zr extracts in one call and fails as a whole for one member it will not write (a
+            # name such as "C:x.xlsx", a damaged block): the members are then taken one by one,
+            # so that one bad member does not cost the city its good workbook beside it
+            one_by_one = len(targets) <= settings.MAX_SEPARATE_EXTRACTIONS
+            failed = {t for _, t in targets if not one_by_one or not _extract_7z(archive, scratch, [t])}
         for number, (member, original) in enumerate(targets, start=1):
             found = scratch / original
-            if not found.is_file() or found.is_symlink() or found.stat().st_size > member.size:
+            if original in failed or not found.is_file() or found.is_symlink() or found.stat().st_size > member.size:
                 member.error = _member_error(path, member.name)
                 continue
             target = _target(dest, number, member.name)
@@ -279,6 +279,16 @@ def _open_7z(path: Path, size: int, dest: Path, wanted: Callable[[str], bool], b
             member.path = target
         shutil.rmtree(scratch, ignore_errors=True)
         return listing
+
+
+def _extract_7z(archive: Any, scratch: Path, targets: list[str]) -> bool:
+    """Extract ``targets`` of an open 7z into ``scratch``; whether it worked."""
+    try:
+        archive.reset()
+        archive.extract(path=scratch, targets=targets)
+    except Exception:  # noqa: BLE001 - a damaged block, a name py7zr will not write
+        return False
+    return True
 
 
 # ----------------------------------------------------------------------------- rar
