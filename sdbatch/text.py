@@ -151,18 +151,25 @@ def cell_text(value: Any) -> str:
     return str(value).strip()
 
 
+# Characters a name may hold that show as nothing or change how a line reads: control characters
+# (a line break forged a line of run.log) and the marks that reverse text ("xslx.exe" shown as
+# "exe.xlsx").
+_UNSEEN = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
 def display_name(name: str) -> str:
     """A file name as people should read it.  Names zipped on Chinese Windows arrive as GBK bytes,
-    which Python holds as surrogates: decode them as GB18030 (else replace what cannot be read)."""
+    which Python holds as surrogates: decode them as GB18030 (else replace what cannot be read).
+    A character that shows as nothing or turns the text around becomes "_"."""
     try:
         name.encode("utf-8")
-        return name
     except UnicodeEncodeError:
         raw = name.encode("utf-8", "surrogateescape")
         try:
-            return raw.decode("gb18030")
+            name = raw.decode("gb18030")
         except UnicodeDecodeError:
-            return raw.decode("utf-8", "replace")
+            name = raw.decode("utf-8", "replace")
+    return _UNSEEN.sub("_", name)
 
 
 def held_once(value: Any) -> Any:

@@ -302,3 +302,20 @@ def test_one_7z_member_py7zr_will_not_write_does_not_cost_the_others(tmp_path: P
     found = statuses(inbox)
     assert found[f"淄博市材料.7z/{name}"] == ("processed", None)
     assert found["淄博市材料.7z/C:x.xlsx"][0] == "rejected"
+
+
+def test_a_name_with_line_breaks_or_reversing_marks_is_shown_plainly(tmp_path: Path):
+    """A file or archive member may be named with a line break (which forged a line of run.log)
+    or a right-to-left mark (``xslx.exe`` shown as ``exe.xlsx``).  Such characters show as "_"
+    wherever the name is shown; the file itself is read as sent."""
+    inbox = inbox_with_good(tmp_path)
+    forged = "\n2024-06-27 15:30:00 信息 伪造的一行\n"
+    with zipfile.ZipFile(inbox / "淄博市材料.zip", "w") as zf:
+        zf.writestr(f"淄博市{forged}数字产业集群申报信息汇总表.xlsx", zibo_workbook(tmp_path))
+        zf.writestr("说明\u202excod.xlsx", b"x")
+    (inbox / f"青岛市{forged}.csv").write_text("a,b\n", encoding="utf-8")
+    found = statuses(inbox)
+    assert not [f for f in found if any(c in f for c in "\n\r\u202e")]
+    assert found["淄博市材料.zip/淄博市_2024-06-27 15:30:00 信息 伪造的一行_数字产业集群申报信息汇总表.xlsx"] == (
+        "processed", None)
+    assert "青岛市_2024-06-27 15:30:00 信息 伪造的一行_.csv" in found

@@ -176,8 +176,8 @@ def _open_zip(path: Path, size: int, dest: Path, wanted: Callable[[str], bool], 
             if info.flag_bits & 0x1:
                 raise FileRejected("archive-encrypted", file=display_name(path.name))
             if stat.S_ISLNK(info.external_attr >> 16):
-                raise reject("archive-unsafe", path, text("intake.archive.member_link", member=name))
-            names.append(name)
+                raise reject("archive-unsafe", path, text("intake.archive.member_link", member=display_name(name)))
+            names.append(display_name(name))  # shown without line breaks or reversing marks
         unbounded = limits.unbounded_member(infos)
         if unbounded is not None:
             raise reject("archive-unreadable", path, text("intake.archive.method", member=display_name(
@@ -241,10 +241,10 @@ def _open_7z(path: Path, size: int, dest: Path, wanted: Callable[[str], bool], b
                                                           method=join(unbounded)))
         files = []
         for info in infos:
+            _check_name(path, str(info.filename))
             name = display_name(str(info.filename))
-            _check_name(path, name)
             if info.is_symlink:
-                raise reject("archive-unsafe", path, text("intake.archive.member_link", member=name))
+                raise reject("archive-unsafe", path, text("intake.archive.member_link", member=display_name(name)))
             if info.is_directory:
                 continue
             files.append((info, name))
@@ -306,10 +306,10 @@ def _open_rar(path: Path, size: int, dest: Path, wanted: Callable[[str], bool], 
             raise FileRejected("archive-encrypted", file=display_name(path.name))
         files = []
         for info in archive.infolist():
+            _check_name(path, str(info.filename))
             name = display_name(str(info.filename))
-            _check_name(path, name)
             if info.is_symlink() or getattr(info, "file_redir", None):
-                raise reject("archive-unsafe", path, text("intake.archive.member_link", member=name))
+                raise reject("archive-unsafe", path, text("intake.archive.member_link", member=display_name(name)))
             if info.is_dir():
                 continue
             if info.needs_password():
