@@ -13,6 +13,8 @@ MAX_HEADER_DEPTH = 3  # header rows joined at most (two-row merged headers, plus
 # a partial table (草稿) or a copy of the chosen sheet's rows (打印版) is reported, not read.
 MORE_TABLE_MIN_SHARE = 0.75
 MAX_HEADER_CHARS = 200  # a longer cell is a note or a paragraph, never read as a column header
+MAX_NAME_CHARS = 120  # an attachment's or member's file name written to disk, in characters
+MAX_NAME_BYTES = 200  # and in UTF-8 bytes: Linux allows 255 per name, and a copy may add " (2)" or ".part"
 MAX_STATEMENT_CHARS = 300  # a unit statement (单位：万元) is looked for in clauses up to this long
 
 # --- reading -----------------------------------------------------------------------------

@@ -21,7 +21,8 @@ from pathlib import Path
 import pytest
 
 from sdbatch.intake import imap
-from sdbatch.intake.messages import MAX_NAME_BYTES, parse_eml, safe_name
+from sdbatch.intake.messages import parse_eml, safe_name
+from sdbatch.settings import MAX_NAME_BYTES
 from tests.decision_builders import city_file, decide, row, set_mtime
 from tests.mail_builders import CHINA, eml, outlook_msg, rar5
 

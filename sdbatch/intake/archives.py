@@ -237,8 +237,7 @@ def _open_7z(path: Path, size: int, dest: Path, wanted: Callable[[str], bool], b
             raise reject("archive-unreadable", path, text("intake.archive.damaged")) from None
         unbounded = sorted(methods - SEVEN_ZIP_METHODS_BOUNDED)
         if unbounded:
-            raise reject("archive-unreadable", path, text("intake.archive.method", member=display_name(path.name),
-                                                          method=join(unbounded)))
+            raise reject("archive-unreadable", path, text("intake.archive.method_whole", method=join(unbounded)))
         files = []
         for info in infos:
             _check_name(path, str(info.filename))

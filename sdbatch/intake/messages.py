@@ -46,8 +46,6 @@ _TYPE_SUFFIXES = {
     "message/rfc822": ".eml",
 }
 _UNSAFE_CHARS = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]')
-MAX_NAME_CHARS = 120
-MAX_NAME_BYTES = 200  # UTF-8 bytes: Linux allows 255 per name, and a copy may add " (2)" or ".part"
 
 
 @dataclass
@@ -238,7 +236,7 @@ def _decoded_name(name: str) -> str:
 
 def safe_name(name: str, number: int, suffix: str = "") -> str:
     """A name to write a file under: no folder part, no character Windows refuses, no leading dot,
-    at most MAX_NAME_CHARS characters (the suffix kept); an empty name gets ``附件<n>`` + suffix."""
+    at most settings.MAX_NAME_CHARS characters (the suffix kept); an empty name gets ``附件<n>`` + suffix."""
     name = display_name(name).replace("\\", "/").rsplit("/", 1)[-1]
     name = _UNSAFE_CHARS.sub("_", name).strip().strip(".").strip()
     if not name or name.startswith("~$"):
@@ -247,8 +245,8 @@ def safe_name(name: str, number: int, suffix: str = "") -> str:
     if not dot or len(ext) > 8:
         stem, ext = name, ""
     suffix = "." + ext if ext else ""
-    stem = stem[: MAX_NAME_CHARS - len(suffix)]
-    while len((stem + suffix).encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:  # a file system counts bytes
+    stem = stem[: settings.MAX_NAME_CHARS - len(suffix)]
+    while len((stem + suffix).encode("utf-8", "surrogatepass")) > settings.MAX_NAME_BYTES:  # a file system counts bytes
         stem = stem[:-1]
     return stem + suffix
 

@@ -129,6 +129,9 @@ _REF = re.compile(rb"([A-Za-z]{1,3})([0-9]{1,7})")
 _PREFIX = re.compile(rb"<(?:([A-Za-z_][\w.-]*):)?worksheet[\s>/]")
 
 
+ANY_PREFIX = rb"(?:[A-Za-z_][\w.-]*:)?"  # an element name's namespace prefix, if any
+
+
 def element_rest(p: bytes, name: bytes) -> bytes:
     """The rest of an element ``<p:name`` after its name: its attributes, then "/>" or its content
     and end tag (attributes in group 1, content in group 3).  Linear in any input: a tag ends at the next "<" or ">", and
@@ -1031,7 +1034,7 @@ class OutputPackage:
             return seen[part]
         rels = src.rels(part)
         new = rename(part)
-        if new.lower() in self.own or _is_rels(new):
+        if new.lower() in self.own:
             raise PatchError(f"{part} would replace a part of the review")
         seen[part] = new
         kept = []
@@ -1193,7 +1196,7 @@ def _shared_item(text: str) -> str:
     return f"<si><t{space}>{escape(text)}</t></si>"
 
 
-_EXTERNAL_DATA = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?externalData" + element_rest(rb"(?:[A-Za-z_][\w.-]*:)?", b"externalData"))
+_EXTERNAL_DATA = re.compile(b"<" + ANY_PREFIX + b"externalData" + element_rest(ANY_PREFIX, b"externalData"))
 
 
 _SHAPE_CODE = re.compile(rb"""\s(?:macro|textlink)\s*=\s*(?:"[^"]*"|'[^']*')""")
@@ -1936,7 +1939,7 @@ def _edit_sheet_pr(head: bytes, root_end: int, root_name: bytes, prefix: bytes, 
     return head[:sheet_pr.start] + element + head[sheet_pr.end:]
 
 
-_FORMULA_NAME = rb"<(?:[A-Za-z_][\w.-]*:)?(?:formula|formula1|formula2|f)(?=[\s>/])"
+_FORMULA_NAME = b"<" + ANY_PREFIX + rb"(?:formula|formula1|formula2|f)(?=[\s>/])"
 _FORMULA_START = re.compile(_FORMULA_NAME)
 _FORMULA_TEXT = re.compile(_FORMULA_NAME + rb"([^<>]*+)>([^<]*+)(</)?")  # attributes, text, its end
 _CELL_REFS = re.compile(r"\$?[A-Za-z]{1,3}\$?\d+(?::\$?[A-Za-z]{1,3}\$?\d+)?")
@@ -1962,7 +1965,7 @@ def formula_is_local(text: str) -> bool:
     return True
 
 
-_CFVO = rb"<(?:[A-Za-z_][\w.-]*:)?cfvo(?=[\s>/])"
+_CFVO = b"<" + ANY_PREFIX + rb"cfvo(?=[\s>/])"
 _CFVO_START = re.compile(_CFVO)
 _CFVO_TAG = re.compile(_CFVO + rb"""((?:[^<>"']++|"[^"<]*+"|'[^'<]*+')*+)/?>""")  # a ">" may stand in a value
 
@@ -2034,8 +2037,8 @@ def _edit_suffix(suffix: bytes, root_tag: bytes, root_name: bytes, p: str, rp: s
             if bounded is None:
                 continue
             element = bounded
-        elif local == "extLst":  # x14 rules: their formulas are read as the others are
-            if not _rules_local(element) or re.search(rb"\s[\w.-]+:id\s*=", element):
+        elif local == "extLst":  # x14 rules: their formulas are read as the others are (links: _links_fit)
+            if not _rules_local(element):
                 report.dropped.append(local)
                 continue
         elif local == "autoFilter":

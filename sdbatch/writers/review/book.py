@@ -516,8 +516,7 @@ def _free_id(taken: set[str], stem: str) -> str:
     return f"{stem}{n}"
 
 
-_ANY_PREFIX = rb"(?:[A-Za-z_][\w.-]*:)?"
-_TABLE_FORMULA = re.compile(b"|".join(b"<" + _ANY_PREFIX + name + xp.element_rest(_ANY_PREFIX, name)
+_TABLE_FORMULA = re.compile(b"|".join(b"<" + xp.ANY_PREFIX + name + xp.element_rest(xp.ANY_PREFIX, name)
                                       for name in (b"calculatedColumnFormula", b"totalsRowFormula")))
 
 
