@@ -149,6 +149,7 @@ ARCHIVE_SUFFIXES = (".zip", ".7z", ".rar")
 MAX_NESTING_DEPTH = 3  # containers within containers: a saved message > a zip > a zip; one more is refused
 MAX_MESSAGE_BYTES = 100 * 1024 * 1024  # one message (saved or fetched); larger ones are not opened
 MAX_MESSAGE_PARTS = 500  # MIME parts of one message
+MAX_7Z_HEADER_BYTES = 1024 * 1024  # a 7z's header (its file list), stored and decompressed; 2,000 long names fit
 MAX_SEPARATE_EXTRACTIONS = 20  # 7z members taken one by one when extracting them together failed
 MAX_HEADER_CHARS = 16_384  # a header's text decoded at most (decoding encoded words is quadratic in Python)
 MAX_LISTED_MEMBERS = 20  # a container's finding names at most this many of its members

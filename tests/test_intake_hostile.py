@@ -176,6 +176,77 @@ def test_7z_coders_without_a_bound_are_not_decompressed(tmp_path: Path):
     assert found["淄博市乙.7z/淄博市数字产业集群申报信息汇总表.xlsx"][0] == "processed"
 
 
+def _seven_zip_listing(entries: int, *, encoded: bool) -> bytes:
+    """A hand-made 7z whose header lists ``entries`` empty files named a.csv (what 7-Zip writes
+    for empty files: no stream), its header stored as it is or LZMA-compressed as 7-Zip does by
+    default (then a few KB declare a header of any size)."""
+    import lzma
+    import struct
+    import zlib
+
+    def number(value: int) -> bytes:  # the 7z NUMBER in its 9-byte form
+        return b"\xff" + struct.pack("<Q", value)
+
+    bits = b"\xff" * (entries // 8) + (bytes([(0xFF << (8 - entries % 8)) & 0xFF]) if entries % 8 else b"")
+    names = b"\x00" + "a.csv\x00".encode("utf-16-le") * entries
+    header = (b"\x01\x05" + number(entries) + b"\x0e" + number(len(bits)) + bits
+              + b"\x11" + number(len(names)) + names + b"\x00\x00")
+    packed = b""
+    if encoded:
+        packed = lzma.compress(header, format=lzma.FORMAT_RAW, filters=[
+            {"id": lzma.FILTER_LZMA1, "preset": 1, "dict_size": 1 << 24, "lc": 3, "lp": 0, "pb": 2}])
+        props = bytes([(2 * 5 + 0) * 9 + 3]) + struct.pack("<I", 1 << 24)
+        header = (b"\x17\x06" + number(0) + number(1) + b"\x09" + number(len(packed)) + b"\x00"
+                  + b"\x07\x0b" + number(1) + b"\x00" + number(1) + b"\x23\x03\x01\x01"
+                  + number(len(props)) + props + b"\x0c" + number(len(header))
+                  + b"\x0a\x01" + struct.pack("<I", zlib.crc32(header)) + b"\x00\x00")
+    return _seven_zip(header, packed)
+
+
+def _seven_zip(header: bytes, packed: bytes = b"") -> bytes:
+    import struct
+    import zlib
+
+    start = struct.pack("<QQI", len(packed), len(header), zlib.crc32(header))
+    return b"7z\xbc\xaf\x27\x1c\x00\x04" + struct.pack("<I", zlib.crc32(start)) + start + packed + header
+
+
+def test_a_7z_listing_more_files_than_the_limit_is_refused_before_py7zr_lists_them(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """py7zr parses the whole header into an object per entry before any count can be checked:
+    seven million entries (12 KB on disk, the header compressed) took 57 s and 5 GB.  The header's
+    size and entry count are now read first, and py7zr never opens such an archive: 2,001
+    entries is over the member limit, 200,000 (a 2.4 MB header in a few KB) over the header
+    limit, as are 2,001 compressed blocks declared for one file.  A hand-made archive of ten
+    entries is still opened and listed."""
+    import py7zr
+
+    opened: list[str] = []
+    original = py7zr.SevenZipFile.__init__
+
+    def recording(self: py7zr.SevenZipFile, file: object, *args: object, **kwargs: object) -> None:
+        opened.append(Path(str(file)).name)
+        original(self, file, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(py7zr.SevenZipFile, "__init__", recording)
+    inbox = inbox_with_good(tmp_path)
+    (inbox / "淄博市甲.7z").write_bytes(_seven_zip_listing(2001, encoded=False))
+    (inbox / "淄博市乙.7z").write_bytes(_seven_zip_listing(200_000, encoded=True))
+    (inbox / "淄博市丙.7z").write_bytes(_seven_zip_listing(10, encoded=True))
+    folders = 2001  # compressed blocks, each a stored (COPY) coder of one byte: one file declared
+    unpack = b"\x0b\xff" + folders.to_bytes(8, "little") + b"\x00" + b"\x01\x01\x00" * folders
+    (inbox / "淄博市丁.7z").write_bytes(_seven_zip(
+        b"\x01\x04\x07" + unpack + b"\x0c" + b"\x01" * folders + b"\x00\x00\x05\x01\x00\x00"))
+    assert len((inbox / "淄博市乙.7z").read_bytes()) < 20_000
+    found = statuses(inbox)
+    assert found[GOOD] == ("processed", None)
+    assert found["淄博市甲.7z"] == ("rejected", "archive-bomb")
+    assert found["淄博市乙.7z"] == ("rejected", "archive-bomb")
+    assert found["淄博市丁.7z"] == ("rejected", "archive-bomb")
+    assert found["淄博市丙.7z"][1] not in ("archive-bomb", "archive-unreadable")
+    assert opened == ["淄博市丙.7z"]
+
+
 def test_a_rar_member_needing_a_missing_tool_leaves_no_copy_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """rarfile copies a compressed member's archive to the temp folder before it looks for unrar,
     and leaves the copy when it finds none: a copy of the city's data on every run."""
