@@ -24,11 +24,12 @@ import sys
 import time
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
+from typing import Any
 
 CHINA = dt.timezone(dt.timedelta(hours=8))
 XLSX = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
@@ -71,8 +72,11 @@ def _filetime(moment: dt.datetime) -> int:
 
 
 def outlook_msg(path: Path, sender: str, subject: str, date: dt.datetime | None,
-                attachments: list[tuple[str, bytes]], *, message_id: str | None = None) -> Path:
-    """An Outlook .msg of a received message (with its transport headers), fictional content."""
+                attachments: list[tuple[str, bytes]], *, message_id: str | None = None,
+                forwarded: Sequence[tuple[str, list[tuple[str, bytes]]]] = ()) -> Path:
+    """An Outlook .msg of a received message (with its transport headers), fictional content.
+    ``forwarded``: Outlook items attached to it (mails forwarded "as an attachment"), each its
+    subject and its own attachments."""
     from extract_msg.ole_writer import OleWriter
 
     writer = OleWriter()
@@ -85,19 +89,29 @@ def outlook_msg(path: Path, sender: str, subject: str, date: dt.datetime | None,
                0x007D: headers + "\r\n"}
     if message_id:
         strings[0x1035] = message_id
-    entries = b""
-    for tag, value in strings.items():
-        writer.addEntry(f"__substg1.0_{tag:04X}001F", _utf16(value))
-        entries += struct.pack("<IIII", (tag << 16) | 0x001F, 6, len(_utf16(value)) + 2, 0)
-    if date is not None:
-        entries += struct.pack("<IIQ", 0x00390040, 6, _filetime(date))  # PR_CLIENT_SUBMIT_TIME
-    n = len(attachments)
-    writer.addEntry("__properties_version1.0", b"\0" * 8 + struct.pack("<IIII", 0, n, 0, n) + b"\0" * 8 + entries)
+    extra = struct.pack("<IIQ", 0x00390040, 6, _filetime(date)) if date is not None else b""  # PR_CLIENT_SUBMIT_TIME
+    _msg_entries(writer, "", strings, extra, attachments, forwarded)
     writer.addEntry("__nameid_version1.0", storage=True)
     for stream in ("00020102", "00030102", "00040102"):
         writer.addEntry(f"__nameid_version1.0/__substg1.0_{stream}", b"")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    writer.write(str(path))
+    return path
+
+
+def _msg_entries(writer: Any, prefix: str, strings: dict[int, str], extra: bytes,
+                 attachments: list[tuple[str, bytes]], forwarded: Sequence[tuple[str, list[tuple[str, bytes]]]]) -> None:
+    """One message's streams under ``prefix`` (the root, or an attachment's embedded storage,
+    whose property stream has the shorter header of an embedded message)."""
+    entries = b""
+    for tag, value in strings.items():
+        writer.addEntry(f"{prefix}__substg1.0_{tag:04X}001F", _utf16(value))
+        entries += struct.pack("<IIII", (tag << 16) | 0x001F, 6, len(_utf16(value)) + 2, 0)
+    n = len(attachments) + len(forwarded)
+    head = b"\0" * 8 + struct.pack("<IIII", 0, n, 0, n) + (b"" if prefix else b"\0" * 8)
+    writer.addEntry(f"{prefix}__properties_version1.0", head + entries + extra)
     for i, (name, data) in enumerate(attachments):
-        folder = f"__attach_version1.0_#{i:08X}"
+        folder = f"{prefix}__attach_version1.0_#{i:08X}"
         writer.addEntry(folder, storage=True)
         writer.addEntry(f"{folder}/__substg1.0_37010102", data)
         writer.addEntry(f"{folder}/__substg1.0_3707001F", _utf16(name))
@@ -105,9 +119,15 @@ def outlook_msg(path: Path, sender: str, subject: str, date: dt.datetime | None,
                  + struct.pack("<IIII", 0x3707001F, 6, len(_utf16(name)) + 2, 0)
                  + struct.pack("<IIQ", 0x37050003, 6, 1))  # PR_ATTACH_METHOD = by value
         writer.addEntry(f"{folder}/__properties_version1.0", props)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    writer.write(str(path))
-    return path
+    for i, (subject, inner) in enumerate(forwarded, start=len(attachments)):
+        folder = f"{prefix}__attach_version1.0_#{i:08X}"
+        writer.addEntry(folder, storage=True)
+        props = (b"\0" * 8 + struct.pack("<IIQ", 0x37050003, 6, 5)  # PR_ATTACH_METHOD = embedded message
+                 + struct.pack("<IIII", 0x3701000D, 6, 0, 0))
+        writer.addEntry(f"{folder}/__properties_version1.0", props)
+        writer.addEntry(f"{folder}/__substg1.0_3701000D", storage=True)
+        _msg_entries(writer, f"{folder}/__substg1.0_3701000D/",
+                     {0x001A: "IPM.Note", 0x0037: subject, 0x1000: "见附件"}, b"", inner, [])
 
 
 # ----------------------------------------------------------------------------- zip

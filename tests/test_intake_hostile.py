@@ -141,6 +141,30 @@ def test_an_outlook_message_over_the_attachment_limit_is_rejected_not_cut_short(
     assert found["淄博市来信.msg"] == ("rejected", "message-unreadable")
 
 
+def test_a_mail_forwarded_as_an_outlook_attachment_is_opened_in_turn(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch):
+    """A city forwards its mail "as an attachment" in Outlook: the .msg holds an Outlook item,
+    which holds the workbook.  The item was skipped in silence (the .msg "ignored", the workbook
+    never read); it is now written out as a .msg and opened like any attached message.  An item
+    extract-msg cannot write back is rejected with its reason, not skipped."""
+    inbox = inbox_with_good(tmp_path)
+    workbook = zibo_workbook(tmp_path)
+    outlook_msg(inbox / "淄博市来信.msg", "szcy@zibo.gxj.example", "转发：汇总表", ON_TIME, [],
+                forwarded=[("淄博市申报材料", [("淄博市数字产业集群申报信息汇总表.xlsx", workbook)])])
+    found = statuses(inbox)
+    assert found["淄博市来信.msg/淄博市申报材料.msg/淄博市数字产业集群申报信息汇总表.xlsx"] == ("processed", None)
+    assert found["淄博市来信.msg/淄博市申报材料.msg"][1] is None
+
+    import extract_msg.msg_classes.msg as msg_module
+
+    def refuse(self: object, allowBadEmbed: bool = False) -> bytes:  # noqa: N803 - extract-msg's name
+        raise ValueError("cannot write")
+
+    monkeypatch.setattr(msg_module.MSGFile, "exportBytes", refuse)
+    found = statuses(inbox)
+    assert found["淄博市来信.msg/淄博市申报材料.msg"] == ("rejected", "message-unreadable")
+
+
 # ----------------------------------------------------------------------------- decompression
 def test_zip_members_compressed_without_a_bound_are_not_decompressed(tmp_path: Path):
     """Python's zipfile bounds what one read returns for deflated members only: a 3 KB bzip2

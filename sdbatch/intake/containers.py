@@ -197,7 +197,7 @@ def _open_message(container: FileRecord, dest: Path, budget: _Budget) -> Opened:
             folder.mkdir(parents=True, exist_ok=True)
             path = folder / name
             path.write_bytes(att.data)
-        error = None if att.data else FileRejected("file-empty", file=name)
+        error = att.error or (None if att.data else FileRejected("file-empty", file=name))
         members.append((name, path, len(att.data), error))
 
     def step_for(name: str) -> OriginStep:

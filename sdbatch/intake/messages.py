@@ -53,6 +53,7 @@ class Attachment:
     name: str  # safe as a file name
     data: bytes
     original_name: str = ""  # as the message gave it (decoded), for the record
+    error: FileRejected | None = None  # attached, but its content could not be taken out
 
 
 @dataclass
@@ -303,7 +304,10 @@ def _msg_contents(msg: Any) -> ParsedMessage:
                                detail=text("intake.message.too_many_parts", limit=settings.MAX_MESSAGE_PARTS))
         data = getattr(att, "data", None)
         if not isinstance(data, bytes):
-            continue  # an embedded Outlook item, not a file
+            embedded = _embedded_msg(data, number)
+            if embedded is not None:
+                attachments.append(embedded)
+            continue
         original = ""
         for attr in ("longFilename", "shortFilename", "displayName"):
             value = getattr(att, attr, None)
@@ -312,6 +316,22 @@ def _msg_contents(msg: Any) -> ParsedMessage:
                 break
         attachments.append(Attachment(safe_name(original, number), data, original))
     return ParsedMessage(info, moment, attachments)
+
+
+def _embedded_msg(item: Any, number: int) -> Attachment | None:
+    """An Outlook item attached to a message (a mail forwarded "as an attachment", which carries
+    the city's workbook in turn): written out as a .msg of its own, opened as a nested container
+    under the same limits.  None for what is not an Outlook item."""
+    if not callable(getattr(item, "exportBytes", None)):
+        return None
+    original = one_line(getattr(item, "subject", None)) or ""
+    name = safe_name(original + ".msg" if original else "", number, ".msg")
+    try:
+        data = item.exportBytes()
+    except Exception:  # noqa: BLE001 - an item extract-msg cannot write back: said, not skipped
+        return Attachment(name, b"", original, FileRejected(
+            "message-unreadable", file=name, detail=text("intake.message.embedded_damaged")))
+    return Attachment(name, bytes(data), original)
 
 
 def _msg_sender(msg: Any, headers: Any) -> str | None:
