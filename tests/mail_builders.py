@@ -73,10 +73,12 @@ def _filetime(moment: dt.datetime) -> int:
 
 def outlook_msg(path: Path, sender: str, subject: str, date: dt.datetime | None,
                 attachments: list[tuple[str, bytes]], *, message_id: str | None = None,
-                forwarded: Sequence[tuple[str, list[tuple[str, bytes]]]] = ()) -> Path:
+                forwarded: Sequence[tuple[str, list[tuple[str, bytes]]]] = (),
+                linked: Sequence[tuple[str, int]] = ()) -> Path:
     """An Outlook .msg of a received message (with its transport headers), fictional content.
     ``forwarded``: Outlook items attached to it (mails forwarded "as an attachment"), each its
-    subject and its own attachments."""
+    subject and its own attachments.  ``linked``: attachments without their file, each its name
+    and attach method (7: a link to a file kept online; 2: a reference to a file path)."""
     from extract_msg.ole_writer import OleWriter
 
     writer = OleWriter()
@@ -90,7 +92,7 @@ def outlook_msg(path: Path, sender: str, subject: str, date: dt.datetime | None,
     if message_id:
         strings[0x1035] = message_id
     extra = struct.pack("<IIQ", 0x00390040, 6, _filetime(date)) if date is not None else b""  # PR_CLIENT_SUBMIT_TIME
-    _msg_entries(writer, "", strings, extra, attachments, forwarded)
+    _msg_entries(writer, "", strings, extra, attachments, forwarded, linked)
     writer.addEntry("__nameid_version1.0", storage=True)
     for stream in ("00020102", "00030102", "00040102"):
         writer.addEntry(f"__nameid_version1.0/__substg1.0_{stream}", b"")
@@ -100,14 +102,15 @@ def outlook_msg(path: Path, sender: str, subject: str, date: dt.datetime | None,
 
 
 def _msg_entries(writer: Any, prefix: str, strings: dict[int, str], extra: bytes,
-                 attachments: list[tuple[str, bytes]], forwarded: Sequence[tuple[str, list[tuple[str, bytes]]]]) -> None:
+                 attachments: list[tuple[str, bytes]], forwarded: Sequence[tuple[str, list[tuple[str, bytes]]]],
+                 linked: Sequence[tuple[str, int]] = ()) -> None:
     """One message's streams under ``prefix`` (the root, or an attachment's embedded storage,
     whose property stream has the shorter header of an embedded message)."""
     entries = b""
     for tag, value in strings.items():
         writer.addEntry(f"{prefix}__substg1.0_{tag:04X}001F", _utf16(value))
         entries += struct.pack("<IIII", (tag << 16) | 0x001F, 6, len(_utf16(value)) + 2, 0)
-    n = len(attachments) + len(forwarded)
+    n = len(attachments) + len(forwarded) + len(linked)
     head = b"\0" * 8 + struct.pack("<IIII", 0, n, 0, n) + (b"" if prefix else b"\0" * 8)
     writer.addEntry(f"{prefix}__properties_version1.0", head + entries + extra)
     for i, (name, data) in enumerate(attachments):
@@ -128,6 +131,13 @@ def _msg_entries(writer: Any, prefix: str, strings: dict[int, str], extra: bytes
         writer.addEntry(f"{folder}/__substg1.0_3701000D", storage=True)
         _msg_entries(writer, f"{folder}/__substg1.0_3701000D/",
                      {0x001A: "IPM.Note", 0x0037: subject, 0x1000: "见附件"}, b"", inner, [])
+    for i, (name, method) in enumerate(linked, start=len(attachments) + len(forwarded)):
+        folder = f"{prefix}__attach_version1.0_#{i:08X}"
+        writer.addEntry(folder, storage=True)
+        writer.addEntry(f"{folder}/__substg1.0_3707001F", _utf16(name))
+        props = (b"\0" * 8 + struct.pack("<IIII", 0x3707001F, 6, len(_utf16(name)) + 2, 0)
+                 + struct.pack("<IIQ", 0x37050003, 6, method))  # PR_ATTACH_METHOD, no data stream
+        writer.addEntry(f"{folder}/__properties_version1.0", props)
 
 
 # ----------------------------------------------------------------------------- zip

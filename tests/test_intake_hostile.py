@@ -165,6 +165,28 @@ def test_a_mail_forwarded_as_an_outlook_attachment_is_opened_in_turn(tmp_path: P
     assert found["淄博市来信.msg/淄博市申报材料.msg"] == ("rejected", "message-unreadable")
 
 
+def test_an_outlook_attachment_without_its_file_is_reported_and_the_others_read(tmp_path: Path):
+    """Outlook attaches a file kept online as a link (a cloud attachment), and extract-msg raises on
+    its data, as it does when it opens a message with a reference to a file path: the whole
+    message was rejected as damaged, the city's real workbook beside them never read.  Now the
+    workbook is read, and each attachment without its file is rejected with what it is."""
+    inbox = inbox_with_good(tmp_path)
+    outlook_msg(inbox / "淄博市来信.msg", "szcy@zibo.gxj.example", "汇总表", ON_TIME,
+                [("淄博市数字产业集群申报信息汇总表.xlsx", zibo_workbook(tmp_path))],
+                linked=[("淄博市汇总表（云盘）.xlsx", 7), ("淄博市企业名单.xlsx", 2), ("说明.pdf", 7)])
+    found = statuses(inbox)
+    assert found["淄博市来信.msg/淄博市数字产业集群申报信息汇总表.xlsx"] == ("processed", None)
+    assert found["淄博市来信.msg/淄博市汇总表（云盘）.xlsx"] == ("rejected", "attachment-not-included")
+    assert found["淄博市来信.msg/淄博市企业名单.xlsx"] == ("rejected", "attachment-not-included")
+    assert "淄博市来信.msg/说明.pdf" not in found  # not a spreadsheet: listed in the message's finding only
+    result = decide(inbox)
+    details = {f.file: f.error_params["detail"] for f in result.files if f.error_code == "attachment-not-included"}
+    from sdbatch.catalogue import text
+
+    assert details["淄博市来信.msg/淄博市汇总表（云盘）.xlsx"] == text("intake.message.attachment_link")
+    assert details["淄博市来信.msg/淄博市企业名单.xlsx"] == text("intake.message.attachment_unsupported")
+
+
 # ----------------------------------------------------------------------------- decompression
 def test_zip_members_compressed_without_a_bound_are_not_decompressed(tmp_path: Path):
     """Python's zipfile bounds what one read returns for deflated members only: a 3 KB bzip2

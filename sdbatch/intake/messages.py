@@ -256,9 +256,13 @@ def safe_name(name: str, number: int, suffix: str = "") -> str:
 def read_msg(path: Path) -> ParsedMessage:
     """An Outlook .msg (an OLE compound file), read with ``extract-msg``."""
     import extract_msg
+    from extract_msg.enums import ErrorBehavior
 
     try:
-        msg = extract_msg.openMsg(str(path), strict=False)
+        # an attachment extract-msg cannot take out (a reference to a path, a damaged one) comes as
+        # one without data, reported as such, instead of failing the whole message
+        msg = extract_msg.openMsg(str(path), strict=False, errorBehavior=ErrorBehavior.ATTACH_NOT_IMPLEMENTED
+                                  | ErrorBehavior.ATTACH_BROKEN)
     except Exception as exc:  # noqa: BLE001 - any failure of the library is a file we cannot read
         detail = text("intake.message.msg_encrypted") if "encrypt" in str(exc).lower() else \
             text("intake.message.msg_damaged")
@@ -302,20 +306,40 @@ def _msg_contents(msg: Any) -> ParsedMessage:
         if number > settings.MAX_MESSAGE_PARTS:  # as for an .eml: said, not cut short in silence
             raise FileRejected("message-unreadable", file="",
                                detail=text("intake.message.too_many_parts", limit=settings.MAX_MESSAGE_PARTS))
-        data = getattr(att, "data", None)
-        if not isinstance(data, bytes):
-            embedded = _embedded_msg(data, number)
-            if embedded is not None:
-                attachments.append(embedded)
-            continue
-        original = ""
-        for attr in ("longFilename", "shortFilename", "displayName"):
-            value = getattr(att, attr, None)
-            if isinstance(value, str) and value.strip():
-                original = value.strip()
-                break
-        attachments.append(Attachment(safe_name(original, number), data, original))
+        try:
+            data = getattr(att, "data", None)
+        except NotImplementedError:  # a web attachment: a link to a file kept online, not the file
+            data = None
+        if isinstance(data, bytes):
+            original = _msg_attachment_name(att)
+            attachments.append(Attachment(safe_name(original, number), data, original))
+        else:
+            attachments.append(_embedded_msg(data, number) or _not_included(att, number))
     return ParsedMessage(info, moment, attachments)
+
+
+def _msg_attachment_name(att: Any) -> str:
+    for attr in ("longFilename", "shortFilename", "displayName"):
+        try:
+            value = getattr(att, attr, None)
+        except Exception:  # noqa: BLE001 - a web attachment has no file name of its own
+            continue
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return ""
+
+
+def _not_included(att: Any, number: int) -> Attachment:
+    """An attachment whose file is not in the message: a link to a file kept online (Outlook's
+    cloud attachments), or a kind extract-msg cannot take out (a reference to a file path).  Kept
+    with its reason, so that a workbook sent that way is reported, not missed."""
+    from extract_msg.attachments import WebAttachment
+
+    original = _msg_attachment_name(att)
+    detail = "attachment_link" if isinstance(att, WebAttachment) else "attachment_unsupported"
+    name = safe_name(original, number)
+    return Attachment(name, b"", original, FileRejected(
+        "attachment-not-included", file=name, detail=text(f"intake.message.{detail}")))
 
 
 def _embedded_msg(item: Any, number: int) -> Attachment | None:
