@@ -339,9 +339,14 @@ def test_a_forwarded_message_is_opened_once_one_level_deeper(tmp_path: Path):
     (inbox / "淄博市转发.eml").write_bytes(once)
     (inbox / "淄博市多次转发.eml").write_bytes(_forwarded(settings.MAX_NESTING_DEPTH + 2,
                                                        [(name, zibo_workbook(tmp_path))]))
+    # the attached message named without .eml, as some clients do, is opened as a message too
+    part = b"Content-Type: message/rfc822\nContent-Transfer-Encoding: 8bit\nMIME-Version: 1.0\nContent-Disposition: attachment\n"
+    assert once.count(part) == 1
+    (inbox / "淄博市转发无名.eml").write_bytes(once.replace(part, part[:-1] + b'; filename="noname"\n'))
     found = statuses(inbox)
     assert found[GOOD] == ("processed", None)
     assert found[f"淄博市转发.eml/汇总表.eml/{name}"] == ("processed", None)
+    assert found[f"淄博市转发无名.eml/noname.eml/{name}"] == ("duplicate", None)  # the same workbook again
     assert ("rejected", "archive-too-deep") in found.values()
     assert not [f for f in found if f.startswith("淄博市多次转发.eml") and f.endswith(".xlsx")]
 

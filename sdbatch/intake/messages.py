@@ -184,8 +184,10 @@ def _attachment(part: Message, number: int) -> Attachment | None:
             return None
         data = inner.as_bytes() if hasattr(inner, "as_bytes") else bytes(str(inner), "utf-8")
         subject = one_line(_header(inner, "Subject")) if isinstance(inner, Message) else ""
-        original = name or (subject + ".eml" if subject else "")
-        return Attachment(safe_name(original, number, ".eml"), data, original)
+        original = name or subject
+        # opened as a message whatever its name: a client may name it "转发的邮件" or "noname"
+        shown = original if original.lower().endswith(".eml") else (original + ".eml" if original else "")
+        return Attachment(safe_name(shown, number, ".eml"), data, original)
     if not name and (disposition != "attachment" and content_type not in _TYPE_SUFFIXES):
         return None  # the body text, an inline picture
     if not name and content_type.startswith("text/") and content_type != "text/csv":
