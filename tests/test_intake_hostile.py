@@ -75,6 +75,20 @@ def test_an_attachment_named_in_raw_bytes_is_read_under_its_name(encoding: str, 
     assert found[GOOD] == ("processed", None) and found[f"淄博市来信.eml/{name}"] == ("processed", None)
 
 
+def test_an_attachment_named_without_an_extension_is_read_by_its_content_type(tmp_path: Path):
+    """A spreadsheet attached as "淄博市汇总表" (no extension) with the xlsx content type was listed
+    as a file that is not a spreadsheet and never read; its content type now gives it .xlsx.  A
+    name with an extension keeps it."""
+    xlsx = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    parts = [(f'Content-Type: {xlsx}\r\nContent-Disposition: attachment; filename="{name}"\r\n'.encode(),
+              zibo_workbook(tmp_path)) for name in ("淄博市汇总表", "淄博市说明.txt")]
+    inbox = inbox_with_good(tmp_path)
+    (inbox / "淄博市来信.eml").write_bytes(raw_message(HEADERS, parts))
+    assert [a.name for a in parse_eml((inbox / "淄博市来信.eml").read_bytes()).attachments] == [
+        "淄博市汇总表.xlsx", "淄博市说明.txt"]
+    assert statuses(inbox)["淄博市来信.eml/淄博市汇总表.xlsx"] == ("processed", None)
+
+
 def _nested(depth: int) -> bytes:
     inner = eml("szcy@zibo.gxj.example", "转发", ON_TIME, [])
     for _ in range(depth):

@@ -199,7 +199,10 @@ def _attachment(part: Message, number: int) -> Attachment | None:
     if not isinstance(data, bytes):
         data = b""
     suffix = _TYPE_SUFFIXES.get(content_type, "")
-    return Attachment(safe_name(name or "", number, suffix), data, name or "")
+    shown = name or ""
+    if shown and suffix and "." not in shown.replace("\\", "/").rsplit("/", 1)[-1]:
+        shown += suffix  # named without an extension ("汇总表"): its content type says what it is
+    return Attachment(safe_name(shown, number, suffix), data, name or "")
 
 
 def _eight_bit_filename(part: Message) -> str | None:
