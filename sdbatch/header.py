@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +24,8 @@ from sdbatch.rules import Rules
 from sdbatch.text import (
     AMOUNT_UNITS,
     BRACKET_CHARS,
+    CLOSE_BRACKETS,
+    OPEN_BRACKETS,
     cell_text,
     header_key,
     is_unit_cell,
@@ -207,7 +210,7 @@ def find_table(sheet: RawSheet, rules: Rules) -> Table | None:
                         col.scores, _ = concepts.scores(col.labels, rules, grouped=len(col.labels) > 2)
             header_rows = [*header_rows, data_start]
             data_start += 1
-    assign_columns(columns, rules)
+    assign_columns(columns, rules, sheet.hidden_cols)
     title = _title(sheet, header_rows[0])
     return Table(sheet=sheet, header_rows=header_rows, data_start=data_start, columns=columns, title=title)
 
@@ -294,11 +297,15 @@ def _columns(sheet: RawSheet, rows: list[int], rules: Rules) -> list[Column]:
     return columns
 
 
-def assign_columns(columns: list[Column], rules: Rules) -> None:
+def assign_columns(columns: list[Column], rules: Rules, hidden: AbstractSet[int] = frozenset()) -> None:
     """Give the columns to the fields together (one column per field, the best total) and say how
     sure each reading is; mark yes/no columns whose header states a negation, and a total's column
-    that carries only some of its parts beside columns of the others."""
-    board = concepts.Board([c.index for c in columns], {c.index: dict(c.scores) for c in columns})
+    that carries only some of its parts beside columns of the others.  Of two columns naming a
+    field alike, a ``hidden`` one gives way to the one the city sees (an old value kept out of
+    sight beside the corrected one)."""
+    board = concepts.Board([c.index for c in columns], {
+        c.index: {f: s - 1 for f, s in c.scores.items()} if c.index in hidden else dict(c.scores)
+        for c in columns})
     result = concepts.assign(board)
     for col in columns:
         a = result[col.index]
@@ -588,7 +595,9 @@ def continuation_fields(rules: Rules) -> frozenset[str]:
 def group_records(table: Table, rows: list[int], rules: Rules) -> list[list[int]]:
     """The applications of the table as records of rows.  A row continues the application above it
     when its name cell is part of a merge that starts in that application, or when it has no name
-    of its own and holds nothing but a second contact, phone, e-mail or remark."""
+    of its own and holds nothing but a second contact, phone, e-mail or remark.  A row right
+    under an application that holds nothing but text in text columns (the name, 申报主体, a remark,
+    a column the rules do not know) carries their text going on (:func:`_wraps`)."""
     sheet = table.sheet
     name_field = rules.role("name")
     name_col = next((c.index for c in table.columns if c.field == name_field), None)
@@ -596,15 +605,50 @@ def group_records(table: Table, rows: list[int], rules: Rules) -> list[list[int]
         table.records = [[r] for r in rows]
         return table.records
     going_on = {c.index for c in table.columns if c.field in continuation_fields(rules)}
+    texts = {c.index for c in table.columns
+             if (c.field is None and c.header) or (c.field and rules.fields[c.field].type == "text")}
     vertical = _vertical_merges(sheet, name_col)
     records: list[list[int]] = []
     for r in rows:
         if records and _continues(sheet, records[-1], r, name_col, going_on, vertical):
             records[-1].append(r)
+        elif records and _wraps(sheet, records[-1], r, name_col, texts, rules.entity):
+            records[-1].append(r)
+            table.wrapped.add(r)
         else:
             records.append([r])
     table.records = records
     return records
+
+
+def _wraps(sheet: RawSheet, record: list[int], r: int, name_col: int, texts: set[int], entity: str) -> bool:
+    """Whether row ``r`` carries text going on from the application above: right under it, only
+    text, only in text columns (no number, code, city, industry or 是/否 of its own), and its name,
+    if any, cannot be a name of its own (the name above is not whole: it does not end with what an
+    application is called, 集群 or 园区, before a bracketed remark).  Asked of every row: the usual
+    one (a whole name above, a number of its own) is answered at its first cells."""
+    if r != record[-1] + 1:
+        return False
+    above = cell_text(sheet.value(record[0], name_col))
+    if not above:
+        return False
+    if cell_text(sheet.value(r, name_col)) and entity and \
+            _TRAILING_REMARK.sub("", above.strip()).rstrip().endswith(entity):
+        return False
+    found = False
+    for c, v in enumerate(sheet.rows[r]):
+        if v is None:
+            continue
+        if not isinstance(v, str):
+            return False
+        if v.strip():
+            if c not in texts:
+                return False
+            found = True
+    return found
+
+
+_TRAILING_REMARK = re.compile(f"[{re.escape(OPEN_BRACKETS)}][^{re.escape(BRACKET_CHARS)}]*[{re.escape(CLOSE_BRACKETS)}]$")
 
 
 def _vertical_merges(sheet: RawSheet, col: int) -> dict[int, int]:

@@ -436,6 +436,7 @@ class RawSheet:
     formula_cells: set[tuple[int, int]] = dc_field(default_factory=set)
     formula_without_value: set[tuple[int, int]] = dc_field(default_factory=set)
     hidden_rows: set[int] = dc_field(default_factory=set)
+    hidden_cols: set[int] = dc_field(default_factory=set)  # a column hidden in the sheet (xlsx, xls)
     merged: list[tuple[int, int, int, int]] = dc_field(default_factory=list)  # r0, c0, r1, c1 inclusive
     # merged ranges by row, built on first use (a lookup per cell must not walk every range);
     # rebuilt when ``merged`` is replaced or grows
@@ -508,6 +509,9 @@ class Table:
     # The applications of the table: each a list of rows (one row, or rows that belong together:
     # vertical merges, a second contact line); filled by header.group_records.
     records: list[list[int]] = dc_field(default_factory=list)
+    # Rows of a record that carry text going on from the row above (a name or 申报主体 typed over
+    # two rows without a merge): their text is joined to the first row's, not read as its own.
+    wrapped: set[int] = dc_field(default_factory=set)
     unit_notes: list[Any] = dc_field(default_factory=list)  # header.UnitStatement found around the table
 
 

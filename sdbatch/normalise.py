@@ -136,6 +136,7 @@ _UNIT_SUFFIXES = tuple(sorted([*AMOUNT_UNITS, "%", *COUNT_WORDS], key=len, rever
 _DECIMAL_COMMA = str.maketrans(dict(_NUMBERS["decimal_comma"]))
 _AT_LEAST = tuple(_NUMBERS["at_least"])
 _APPROXIMATELY = tuple(_NUMBERS["approximately"])
+_CURRENCY_MARKS = tuple(dict.fromkeys(squash(m) for m in _NUMBERS["currency_marks"]))
 _MORE_THAN = tuple(_NUMBERS["more_than"])
 
 
@@ -170,6 +171,10 @@ def parse_number(value: Any) -> Parsed:
     if text.startswith(_APPROXIMATELY):
         text = text[1:]
         notes.append(_how("approximately"))
+    for mark in _CURRENCY_MARKS:  # ¥95.00, 人民币 3,500 万元: the number is what follows
+        if text.startswith(mark) and len(text) > len(mark):
+            text = text[len(mark):].lstrip()
+            break
     unit = None
     stripped = True
     while stripped:  # 1000项以上, 30余家, 52亿元+: units and 以上/余/多 in any order
@@ -334,6 +339,8 @@ def find_city(text: str, jurisdiction: Jurisdiction) -> tuple[str, bool] | None:
 _CHOICES = vocabulary()["choices"]
 _CHOICE_FILLERS = tuple(sorted((squash(w) if w.strip() else w for w in _CHOICES["fillers"]), key=len, reverse=True))
 _MAIN_MARKS = tuple(squash(w) for w in _CHOICES["main_marks"])
+_ETC = "".join(_CHOICES["etc_marks"])  # 集成电路、新型电子材料等
+_SEPARATOR_SPLIT = re.compile("[" + re.escape(_TEXT["list_separators"]) + "]")
 _LIST_SPLIT = re.compile("[" + re.escape(_TEXT["list_separators"]) + "]|" + "|".join(map(re.escape, _CHOICES["conjunctions"])))
 _LATIN_CHAR = re.compile(r"[a-z0-9]")
 
@@ -421,7 +428,8 @@ def parse_choice(value: Any, choices: Choices) -> Parsed:
     distinct = list(dict.fromkeys(terms))
     if not distinct:
         return Parsed(code="unknown-choice")
-    if len(distinct) > 1:
+    listed = [p for p in _SEPARATOR_SPLIT.split(key) if p.strip()]  # not at 和/与: 软件和信息技术服务 is one
+    if len(distinct) > 1 or (len(listed) > 1 and any(_names_another(p, ready) for p in listed)):
         # 新型电子材料、集成电路（主要）: the one marked 主要 / 为主 is the main direction.
         for part in _LIST_SPLIT.split(raw):
             if any(mark in part for mark in _MAIN_MARKS):
@@ -431,8 +439,26 @@ def parse_choice(value: Any, choices: Choices) -> Parsed:
                 main = parse_choice(cleaned, choices)
                 if main.value is not None and main.how != "several":
                     return Parsed(main.value, how="variant")
+        # two choices named, or one beside a term the list does not have (物联网、集成电路): the
+        # main one cannot be told, and the list's own term may be the lesser
         return Parsed(distinct[0], how="several")
     return Parsed(distinct[0], how="variant")
+
+
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def _names_another(part: str, ready: _ChoiceForms) -> bool:
+    """Whether a listed part that names no choice is a term of its own (物联网 beside 集成电路):
+    three characters or more once the words that say nothing are taken out (设计、制造 under
+    集成电路 are two)."""
+    if _whole_terms(part, ready):
+        return False
+    rest = part.rstrip(_ETC)
+    for filler in _CHOICE_FILLERS:
+        if filler:
+            rest = rest.replace(filler, "")
+    return len(_CJK.findall(rest)) >= 3 or (len(rest) >= 3 and rest.isascii() and rest.isalpha())
 
 
 # ----------------------------------------------------------------------------- codes and contacts
@@ -718,6 +744,7 @@ def build_applications(table: Table, rules: Rules, file: str, file_city: FileCit
     sheet = table.sheet
     going_on = continuation_fields(rules)
     rows, row_notes = classify_rows(table, file, _order_fields(rules), going_on)
+    rows = _without_totals(table, rows, rules, file, row_notes)
     records = group_records(table, rows, rules)
     file_findings: list[Finding] = list(row_notes)
     by_field = {c.field: c for c in table.columns if c.field}
@@ -763,6 +790,101 @@ def build_applications(table: Table, rules: Rules, file: str, file_city: FileCit
         app.values = pack(app.values)
         apps.append(app)
     return apps, file_findings
+
+
+_SUMMED_TYPES = ("amount", "count")
+
+
+def _without_totals(table: Table, rows: list[int], rules: Rules, file: str, notes: list[Finding]) -> list[int]:
+    """The rows without totals rows that carry no 合计 label: a row without a name holding nothing
+    but amounts, counts and ratios, whose amounts and counts are the sums of their columns over
+    the applications above it (since the last such row, or all of them for a grand total), at
+    least two columns checked and none differing.  Such a row is said (summary-row-skipped), not
+    read as a nameless application; a row whose numbers are not those sums stays an application.
+    A row with a name costs one look; the sums are taken only when a row may be a total, and
+    carried on from there (one pass over the table at most)."""
+    sheet = table.sheet
+    types = {c.index: rules.fields[c.field].type for c in table.columns if c.field}
+    summed = [c for c, t in types.items() if t in _SUMMED_TYPES]
+    name_col = next((c.index for c in table.columns if c.field and c.field == rules.role("name")), None)
+    if len(summed) < 2 or len(rows) < 2 or name_col is None:
+        return rows
+    allowed = {c for c, t in types.items() if t in (*_SUMMED_TYPES, "ratio")}
+    kept: list[int] = []
+    every = _Sums(summed)
+    before = _Sums(summed)  # ``every`` at the last totals row: since then = every - before
+    for r in rows:
+        if not kept or not _blank_cell(sheet.value(r, name_col)):
+            kept.append(r)
+            continue
+        own = [c for c, v in enumerate(sheet.rows[r]) if not _blank_cell(v)]
+        if len(own) >= 2 and all(c in allowed for c in own):
+            every.take(sheet, kept)
+            since = every.minus(before)
+            if any(sums.rows and sums.match(sheet, r) for sums in (since, every)):
+                notes.append(Finding("summary-row-skipped", "info", params={"row": r + 1},
+                                     source=Source(file, sheet.name, r + 1, cell_address(r, own[0]))))
+                before = every.copy()
+                continue
+        kept.append(r)
+    table.data_rows = kept
+    return kept
+
+
+class _Sums:
+    """Column sums over the first ``rows`` rows of a list, a column dropped once a value in it is
+    not a plain number (约35家: its sum cannot be checked)."""
+
+    def __init__(self, columns: list[int]) -> None:
+        self.totals: dict[int, float] = dict.fromkeys(columns, 0.0)
+        self.rows = 0
+
+    def take(self, sheet: Any, rows: list[int]) -> None:
+        """Carry the sums on to the end of ``rows`` (the rows taken so far, in order)."""
+        for r in rows[self.rows:]:
+            for c in list(self.totals):
+                value = sheet.value(r, c)
+                if _blank_cell(value):
+                    continue
+                number = _plain_number(value)
+                if number is None:
+                    del self.totals[c]
+                else:
+                    self.totals[c] += number
+        self.rows = len(rows)
+
+    def minus(self, other: _Sums) -> _Sums:
+        out = _Sums([])
+        out.totals = {c: v - other.totals[c] for c, v in self.totals.items() if c in other.totals}
+        out.rows = self.rows - other.rows
+        return out
+
+    def copy(self) -> _Sums:
+        out = _Sums([])
+        out.totals, out.rows = dict(self.totals), self.rows
+        return out
+
+    def match(self, sheet: Any, r: int) -> bool:
+        checked = 0
+        for c, expected in self.totals.items():
+            total = _plain_number(sheet.value(r, c))
+            if total is None:
+                continue
+            if abs(total - expected) > settings.TOTAL_TOLERANCE * max(1.0, abs(expected)):
+                return False
+            checked += 1
+        return checked >= 2
+
+
+def _plain_number(value: Any) -> float | None:
+    """A number as written with nothing to say about it (¥, thousands separators allowed)."""
+    if _blank_cell(value):
+        return None
+    parsed = parse_number(value)
+    if parsed.code is not None or parsed.how is not None or not isinstance(parsed.value, (int, float)) or \
+            dict(parsed.params).get("unit") or dict(parsed.params).get("percent"):
+        return None
+    return float(parsed.value)
 
 
 def _candidates(table: Table) -> dict[str, list[Column]]:
@@ -884,7 +1006,9 @@ def _cells_of(table: Table, record: list[int], plan: _Plan, findings: list[Findi
         own = sheet.value(r, c)
         if _blank_cell(own):
             continue
-        if plan.going_on:
+        if r in table.wrapped and not plan.going_on and not _blank_cell(cells[0][1]):
+            cells[0] = (cells[0][0], wrapped_text(cell_text(cells[0][1]), cell_text(own)))
+        elif plan.going_on:
             cells.append((r, own))
         elif _blank_cell(cells[0][1]):
             cells[0] = (r, own)  # the first row left it empty: the row below says it
@@ -1031,11 +1155,21 @@ def _application(table: Table, rules: Rules, file: str, file_city: FileCity, rec
     originals = Originals(columns, row, kept or None)
     derived = _derive(rules, values, invalid, findings, cells, by_field, row_source, fraction_candidates, partial)
 
-    # Unknown columns are kept with the application (never dropped silently).
+    # Unknown columns are kept with the application (never dropped silently), from each of its rows.
     unknown: dict[str, Any] = {}
     for col in table.columns:
         if col.field is None and col.header:  # unknown and duplicate columns alike
             value = sheet.merged_value(r, col.index)
+            for later in record[1:]:
+                own = sheet.value(later, col.index)
+                if _blank_cell(own):
+                    continue
+                if _blank_cell(value):
+                    value = own
+                elif later in table.wrapped:
+                    value = wrapped_text(cell_text(value), cell_text(own))
+                elif cell_text(own) != cell_text(value):
+                    value = ui_text("recognition.list_separator").join((cell_text(value), cell_text(own)))
             if value is not None:
                 unknown[col.header] = value
 
@@ -1043,7 +1177,10 @@ def _application(table: Table, rules: Rules, file: str, file_city: FileCity, rec
     city = values.get(city_field)
     if city is None and city_field not in invalid:
         city = file_city.city
-        if city is not None and file_city.where:
+        # a city the row names but is not one of the cities (荣成市) already says where the city
+        # came from (city-unrecognised); city-source would tell the city it left the cell empty
+        written = any(f.code == "city-unrecognised" for f in findings)
+        if city is not None and file_city.where and not written:
             findings.append(Finding("city-source", "info", field=city_field, params={
                 "where": file_city.where, "text": (file_city.text or "")[:40], "city": city},
                 source=row_source))
@@ -1071,6 +1208,12 @@ def _application(table: Table, rules: Rules, file: str, file_city: FileCity, rec
     if derived:
         app.extra["_derived"] = derived  # ratios recomputed from their amounts, for the checks
     return app
+
+
+def wrapped_text(first: str, going_on: str) -> str:
+    """Text typed over two rows: joined as one, with a space only between two Latin words."""
+    space = first[-1:].isascii() and first[-1:].isalnum() and going_on[:1].isascii() and going_on[:1].isalnum()
+    return first + (" " if space else "") + going_on
 
 
 def _joined(plan: _Plan, row_cells: list[tuple[int, Any]], first: Parsed, findings: list[Finding], file: str,

@@ -36,6 +36,7 @@ MAX_CSV_LINE_BYTES = 1024 * 1024
 
 # --- decisions ---------------------------------------------------------------------------
 RATIO_TOLERANCE_POINTS = 0.1  # declared vs derived ratio, in percentage points
+TOTAL_TOLERANCE = 0.001  # an unlabelled totals row: its numbers are the sums of their columns within this share (rounding)
 
 # --- jurisdiction ------------------------------------------------------------------------
 # The jurisdiction (sdbatch/jurisdictions/<name>.toml) of a rules file that names none, and of

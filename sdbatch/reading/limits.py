@@ -397,6 +397,7 @@ class PartScan:
     merged_count: int = 0  # mergeCell elements
     merged_cells: int = 0  # cells covered by them, as declared
     hidden_rows: set[int] = field(default_factory=set)  # 1-based rows declared hidden (MAX_ROWS at most)
+    hidden_cols: set[int] = field(default_factory=set)  # 1-based columns declared hidden (MAX_COLS at most)
     # cells whose number format shows a percentage, as row * COLUMNS + column, 0-based (MAX_CELLS at most):
     # 8 bytes a cell, held while the file is cached
     percent: array.array[int] = field(default_factory=lambda: array.array("q"))
@@ -435,6 +436,8 @@ _FORMULA_ONLY_ANY = re.compile(
     rb"(?:<" + _PREFIX + rb"v\s*/>|<" + _PREFIX + rb"v>\s*</" + _PREFIX + rb"v>)?\s*</" + _PREFIX + rb"c>")
 _HIDDEN_ROW = re.compile(rb"<" + _PREFIX + rb"row\s[^<>]*?(?<=\s)hidden\s*=\s*[\"'](?:1|true)[\"'][^<>]*>")
 _ROW_NUMBER = re.compile(rb"\sr\s*=\s*[\"']([0-9]{1,9})[\"']")
+_HIDDEN_COL = re.compile(rb"<" + _PREFIX + rb"col\s[^<>]*?(?<=\s)hidden\s*=\s*[\"'](?:1|true)[\"'][^<>]*>")
+_COL_SPAN = (re.compile(rb"\smin\s*=\s*[\"']([0-9]{1,9})[\"']"), re.compile(rb"\smax\s*=\s*[\"']([0-9]{1,9})[\"']"))
 _REF = re.compile(r"\$?([A-Za-z]{1,3})\$?([0-9]{1,9})")
 _CARRY_LIMIT = 1 << 20  # a text node longer than this holds no tag: not carried to the next chunk
 _CHUNK = 1 << 22  # bytes of a worksheet part looked at at once
@@ -509,6 +512,13 @@ def _scan_chunk(data: bytes, scan: PartScan, every_cell: bool, percent: _Percent
         if value_rows:
             scan.value_rows = max(scan.value_rows, max(map(int, value_rows)))
             scan.value_cols = max(scan.value_cols, max(map(column_number, set(_VALUE_COL.findall(data)))))
+    if b"hidden" in data and len(scan.hidden_cols) < settings.MAX_COLS:
+        for tag in _HIDDEN_COL.findall(data):  # <col min="7" max="7" hidden="1"/>: widths, before the cells
+            low, high = (pattern.search(tag) for pattern in _COL_SPAN)
+            if low is not None:
+                first = int(low.group(1))
+                last = min(int(high.group(1)) if high is not None else first, settings.MAX_COLS)
+                scan.hidden_cols.update(range(first, last + 1))
     if b"hidden" in data and len(scan.hidden_rows) < settings.MAX_ROWS:
         for tag in _HIDDEN_ROW.findall(data):
             number = _ROW_NUMBER.search(tag)

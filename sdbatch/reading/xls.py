@@ -91,6 +91,7 @@ def _sheets(path: Path, book: Any) -> tuple[list[RawSheet], list[Finding]]:
         for r, info in getattr(xs, "rowinfo_map", {}).items():
             if getattr(info, "hidden", 0):
                 sheet.hidden_rows.add(r)
+        sheet.hidden_cols = {c for c, info in getattr(xs, "colinfo_map", {}).items() if getattr(info, "hidden", 0)}
         sheet.merged = [(rlo, clo, rhi - 1, chi - 1) for rlo, rhi, clo, chi in xs.merged_cells]
         sheet.rows = trim_rows(sheet.rows)
         sheets.append(sheet)

@@ -78,6 +78,7 @@ def _read_values(path: Path, scans: dict[str, limits.PartScan], note: Finding) -
         # what full mode finds by openpyxl, from the scan: hidden rows (0-based, rows that were read),
         # numbers shown as percentages, formulas without a value
         sheet.hidden_rows = {r - 1 for r in scan.hidden_rows if r - 1 < len(sheet.rows)}
+        sheet.hidden_cols = {c - 1 for c in scan.hidden_cols}
         if scan.percent:
             sheet.percent_cells = CellKeys(k for k in scan.percent if _is_number(_value_at(sheet.rows, k)))
         if scan.formulas:
@@ -292,5 +293,8 @@ def _sheet(path: Path, ws: Any, fws: Any, clean: CellCleaner) -> RawSheet:
     for r1, dim in ws.row_dimensions.items():
         if dim.hidden and r1 - 1 < len(rows):
             sheet.hidden_rows.add(r1 - 1)
+    for cdim in ws.column_dimensions.values():
+        if cdim.hidden and cdim.min:
+            sheet.hidden_cols.update(range(cdim.min - 1, min(cdim.max or cdim.min, settings.MAX_COLS)))
     sheet.rows = trim_rows(rows)
     return sheet
