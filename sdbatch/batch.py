@@ -54,7 +54,7 @@ from sdbatch.catalogue import join, label, render, text
 from sdbatch.history import stage as history_stage
 from sdbatch.intake import containers as intake_containers
 from sdbatch.intake.senders import attribute_senders
-from sdbatch.jurisdiction import Jurisdiction, jurisdiction_of
+from sdbatch.jurisdiction import Jurisdiction, city_of_file_name, jurisdiction_of
 from sdbatch.model import Application, FileRecord, FileRejected, Finding, RawWorkbook, RunResult, Source
 from sdbatch.programs import program_for
 from sdbatch.reading import calamine
@@ -267,8 +267,7 @@ def _reject(record: FileRecord, code: str, params: dict[str, Any], jurisdiction:
 
 def _guess_city(record: FileRecord, jurisdiction: Jurisdiction | None = None) -> None:
     if record.city is None:  # so that the city is told why (its review and e-mail carry the reason)
-        hit = (jurisdiction or jurisdiction_of(None)).find_city(Path(record.file).stem)
-        record.city = hit[0] if hit else None
+        record.city = city_of_file_name(record.file, jurisdiction)
 
 
 # ----------------------------------------------------------------------------- across files
@@ -344,9 +343,7 @@ def _describe_changes(older_sheets: list[FileRecord], newer_sheets: list[FileRec
     older, newer = older_sheets[0], newer_sheets[0]
     old = {decide.name_key(a.name): a for r in older_sheets for a in r.applications}
     new = {decide.name_key(a.name): a for r in newer_sheets for a in r.applications}
-    added = [new[k].name for k in new if k not in old]
-    removed = [old[k].name for k in old if k not in new]
-    changed = 0
+    changed: Counter[str | None] = Counter()
     for key, app in new.items():
         before = old.get(key)
         if before is None:
@@ -357,21 +354,31 @@ def _describe_changes(older_sheets: list[FileRecord], newer_sheets: list[FileRec
         if app.city_order != before.city_order:
             diffs.append(roles.get("order", ""))
         if diffs:
-            changed += 1
+            changed[app.city] += 1
             parts = [text("batch.changes.diff", field=field_label(f), old=shown(before.values.get(f)),
                           new=shown(app.values.get(f))) for f in diffs[:6]]
             app.findings.append(Finding("changed-since-previous", "info", params={
                 "summary": text("batch.changes.separator").join(parts), "fields": diffs,
                 "labels": [field_label(f) for f in diffs], "older": older.file}, source=app.source))
-    bits = []
-    if added:
-        bits.append(text("batch.changes.added", names=join(str(n) for n in added)))
-    if removed:
-        bits.append(text("batch.changes.removed", names=join(str(n) for n in removed)))
-    bits.append(text("batch.changes.changed", count=changed) if changed else text("batch.changes.unchanged"))
-    newer.findings.append(Finding("resubmission-changes", "info", params={
-        "older": older.file, "summary": text("batch.changes.comma").join(bits), "added": added, "removed": removed},
-        source=Source(newer.file)))
+    # A file of several cities' applications: what changed is said to each city of its own only
+    # (a city's review and e-mail show the file's findings; another city's park names are not its).
+    cities = {a.city for a in (*new.values(), *old.values())}
+    scopes = [(c, True) for c in sorted(cities, key=lambda c: c or "")] if len(cities) > 1 else [(None, False)]
+    for city, scoped in scopes:
+        added = [new[k].name for k in new if k not in old and (not scoped or new[k].city == city)]
+        removed = [old[k].name for k in old if k not in new and (not scoped or old[k].city == city)]
+        count = changed[city] if scoped else sum(changed.values())
+        bits = []
+        if added:
+            bits.append(text("batch.changes.added", names=join(str(n) for n in added)))
+        if removed:
+            bits.append(text("batch.changes.removed", names=join(str(n) for n in removed)))
+        bits.append(text("batch.changes.changed", count=count) if count else text("batch.changes.unchanged"))
+        params = {"older": older.file, "summary": text("batch.changes.comma").join(bits), "added": added,
+                  "removed": removed}
+        if scoped:
+            params["for_city"] = city or ""
+        newer.findings.append(Finding("resubmission-changes", "info", params=params, source=Source(newer.file)))
 
 
 def mark_late(records: list[FileRecord], programs: dict[str, Rules]) -> None:

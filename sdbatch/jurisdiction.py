@@ -174,3 +174,17 @@ def jurisdiction_of(source: Any = None) -> Jurisdiction:
     if isinstance(source, (list, tuple)):
         return combined(r.jurisdiction for r in source if isinstance(getattr(r, "jurisdiction", None), Jurisdiction))
     return default()
+
+
+def city_of_file_name(file: str, jurisdiction: Jurisdiction | None = None) -> str | None:
+    """The city a file's name names, so that the city is told why the file was not read; None
+    for a name that marks an expert's file (专家, 复核…: vocabulary ``[scores] expert_markers``): an
+    expert's score sheet that cannot be read is the department's to see, and its name often
+    carries the expert's (园区专家评分_某某.xlsx)."""
+    from sdbatch.text import vocabulary
+
+    stem = Path(file).stem
+    if any(marker in stem for marker in vocabulary()["scores"]["expert_markers"]):
+        return None
+    hit = (jurisdiction or jurisdiction_of(None)).find_city(stem)
+    return hit[0] if hit else None

@@ -269,3 +269,41 @@ def test_an_industry_listed_beside_another_term_is_referred(tmp_path: Path, writ
     assert code in codes(app)
     if code == "several-industries":
         assert app.status == "needs_review"
+
+
+# ----------------------------------------------------------------------------- audiences
+def test_a_correction_of_several_cities_tells_each_city_its_own_changes(tmp_path: Path) -> None:
+    """烟台's corrected file also holds one 威海 cluster.  威海's review said "与此前报送的…相比：新增
+    烟台市甲产业集群、…" - another city's names.  Each city is now told its own changes only."""
+    import datetime as dt
+    import email
+    from email import policy
+
+    from sdbatch.batch import RunOptions, run_batch
+    from tests.decision_builders import write_workbook
+
+    inbox = tmp_path / "inbox"
+    first = [row(name="烟台市甲产业集群", city="烟台市"), row(name="烟台市乙产业集群", city="烟台市", city_order=2)]
+    write_workbook(inbox / "烟台市汇总表.xlsx", first)
+    later = [*first[:1], row(name="烟台市丙产业集群", city="烟台市", city_order=2),
+             row(name="威海市石岛湾产业集群", city="威海市")]
+    write_workbook(inbox / "烟台市汇总表（更正）.xlsx", later, mtime=ON_TIME + dt.timedelta(hours=2))
+    book = tmp_path / "book.toml"
+    book.write_text('from = "审核组 <shenhe@gxt.shandong.example>"\n[cities."烟台市"]\nto = ["a@yantai.example"]\n'
+                    '[cities."威海市"]\nto = ["a@weihai.example"]\n', encoding="utf-8")
+    outcome = run_batch(inbox, RunOptions(out_dir=tmp_path / "out", run_id="t", now="2024-07-01T10:00:00",
+                                          mail_mode="all", quiet=True, address_book=book))
+    run_dir = outcome.run_dir
+    assert run_dir is not None
+
+    def texts(city: str) -> str:
+        wb = openpyxl.load_workbook(run_dir / f"{city}_审核意见.xlsx")
+        cells = [str(c.value) for ws in wb.worksheets for r in ws.iter_rows() for c in r if c.value is not None]
+        cells += [c.comment.text for ws in wb.worksheets for r in ws.iter_rows() for c in r if c.comment]
+        message = email.message_from_bytes((run_dir / "mail" / f"{city}.eml").read_bytes(), policy=policy.default)
+        cells += [p.get_content() for p in message.walk() if p.get_content_maintype() == "text"]
+        return "\n".join(cells)
+
+    weihai, yantai = texts("威海市"), texts("烟台市")
+    assert "烟台市丙产业集群" not in weihai and "烟台市乙产业集群" not in weihai
+    assert "烟台市丙产业集群" in yantai and "烟台市乙产业集群" in yantai  # its own: added, withdrawn

@@ -59,19 +59,21 @@ def preliminary(path: Path, stated: bool = True) -> None:
     wb.save(path)
 
 
-def park_inbox(tmp: Path, stated: bool = True) -> Path:
+def park_inbox(tmp: Path, stated: bool = True, extra: dict[str, bytes] | None = None) -> Path:
     inbox = tmp / "inbox"
     inbox.mkdir()
     R.write_summaries(inbox)
     R.write_experts(inbox, stated=stated)
     preliminary(inbox / "济南市_市级初审评分.xlsx", stated)
+    for name, data in (extra or {}).items():
+        (inbox / name).write_bytes(data)
     return inbox
 
 
-def run(tmp: Path, stated: bool = True, budget: float | None = 300) -> Path:
+def run(tmp: Path, stated: bool = True, budget: float | None = 300, extra: dict[str, bytes] | None = None) -> Path:
     book = tmp / "book.toml"
     book.write_text(BOOK, encoding="utf-8")
-    outcome = run_batch(park_inbox(tmp, stated), RunOptions(
+    outcome = run_batch(park_inbox(tmp, stated, extra), RunOptions(
         out_dir=tmp / "out", run_id="park", now="2024-09-20T10:00:00", mail_mode="all", quiet=True,
         address_book=book, program_options={"budget": budget} if budget is not None else {}))
     assert outcome.run_dir is not None, outcome.message
@@ -196,6 +198,21 @@ def test_no_city_output_names_an_expert_or_a_score_sheet(park_run):
     for path in mails:
         found += [f"{path.name}: {x}" for x in leaks(mail_texts(path), results)]
     assert not found, "\n".join(found[:40])
+
+
+def test_an_expert_file_that_cannot_be_read_is_not_reported_to_the_city_it_names(tmp_path):
+    """A damaged 济南市园区专家评分_慕容北辰（补充）.xlsx was given to 济南 by its name and listed in
+    济南's review and e-mail as a file not read: the expert's name with it.  A file named as an
+    expert's (vocabulary [scores] expert_markers) is the department's: no city's."""
+    name = "济南市园区专家评分_慕容北辰（补充）.xlsx"
+    run_dir = run(tmp_path, extra={name: b"PK\x03\x04 damaged in transit"})
+    results = check_contract(run_dir / "results.json")
+    [record] = [f for f in results["files"] if f["file"] == name]
+    assert record["status"] == "rejected" and record["city"] is None
+    texts = workbook_texts(run_dir / "济南市_审核意见.xlsx") + mail_texts(run_dir / "mail" / "济南市.eml")
+    assert not [t for t in texts if "慕容北辰" in t]
+    department = workbook_texts(next(run_dir.glob("认定名单.xlsx")))
+    assert [t for t in department if "慕容北辰" in t]
 
 
 def test_a_city_is_told_its_released_result(park_run):

@@ -107,10 +107,9 @@ def _reject(record: FileRecord, exc: FileRejected) -> None:
     record.error_code = exc.code
     record.error_params = {**exc.params, "file": record.file.rsplit("/", 1)[-1]}
     if record.city is None:  # so that the city is told why (as the batch does for a file it cannot read)
-        from sdbatch.jurisdiction import jurisdiction_of
+        from sdbatch.jurisdiction import city_of_file_name
 
-        hit = jurisdiction_of(None).find_city(Path(record.file).stem)
-        record.city = hit[0] if hit else None
+        record.city = city_of_file_name(record.file)
 
 
 def _open(container: FileRecord, depth: int, budget: _Budget) -> list[FileRecord]:

@@ -138,14 +138,16 @@ def _change_text(rules: Any, field: str, before: Any, after: Any) -> str:
     return _t("change", label=label, before=show(before), after=show(after), unit=unit)
 
 
-def resubmissions(result: RunResult, files: list[FileRecord]) -> list[dict[str, Any]]:
+def resubmissions(result: RunResult, files: list[FileRecord], city: str) -> list[dict[str, Any]]:
     """For each processed file of the city that replaced an earlier one: the two files, the
     applications added and withdrawn, and each changed application with its changed fields named
-    by their Chinese labels and values (before -> after)."""
+    by their Chinese labels and values (before -> after) - of the city's own applications only
+    (a file of several cities' applications says each city's changes to it alone)."""
     out = []
     by_file = {r.file: r for r in result.files}
     for record in files:
-        note = next((f for f in record.findings if f.code == "resubmission-changes"), None)
+        note = next((f for f in record.findings if f.code == "resubmission-changes"
+                     and f.params.get("for_city") in (None, city)), None)
         if note is None or record.status != "processed":
             continue
         older = by_file.get(str(note.params.get("older", "")))
@@ -154,7 +156,7 @@ def resubmissions(result: RunResult, files: list[FileRecord]) -> list[dict[str, 
         changed = []
         for app in record.applications:
             change = next((f for f in app.findings if f.code == "changed-since-previous"), None)
-            if change is None:
+            if change is None or (note.params.get("for_city") and city_key(app.city) != city):
                 continue
             old = before.get(_name_key(app.name))
             fields = [str(f) for f in change.params.get("fields") or []]
@@ -253,7 +255,7 @@ def context(result: RunResult, city: str, review: Path, reply_days: int) -> dict
     late = [r.file for r in files if r.late and r.status == "processed"]
     file_problems: list[dict[str, Any]] = [{"file": r.file, "problems": lines} for r in files if r.status == "processed"
                      and (lines := problem_lines([f for f in r.findings if f.code not in _FILE_CODES_TOLD_ELSEWHERE]))]
-    resubmitted = resubmissions(result, files)
+    resubmitted = resubmissions(result, files, city)
     kinds = [kind_of(f) for a in apps for f in a.findings if for_city(f)]
     kinds += [p["kind"] for entry in file_problems for p in entry["problems"]]
     situation = Situation(

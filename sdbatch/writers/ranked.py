@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from sdbatch import provenance, settings
-from sdbatch.catalogue import text
+from sdbatch.catalogue import join, text
 from sdbatch.jurisdiction import jurisdiction_of
 from sdbatch.model import STATUSES, Application, RunResult
 from sdbatch.writers import charts, printing
@@ -32,6 +32,7 @@ from sdbatch.writers import xlsxpatch as xp
 from sdbatch.writers._common import (
     COLOURS,
     NEUTRAL_FILL,
+    UNKNOWN_CITY,
     Mapped,
     city_key,
     colour_legend,
@@ -569,7 +570,9 @@ def _city_sheet(book: _Book, result: RunResult, program: str, rules: Any, apps: 
                + [c.number_format or SCORE_FORMAT for c in summed] + [WHOLE_FORMAT, WHOLE_FORMAT, None, None])
     rows: list[list[Any]] = []
     cities = list(jurisdiction_of(rules).cities)
-    extra_cities = sorted({city_key(a.city) for a in apps} - set(cities))
+    # a file no city could be given (an expert's that cannot be read) is counted in a row of its own
+    extra_cities = sorted(({city_key(a.city) for a in apps} | {city_key(r.city) for r in result.files
+                                                               if r.status == "rejected"}) - set(cities))
     for city in cities + extra_cities:
         city_apps = [a for a in apps if city_key(a.city) == city]
         files = [r for r in result.files if city_key(r.city) == city and r.status != "ignored"
@@ -580,6 +583,8 @@ def _city_sheet(book: _Book, result: RunResult, program: str, rules: Any, apps: 
         note = ""
         if not files and not city_apps:
             note = _t("not_submitted")
+        elif city == UNKNOWN_CITY and rejected:
+            note = _t("rejected_files", files=join([r.file for r in files if r.status == "rejected"]))
         elif rejected and not city_apps:
             note = _t("all_rejected")
         rows.append([city] + ([city_quota] if quota else []) + [len(city_apps)]

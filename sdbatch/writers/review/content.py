@@ -186,7 +186,8 @@ class Visible:
     (三(一)(五)(六) are no problem of the city's; 说明 lists them once).  Made once per review and
     application (the sheets, 问题清单 and 数据处理说明 all walk them)."""
 
-    def __init__(self) -> None:
+    def __init__(self, city: str | None = None) -> None:
+        self.city = city  # a file's finding said to one city of a file of several (for_city)
         # id(app) -> its visible findings, ranked: read by every pass over the city's rows (marks,
         # fills, problem tables); a tuple each, one shared empty one (100,000 rows, issue 16)
         self._apps: dict[int, tuple[Finding, ...]] = {}
@@ -199,7 +200,7 @@ class Visible:
         return allowed
 
     def of_file(self, record: FileRecord) -> list[Finding]:
-        return [f for f in record.findings if self.allowed(f)]
+        return [f for f in record.findings if self.allowed(f) and f.params.get("for_city") in (None, self.city)]
 
     def of_app(self, app: Application) -> tuple[Finding, ...]:
         found = self._apps.get(id(app))
@@ -217,7 +218,7 @@ def build(result: RunResult, city: str) -> Review:
     records = [r for r in result.files if r.status == "processed" and r.table is not None
                and (city_key(r.city) == city or any(a.id in ids for a in r.applications))]
     others = [r for r in result.files if r.status != "processed" and city_key(r.city) == city]
-    visible = Visible()
+    visible = Visible(city)
     sheets = _city_sheets(result, city, records, visible)
     by_program: dict[str, list[Application]] = {}
     for app in apps:
