@@ -70,7 +70,8 @@ CHANGE_NEW = text("ledger.change.new")
 CHANGE_WITHDRAWN = text("ledger.change.withdrawn")
 CHANGE_STATUS = text("ledger.change.status")
 CHANGE_VALUES = text("ledger.change.values")
-CHANGE_KINDS = (CHANGE_NEW, CHANGE_WITHDRAWN, CHANGE_STATUS, CHANGE_VALUES)
+CHANGE_SCORE = text("ledger.change.score")  # same status and values, another score (an expert's sheet)
+CHANGE_KINDS = (CHANGE_NEW, CHANGE_WITHDRAWN, CHANGE_STATUS, CHANGE_VALUES, CHANGE_SCORE)
 
 # States of a city in `sdbatch status`.
 STATE_SUBMITTED = text("ledger.state.submitted")
@@ -982,6 +983,9 @@ class Ledger:
                 rows.append({**base, **old, "kind": CHANGE_STATUS, "note": text("ledger.note.separator").join(note)})
             elif diffs:
                 rows.append({**base, **old, "kind": CHANGE_VALUES, "note": _join_diffs(diffs)})
+            elif not _same(p.score, a.score):  # a park re-scored by a corrected expert sheet: its tier may move
+                rows.append({**base, **old, "kind": CHANGE_SCORE,
+                             "note": text("ledger.note.score", old=_fmt(p.score), new=_fmt(a.score))})
         for pid, p in prev.items():
             if pid in matched_prev:
                 continue

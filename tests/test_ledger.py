@@ -401,6 +401,9 @@ def _reference_changes(led: Ledger, res: RunResult) -> list[dict]:
             rows.append({**base, **old, "kind": L.CHANGE_STATUS, "note": L.text("ledger.note.separator").join(note)})
         elif diffs:
             rows.append({**base, **old, "kind": L.CHANGE_VALUES, "note": L._join_diffs(diffs)})
+        elif not L._same(p["score"], a.score):
+            rows.append({**base, **old, "kind": L.CHANGE_SCORE,
+                         "note": L.text("ledger.note.score", old=L._fmt(p["score"]), new=L._fmt(a.score))})
     for pid, p in prev.items():
         if pid not in matched:
             rows.append({"kind": L.CHANGE_WITHDRAWN, "city": p["city"], "name": p["name"], "app_id": pid,

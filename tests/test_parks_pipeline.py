@@ -8,10 +8,12 @@ results.json, and one inbox holding both programs.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Any
 
+import openpyxl
 import pytest
 from openpyxl import Workbook
 
@@ -267,3 +269,30 @@ def test_mixed_inbox_with_both_programs(tmp_path: Path):
     assert park_app["name"] == "齐鲁软件园" and park_app["park_type"] == DIGITAL
     assert all("tier" not in a for a in results["applications"] if a["program"] == "cluster_2024")
     assert {f["program"] for f in results["files"]} == {"park_2024", "cluster_2024"}
+
+
+def test_a_park_rescored_by_a_corrected_expert_sheet_is_a_change(tmp_path: Path):
+    """An expert re-sends a sheet with lower points: 成长园区's score falls while its status and
+    values stay.  变更情况 said "与上次运行相比没有变更" and no draft went to 济南 (mail_mode changed):
+    a score moved by the experts is a change (得分变化) of the city's."""
+    from sdbatch.catalogue import text
+    from sdbatch.programs.park import settings_of
+
+    park_run(tmp_path)
+    st = settings_of(load("park_2024"))
+    inbox = tmp_path / "inbox"
+    lower = {"示范园区": {i.code: 9.5 for i in st.applicable(DIGITAL)},
+             "成长园区": {i.code: 7 for i in st.applicable(DIGITAL)},
+             "入库园区": {i.code: 9 if i.group in ("L2", "L4") else 5.5 for i in st.applicable(INDUSTRIAL)}}
+    write_scores(inbox / "专家评分_吴高工（修改）.xlsx", lower, "吴高工",
+                 title="2024年省级数字经济园区认定专家复核评分表（各市市级推荐园区）  评审专家：吴高工")
+    later = (inbox / "专家评分_吴高工.xlsx").stat().st_mtime + 3600
+    os.utime(inbox / "专家评分_吴高工（修改）.xlsx", (later, later))
+    outcome = run_batch(inbox, RunOptions(out_dir=tmp_path / "out", run_id="park2", now="2024-06-21T10:00:00",
+                                          mail_mode="changed", quiet=True))
+    assert outcome.run_dir is not None, outcome.message
+    sheet = openpyxl.load_workbook(outcome.run_dir / "认定名单.xlsx")["变更情况"]
+    rows = [[c for c in r if c is not None] for r in sheet.iter_rows(values_only=True)]
+    changed = [r for r in rows if text("ledger.change.score") in r]
+    assert [r for r in changed if "成长园区" in r] and not [r for r in changed if "示范园区" in r]
+    assert (outcome.run_dir / "mail" / "济南市.eml").exists()
