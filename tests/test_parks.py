@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from sdbatch.catalogue import entries, render
+from sdbatch.catalogue import entries, render, text
 from sdbatch.model import Application, FileRecord, RawSheet, RawWorkbook, Source
 from sdbatch.programs import park
 from sdbatch.rules import load
@@ -255,9 +255,72 @@ def test_five_experts_drop_highest_and_lowest_and_disagreement(rules, st):
              for i, v in enumerate((0, 7, 8, 9, 10), 1)]
     run([app], rules, files)
     assert app.score == 80.0  # 0 and 10 dropped, mean of 7, 8, 9
-    assert app.outcome.score_detail["aggregation"] == "去掉最高分和最低分后取平均"
+    assert app.outcome.score_detail["aggregation"] == text("programs.park.scoring.trimmed_indicator", each=1)
     f = next(f for f in app.findings if f.code == "expert-disagreement")
     assert "L1P1" in f.params["indicators"]
+
+
+def _rules_with(**scoring: Any) -> Any:
+    import tomllib
+
+    from sdbatch.rules import bundled, from_dict
+
+    raw = tomllib.loads(bundled()["park_2024"].read_text(encoding="utf-8"))
+    raw["park"]["scoring"].update(scoring)
+    return from_dict(raw, "park_2024_trim.toml")
+
+
+def test_trimming_by_totals_sets_experts_aside_whole():
+    """Six experts on one park: trimmed per indicator, the L6 indicators keep the values of experts
+    whose totals were the highest or the lowest, and the mean differs from the one of the four
+    experts that trimming by totals keeps (trim_by = "total": a rules file's choice)."""
+    by_indicator, by_total = load("park_2024"), _rules_with(trim_by="total")
+    st = park.settings_of(by_total)
+    codes = [ind.code for ind in st.applicable(DIGITAL)]
+    l6 = [c for c in codes if c.startswith("L6")]
+
+    def points(base: float, l6_value: float) -> dict[str, float]:
+        return {c: (l6_value if c in l6 else base) for c in codes}
+
+    # totals: 专家1 highest (base 10), 专家6 lowest (base 5); their L6 points are the middle ones
+    given = [points(10, 6), points(8, 9), points(8, 7), points(8, 7), points(8, 7), points(5, 8)]
+    results = {}
+    for label, rules_ in (("indicator", by_indicator), ("total", by_total)):
+        app = make_app("齐鲁软件园", DIGITAL)
+        files = [(f"园区_专家{i}.xlsx", [RawSheet("评分", sheet_rows({"齐鲁软件园": pts}, title=f"评审专家：专家{i}"))])
+                 for i, pts in enumerate(given, 1)]
+        run([app], rules_, files)
+        results[label] = app
+    kept = given[1:5]  # 专家2-5
+    l6_mean = sum(p[l6[0]] for p in kept) / len(kept)  # 7.5
+    assert results["total"].outcome.score_detail["indicators"][l6[0]] == pytest.approx(l6_mean)
+    assert results["indicator"].outcome.score_detail["indicators"][l6[0]] == pytest.approx((7 + 7 + 7 + 8) / 4)
+    assert results["total"].outcome.score_detail["aggregation"] == text("programs.park.scoring.trimmed_total", each=1)
+
+
+def test_a_park_scored_twice_on_one_sheet_is_said_and_counted_once():
+    """The second row of one expert for one park was dropped while the sheet was read, before any
+    finding could name it: score-duplicate, in the catalogue, was never raised."""
+    rules_, st_ = load("park_2024"), park.settings_of(load("park_2024"))
+    app = make_app("齐鲁软件园", DIGITAL)
+    rows = sheet_rows({"齐鲁软件园": uniform(st_, DIGITAL, 8)}, title="评审专家：专家1")
+    rows.append([2, "齐鲁软件园", *[5] * (len(rows[-1]) - 3), None])
+    run([app], rules_, [("园区_专家1.xlsx", [RawSheet("评分", rows)])])
+    assert app.score == 80.0
+    [dup] = [f for f in app.findings if f.code == "score-duplicate"]
+    assert dup.params["row"] == len(rows)
+
+
+def test_an_expert_leaving_an_indicator_blank_is_said():
+    rules_, st_ = load("park_2024"), park.settings_of(load("park_2024"))
+    app = make_app("齐鲁软件园", DIGITAL)
+    full = uniform(st_, DIGITAL, 8)
+    gap = {c: v for c, v in full.items() if c != "L1P1"}
+    files = [("园区_专家1.xlsx", [RawSheet("评分", sheet_rows({"齐鲁软件园": full}, title="评审专家：专家1"))]),
+             ("园区_专家2.xlsx", [RawSheet("评分", sheet_rows({"齐鲁软件园": gap}, title="评审专家：专家2"))])]
+    run([app], rules_, files)
+    [blank] = [f for f in app.findings if f.code == "score-blank"]
+    assert blank.params["indicators"] == "L1P1" and blank.params["count"] == 1
 
 
 def test_city_preliminary_score_used_only_without_experts(rules, st):

@@ -18,6 +18,7 @@ from click.testing import CliRunner
 
 from sdbatch import reading
 from sdbatch.catalogue import render
+from sdbatch.catalogue import text as catalogue_text
 from sdbatch.cli import main
 from sdbatch.model import Application, FileRecord, RawSheet, RawWorkbook, Source
 from sdbatch.programs import park
@@ -153,7 +154,7 @@ def test_the_sheet_that_disagrees_is_named_with_the_points_used(rules, round_fil
     assert "L4P1" in disagree[DIGITAL].params["items"] and "L4P4" in disagree[DIGITAL].params["items"]
     assert disagree[INDUSTRIAL].params["count"] == 1 and disagree[INDUSTRIAL].params["items"].startswith("L1P4")
     message = render(disagree[INDUSTRIAL]).message
-    assert "本表3分" in message and "3张专家评分表为2分" in message and "采用2分" in message
+    assert "本表3分" in message and "多数（3张）专家评分表为2分" in message and "采用2分" in message
     assert disagree[INDUSTRIAL].source.file == R.FILES["赵丽"] and disagree[INDUSTRIAL].source.sheet == "专家打分"
     [total] = codes_of(zhao, "points-sum")
     assert (total.params["park_type"], total.params["sum"], total.params["total"]) == (INDUSTRIAL, "101", "100")
@@ -286,6 +287,10 @@ def test_a_tie_between_sheets_is_decided_by_the_rules_file(tmp_path, tie, used):
     loser = "专家评分_甲.xlsx" if used == 3 else "专家评分_乙.xlsx"
     for rec, _ in claimed:
         assert bool(codes_of(rec.findings, "points-sheets-disagree")) is (rec.file == loser)
+    # said as a tie, not as "the majority" (which one sheet against one is not)
+    [said] = [f for rec, _ in claimed if rec.file == loser for f in rec.findings if f.code == "points-sheets-disagree"]
+    rule = catalogue_text(f"programs.park.points.tie_{tie}")
+    assert rule in said.params["items"] and "多数" not in said.params["items"]
 
 
 def test_the_city_sheet_votes_only_when_no_expert_sheet_states_points(rules):

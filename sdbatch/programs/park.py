@@ -102,7 +102,7 @@ def _ui(key: str, **params: Any) -> str:
 
 
 def aggregation_text(st: Settings) -> str:
-    return _ui("notes.aggregation_text", experts=st.trim_min_experts, each=st.trim_each)
+    return _ui(f"notes.aggregation_text_{st.trim_by}", experts=st.trim_min_experts, each=st.trim_each)
 
 
 def default_points_text(st: Settings) -> str:
@@ -236,7 +236,7 @@ def decide(apps: list[Application], rules: Rules, claimed: list[tuple[FileRecord
 def _sheet_read(record: FileRecord, sheet: ScoreSheet, st: Settings) -> None:
     record.findings.append(Finding(
         "score-sheet-read", "info", clause=st.clause_scoring if sheet.kind == "expert" else st.clause_city_score,
-        params={"sheet": sheet.sheet, "rater": sheet.rater_label, "parks": len(sheet.rows),
+        params={"sheet": sheet.sheet, "rater": sheet.rater_label, "parks": len({row.park for row in sheet.rows}),
                 "kind": _ui(f"sheets.{sheet.kind}"), "layout": _ui(f"sheets.{sheet.layout}"),
                 "stated": join(s.label for s in sheet.stated) or _ui("sheets.no_points")},
         source=Source(file=record.file, sheet=sheet.sheet),
@@ -261,7 +261,7 @@ def _sheet_summary(record: FileRecord, sheet: ScoreSheet, table: PointsTable, st
         stated.append({"label": s.label, "park_type": s.park_type, "type_from": s.type_from, "count": len(values),
                        "sum": round(sum(values), 4)})
     return {"file": sheet.file, "sheet": sheet.sheet, "kind": sheet.kind, "rater": sheet.rater_label,
-            "layout": sheet.layout, "parks": len(sheet.rows), "stated": stated, "points_used": sheet.points_used,
+            "layout": sheet.layout, "parks": len({row.park for row in sheet.rows}), "stated": stated, "points_used": sheet.points_used,
             "problems": [{"code": f.code, "message": render(f).message} for f in problems]}
 
 
@@ -401,13 +401,21 @@ def score_application(app: Application, rows: list[ScoreRow], st: Settings, tabl
                                     params={"raters": len(used)}, source=_at(app, st.name_field)))
     per_rater, rater_rows = _clean_points(app, used, ptype, st, table)
     applicable = st.applicable(ptype)
+    if basis == "expert":
+        _note_blanks(app, per_rater, rater_rows, applicable, st)
+    trimmed = len(per_rater) >= st.trim_min_experts and len(per_rater) > 2 * st.trim_each and basis == "expert"
+    counted = _kept_raters(per_rater, applicable, st) if trimmed and st.trim_by == "total" else per_rater
     agg: dict[str, float] = {}
     missing, disagree = [], []
     for ind in applicable:
         vals = [pts[ind.code] for pts in per_rater.values() if ind.code in pts]
         if not vals:
             missing.append(ind.code)
-        agg[ind.code] = aggregate(vals, st)
+        if counted is per_rater:
+            agg[ind.code] = aggregate(vals, st)
+        else:  # the kept experts' mean, nothing trimmed again
+            kept = [pts[ind.code] for pts in counted.values() if ind.code in pts]
+            agg[ind.code] = sum(kept) / len(kept) if kept else 0.0
         if len(vals) > 1 and max(vals) - min(vals) > st.disagreement_share * table.max(ind.code, ptype) + _EPS:
             disagree.append(_ui("scoring.disagree_item", code=ind.code, low=_num(min(vals)), high=_num(max(vals))))
     if missing:
@@ -437,8 +445,7 @@ def score_application(app: Application, rows: list[ScoreRow], st: Settings, tabl
         aspects[aspect] = {"share": share, "points": round(points, 4), "max": round(amax, 4),
                            "excellent": bool(amax) and share >= st.excellent_share - 1e-12}
     app.score = total
-    trimmed = len(used) >= st.trim_min_experts and basis == "expert"
-    method = _ui("scoring.trimmed" if trimmed else "scoring.mean")
+    method = _ui(f"scoring.trimmed_{st.trim_by}" if trimmed else "scoring.mean", each=st.trim_each)
     outcome.score_detail = {
         "basis": basis,
         "raters": [rater_rows[k].rater_label for k in per_rater],
@@ -470,6 +477,28 @@ def score_application(app: Application, rows: list[ScoreRow], st: Settings, tabl
         _compare_city(app, city_rows, applicable, total, st, table)
     if city_rows:
         _check_city_sheet(app, city_rows[0], ptype, st, table)
+
+
+def _kept_raters(per_rater: dict[str, dict[str, float]], applicable: Sequence[Any], st: Settings
+                 ) -> dict[str, dict[str, float]]:
+    """The experts left once the ``trim_each`` with the highest and the lowest totals are set aside
+    (``trim_by = "total"``); equal totals in the order the sheets were read."""
+    totals = sorted(per_rater, key=lambda k: sum(per_rater[k].get(ind.code, 0.0) for ind in applicable))
+    kept = set(totals[st.trim_each: len(totals) - st.trim_each])
+    return {k: v for k, v in per_rater.items() if k in kept}
+
+
+def _note_blanks(app: Application, per_rater: dict[str, dict[str, float]], rater_rows: dict[str, ScoreRow],
+                 applicable: Sequence[Any], st: Settings) -> None:
+    """An expert who scored the park but left applicable indicators blank: said, since those
+    indicators are then summed over fewer experts (and trimmed, or not, on fewer values)."""
+    for key, pts in per_rater.items():
+        blank = [ind.code for ind in applicable if ind.code not in pts]
+        if blank and len(blank) < len(applicable):
+            row = rater_rows[key]
+            app.findings.append(Finding("score-blank", "warning", clause=st.clause_scoring, params={
+                "rater": row.rater_label, "indicators": join(blank), "count": len(blank),
+                "file": row.source.file}, source=_at(app, st.name_field)))
 
 
 def _clean_points(app: Application, rows: list[ScoreRow], ptype: str, st: Settings, table: PointsTable

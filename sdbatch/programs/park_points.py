@@ -151,9 +151,11 @@ def resolve(blocks: list[Block], st: Settings) -> PointsTable:
                 continue
             for b, value in votes:
                 if abs(value - reference) > _EPS:
+                    # a tie is said as one: "the majority" would not be true of it
                     differ_sheets.setdefault(id(b), []).append(text(
-                        "programs.park.points.item_sheets", code=ind.code, cell=b.stated.cells.get(ind.code, ""),
-                        park_type=ptype, stated=_num(value), used=_num(reference), count=count))
+                        "programs.park.points.item_tie" if tie else "programs.park.points.item_sheets",
+                        code=ind.code, cell=b.stated.cells.get(ind.code, ""), park_type=ptype, stated=_num(value),
+                        used=_num(reference), count=count, rule=text(f"programs.park.points.tie_{st.points_tie}")))
                 elif sources[ind.code] == "sheets":
                     used_sheets.setdefault(b.where, None)
         table.sheets[ptype] = sorted(used_sheets)

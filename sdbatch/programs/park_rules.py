@@ -102,6 +102,9 @@ class Scoring(Strict):
     trim_min_experts: int = Field(default=5, ge=1)
     """With at least this many experts the highest and lowest ``trim_each`` values are dropped."""
     trim_each: int = Field(default=1, ge=0)
+    trim_by: Literal["indicator", "total"] = "indicator"
+    """What is trimmed: each indicator's highest and lowest values (``indicator``), or the experts
+    with the highest and lowest totals, whose points then count for no indicator (``total``)."""
     disagreement_share: float = Field(default=0.5, ge=0)
     """Experts disagree on an indicator when highest − lowest exceeds this share of its maximum."""
     disagreement_total_points: float = Field(default=20.0, ge=0)

@@ -73,6 +73,7 @@ class Settings:
     min_codes: int
     trim_min_experts: int
     trim_each: int
+    trim_by: str
     disagreement_share: float
     disagreement_total_points: float
     city_gap_points: float
@@ -173,6 +174,7 @@ def settings_of(rules: Rules) -> Settings:
         min_codes=scoring.min_codes,
         trim_min_experts=scoring.trim_min_experts,
         trim_each=scoring.trim_each,
+        trim_by=scoring.trim_by,
         disagreement_share=scoring.disagreement_share,
         disagreement_total_points=scoring.disagreement_total_points,
         city_gap_points=scoring.city_gap_points,

@@ -259,7 +259,6 @@ def _parse_rows(sheet: RawSheet, file: str, hr: int, code_cols: dict[int, str], 
             if any(isinstance(v, str) and v.strip() and not number(v)[0] for v in values):
                 name_col = c
                 break
-    seen: set[tuple[str, str]] = set()
     for r in range(max(0, hr - HEADER_DEPTH), len(rows)):  # a 分值 row may sit just above the codes too
         if r == hr:
             continue
@@ -289,10 +288,8 @@ def _parse_rows(sheet: RawSheet, file: str, hr: int, code_cols: dict[int, str], 
         if rater_col is not None and rater_col < len(line) and cell_text(line[rater_col]):
             rater_label, named = cell_text(line[rater_col]), True
             rater = f"{rater}#{rater_label}"
-        key = (rater, norm_name(name, st))
-        if key in seen:
-            continue  # the same rater twice for one park: the first row counts (reported at decide)
-        seen.add(key)
+        # the same rater twice for one park is kept: the first row counts, the second is reported
+        # with the park (score-duplicate) when the rows are scored
         city = cell_text(line[city_col]) if city_col is not None and city_col < len(line) else None
         out.rows.append(ScoreRow(
             rater=rater, rater_label=rater_label, kind=out.kind, park=name, city=city or None, points=points,
