@@ -171,10 +171,9 @@ def parse_number(value: Any) -> Parsed:
     if text.startswith(_APPROXIMATELY):
         text = text[1:]
         notes.append(_how("approximately"))
-    for mark in _CURRENCY_MARKS:  # ¥95.00, 人民币 3,500 万元: the number is what follows
-        if text.startswith(mark) and len(text) > len(mark):
-            text = text[len(mark):].lstrip()
-            break
+    if text.startswith(_CURRENCY_MARKS):  # ¥95.00, 人民币 3,500 万元: the number is what follows
+        mark = next(m for m in _CURRENCY_MARKS if text.startswith(m))
+        text = text[len(mark):].lstrip() or text
     unit = None
     stripped = True
     while stripped:  # 1000项以上, 30余家, 52亿元+: units and 以上/余/多 in any order

@@ -568,3 +568,12 @@ def test_maxima_row_gives_no_unmatched_finding(rules, st):
     assert "score-park-unmatched" not in [f.code for rec, _ in claimed for f in rec.findings]
     assert app.score == 80.0 and app.outcome.score_detail["basis"] == "expert"
     assert "score-from-city" not in codes(app)
+
+
+def test_the_spread_of_rater_totals_has_no_floating_point_residue():
+    app = make_app("齐鲁软件园", DIGITAL)
+    app.outcome = park.ParkOutcome(park_type=DIGITAL, released=True)
+    app.outcome.score_detail = {"basis": "expert", "rater_totals": {"甲": 64.01, "乙": 54.01}}
+    app.score = 59.01
+    sheet = park._raters_sheet([app])
+    assert sheet.rows[0][-1] == 10.0  # 64.01 - 54.01 is 10.000000000000007 unrounded

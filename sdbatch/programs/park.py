@@ -969,7 +969,8 @@ def _raters_sheet(apps: list[Application]) -> SheetSpec:
     for app in sorted(scored, key=lambda a: (a.rank or 10**6, a.city or "", a.name or "")):
         detail = outcome_of(app).score_detail or {}
         totals = detail.get("rater_totals", {})
-        spread = (max(totals.values()) - min(totals.values())) if len(totals) > 1 else None
+        # without the binary floating-point residue (64.01 - 54.01 is 10.000000000000007)
+        spread = round(max(totals.values()) - min(totals.values()), 6) if len(totals) > 1 else None
         rows.append([app.city, app.name, outcome_of(app).park_type, _ui(f"scoring.{detail.get('basis', 'expert')}"),
                      app.score, *[totals.get(r) for r in raters], spread])
     headers = [_ui(f"raters_sheet.columns.{k}") for k in ("city", "name", "park_type", "basis", "score")]
