@@ -909,7 +909,9 @@ def check_text(record: FileRecord, programs: dict[str, Rules]) -> str:
                           name=app.name or text("batch.check.no_name"), row=app.source.row,
                           status=label("status", app.status), score=score))
         if rules:
-            shown = [text("batch.check.value", label=rules.label(k), value=_show(v))
+            from sdbatch.writers._common import answered
+
+            shown = [text("batch.check.value", label=rules.label(k), value=_show(answered(rules.fields.get(k), v)))
                      for k, v in app.values.items() if v is not None and k != "name"]
             lines.append("    " + text("batch.check.separator").join(shown))
         for f in app.findings:

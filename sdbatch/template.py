@@ -30,11 +30,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from sdbatch.catalogue import join, lookup, text, words
+from sdbatch.catalogue import join, lookup, text
 from sdbatch.model import column_letter
 from sdbatch.rules import NUMERIC_TYPES, FieldRule, Rules, bundled, load
 from sdbatch.writers import printing
-from sdbatch.writers._common import NEUTRAL_FILL, department
+from sdbatch.writers._common import NEUTRAL_FILL, answer_words, department
 
 # Fixed so that two runs of the generator give the same file.
 CREATED = dt.datetime(2024, 1, 1, 0, 0, 0)
@@ -152,8 +152,7 @@ def data_rows(rules: Rules) -> int:
 
 def bool_choices(field: FieldRule) -> list[str]:
     """``有/无`` for a field asked as 有无…, ``是/否`` otherwise (SPEC §2.1)."""
-    have = list(words("template.bool_have"))
-    return have if field.label.startswith("".join(have)) else list(words("template.bool_yes"))
+    return list(answer_words(field))
 
 
 def choice_list(rules: Rules, field: FieldRule) -> list[str] | None:

@@ -307,3 +307,21 @@ def test_a_correction_of_several_cities_tells_each_city_its_own_changes(tmp_path
     weihai, yantai = texts("威海市"), texts("烟台市")
     assert "烟台市丙产业集群" not in weihai and "烟台市乙产业集群" not in weihai
     assert "烟台市丙产业集群" in yantai and "烟台市乙产业集群" in yantai  # its own: added, withdrawn
+
+
+def test_yes_no_answers_are_shown_in_the_words_they_are_asked_in(tmp_path: Path) -> None:
+    """审核结论 showed "否" under 有无不良信用记录; the template asks it as 有/无, and so does the review."""
+    from sdbatch.batch import RunOptions, run_batch
+    from tests.decision_builders import write_workbook
+
+    inbox = tmp_path / "inbox"
+    write_workbook(inbox / "济南市汇总表.xlsx", [row(name="济南市甲产业集群", bad_credit="无", legal_person="是")])
+    outcome = run_batch(inbox, RunOptions(out_dir=tmp_path / "out", run_id="t", now="2024-07-01T10:00:00",
+                                          mail_mode="none", quiet=True))
+    assert outcome.run_dir is not None
+    sheet = openpyxl.load_workbook(outcome.run_dir / "济南市_审核意见.xlsx")["审核结论"]
+    rows = [list(r) for r in sheet.iter_rows(values_only=True)]
+    header = next(r for r in rows if header_label("bad_credit") in r)
+    first = rows[rows.index(header) + 1]
+    assert first[header.index(header_label("bad_credit"))] == "无"
+    assert first[header.index(header_label("legal_person"))] == "是"

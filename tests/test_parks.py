@@ -377,6 +377,17 @@ def test_tier_through_decide(rules, st, ptype, total, full, tier):
     assert app.outcome.subsidy == {"示范型": 200, "成长型": 150}.get(tier)
 
 
+def test_a_park_left_without_a_tier_by_its_aspects_is_said_plainly(rules, st):
+    """A 入库型 score with one aspect excellent: no tier.  The finding said "认定为不予认定"."""
+    app = make_app("齐鲁软件园", DIGITAL)
+    run([app], rules, [("园区_专家1.xlsx", [RawSheet("专家1", sheet_rows({"齐鲁软件园": shaped(st, DIGITAL, 60, {"L2"})}))])])
+    assert app.outcome.tier is None
+    [short] = [f for f in app.findings if f.code == "tier-aspects-short"]
+    message = render(short).message
+    assert text("programs.park.scoring.not_recognised") in message
+    assert "认定为不予认定" not in message
+
+
 def test_no_tier_for_ineligible_and_provisional_for_needs_review(rules, st):
     bad = make_app("甲园区", DIGITAL, status="ineligible", n=1)
     review = make_app("乙园区", DIGITAL, status="needs_review", n=2)

@@ -630,7 +630,9 @@ def assign_tier(app: Application, st: Settings) -> None:
             "tier-aspects-short", "warning", clause=st.clause_tier,
             params={"score": _num(app.score), "by_score": by_score.name, "needed": by_score.min_aspects,
                     "count": len(excellent), "aspects": aspects_text, "share": f"{st.excellent_share:.0%}",
-                    "tier": tier.name if tier else _ui("scoring.not_recognised")},
+                    "tier": tier.name if tier else _ui("scoring.not_recognised"),
+                    # "认定为成长型", or "不予认定" (not "认定为不予认定")
+                    "outcome": _ui("scoring.recognised_as", tier=tier.name) if tier else _ui("scoring.not_recognised")},
             source=_at(app, st.name_field)))
     if tier is not None:
         outcome.tier = tier.name

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from sdbatch import clock, settings
-from sdbatch.catalogue import audience, entries, join, label, lookup, render, text
+from sdbatch.catalogue import audience, entries, join, label, lookup, render, text, words
 from sdbatch.model import STATUSES, Application, FileRecord, Finding, RunResult
 
 UNKNOWN_CITY = text("writers.common.unknown_city")
@@ -209,6 +209,21 @@ def plain(value: Any) -> Any:
         return join(value)
     # Line breaks as LF only: a bare CR is stored as "_x000D_" and shows up in some readers.
     return str(value).replace("\r\n", "\n").replace("\r", "\n")
+
+
+def answer_words(field: Any) -> tuple[str, str]:
+    """The yes/no words of a yes/no field: 有/无 for a field asked as 有无…, 是/否 otherwise (SPEC §2.1)."""
+    have = tuple(words("template.bool_have"))
+    yes, no = have if str(getattr(field, "label", "")).startswith("".join(have)) else tuple(words("template.bool_yes"))
+    return yes, no
+
+
+def answered(field: Any, value: Any) -> Any:
+    """A yes/no value in the words its field is asked in (有无不良信用记录: 无, not 否); others as they are."""
+    if not isinstance(value, bool) or getattr(field, "type", None) != "bool":
+        return value
+    yes, no = answer_words(field)
+    return yes if value else no
 
 
 def show(value: Any) -> str:

@@ -29,6 +29,7 @@ from sdbatch.rules_schema import ROLE_DEFAULTS
 from sdbatch.writers._common import (
     COLOUR_STRENGTH,
     UNKNOWN_CITY,
+    answered,
     city_key,
     colour_of,
     finding_rank,
@@ -514,6 +515,10 @@ def _summary(result: RunResult, name: str, apps: list[Application], rules: Any) 
     columns += [Column(text("review.summary.file"), wrap=True, shared=True),
                 Column(text("review.summary.row"), number_format=integer)]
 
+    # yes/no fields in the words they are asked in (有无不良信用记录: 无), at their place in ``values``
+    asked = [(i, f) for i, (fid, _) in enumerate(values) if (f := rules.fields.get(fid) if rules else None)
+             is not None and f.type == "bool"]
+
     def rows() -> Iterator[Row]:
         for i, app in enumerate(apps, start=1):
             line: list[Any] = [i] + ([app.city_order] if with_order else [])
@@ -521,7 +526,10 @@ def _summary(result: RunResult, name: str, apps: list[Application], rules: Any) 
                      reason(app, rules, reader=READER)]
             line += [program.score_for_city(app)] if with_score else []
             line += [c.value(app) for c in outcome]
-            line += [app.values.get(fid) for fid, _ in values]
+            shown = [app.values.get(fid) for fid, _ in values]
+            for at, f in asked:
+                shown[at] = answered(f, shown[at])
+            line += shown
             line += [app.unknown.get(h) for h in unknown]
             line += [app.source.file, app.source.row]
             yield Row(line, STATUS_COLOUR.get(app.status))
