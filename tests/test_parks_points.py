@@ -303,6 +303,10 @@ def test_the_city_sheet_votes_only_when_no_expert_sheet_states_points(rules):
     assert out["park_scoring"]["points"]["by_type"][DIGITAL]["maxima"]["L1P1"] == 2  # 2 experts against the city
     [city_rec] = [rec for rec, _ in claimed if "初审" in rec.file]
     assert codes_of(city_rec.findings, "points-sheets-disagree")
+    # the city's sheet did not vote: not listed as a sheet whose points were used
+    used = {s["file"]: s["points_used"] for s in out["park_scoring"]["score_sheets"]}
+    assert used[city_rec.file] is False and all(v for f, v in used.items() if f != city_rec.file)
+    assert not [w for w in out["park_scoring"]["points"]["by_type"][DIGITAL]["sheets"] if "初审" in w]
     alone = raw_claim(rules, city)
     out = decide([one_digital_app()], rules, alone)
     assert out["park_scoring"]["points"]["by_type"][DIGITAL]["maxima"]["L1P1"] == 5

@@ -127,6 +127,7 @@ def resolve(blocks: list[Block], st: Settings) -> PointsTable:
     table = PointsTable({}, {}, {}, st.points_total)
     differ_rules: dict[int, list[str]] = {}
     differ_sheets: dict[int, list[str]] = {}
+    counted: set[int] = set()  # blocks whose points were used: a city's sheet only where no expert's states them
     for ptype in st.park_types:
         maxima, sources = table.maxima.setdefault(ptype, {}), table.sources.setdefault(ptype, {})
         used_sheets: dict[str, None] = {}
@@ -156,13 +157,14 @@ def resolve(blocks: list[Block], st: Settings) -> PointsTable:
                         "programs.park.points.item_tie" if tie else "programs.park.points.item_sheets",
                         code=ind.code, cell=b.stated.cells.get(ind.code, ""), park_type=ptype, stated=_num(value),
                         used=_num(reference), count=count, rule=text(f"programs.park.points.tie_{st.points_tie}")))
-                elif sources[ind.code] == "sheets":
+                elif sources[ind.code] == "sheets" and (b.sheet.kind == "expert" or not any(
+                        v.sheet.kind == "expert" for v, _ in votes)):
                     used_sheets.setdefault(b.where, None)
+                    counted.add(id(b))
         table.sheets[ptype] = sorted(used_sheets)
     for block in blocks:
         _report_block(block, st, differ_rules.get(id(block), []), differ_sheets.get(id(block), []),
-                      used=any(st.sheet_points == "use" and table.sources[t].get(c) == "sheets"
-                               for t in st.park_types if block.covers(t) for c in block.values))
+                      used=id(block) in counted)
     return table
 
 
