@@ -311,6 +311,19 @@ def test_a_park_scored_twice_on_one_sheet_is_said_and_counted_once():
     assert dup.params["row"] == len(rows)
 
 
+def test_a_park_scored_by_few_of_the_experts_is_said():
+    """Four experts in the round, one of whom alone scored 乙园: its score rests on one expert."""
+    rules_, st_ = load("park_2024"), park.settings_of(load("park_2024"))
+    a, b = make_app("甲园", DIGITAL, n=1), make_app("乙园", DIGITAL, n=2)
+    full = uniform(st_, DIGITAL, 8)
+    files = [(f"园区_专家{i}.xlsx", [RawSheet("评分", sheet_rows(
+        {"甲园": full, **({"乙园": full} if i == 1 else {})}, title=f"评审专家：专家{i}"))]) for i in range(1, 5)]
+    run([a, b], rules_, files)
+    assert "score-few-raters" not in codes(a)
+    [few] = [f for f in b.findings if f.code == "score-few-raters"]
+    assert (few.params["count"], few.params["total"]) == (1, 4)
+
+
 def test_an_expert_leaving_an_indicator_blank_is_said():
     rules_, st_ = load("park_2024"), park.settings_of(load("park_2024"))
     app = make_app("齐鲁软件园", DIGITAL)

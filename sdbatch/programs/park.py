@@ -196,6 +196,8 @@ def decide(apps: list[Application], rules: Rules, claimed: list[tuple[FileRecord
                 types_of_sheet.setdefault(sheet_of_row[id(row)].key, set()).add(ptype)
     table = resolve(blocks_of(live, types_of_sheet, st), st)
 
+    # the experts of the round (those whose sheets count): a park scored by few of them is said
+    round_raters = len({(r.rater_label if r.named else r.rater) for r in rows if r.kind == "expert"})
     for app in apps:
         for row, how in rows_by_app.get(app.id, {}).get("loose", []):
             app.findings.append(Finding(
@@ -203,7 +205,8 @@ def decide(apps: list[Application], rules: Rules, claimed: list[tuple[FileRecord
                 params={"written": row.park, "name": app.name, "file": row.source.file, "how": how},
                 source=_at(app, st.name_field),
             ))
-        score_application(app, [r for r, _ in rows_by_app.get(app.id, {}).get("rows", [])], st, table)
+        score_application(app, [r for r, _ in rows_by_app.get(app.id, {}).get("rows", [])], st, table,
+                          round_raters=round_raters)
     if any(f.effect for app in apps for f in app.findings):
         for app in apps:
             app.status = _status_from_findings(app)
@@ -378,7 +381,8 @@ def _out_of_100(points: float, total_max: float, st: Settings) -> float:
     return round(100 * points / total_max, st.decimals)
 
 
-def score_application(app: Application, rows: list[ScoreRow], st: Settings, table: PointsTable | None = None) -> None:
+def score_application(app: Application, rows: list[ScoreRow], st: Settings, table: PointsTable | None = None,
+                      round_raters: int = 0) -> None:
     """Aggregate the raters' points into ``app.score`` (0–100) and the outcome's ``score_detail``."""
     outcome = outcome_of(app)
     ptype = outcome.park_type
@@ -403,6 +407,9 @@ def score_application(app: Application, rows: list[ScoreRow], st: Settings, tabl
     applicable = st.applicable(ptype)
     if basis == "expert":
         _note_blanks(app, per_rater, rater_rows, applicable, st)
+        if round_raters and len(per_rater) < st.few_raters_share * round_raters:
+            app.findings.append(Finding("score-few-raters", "warning", clause=st.clause_scoring, params={
+                "count": len(per_rater), "total": round_raters}, source=_at(app, st.name_field)))
     trimmed = len(per_rater) >= st.trim_min_experts and len(per_rater) > 2 * st.trim_each and basis == "expert"
     counted = _kept_raters(per_rater, applicable, st) if trimmed and st.trim_by == "total" else per_rater
     agg: dict[str, float] = {}

@@ -102,6 +102,8 @@ class Scoring(Strict):
     trim_min_experts: int = Field(default=5, ge=1)
     """With at least this many experts the highest and lowest ``trim_each`` values are dropped."""
     trim_each: int = Field(default=1, ge=0)
+    few_raters_share: float = Field(default=0.5, ge=0, le=1)
+    """A park scored by fewer than this share of the round's experts is reported (its score rests on few)."""
     trim_by: Literal["indicator", "total"] = "indicator"
     """What is trimmed: each indicator's highest and lowest values (``indicator``), or the experts
     with the highest and lowest totals, whose points then count for no indicator (``total``)."""

@@ -74,6 +74,7 @@ class Settings:
     trim_min_experts: int
     trim_each: int
     trim_by: str
+    few_raters_share: float
     disagreement_share: float
     disagreement_total_points: float
     city_gap_points: float
@@ -175,6 +176,7 @@ def settings_of(rules: Rules) -> Settings:
         trim_min_experts=scoring.trim_min_experts,
         trim_each=scoring.trim_each,
         trim_by=scoring.trim_by,
+        few_raters_share=scoring.few_raters_share,
         disagreement_share=scoring.disagreement_share,
         disagreement_total_points=scoring.disagreement_total_points,
         city_gap_points=scoring.city_gap_points,
