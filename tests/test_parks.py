@@ -324,6 +324,19 @@ def test_a_park_scored_by_few_of_the_experts_is_said():
     assert (few.params["count"], few.params["total"]) == (1, 4)
 
 
+def test_a_sheet_of_several_experts_names_them_as_its_raters():
+    """One 评分汇总 sheet with a 评审专家 column: the department's 评分表读取 named the sheet as the rater."""
+    rules_, st_ = load("park_2024"), park.settings_of(load("park_2024"))
+    app = make_app("齐鲁软件园", DIGITAL)
+    points = uniform(st_, DIGITAL, 8)
+    codes_ = list(points)
+    rows = [["评审专家", "园区名称", *codes_]] + [[e, "齐鲁软件园", *points.values()] for e in ("专家甲", "专家乙")]
+    out, _ = run([app], rules_, [("园区_评分汇总表.xlsx", [RawSheet("评分汇总", rows)])])
+    [sheet] = out["park_scoring"]["score_sheets"]
+    assert sheet["rater"] == "专家甲、专家乙"
+    assert app.outcome.score_detail["raters"] == ["专家甲", "专家乙"]
+
+
 def test_an_expert_leaving_an_indicator_blank_is_said():
     rules_, st_ = load("park_2024"), park.settings_of(load("park_2024"))
     app = make_app("齐鲁软件园", DIGITAL)

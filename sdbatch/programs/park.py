@@ -263,7 +263,9 @@ def _sheet_summary(record: FileRecord, sheet: ScoreSheet, table: PointsTable, st
         values = [v for c, raw in s.points.items() if c in st.indicators and (v := number(raw)[1]) is not None]
         stated.append({"label": s.label, "park_type": s.park_type, "type_from": s.type_from, "count": len(values),
                        "sum": round(sum(values), 4)})
-    return {"file": sheet.file, "sheet": sheet.sheet, "kind": sheet.kind, "rater": sheet.rater_label,
+    # a sheet of several experts (a 评审专家 column): its raters, not the sheet's name
+    raters = join(dict.fromkeys(row.rater_label for row in sheet.rows if row.named)) or sheet.rater_label
+    return {"file": sheet.file, "sheet": sheet.sheet, "kind": sheet.kind, "rater": raters,
             "layout": sheet.layout, "parks": len({row.park for row in sheet.rows}), "stated": stated, "points_used": sheet.points_used,
             "problems": [{"code": f.code, "message": render(f).message} for f in problems]}
 
