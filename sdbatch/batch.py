@@ -888,6 +888,8 @@ def check_file(path: Path, programs: tuple[str, ...] = (), rules_files: tuple[Pa
 
 
 def check_text(record: FileRecord, programs: dict[str, Rules]) -> str:
+    from sdbatch.writers._common import answered
+
     lines = [text("batch.check.file", file=record.file)]
     if record.status == "rejected":
         lines.append(text("batch.check.rejected", error=record.error))
@@ -909,8 +911,6 @@ def check_text(record: FileRecord, programs: dict[str, Rules]) -> str:
                           name=app.name or text("batch.check.no_name"), row=app.source.row,
                           status=label("status", app.status), score=score))
         if rules:
-            from sdbatch.writers._common import answered
-
             shown = [text("batch.check.value", label=rules.label(k), value=_show(answered(rules.fields.get(k), v)))
                      for k, v in app.values.items() if v is not None and k != "name"]
             lines.append("    " + text("batch.check.separator").join(shown))

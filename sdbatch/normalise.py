@@ -449,15 +449,16 @@ _CJK = re.compile(r"[\u4e00-\u9fff]")
 
 def _names_another(part: str, ready: _ChoiceForms) -> bool:
     """Whether a listed part that names no choice is a term of its own (物联网 beside 集成电路):
-    three characters or more once the words that say nothing are taken out (设计、制造 under
-    集成电路 are two)."""
+    ``settings.OTHER_TERM_MIN_CHARS`` characters or more once the words that say nothing are taken
+    out (设计、制造 under 集成电路 are two)."""
     if _whole_terms(part, ready):
         return False
     rest = part.rstrip(_ETC)
     for filler in _CHOICE_FILLERS:
         if filler:
             rest = rest.replace(filler, "")
-    return len(_CJK.findall(rest)) >= 3 or (len(rest) >= 3 and rest.isascii() and rest.isalpha())
+    least = settings.OTHER_TERM_MIN_CHARS
+    return len(_CJK.findall(rest)) >= least or (len(rest) >= least and rest.isascii() and rest.isalpha())
 
 
 # ----------------------------------------------------------------------------- codes and contacts
@@ -880,8 +881,9 @@ def _plain_number(value: Any) -> float | None:
     if _blank_cell(value):
         return None
     parsed = parse_number(value)
+    said = dict(parsed.params)
     if parsed.code is not None or parsed.how is not None or not isinstance(parsed.value, (int, float)) or \
-            dict(parsed.params).get("unit") or dict(parsed.params).get("percent"):
+            said.get("unit") or said.get("percent"):
         return None
     return float(parsed.value)
 

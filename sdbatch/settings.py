@@ -36,6 +36,7 @@ MAX_CSV_LINE_BYTES = 1024 * 1024
 
 # --- decisions ---------------------------------------------------------------------------
 RATIO_TOLERANCE_POINTS = 0.1  # declared vs derived ratio, in percentage points
+OTHER_TERM_MIN_CHARS = 3  # a listed industry term the rules do not have (物联网): this many characters at least
 TOTAL_TOLERANCE = 0.001  # an unlabelled totals row: its numbers are the sums of their columns within this share (rounding)
 
 # --- jurisdiction ------------------------------------------------------------------------

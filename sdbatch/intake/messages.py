@@ -186,8 +186,7 @@ def _attachment(part: Message, number: int) -> Attachment | None:
         subject = one_line(_header(inner, "Subject")) if isinstance(inner, Message) else ""
         original = name or subject
         # opened as a message whatever its name: a client may name it "转发的邮件" or "noname"
-        shown = original if original.lower().endswith(".eml") else (original + ".eml" if original else "")
-        return Attachment(safe_name(shown, number, ".eml"), data, original)
+        return Attachment(safe_name(_ending(original, ".eml"), number, ".eml"), data, original)
     if not name and (disposition != "attachment" and content_type not in _TYPE_SUFFIXES):
         return None  # the body text, an inline picture
     if not name and content_type.startswith("text/") and content_type != "text/csv":
@@ -238,6 +237,11 @@ def _decoded_name(name: str) -> str:
         except Exception:  # noqa: BLE001 - an encoded word that cannot be decoded: kept as written
             pass
     return display_name(name)
+
+
+def _ending(name: str, suffix: str) -> str:
+    """``name`` ending with ``suffix`` (an attached message opened as one whatever it is called)."""
+    return name if not name or name.lower().endswith(suffix) else name + suffix
 
 
 def safe_name(name: str, number: int, suffix: str = "") -> str:
@@ -354,7 +358,7 @@ def _embedded_msg(item: Any, number: int) -> Attachment | None:
     if not callable(getattr(item, "exportBytes", None)):
         return None
     original = one_line(getattr(item, "subject", None)) or ""
-    name = safe_name(original + ".msg" if original else "", number, ".msg")
+    name = safe_name(_ending(original, ".msg"), number, ".msg")
     try:
         data = item.exportBytes()
     except Exception:  # noqa: BLE001 - an item extract-msg cannot write back: said, not skipped

@@ -29,7 +29,7 @@ from sdbatch.rules_schema import ROLE_DEFAULTS
 from sdbatch.writers._common import (
     COLOUR_STRENGTH,
     UNKNOWN_CITY,
-    answered,
+    answer_words,
     city_key,
     colour_of,
     finding_rank,
@@ -516,8 +516,8 @@ def _summary(result: RunResult, name: str, apps: list[Application], rules: Any) 
                 Column(text("review.summary.row"), number_format=integer)]
 
     # yes/no fields in the words they are asked in (有无不良信用记录: 无), at their place in ``values``
-    asked = [(i, f) for i, (fid, _) in enumerate(values) if (f := rules.fields.get(fid) if rules else None)
-             is not None and f.type == "bool"]
+    asked = [(i, answer_words(f)) for i, (fid, _) in enumerate(values)
+             if (f := rules.fields.get(fid) if rules else None) is not None and f.type == "bool"]
 
     def rows() -> Iterator[Row]:
         for i, app in enumerate(apps, start=1):
@@ -527,8 +527,9 @@ def _summary(result: RunResult, name: str, apps: list[Application], rules: Any) 
             line += [program.score_for_city(app)] if with_score else []
             line += [c.value(app) for c in outcome]
             shown = [app.values.get(fid) for fid, _ in values]
-            for at, f in asked:
-                shown[at] = answered(f, shown[at])
+            for at, (yes, no) in asked:
+                if isinstance(shown[at], bool):
+                    shown[at] = yes if shown[at] else no
             line += shown
             line += [app.unknown.get(h) for h in unknown]
             line += [app.source.file, app.source.row]
